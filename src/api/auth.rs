@@ -1,0 +1,46 @@
+//! Authentication (`authorization: Bearer <key>`) and role checks. Every RPC
+//! calls [`Guard::check`] first, so permission is decided before existence
+//! or etag are looked at.
+
+use tonic::{Request, Status};
+
+use crate::app::keys::Caller;
+use crate::app::{App, AppError};
+use crate::domain::lifecycle::Role;
+
+/// Metadata naming the enterprise a portal key acts for.
+pub const ON_BEHALF_OF: &str = "x-gongshi-on-behalf-of";
+
+/// Authenticates a request and checks its role.
+pub async fn check<T>(app: &App, req: &Request<T>, allowed: &[Role]) -> Result<Caller, Status> {
+    let md = req.metadata();
+    let token = match md.get("authorization") {
+        None => return Err(AppError::Unauthenticated("missing API key: send `authorization: Bearer <key>`".into()).into()),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.strip_prefix("Bearer ").or_else(|| s.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(|| Status::from(AppError::Unauthenticated("malformed authorization header".into())))?,
+    };
+    let on_behalf_of = match md.get(ON_BEHALF_OF) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            Status::from(AppError::invalid_field("INVALID_CREDIT_CODE", ON_BEHALF_OF, "must be ASCII"))
+        })?),
+    };
+    let caller = app.authenticate(token, on_behalf_of).await?;
+    if !allowed.contains(&caller.role) {
+        return Err(AppError::PermissionDenied {
+            reason: "ROLE_NOT_ALLOWED",
+            message: format!("role {} may not call this method", caller.role),
+        }
+        .into());
+    }
+    Ok(caller)
+}
+
+/// Roles that may see ID numbers and natural persons' addresses (API.md).
+pub fn sees_sensitive(role: Role) -> bool {
+    matches!(role, Role::Officer | Role::LegalReviewer | Role::Auditor)
+}

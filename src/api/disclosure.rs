@@ -1,0 +1,300 @@
+//! DisclosureService: the published set, its change feed, and the export.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::auth;
+use super::convert::{Violations, disclosure_out, enum_in, enum_out, record_out, ts};
+use super::enforcement::resource_id;
+use super::{page, pb};
+use crate::app::{App, AppError};
+use crate::domain::lifecycle::{DisclosureState, Role};
+use crate::domain::record::CSV_HEADER;
+use crate::store::{ChangeView, DisclosureFilter, ExportItem};
+
+const READERS: &[Role] = &[Role::Discloser, Role::Auditor];
+
+/// Tuning of the feed and the export.
+#[derive(Debug, Clone)]
+pub struct FeedOptions {
+    /// How often a watch looks for changes committed by other instances.
+    pub watch_poll: Duration,
+    /// Rows read per batch by the export.
+    pub export_batch: i64,
+    /// Target size of an export chunk.
+    pub export_chunk_bytes: usize,
+}
+
+impl Default for FeedOptions {
+    fn default() -> Self {
+        FeedOptions {
+            watch_poll: Duration::from_millis(250),
+            export_batch: 1000,
+            export_chunk_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// The DisclosureService implementation.
+#[derive(Clone)]
+pub struct DisclosureApi {
+    app: Arc<App>,
+    opts: FeedOptions,
+    /// Flips to true at shutdown, so open watches end and the server can stop.
+    shutdown: watch::Receiver<bool>,
+}
+
+impl DisclosureApi {
+    /// Wraps the application.
+    pub fn new(app: Arc<App>, opts: FeedOptions, shutdown: watch::Receiver<bool>) -> Self {
+        DisclosureApi { app, opts, shutdown }
+    }
+}
+
+/// A feed entry as protobuf: content only when the store served it (the
+/// disclosure is still active).
+pub fn change_out(c: &ChangeView) -> pb::DisclosureChange {
+    pb::DisclosureChange {
+        sequence: c.sequence,
+        disclosure: format!("disclosures/{}", c.disclosure_id),
+        kind: enum_out!(pb::ChangeKind, "CHANGE_KIND_", c.kind),
+        reason: c.reason.map(|r| enum_out!(pb::TerminationReason, "TERMINATION_REASON_", r)).unwrap_or(0),
+        effective_time: Some(ts(c.effective_time)),
+        record: c.record.as_ref().map(|r| pb::Disclosure {
+            name: format!("disclosures/{}", c.disclosure_id),
+            penalty_decision: format!("penaltyDecisions/{}", c.decision_id),
+            published_at: Some(ts(c.published_at)),
+            state: pb::DisclosureState::Active as i32,
+            repair_pending: c.repair_pending,
+            version: i32::try_from(c.version).unwrap_or(i32::MAX),
+            content_sha256: c.content_sha256.clone(),
+            ..record_out(r)
+        }),
+        content_sha256: c.content_sha256.clone(),
+        version: i32::try_from(c.version).unwrap_or(i32::MAX),
+        public_reason: c.public_reason.clone().unwrap_or_default(),
+    }
+}
+
+use tonic::codegen::BoxStream;
+
+#[tonic::async_trait]
+impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
+    async fn get_disclosure(&self, req: Request<pb::GetDisclosureRequest>) -> Result<Response<pb::Disclosure>, Status> {
+        let caller = auth::check(&self.app, &req, READERS).await?;
+        let id = resource_id(&req.get_ref().name, "disclosures/", "name")?;
+        let not_found = || AppError::NotFound(format!("disclosures/{id}"));
+        let row = self.app.store.get_disclosure(id).await.map_err(AppError::from)?.ok_or_else(not_found)?;
+        // Terminated records stop being shared: only auditors still see them.
+        if row.state != DisclosureState::Active && caller.role != Role::Auditor {
+            return Err(not_found().into());
+        }
+        Ok(Response::new(disclosure_out(&row)))
+    }
+
+    async fn list_disclosures(
+        &self,
+        req: Request<pb::ListDisclosuresRequest>,
+    ) -> Result<Response<pb::ListDisclosuresResponse>, Status> {
+        let caller = auth::check(&self.app, &req, READERS).await?;
+        let r = req.into_inner();
+        let limit = page::size(r.page_size)?;
+        let mut v = Violations::default();
+        let state = match r.state {
+            0 => DisclosureState::Active,
+            s => enum_in!(pb::DisclosureState, "DISCLOSURE_STATE_", DisclosureState, s).unwrap_or_else(|| {
+                v.add("INVALID_ENUM", "state", "unknown value");
+                DisclosureState::Active
+            }),
+        };
+        let filter = DisclosureFilter {
+            party_credit_code: v.credit_code("party_credit_code", &r.party_credit_code, false),
+            authority_code: v.credit_code("authority_credit_code", &r.authority_credit_code, false),
+            state: Some(state),
+            decided_from: v.date("decided_on_from", &r.decided_on_from, false),
+            decided_to: v.date("decided_on_to", &r.decided_on_to, false),
+        };
+        v.finish()?;
+        if state != DisclosureState::Active && caller.role != Role::Auditor {
+            return Err(AppError::PermissionDenied {
+                reason: "TERMINATED_RECORDS_AUDITORS_ONLY",
+                message: "only auditors may list terminated disclosures".into(),
+            }
+            .into());
+        }
+        let scope = format!("disclosures|{}|{:?}", caller.key_id, filter);
+        let after = page::position(&scope, &r.page_token)?;
+        let rows = self.app.store.list_disclosures(&filter, &after, limit).await.map_err(AppError::from)?;
+        let next = match rows.last() {
+            Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListDisclosuresResponse {
+            disclosures: rows.iter().map(disclosure_out).collect(),
+            next_page_token: next,
+        }))
+    }
+
+    async fn list_disclosure_changes(
+        &self,
+        req: Request<pb::ListDisclosureChangesRequest>,
+    ) -> Result<Response<pb::ListDisclosureChangesResponse>, Status> {
+        auth::check(&self.app, &req, READERS).await?;
+        let r = req.into_inner();
+        if r.after_sequence < 0 {
+            return Err(AppError::invalid_field("INVALID_SEQUENCE", "after_sequence", "must not be negative").into());
+        }
+        let limit = page::size(r.page_size)?;
+        let changes = self.app.store.list_changes(r.after_sequence, limit).await.map_err(AppError::from)?;
+        let last_sequence = changes.last().map(|c| c.sequence).unwrap_or(r.after_sequence);
+        Ok(Response::new(pb::ListDisclosureChangesResponse {
+            changes: changes.iter().map(change_out).collect(),
+            last_sequence,
+        }))
+    }
+
+    async fn watch_disclosure_changes(
+        &self,
+        req: Request<pb::WatchDisclosureChangesRequest>,
+    ) -> Result<Response<BoxStream<pb::DisclosureChange>>, Status> {
+        auth::check(&self.app, &req, READERS).await?;
+        let after = req.get_ref().after_sequence;
+        if after < 0 {
+            return Err(AppError::invalid_field("INVALID_SEQUENCE", "after_sequence", "must not be negative").into());
+        }
+        let (tx, rx) = mpsc::channel(64);
+        let app = self.app.clone();
+        let poll = self.opts.watch_poll;
+        let mut shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            let mut cursor = after;
+            let mut local = app.feed_signal();
+            loop {
+                if *shutdown.borrow() {
+                    break;
+                }
+                match app.store.list_changes(cursor, 500).await {
+                    Ok(changes) => {
+                        let full = changes.len() == 500;
+                        for c in &changes {
+                            if tx.send(Ok(change_out(c))).await.is_err() {
+                                return; // the client went away
+                            }
+                            cursor = c.sequence;
+                        }
+                        if full {
+                            continue;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(AppError::from(e)))).await;
+                        return;
+                    }
+                }
+                // Wake on a local commit, or poll for other instances' commits.
+                tokio::select! {
+                    _ = local.changed() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = shutdown.changed() => {}
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn export_disclosures(
+        &self,
+        req: Request<pb::ExportDisclosuresRequest>,
+    ) -> Result<Response<BoxStream<pb::ExportChunk>>, Status> {
+        auth::check(&self.app, &req, READERS).await?;
+        match pb::ExportFormat::try_from(req.get_ref().format) {
+            Ok(pb::ExportFormat::Unspecified | pb::ExportFormat::Csv) => {}
+            Err(_) => return Err(AppError::invalid_field("INVALID_ENUM", "format", "only CSV is supported").into()),
+        }
+        // Bounded channels end to end: the store reads one batch ahead of the
+        // client, so memory stays flat however large the export.
+        let (items_tx, mut items_rx) = mpsc::channel(2);
+        let (out_tx, out_rx) = mpsc::channel(4);
+        let store = self.app.store.clone();
+        let batch = self.opts.export_batch;
+        tokio::spawn(async move {
+            if let Err(e) = store.export_active(batch, items_tx.clone()).await {
+                let _ = items_tx.send(Err(e)).await;
+            }
+        });
+        let chunk_bytes = self.opts.export_chunk_bytes;
+        tokio::spawn(async move {
+            let mut hasher = Sha256::new();
+            let mut rows: i64 = 0;
+            let mut as_of = 0;
+            let mut buf = Vec::with_capacity(chunk_bytes + 4096);
+            match csv_bytes(std::iter::once(CSV_HEADER.map(String::from))) {
+                Ok(b) => buf.extend_from_slice(&b),
+                Err(e) => {
+                    let _ = out_tx.send(Err(Status::from(e))).await;
+                    return;
+                }
+            }
+            while let Some(item) = items_rx.recv().await {
+                match item {
+                    Ok(ExportItem::Start { as_of_sequence }) => as_of = as_of_sequence,
+                    Ok(ExportItem::Rows(records)) => {
+                        rows += records.len() as i64;
+                        match csv_bytes(records.iter().map(|r| r.csv_fields())) {
+                            Ok(b) => buf.extend_from_slice(&b),
+                            Err(e) => {
+                                let _ = out_tx.send(Err(Status::from(e))).await;
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = out_tx.send(Err(Status::from(AppError::from(e)))).await;
+                        return;
+                    }
+                }
+                while buf.len() >= chunk_bytes {
+                    let rest = buf.split_off(chunk_bytes);
+                    let data = std::mem::replace(&mut buf, rest);
+                    hasher.update(&data);
+                    if out_tx.send(Ok(pb::ExportChunk { data, ..Default::default() })).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            hasher.update(&buf);
+            let _ = out_tx
+                .send(Ok(pb::ExportChunk {
+                    data: buf,
+                    last: true,
+                    row_count: rows,
+                    as_of_sequence: as_of,
+                    sha256: hex::encode(hasher.finalize()),
+                }))
+                .await;
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
+    }
+}
+
+/// CSV (RFC 4180, CRLF line ends) of some rows.
+fn csv_bytes<I, R>(rows: I) -> Result<Vec<u8>, AppError>
+where
+    I: IntoIterator<Item = R>,
+    R: IntoIterator,
+    R::Item: AsRef<[u8]>,
+{
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    for r in rows {
+        w.write_record(r).map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+    }
+    w.into_inner().map_err(|e| AppError::Internal(format!("csv: {e}")))
+}

@@ -1,0 +1,27 @@
+//! The gRPC layer: tonic services translating protobuf to application calls.
+//! No SQL here; every RPC authenticates and checks its role first.
+
+pub mod auth;
+pub mod convert;
+mod disclosure;
+/// Feed and export tuning.
+pub mod disclosure_options {
+    pub use super::disclosure::FeedOptions;
+}
+mod enforcement;
+pub mod page;
+pub mod status;
+mod unimplemented;
+
+pub use disclosure::DisclosureApi;
+pub use enforcement::EnforcementApi;
+pub use unimplemented::{CreditRepairApi, NoticeApi, ReportApi};
+
+/// Generated protobuf and gRPC code of `gongshi.v1`.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod pb {
+    tonic::include_proto!("gongshi.v1");
+}
+
+/// The encoded file descriptor set, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/gongshi_descriptor.bin"));

@@ -1,0 +1,23 @@
+//! Services of the contract that later work implements. Declared now so
+//! partner platforms can review the whole `gongshi.v1` contract through
+//! reflection; every RPC answers `UNIMPLEMENTED` until then.
+
+use super::pb;
+
+/// CreditRepairService (DOMAIN.md §4): not yet implemented.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CreditRepairApi;
+
+impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {}
+
+/// NoticeService (DOMAIN.md §5): not yet implemented.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoticeApi;
+
+impl pb::notice_service_server::NoticeService for NoticeApi {}
+
+/// ReportService (DOMAIN.md §7): not yet implemented.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReportApi;
+
+impl pb::report_service_server::ReportService for ReportApi {}

@@ -1,0 +1,557 @@
+//! Penalty decisions: record, review, publish, correct, withdraw, fulfil.
+//! Each operation is one transaction: the decision, its disclosure, the feed
+//! entry and the 全过程记录 event commit together or not at all.
+
+use chrono::NaiveDate;
+use serde_json::json;
+
+use super::keys::Caller;
+use super::{App, AppError, AppResult, FieldViolation, new_id};
+use crate::domain::lifecycle::{
+    ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Exclusion, Fulfillment,
+    LegalReview, ReviewChecklist, ReviewOpinion, TerminationReason, Withdrawal, WithdrawalEvent,
+};
+use crate::domain::policy::{PolicyInput, PublicationDecision};
+use crate::domain::record::{DecisionDoc, PublicDates, PublicRecord};
+use crate::store::{DecisionRow, DisclosureRow, NewChange, NewEvent, Tx};
+
+/// A legal review as submitted.
+#[derive(Debug, Clone)]
+pub struct ReviewInput {
+    /// 同意 / 不同意 / 修改后提交.
+    pub opinion: ReviewOpinion,
+    /// The checklist.
+    pub checklist: ReviewChecklist,
+    /// Comment.
+    pub comment: String,
+}
+
+/// A correction: the decision's content after the update mask was applied.
+#[derive(Debug, Clone)]
+pub struct CorrectionPatch {
+    /// New content.
+    pub doc: DecisionDoc,
+    /// Why (recorded in the event).
+    pub reason: String,
+    /// The fields changed.
+    pub paths: Vec<String>,
+}
+
+/// The etag of a row version.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+fn check_etag(version: i64, given: &str) -> AppResult<()> {
+    if given.is_empty() || given == etag(version) {
+        Ok(())
+    } else {
+        Err(AppError::EtagMismatch { current: etag(version) })
+    }
+}
+
+fn decision_name(id: &str) -> String {
+    format!("penaltyDecisions/{id}")
+}
+
+fn invalid_transition(row: &DecisionRow, action: &str) -> AppError {
+    AppError::precondition(
+        "INVALID_STATE_TRANSITION",
+        &decision_name(&row.id),
+        format!("cannot {action} a decision in state {}", row.state),
+    )
+}
+
+impl App {
+    /// Whether a decision is major by the client's flag or the configured rules.
+    pub fn is_major(&self, doc: &DecisionDoc) -> bool {
+        doc.major
+            || doc.fine_fen >= self.major.fine_threshold_fen
+            || doc.penalty_kinds.iter().any(|k| self.major.kinds.contains(k))
+    }
+
+    /// Records a decision. Idempotent on (caller key, `request_id`).
+    pub async fn create_decision(&self, caller: &Caller, request_id: &str, mut doc: DecisionDoc) -> AppResult<DecisionRow> {
+        doc.major = self.is_major(&doc);
+        let now = self.now_micros();
+        let request_key = (!request_id.is_empty()).then(|| format!("{}:{}", caller.key_id, request_id));
+        let mut tx = self.store.begin().await?;
+        if let Some(k) = &request_key
+            && let Some(existing) = tx.decision_by_request_key(k).await?
+        {
+            return Ok(existing);
+        }
+        let row = DecisionRow {
+            id: new_id(),
+            doc,
+            meta: DecisionMeta {
+                recorded_by: caller.actor(),
+                review: None,
+                fulfillment: None,
+                exclusion: None,
+                withdrawal: None,
+                publish_time: None,
+            },
+            state: DecisionState::Recorded,
+            disclosure_id: None,
+            version: 1,
+            create_time: now,
+            update_time: now,
+        };
+        if !tx.insert_decision(&row, request_key.as_deref()).await? {
+            if let Some(k) = &request_key
+                && let Some(existing) = tx.decision_by_request_key(k).await?
+            {
+                return Ok(existing);
+            }
+            return Err(AppError::AlreadyExists {
+                reason: "DUPLICATE_DECISION_NUMBER",
+                message: format!(
+                    "decision number {} is already recorded at authority {}",
+                    row.doc.decision_number, row.doc.authority.credit_code
+                ),
+            });
+        }
+        tx.append_event(&NewEvent {
+            decision_id: row.id.clone(),
+            kind: EventKind::Recorded,
+            actor: caller.actor(),
+            at: now,
+            summary: format!("decision {} recorded", row.doc.decision_number),
+            details: json!({"decision_number": row.doc.decision_number, "major": row.doc.major}),
+            document_sha256: vec![],
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// A decision by id.
+    pub async fn get_decision(&self, id: &str) -> AppResult<DecisionRow> {
+        self.store
+            .get_decision(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(decision_name(id)))
+    }
+
+    async fn locked_decision(&self, tx: &mut Box<dyn Tx>, id: &str, etag_given: &str) -> AppResult<DecisionRow> {
+        let row = tx
+            .decision_for_update(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(decision_name(id)))?;
+        check_etag(row.version, etag_given)?;
+        Ok(row)
+    }
+
+    /// Records a legal review (重大执法决定法制审核). The reviewer must not be
+    /// the officer who recorded the decision.
+    pub async fn review_decision(&self, caller: &Caller, id: &str, etag_given: &str, input: ReviewInput) -> AppResult<DecisionRow> {
+        if input.opinion == ReviewOpinion::Approve {
+            let c = &input.checklist;
+            let mut v = Vec::new();
+            let mut need = |ok: bool, field: &str, what: &str| {
+                if !ok {
+                    v.push(FieldViolation {
+                        field: format!("checklist.{field}"),
+                        description: format!("an approving review must confirm {what}"),
+                    });
+                }
+            };
+            need(c.subject_and_powers_ok, "subject_and_powers_ok", "the subject and powers");
+            need(c.procedure_ok, "procedure_ok", "the procedure");
+            need(c.facts_and_evidence_ok, "facts_and_evidence_ok", "the facts and evidence");
+            need(c.law_and_discretion_ok, "law_and_discretion_ok", "the application of law and discretion");
+            need(c.documents_complete, "documents_complete", "that the documents are complete");
+            if c.crime_transfer_needed {
+                v.push(FieldViolation {
+                    field: "checklist.crime_transfer_needed".into(),
+                    description: "a case to be transferred to the judiciary cannot be approved for publication".into(),
+                });
+            }
+            if !v.is_empty() {
+                return Err(AppError::Invalid {
+                    reason: "INCOMPLETE_CHECKLIST",
+                    message: "the review checklist does not support approval".into(),
+                    violations: v,
+                });
+            }
+        }
+        let mut tx = self.store.begin().await?;
+        let mut row = self.locked_decision(&mut tx, id, etag_given).await?;
+        if row.meta.recorded_by.key_id == caller.key_id {
+            return Err(AppError::PermissionDenied {
+                reason: "REVIEWER_IS_RECORDER",
+                message: "the legal reviewer must not be the officer who recorded the decision".into(),
+            });
+        }
+        if row.state != DecisionState::Recorded {
+            return Err(invalid_transition(&row, "review"));
+        }
+        let now = self.now_micros();
+        row.meta.review = Some(LegalReview {
+            opinion: input.opinion,
+            checklist: input.checklist.clone(),
+            comment: input.comment.clone(),
+            reviewer: caller.actor(),
+            at: now,
+        });
+        row.version += 1;
+        row.update_time = now;
+        tx.update_decision(&row).await?;
+        tx.append_event(&NewEvent {
+            decision_id: row.id.clone(),
+            kind: EventKind::LegalReviewed,
+            actor: caller.actor(),
+            at: now,
+            summary: format!("legal review: {}", input.opinion),
+            details: json!({"opinion": input.opinion, "checklist": input.checklist, "comment": input.comment}),
+            document_sha256: vec![],
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    fn periods(&self, doc: &DecisionDoc) -> AppResult<PublicationDecision> {
+        self.policy
+            .decide(&PolicyInput {
+                decided_on: doc.decided_on,
+                severity: doc.severity,
+                sector: doc.sector,
+                procedure: doc.procedure,
+                penalty_kinds: doc.penalty_kinds.clone(),
+                party_kind: doc.party.kind,
+            })
+            .map_err(|e| AppError::invalid_field("NO_RULE_SET", "penalty_decision.decided_on", e.to_string()))
+    }
+
+    /// Publishes a decision by the policy: a disclosure with a `PUBLISHED`
+    /// change, or `NOT_PUBLISHED` naming the rule that excluded it.
+    pub async fn publish_decision(&self, caller: &Caller, id: &str, etag_given: &str) -> AppResult<DecisionRow> {
+        let mut tx = self.store.begin().await?;
+        let mut row = self.locked_decision(&mut tx, id, etag_given).await?;
+        if row.state != DecisionState::Recorded {
+            return Err(invalid_transition(&row, "publish"));
+        }
+        if row.doc.major && row.meta.review.as_ref().map(|r| r.opinion) != Some(ReviewOpinion::Approve) {
+            return Err(AppError::precondition(
+                "LEGAL_REVIEW_REQUIRED",
+                &decision_name(&row.id),
+                "a major decision needs an approving legal review before publication (行政处罚法 Art. 58)",
+            ));
+        }
+        let now = self.now_micros();
+        let today = self.clock.today_cst();
+        row.version += 1;
+        row.update_time = now;
+        match self.periods(&row.doc)? {
+            PublicationDecision::NotPublished { rule, citation } => {
+                row.state = DecisionState::NotPublished;
+                row.meta.exclusion = Some(Exclusion { rule: rule.clone(), citation: citation.clone() });
+                tx.update_decision(&row).await?;
+                tx.append_event(&NewEvent {
+                    decision_id: row.id.clone(),
+                    kind: EventKind::NotPublished,
+                    actor: caller.actor(),
+                    at: now,
+                    summary: format!("not published: {rule} ({citation})"),
+                    details: json!({"rule": rule, "citation": citation}),
+                    document_sha256: vec![],
+                })
+                .await?;
+                tx.commit().await?;
+            }
+            PublicationDecision::Publish(p) => {
+                let dates = PublicDates {
+                    min_ends_on: p.min_ends_on,
+                    repair_eligible_on: p.repair_eligible_on,
+                    publicity_ends_on: p.publicity_ends_on,
+                    rule_set: p.rule_set.clone(),
+                };
+                let content = PublicRecord::from_decision(&row.doc, &dates);
+                let sha = content.content_sha256();
+                // Entered after its maximum period ended (history being
+                // migrated): recorded as expired at once, never shared.
+                let already_over = p.publicity_ends_on < today;
+                let disclosure = DisclosureRow {
+                    id: new_id(),
+                    decision_id: row.id.clone(),
+                    state: if already_over { DisclosureState::Expired } else { DisclosureState::Active },
+                    version: 1,
+                    content,
+                    content_sha256: sha.clone(),
+                    repair_pending: false,
+                    published_at: now,
+                    terminated_at: already_over.then_some(now),
+                    termination_reason: already_over.then_some(TerminationReason::Expired),
+                    update_time: now,
+                };
+                row.state = DecisionState::Published;
+                row.disclosure_id = Some(disclosure.id.clone());
+                row.meta.publish_time = Some(now);
+                tx.update_decision(&row).await?;
+                tx.insert_disclosure(&disclosure).await?;
+                tx.append_event(&NewEvent {
+                    decision_id: row.id.clone(),
+                    kind: if already_over { EventKind::DisclosureExpired } else { EventKind::Published },
+                    actor: caller.actor(),
+                    at: now,
+                    summary: if already_over {
+                        format!("publicity already ended {}: recorded as expired, not shared", p.publicity_ends_on)
+                    } else {
+                        format!("published under {} until {}", p.rule_set, p.publicity_ends_on)
+                    },
+                    details: json!({
+                        "disclosure": format!("disclosures/{}", disclosure.id),
+                        "rule_set": p.rule_set,
+                        "citation": p.citation,
+                        "min_ends_on": p.min_ends_on.to_string(),
+                        "repair_eligible_on": p.repair_eligible_on.to_string(),
+                        "publicity_ends_on": p.publicity_ends_on.to_string(),
+                    }),
+                    document_sha256: vec![sha.clone()],
+                })
+                .await?;
+                if !already_over {
+                    tx.append_change(&NewChange {
+                        disclosure_id: disclosure.id.clone(),
+                        kind: ChangeKind::Published,
+                        reason: None,
+                        version: 1,
+                        content_sha256: sha,
+                        public_reason: None,
+                        effective_time: now,
+                    })
+                    .await?;
+                }
+                tx.commit().await?;
+                if !already_over {
+                    self.feed_committed();
+                }
+            }
+        }
+        Ok(row)
+    }
+
+    /// Corrects a decision. A published one gets a new disclosure version and
+    /// a `CORRECTED` change; its periods are recomputed by the policy.
+    pub async fn correct_decision(&self, caller: &Caller, id: &str, etag_given: &str, patch: CorrectionPatch) -> AppResult<DecisionRow> {
+        let mut tx = self.store.begin().await?;
+        let mut row = self.locked_decision(&mut tx, id, etag_given).await?;
+        if row.state == DecisionState::Withdrawn {
+            return Err(invalid_transition(&row, "correct"));
+        }
+        let mut doc = patch.doc;
+        doc.major = self.is_major(&doc);
+        let now = self.now_micros();
+        let mut change = None;
+        if let Some(did) = row.disclosure_id.clone()
+            && let Some(mut d) = tx.disclosure_for_update(&did).await?
+        {
+            let p = match self.periods(&doc)? {
+                PublicationDecision::Publish(p) => p,
+                PublicationDecision::NotPublished { rule, .. } => {
+                    return Err(AppError::precondition(
+                        "CORRECTION_REQUIRES_WITHDRAWAL",
+                        &decision_name(&row.id),
+                        format!("as corrected the decision would not be published ({rule}); withdraw it instead"),
+                    ));
+                }
+            };
+            let dates = PublicDates {
+                min_ends_on: p.min_ends_on,
+                repair_eligible_on: p.repair_eligible_on,
+                publicity_ends_on: p.publicity_ends_on,
+                rule_set: p.rule_set,
+            };
+            let content = PublicRecord::from_decision(&doc, &dates);
+            let sha = content.content_sha256();
+            if sha != d.content_sha256 {
+                d.version += 1;
+                d.content = content;
+                d.content_sha256 = sha.clone();
+                d.update_time = now;
+                tx.update_disclosure(&d, true).await?;
+                if d.state == DisclosureState::Active {
+                    change = Some(NewChange {
+                        disclosure_id: d.id.clone(),
+                        kind: ChangeKind::Corrected,
+                        reason: None,
+                        version: d.version,
+                        content_sha256: sha,
+                        public_reason: None,
+                        effective_time: now,
+                    });
+                }
+            }
+        }
+        row.doc = doc;
+        row.version += 1;
+        row.update_time = now;
+        tx.update_decision(&row).await?;
+        tx.append_event(&NewEvent {
+            decision_id: row.id.clone(),
+            kind: EventKind::Corrected,
+            actor: caller.actor(),
+            at: now,
+            summary: format!("corrected: {}", patch.paths.join(", ")),
+            details: json!({"paths": patch.paths, "reason": patch.reason}),
+            document_sha256: change.iter().map(|c| c.content_sha256.clone()).collect(),
+        })
+        .await?;
+        let fed = change.is_some();
+        if let Some(c) = change {
+            tx.append_change(&c).await?;
+        }
+        tx.commit().await?;
+        if fed {
+            self.feed_committed();
+        }
+        Ok(row)
+    }
+
+    /// Withdraws a decision (行政处罚法 Art. 48) and terminates its disclosure
+    /// with the public reason.
+    pub async fn withdraw_decision(
+        &self,
+        caller: &Caller,
+        id: &str,
+        etag_given: &str,
+        legal_event: WithdrawalEvent,
+        public_reason: &str,
+    ) -> AppResult<DecisionRow> {
+        let mut tx = self.store.begin().await?;
+        let mut row = self.locked_decision(&mut tx, id, etag_given).await?;
+        if row.state == DecisionState::Withdrawn {
+            return Err(invalid_transition(&row, "withdraw"));
+        }
+        let now = self.now_micros();
+        let mut change = None;
+        if let Some(did) = row.disclosure_id.clone()
+            && let Some(mut d) = tx.disclosure_for_update(&did).await?
+            && d.state == DisclosureState::Active
+        {
+            d.state = DisclosureState::Withdrawn;
+            d.terminated_at = Some(now);
+            d.termination_reason = Some(TerminationReason::Withdrawn);
+            d.update_time = now;
+            tx.update_disclosure(&d, false).await?;
+            change = Some(NewChange {
+                disclosure_id: d.id.clone(),
+                kind: ChangeKind::Terminated,
+                reason: Some(TerminationReason::Withdrawn),
+                version: d.version,
+                content_sha256: d.content_sha256.clone(),
+                public_reason: Some(public_reason.to_string()),
+                effective_time: now,
+            });
+        }
+        row.state = DecisionState::Withdrawn;
+        row.meta.withdrawal = Some(Withdrawal {
+            legal_event,
+            public_reason: public_reason.to_string(),
+            at: now,
+        });
+        row.version += 1;
+        row.update_time = now;
+        tx.update_decision(&row).await?;
+        tx.append_event(&NewEvent {
+            decision_id: row.id.clone(),
+            kind: EventKind::Withdrawn,
+            actor: caller.actor(),
+            at: now,
+            summary: format!("withdrawn ({legal_event}): {public_reason}"),
+            details: json!({"legal_event": legal_event, "public_reason": public_reason}),
+            document_sha256: vec![],
+        })
+        .await?;
+        let fed = change.is_some();
+        if let Some(c) = change {
+            tx.append_change(&c).await?;
+        }
+        tx.commit().await?;
+        if fed {
+            self.feed_committed();
+        }
+        Ok(row)
+    }
+
+    /// Records that the penalty was carried out.
+    pub async fn record_fulfillment(
+        &self,
+        caller: &Caller,
+        id: &str,
+        etag_given: &str,
+        fulfilled_on: NaiveDate,
+        evidence: &str,
+    ) -> AppResult<DecisionRow> {
+        let mut tx = self.store.begin().await?;
+        let mut row = self.locked_decision(&mut tx, id, etag_given).await?;
+        if row.state == DecisionState::Withdrawn {
+            return Err(invalid_transition(&row, "record fulfilment of"));
+        }
+        if fulfilled_on < row.doc.decided_on {
+            return Err(AppError::invalid_field(
+                "INVALID_DATE",
+                "fulfilled_on",
+                format!("a penalty cannot be fulfilled before it was decided ({})", row.doc.decided_on),
+            ));
+        }
+        if fulfilled_on > self.clock.today_cst() {
+            return Err(AppError::invalid_field("INVALID_DATE", "fulfilled_on", "must not be in the future"));
+        }
+        let now = self.now_micros();
+        row.meta.fulfillment = Some(Fulfillment {
+            fulfilled_on,
+            evidence: evidence.to_string(),
+            recorded_by: caller.actor(),
+            at: now,
+        });
+        row.version += 1;
+        row.update_time = now;
+        tx.update_decision(&row).await?;
+        tx.append_event(&NewEvent {
+            decision_id: row.id.clone(),
+            kind: EventKind::FulfillmentRecorded,
+            actor: caller.actor(),
+            at: now,
+            summary: format!("penalty fulfilled on {fulfilled_on}"),
+            details: json!({"fulfilled_on": fulfilled_on.to_string(), "evidence": evidence}),
+            document_sha256: vec![],
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Records that staff were shown ID numbers or contacts of these
+    /// decisions: one `SENSITIVE_DATA_READ` event each.
+    pub async fn audit_sensitive_read(&self, caller: &Caller, ids: &[String], via: &str) -> AppResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let now = self.now_micros();
+        let mut tx = self.store.begin().await?;
+        for id in ids {
+            tx.append_event(&NewEvent {
+                decision_id: id.clone(),
+                kind: EventKind::SensitiveDataRead,
+                actor: caller.actor(),
+                at: now,
+                summary: format!("sensitive fields read via {via}"),
+                details: json!({"via": via}),
+                document_sha256: vec![],
+            })
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Whether a decision holds data only some roles may see.
+pub fn has_sensitive(doc: &DecisionDoc) -> bool {
+    !doc.party.id_number.is_empty()
+        || !doc.party.legal_representative.id_number.is_empty()
+        || (doc.party.kind == crate::domain::policy::PartyKind::NaturalPerson && !doc.party.address.is_empty())
+}

@@ -1,0 +1,81 @@
+//! Expiry: the day after `publicity_ends_on` (CST), a disclosure stops being
+//! public with no API call (DOMAIN.md §3).
+//!
+//! Exactly once, even with several instances on one database: each candidate
+//! is re-read under a row lock inside its own transaction and terminated only
+//! if it is still active, so a second instance finds nothing left to do.
+
+use serde_json::json;
+
+use super::{App, AppResult};
+use crate::domain::lifecycle::{Actor, ChangeKind, DisclosureState, EventKind, TerminationReason};
+use crate::store::{NewChange, NewEvent};
+
+impl App {
+    /// Terminates every active disclosure whose publicity period has ended
+    /// by the clock's today. Returns how many this call terminated.
+    pub async fn expire_due(&self) -> AppResult<u64> {
+        let today = self.clock.today_cst();
+        let mut done = 0u64;
+        loop {
+            let ids = self.store.expiry_candidates(today, 500).await?;
+            if ids.is_empty() {
+                break;
+            }
+            let mut progressed = false;
+            for id in &ids {
+                if self.expire_one(id, today).await? {
+                    done += 1;
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    async fn expire_one(&self, id: &str, today: chrono::NaiveDate) -> AppResult<bool> {
+        let mut tx = self.store.begin().await?;
+        let Some(mut d) = tx.disclosure_for_update(id).await? else {
+            return Ok(false);
+        };
+        if d.state != DisclosureState::Active || d.content.publicity_ends_on >= today {
+            return Ok(false); // another instance got there first, or it was corrected
+        }
+        let now = self.now_micros();
+        d.state = DisclosureState::Expired;
+        d.terminated_at = Some(now);
+        d.termination_reason = Some(TerminationReason::Expired);
+        d.update_time = now;
+        tx.update_disclosure(&d, false).await?;
+        tx.append_event(&NewEvent {
+            decision_id: d.decision_id.clone(),
+            kind: EventKind::DisclosureExpired,
+            actor: Actor::system("expiry"),
+            at: now,
+            summary: format!(
+                "publicity ended {}; disclosure expired",
+                d.content.publicity_ends_on
+            ),
+            details: json!({"disclosure": format!("disclosures/{}", d.id), "publicity_ends_on": d.content.publicity_ends_on.to_string()}),
+            document_sha256: vec![d.content_sha256.clone()],
+        })
+        .await?;
+        tx.append_change(&NewChange {
+            disclosure_id: d.id.clone(),
+            kind: ChangeKind::Terminated,
+            reason: Some(TerminationReason::Expired),
+            version: d.version,
+            content_sha256: d.content_sha256.clone(),
+            public_reason: None,
+            effective_time: now,
+        })
+        .await?;
+        tx.commit().await?;
+        self.feed_committed();
+        tracing::info!(disclosure = %d.id, "disclosure expired");
+        Ok(true)
+    }
+}

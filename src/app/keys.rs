@@ -1,0 +1,182 @@
+//! API keys: created by the operator, shown once, stored only as a hash.
+//!
+//! A key reads `gsk_<id>_<secret>`. The id is public (it appears in audit
+//! records and `gongshi keys list`); the secret is 256 random bits of which
+//! only the SHA-256 is stored. Because the secret is random and long, a plain
+//! SHA-256 suffices (no password-stretching is needed).
+
+use rand::RngCore;
+
+use super::{App, AppError, AppResult, new_id};
+use crate::domain::ids::CreditCode;
+use crate::domain::lifecycle::{Actor, Role};
+use crate::domain::record::sha256_hex;
+use crate::store::KeyRow;
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Key id.
+    pub key_id: String,
+    /// Key label.
+    pub label: String,
+    /// Role.
+    pub role: Role,
+    /// The enterprise this caller acts for: the bound code of an
+    /// `enterprise` key, or the `x-gongshi-on-behalf-of` of a `portal` key.
+    pub enterprise: Option<String>,
+}
+
+impl Caller {
+    /// The audit-trail actor.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            key_id: self.key_id.clone(),
+            label: self.label.clone(),
+            role: self.role,
+            on_behalf_of: if self.role == Role::Portal {
+                self.enterprise.clone()
+            } else {
+                None
+            },
+        }
+    }
+}
+
+/// A freshly created key: `secret` is the whole key string, shown once.
+pub struct NewKey {
+    /// The stored row.
+    pub row: KeyRow,
+    /// The key to hand to the client.
+    pub secret: String,
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl App {
+    /// Creates a key. `enterprise` keys must be bound to a credit code; other
+    /// roles must not be.
+    pub async fn create_key(
+        &self,
+        role: Role,
+        label: &str,
+        credit_code: Option<&str>,
+        expires_on: Option<chrono::NaiveDate>,
+    ) -> AppResult<NewKey> {
+        if role == Role::System {
+            return Err(AppError::invalid_field("INVALID_ROLE", "role", "the system role cannot be given to a key"));
+        }
+        let label = label.trim();
+        if label.is_empty() || label.chars().count() > 200 {
+            return Err(AppError::invalid_field("INVALID_LABEL", "label", "a label of 1 to 200 characters is required"));
+        }
+        let credit_code = match (role, credit_code) {
+            (Role::Enterprise, Some(c)) => Some(
+                CreditCode::parse(c)
+                    .map_err(|e| AppError::invalid_field("INVALID_CREDIT_CODE", "credit_code", e.to_string()))?
+                    .as_str()
+                    .to_string(),
+            ),
+            (Role::Enterprise, None) => {
+                return Err(AppError::invalid_field(
+                    "CREDIT_CODE_REQUIRED",
+                    "credit_code",
+                    "an enterprise key must be bound to a credit code",
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(AppError::invalid_field(
+                    "CREDIT_CODE_NOT_ALLOWED",
+                    "credit_code",
+                    "only enterprise keys are bound to a credit code",
+                ));
+            }
+            (_, None) => None,
+        };
+        let mut secret_bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut secret_bytes);
+        let secret_part = hex::encode(secret_bytes);
+        let id = new_id().to_lowercase();
+        let row = KeyRow {
+            id: id.clone(),
+            secret_hash: sha256_hex(secret_part.as_bytes()),
+            role,
+            label: label.to_string(),
+            credit_code,
+            expires_on,
+            created_at: self.now_micros(),
+            revoked_at: None,
+        };
+        self.store.insert_key(&row).await?;
+        Ok(NewKey {
+            row,
+            secret: format!("gsk_{id}_{secret_part}"),
+        })
+    }
+
+    /// Checks a presented key and resolves the caller. `on_behalf_of` is the
+    /// `x-gongshi-on-behalf-of` metadata: required for portal keys, refused
+    /// for others unless it names the enterprise key's own code.
+    pub async fn authenticate(&self, presented: &str, on_behalf_of: Option<&str>) -> AppResult<Caller> {
+        let bad = || AppError::Unauthenticated("invalid API key".into());
+        let rest = presented.strip_prefix("gsk_").ok_or_else(bad)?;
+        let (id, secret) = rest.split_once('_').ok_or_else(bad)?;
+        if id.is_empty() || id.len() > 64 || secret.len() != 64 {
+            return Err(bad());
+        }
+        let key = self.store.get_key(id).await?.ok_or_else(bad)?;
+        if !constant_time_eq(sha256_hex(secret.as_bytes()).as_bytes(), key.secret_hash.as_bytes()) {
+            return Err(bad());
+        }
+        if key.revoked_at.is_some() {
+            return Err(AppError::Unauthenticated("API key revoked".into()));
+        }
+        if let Some(last) = key.expires_on
+            && self.clock.today_cst() > last
+        {
+            return Err(AppError::Unauthenticated("API key expired".into()));
+        }
+        let enterprise = match key.role {
+            Role::Portal => {
+                let code = on_behalf_of.ok_or_else(|| {
+                    AppError::invalid_field(
+                        "ON_BEHALF_OF_REQUIRED",
+                        "x-gongshi-on-behalf-of",
+                        "a portal key must name the enterprise it acts for",
+                    )
+                })?;
+                Some(
+                    CreditCode::parse(code)
+                        .map_err(|e| AppError::invalid_field("INVALID_CREDIT_CODE", "x-gongshi-on-behalf-of", e.to_string()))?
+                        .as_str()
+                        .to_string(),
+                )
+            }
+            Role::Enterprise => {
+                let bound = key.credit_code.clone();
+                if let Some(code) = on_behalf_of {
+                    let same = CreditCode::parse(code).ok().map(|c| c.as_str().to_string()) == bound;
+                    if !same {
+                        return Err(AppError::PermissionDenied {
+                            reason: "ENTERPRISE_MISMATCH",
+                            message: "an enterprise key acts only for its own credit code".into(),
+                        });
+                    }
+                }
+                bound
+            }
+            _ => None,
+        };
+        Ok(Caller {
+            key_id: key.id,
+            label: key.label,
+            role: key.role,
+            enterprise,
+        })
+    }
+}

@@ -1,0 +1,102 @@
+//! The application layer: each official act as one transaction over the
+//! [`Store`], applying the pure rules of [`crate::domain`]. No SQL here, and no
+//! tonic types: the gRPC layer, the CLI and tests all call these operations.
+
+mod decisions;
+mod error;
+mod expiry;
+pub mod keys;
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::domain::calendar::WorkingCalendar;
+use crate::domain::clock::Clock;
+use crate::domain::lifecycle::Micros;
+use crate::domain::policy::{PenaltyKind, PublicityPolicy};
+use crate::store::Store;
+
+pub use decisions::{CorrectionPatch, ReviewInput, etag, has_sensitive};
+pub use error::{AppError, AppResult, FieldViolation, PreconditionViolation};
+
+/// Which decisions count as major (重大执法决定), needing an approving legal
+/// review before publication. Configuration (DOMAIN.md §6).
+#[derive(Debug, Clone)]
+pub struct MajorRules {
+    /// A fine at or above this many fen makes a decision major.
+    pub fine_threshold_fen: i64,
+    /// Any of these penalty kinds makes a decision major.
+    pub kinds: Vec<PenaltyKind>,
+}
+
+impl Default for MajorRules {
+    fn default() -> Self {
+        MajorRules {
+            // 100,000 元.
+            fine_threshold_fen: 10_000_000,
+            kinds: vec![
+                PenaltyKind::OrderSuspension,
+                PenaltyKind::OrderClosure,
+                PenaltyKind::RevokeLicense,
+            ],
+        }
+    }
+}
+
+/// Shared state of one server instance (or one CLI run).
+pub struct App {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// The clock (injected in tests).
+    pub clock: Arc<dyn Clock>,
+    /// The publicity policy.
+    pub policy: Arc<PublicityPolicy>,
+    /// The working-day calendar.
+    pub calendar: Arc<WorkingCalendar>,
+    /// Major-decision rules.
+    pub major: MajorRules,
+    /// Bumped after every commit that appended to the change feed, so local
+    /// watchers wake at once (other instances' commits are found by polling).
+    feed: watch::Sender<u64>,
+}
+
+impl App {
+    /// Assembles the application.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        policy: Arc<PublicityPolicy>,
+        calendar: Arc<WorkingCalendar>,
+        major: MajorRules,
+    ) -> Self {
+        let (feed, _) = watch::channel(0);
+        App {
+            store,
+            clock,
+            policy,
+            calendar,
+            major,
+            feed,
+        }
+    }
+
+    /// Now, in stored form.
+    pub fn now_micros(&self) -> Micros {
+        self.clock.now().timestamp_micros()
+    }
+
+    /// Subscribes to local feed commits.
+    pub fn feed_signal(&self) -> watch::Receiver<u64> {
+        self.feed.subscribe()
+    }
+
+    fn feed_committed(&self) {
+        self.feed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// Server-assigned ids: ULIDs, URL-safe and time-sortable (API.md).
+pub fn new_id() -> String {
+    ulid::Ulid::new().to_string()
+}

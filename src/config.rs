@@ -1,0 +1,209 @@
+//! Settings: defaults, then an optional TOML file (`--config` /
+//! `GONGSHI_CONFIG`), then `GONGSHI_*` environment variables, then command-line
+//! flags; each later source overrides the earlier.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::app::{App, MajorRules};
+use crate::domain::calendar::WorkingCalendar;
+use crate::domain::clock::Clock;
+use crate::domain::policy::{PenaltyKind, PublicityPolicy};
+use crate::store::{self, StoreOptions};
+
+/// The default database: an SQLite file under `./data/`, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:data/gongshi.db";
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+
+/// Every setting of the server. See `gongshi.example.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// `sqlite:…` or `postgres://…`.
+    pub database_url: String,
+    /// Pooled database connections.
+    pub max_connections: u32,
+    /// Seconds to wait for a database connection before answering UNAVAILABLE.
+    pub db_acquire_timeout_seconds: u64,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// tracing filter, e.g. `info` or `gongshi=debug`.
+    pub log_filter: String,
+    /// Hard deadline for in-flight calls at shutdown.
+    pub shutdown_grace_seconds: u64,
+    /// How often the expiry job runs.
+    pub expiry_interval_seconds: u64,
+    /// How often a watch polls for other instances' commits.
+    pub watch_poll_millis: u64,
+    /// A fine at or above this (fen) makes a decision major.
+    pub major_fine_threshold_fen: i64,
+    /// Penalty kinds that make a decision major (e.g. `ORDER_SUSPENSION`).
+    pub major_penalty_kinds: Vec<String>,
+    /// Publish natural persons' penalties (Shanghai default: no).
+    pub publish_natural_persons: bool,
+    /// A publicity-policy TOML replacing the built-in one.
+    pub policy_file: Option<PathBuf>,
+    /// A holiday CSV replacing the built-in calendar.
+    pub calendar_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let major = MajorRules::default();
+        Config {
+            listen: DEFAULT_LISTEN.into(),
+            database_url: DEFAULT_DATABASE_URL.into(),
+            max_connections: 16,
+            db_acquire_timeout_seconds: 5,
+            log_format: "text".into(),
+            log_filter: "info".into(),
+            shutdown_grace_seconds: 10,
+            expiry_interval_seconds: 60,
+            watch_poll_millis: 250,
+            major_fine_threshold_fen: major.fine_threshold_fen,
+            major_penalty_kinds: major.kinds.iter().map(|k| k.as_str().to_string()).collect(),
+            publish_natural_persons: false,
+            policy_file: None,
+            calendar_file: None,
+        }
+    }
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn env_parse<T: std::str::FromStr>(name: &str, slot: &mut T) -> Result<(), ConfigError> {
+    if let Ok(v) = std::env::var(name) {
+        *slot = v
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError(format!("environment variable {name}={v:?} is not a valid value")))?;
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("GONGSHI_CONFIG").map(PathBuf::from));
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+                toml::from_str(&text).map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))?
+            }
+            None => Config::default(),
+        };
+        env_parse("GONGSHI_LISTEN", &mut cfg.listen)?;
+        env_parse("GONGSHI_DATABASE_URL", &mut cfg.database_url)?;
+        env_parse("GONGSHI_MAX_CONNECTIONS", &mut cfg.max_connections)?;
+        env_parse("GONGSHI_DB_ACQUIRE_TIMEOUT_SECONDS", &mut cfg.db_acquire_timeout_seconds)?;
+        env_parse("GONGSHI_LOG_FORMAT", &mut cfg.log_format)?;
+        env_parse("GONGSHI_LOG", &mut cfg.log_filter)?;
+        env_parse("GONGSHI_SHUTDOWN_GRACE_SECONDS", &mut cfg.shutdown_grace_seconds)?;
+        env_parse("GONGSHI_EXPIRY_INTERVAL_SECONDS", &mut cfg.expiry_interval_seconds)?;
+        env_parse("GONGSHI_WATCH_POLL_MILLIS", &mut cfg.watch_poll_millis)?;
+        env_parse("GONGSHI_MAJOR_FINE_THRESHOLD_FEN", &mut cfg.major_fine_threshold_fen)?;
+        env_parse("GONGSHI_PUBLISH_NATURAL_PERSONS", &mut cfg.publish_natural_persons)?;
+        if let Ok(v) = std::env::var("GONGSHI_MAJOR_PENALTY_KINDS") {
+            cfg.major_penalty_kinds = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        }
+        if let Some(v) = std::env::var_os("GONGSHI_POLICY_FILE") {
+            cfg.policy_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = std::env::var_os("GONGSHI_CALENDAR_FILE") {
+            cfg.calendar_file = Some(PathBuf::from(v));
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError(format!("log_format must be \"text\" or \"json\", not {:?}", self.log_format)));
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError("max_connections must be at least 1".into()));
+        }
+        if self.expiry_interval_seconds == 0 || self.watch_poll_millis == 0 {
+            return Err(ConfigError("expiry_interval_seconds and watch_poll_millis must be positive".into()));
+        }
+        if self.major_fine_threshold_fen <= 0 {
+            return Err(ConfigError("major_fine_threshold_fen must be positive".into()));
+        }
+        self.major_rules().map(|_| ())
+    }
+
+    /// The major-decision rules.
+    pub fn major_rules(&self) -> Result<MajorRules, ConfigError> {
+        let kinds = self
+            .major_penalty_kinds
+            .iter()
+            .map(|k| PenaltyKind::parse(k).ok_or_else(|| ConfigError(format!("major_penalty_kinds: unknown penalty kind {k:?}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MajorRules {
+            fine_threshold_fen: self.major_fine_threshold_fen,
+            kinds,
+        })
+    }
+
+    /// Store options.
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            max_connections: self.max_connections,
+            acquire_timeout: Duration::from_secs(self.db_acquire_timeout_seconds.max(1)),
+        }
+    }
+
+    /// The publicity policy: built in, or from `policy_file`.
+    pub fn policy(&self) -> Result<PublicityPolicy, ConfigError> {
+        let p = match &self.policy_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError(format!("cannot read policy file {}: {e}", path.display())))?;
+                PublicityPolicy::from_toml(&text).map_err(|e| ConfigError(format!("policy file {}: {e}", path.display())))?
+            }
+            None => PublicityPolicy::builtin().map_err(|e| ConfigError(format!("built-in policy: {e}")))?,
+        };
+        Ok(p.with_publish_natural_persons(self.publish_natural_persons))
+    }
+
+    /// The working-day calendar: built in, or from `calendar_file`.
+    pub fn calendar(&self) -> Result<WorkingCalendar, ConfigError> {
+        match &self.calendar_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError(format!("cannot read calendar file {}: {e}", path.display())))?;
+                WorkingCalendar::from_csv(&text).map_err(|e| ConfigError(format!("calendar file {}: {e}", path.display())))
+            }
+            None => WorkingCalendar::builtin().map_err(|e| ConfigError(format!("built-in calendar: {e}"))),
+        }
+    }
+
+    /// Opens the database (applying migrations) and assembles the application.
+    pub async fn open_app(&self, clock: Arc<dyn Clock>) -> Result<Arc<App>, ConfigError> {
+        let policy = self.policy()?;
+        let calendar = self.calendar()?;
+        let major = self.major_rules()?;
+        let url = self.database_url.as_str();
+        let store = store::connect(url, &self.store_options())
+            .await
+            .map_err(|e| ConfigError(format!("database {}: {e}", store::redact_url(url))))?;
+        store
+            .migrate()
+            .await
+            .map_err(|e| ConfigError(format!("database {}: {e}", store::redact_url(url))))?;
+        Ok(Arc::new(App::new(store, clock, Arc::new(policy), Arc::new(calendar), major)))
+    }
+}

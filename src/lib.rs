@@ -1,0 +1,27 @@
+//! gongshi (公示): administrative-penalty disclosure, credit repair and
+//! companion-notice service for a Chinese enforcement bureau, over gRPC.
+//!
+//! # Layout
+//!
+//! - [`domain`]: pure rules and types — identifiers, the publicity policy,
+//!   the working-day calendar, records and their states, the clock. No I/O.
+//! - [`store`]: the [`store::Store`] trait with PostgreSQL and SQLite
+//!   implementations; owns all SQL, transactions and cursors.
+//! - [`app`]: each official act as one transaction over the store, applying
+//!   the domain rules. No SQL, no protobuf.
+//! - [`api`]: tonic services — protobuf ⇄ domain, authentication and roles,
+//!   errors as rich gRPC statuses. No SQL.
+//! - [`server`]: wiring — health, reflection, background jobs, shutdown.
+//! - [`config`]: settings from defaults, file, environment.
+//!
+//! `src/main.rs` is the command line (`serve`, `migrate`, `keys`).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod server;
+pub mod store;

@@ -1,0 +1,444 @@
+//! Storage: one [`Store`] trait, implemented for PostgreSQL and SQLite.
+//!
+//! The store owns all SQL, transactions and cursors; it never sees tonic or
+//! protobuf types. Both backends share their SQL text (see `sql.rs`), which is
+//! written in the common subset of the two dialects; the few differences
+//! (`FOR UPDATE`, how a write transaction begins, how change-feed sequence
+//! numbers are serialised) are parameters of the shared implementation.
+//!
+//! The backend is chosen by the database URL's scheme: `postgres://` or
+//! `postgresql://` for PostgreSQL, `sqlite:` for SQLite.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use tokio::sync::mpsc;
+
+use crate::domain::lifecycle::{
+    Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Micros, Role,
+    TerminationReason,
+};
+use crate::domain::record::{DecisionDoc, PublicRecord};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// A storage failure, classified so the API can answer with the right code.
+/// The message is for logs only: it may contain SQL details and is never
+/// sent to clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached (connection refused, pool timeout).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A concurrent transaction won (serialization failure, deadlock, busy).
+    #[error("concurrent update: {0}")]
+    Conflict(String),
+    /// A uniqueness rule was violated (e.g. decision number at an authority).
+    #[error("duplicate: {0}")]
+    Duplicate(String),
+    /// A stored value could not be read back.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+/// Result alias of the store.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A stored penalty decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRow {
+    /// Server-assigned id (ULID).
+    pub id: String,
+    /// Content, sensitive fields included.
+    pub doc: DecisionDoc,
+    /// Review, fulfilment, exclusion, withdrawal.
+    pub meta: DecisionMeta,
+    /// State.
+    pub state: DecisionState,
+    /// The disclosure, once published.
+    pub disclosure_id: Option<String>,
+    /// Row version: the etag.
+    pub version: i64,
+    /// Created.
+    pub create_time: Micros,
+    /// Last changed.
+    pub update_time: Micros,
+}
+
+/// A stored disclosure (current version).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisclosureRow {
+    /// Server-assigned id.
+    pub id: String,
+    /// The decision it publishes.
+    pub decision_id: String,
+    /// State.
+    pub state: DisclosureState,
+    /// Content version, from 1.
+    pub version: i64,
+    /// Current public content.
+    pub content: PublicRecord,
+    /// SHA-256 of the content's canonical JSON.
+    pub content_sha256: String,
+    /// An open repair application exists.
+    pub repair_pending: bool,
+    /// First published.
+    pub published_at: Micros,
+    /// When it stopped being public.
+    pub terminated_at: Option<Micros>,
+    /// Why.
+    pub termination_reason: Option<TerminationReason>,
+    /// Last changed.
+    pub update_time: Micros,
+}
+
+/// A change to append to the feed.
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    /// The disclosure.
+    pub disclosure_id: String,
+    /// Kind.
+    pub kind: ChangeKind,
+    /// For TERMINATED.
+    pub reason: Option<TerminationReason>,
+    /// Content version the change refers to.
+    pub version: i64,
+    /// Content hash of that version.
+    pub content_sha256: String,
+    /// Public reason, for withdrawals.
+    pub public_reason: Option<String>,
+    /// When it takes effect.
+    pub effective_time: Micros,
+}
+
+/// A change as served: content only while the disclosure is active.
+#[derive(Debug, Clone)]
+pub struct ChangeView {
+    /// Feed sequence.
+    pub sequence: i64,
+    /// The disclosure.
+    pub disclosure_id: String,
+    /// Its decision.
+    pub decision_id: String,
+    /// Kind.
+    pub kind: ChangeKind,
+    /// For TERMINATED.
+    pub reason: Option<TerminationReason>,
+    /// Version the change refers to.
+    pub version: i64,
+    /// Its content hash.
+    pub content_sha256: String,
+    /// Public reason of a withdrawal.
+    pub public_reason: Option<String>,
+    /// Effective time.
+    pub effective_time: Micros,
+    /// The content of that version; `None` for TERMINATED changes and for
+    /// every change of a disclosure that is no longer active.
+    pub record: Option<PublicRecord>,
+    /// Current repair-pending flag of the disclosure.
+    pub repair_pending: bool,
+    /// When the disclosure was first published.
+    pub published_at: Micros,
+}
+
+/// An event to append to a decision's record.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The decision.
+    pub decision_id: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// Who.
+    pub actor: Actor,
+    /// When.
+    pub at: Micros,
+    /// One line, human readable.
+    pub summary: String,
+    /// Details (JSON object; never ID numbers or contacts).
+    pub details: serde_json::Value,
+    /// Hashes of documents involved.
+    pub document_sha256: Vec<String>,
+}
+
+/// A stored event.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    /// Global, strictly increasing id.
+    pub id: i64,
+    /// The decision.
+    pub decision_id: String,
+    /// Kind.
+    pub kind: EventKind,
+    /// Who.
+    pub actor: Actor,
+    /// When.
+    pub at: Micros,
+    /// Summary.
+    pub summary: String,
+    /// Details.
+    pub details: serde_json::Value,
+    /// Document hashes.
+    pub document_sha256: Vec<String>,
+}
+
+/// An API key as stored: the secret only as a hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    /// Public id (part of the key string).
+    pub id: String,
+    /// SHA-256 (hex) of the secret part.
+    pub secret_hash: String,
+    /// Role.
+    pub role: Role,
+    /// Label.
+    pub label: String,
+    /// Bound credit code (enterprise keys).
+    pub credit_code: Option<String>,
+    /// Last valid day (CST), if any.
+    pub expires_on: Option<NaiveDate>,
+    /// Created.
+    pub created_at: Micros,
+    /// Revoked.
+    pub revoked_at: Option<Micros>,
+}
+
+impl std::fmt::Debug for KeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRow")
+            .field("id", &self.id)
+            .field("secret_hash", &"<redacted>")
+            .field("role", &self.role)
+            .field("label", &self.label)
+            .field("credit_code", &self.credit_code)
+            .field("expires_on", &self.expires_on)
+            .field("revoked_at", &self.revoked_at)
+            .finish()
+    }
+}
+
+/// Filters of `ListPenaltyDecisions`. Empty strings mean "any".
+#[derive(Debug, Clone, Default)]
+pub struct DecisionFilter {
+    /// Party credit code.
+    pub party_credit_code: String,
+    /// State.
+    pub state: Option<DecisionState>,
+    /// Decided on or after (ISO date).
+    pub decided_from: Option<NaiveDate>,
+    /// Decided on or before.
+    pub decided_to: Option<NaiveDate>,
+    /// Deciding authority's credit code.
+    pub authority_code: String,
+}
+
+/// Filters of `ListDisclosures`.
+#[derive(Debug, Clone, Default)]
+pub struct DisclosureFilter {
+    /// Party credit code.
+    pub party_credit_code: String,
+    /// Authority credit code.
+    pub authority_code: String,
+    /// State (callers restrict non-auditors to ACTIVE).
+    pub state: Option<DisclosureState>,
+    /// Decided on or after.
+    pub decided_from: Option<NaiveDate>,
+    /// Decided on or before.
+    pub decided_to: Option<NaiveDate>,
+}
+
+/// What an export reads, sent in order through a bounded channel.
+#[derive(Debug)]
+pub enum ExportItem {
+    /// First: the feed position the snapshot corresponds to.
+    Start {
+        /// Every change up to this sequence is reflected, none after.
+        as_of_sequence: i64,
+    },
+    /// A batch of active records, in id order.
+    Rows(Vec<PublicRecord>),
+}
+
+/// Storage of gongshi. Reads are single statements; writes go through a
+/// [`Tx`] so that each RPC commits all or nothing.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `postgres` or `sqlite`.
+    fn backend(&self) -> &'static str;
+    /// Applies this backend's migrations.
+    async fn migrate(&self) -> Result<()>;
+    /// Checks the database answers.
+    async fn ping(&self) -> Result<()>;
+    /// Begins a write transaction.
+    async fn begin(&self) -> Result<Box<dyn Tx>>;
+
+    /// A decision by id.
+    async fn get_decision(&self, id: &str) -> Result<Option<DecisionRow>>;
+    /// Decisions after `after_id` in id order.
+    async fn list_decisions(
+        &self,
+        f: &DecisionFilter,
+        after_id: &str,
+        limit: i64,
+    ) -> Result<Vec<DecisionRow>>;
+    /// Events of a decision with id > `after_id`.
+    async fn list_events(&self, decision_id: &str, after_id: i64, limit: i64)
+    -> Result<Vec<EventRow>>;
+    /// A disclosure by id.
+    async fn get_disclosure(&self, id: &str) -> Result<Option<DisclosureRow>>;
+    /// Disclosures after `after_id` in id order.
+    async fn list_disclosures(
+        &self,
+        f: &DisclosureFilter,
+        after_id: &str,
+        limit: i64,
+    ) -> Result<Vec<DisclosureRow>>;
+    /// Changes with sequence > `after`, in order.
+    async fn list_changes(&self, after: i64, limit: i64) -> Result<Vec<ChangeView>>;
+    /// Reads every active record from one consistent snapshot into `out`.
+    async fn export_active(&self, batch: i64, out: mpsc::Sender<Result<ExportItem>>) -> Result<()>;
+    /// Active disclosures whose publicity ended before `today`.
+    async fn expiry_candidates(&self, today: NaiveDate, limit: i64) -> Result<Vec<String>>;
+
+    /// Stores a new key.
+    async fn insert_key(&self, k: &KeyRow) -> Result<()>;
+    /// A key by id.
+    async fn get_key(&self, id: &str) -> Result<Option<KeyRow>>;
+    /// All keys.
+    async fn list_keys(&self) -> Result<Vec<KeyRow>>;
+    /// Revokes a key; false when there is no such key or it was revoked already.
+    async fn revoke_key(&self, id: &str, at: Micros) -> Result<bool>;
+}
+
+/// One write transaction. Dropping it without [`Tx::commit`] rolls back.
+#[async_trait]
+pub trait Tx: Send {
+    /// A decision, locked for the rest of the transaction.
+    async fn decision_for_update(&mut self, id: &str) -> Result<Option<DecisionRow>>;
+    /// The decision created by an earlier request with this idempotency key.
+    async fn decision_by_request_key(&mut self, request_key: &str) -> Result<Option<DecisionRow>>;
+    /// Inserts a decision; `false` when the request key or (authority,
+    /// decision number) already exists, in which case nothing was written.
+    async fn insert_decision(&mut self, row: &DecisionRow, request_key: Option<&str>)
+    -> Result<bool>;
+    /// Rewrites a decision (content, meta, state, version).
+    async fn update_decision(&mut self, row: &DecisionRow) -> Result<()>;
+    /// A disclosure, locked for the rest of the transaction.
+    async fn disclosure_for_update(&mut self, id: &str) -> Result<Option<DisclosureRow>>;
+    /// Inserts a disclosure and its first content version.
+    async fn insert_disclosure(&mut self, row: &DisclosureRow) -> Result<()>;
+    /// Updates a disclosure; with `new_version`, also stores its content as a
+    /// new version.
+    async fn update_disclosure(&mut self, row: &DisclosureRow, new_version: bool) -> Result<()>;
+    /// Appends an event to a decision's record.
+    async fn append_event(&mut self, ev: &NewEvent) -> Result<i64>;
+    /// Appends a change to the feed and returns its sequence. Call it last,
+    /// just before commit: on PostgreSQL it serialises feed writers until
+    /// commit so that sequences become visible in order.
+    async fn append_change(&mut self, ch: &NewChange) -> Result<i64>;
+    /// Commits.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// Options for opening a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Maximum pooled connections.
+    pub max_connections: u32,
+    /// How long to wait for a connection before answering UNAVAILABLE.
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 16,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+/// Opens the store the URL names: `postgres://…` / `postgresql://…` or
+/// `sqlite:…` (the file and its directory are created if missing).
+pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url, opts).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url, opts).await?))
+    } else {
+        Err(StoreError::Other(format!(
+            "unsupported database URL scheme in {:?}: use postgres://… or sqlite:…",
+            redact_url(url)
+        )))
+    }
+}
+
+/// The URL with any password replaced by `***`, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    // scheme://user:password@host/… → scheme://user:***@host/…
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        if let Some(at) = rest.find('@') {
+            let creds = &rest[..at];
+            if let Some(colon) = creds.find(':') {
+                return format!(
+                    "{}://{}:***@{}",
+                    &url[..scheme_end],
+                    &creds[..colon],
+                    &rest[at + 1..]
+                );
+            }
+        }
+    }
+    url.to_string()
+}
+
+/// Classifies an sqlx error.
+pub(crate) fn classify(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            match code.as_str() {
+                // PostgreSQL: serialization_failure, deadlock_detected, lock_not_available
+                "40001" | "40P01" | "55P03" => StoreError::Conflict(e.to_string()),
+                // PostgreSQL: admin_shutdown, crash_shutdown, cannot_connect_now, connection errors
+                "57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006" | "08001" | "08004" => {
+                    StoreError::Unavailable(e.to_string())
+                }
+                // unique_violation (PostgreSQL); SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY
+                "23505" | "2067" | "1555" => StoreError::Duplicate(e.to_string()),
+                // SQLite: SQLITE_BUSY, SQLITE_LOCKED (and extended codes)
+                "5" | "6" | "261" | "517" | "262" => StoreError::Conflict(e.to_string()),
+                _ => StoreError::Other(e.to_string()),
+            }
+        }
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn password_is_redacted() {
+        assert_eq!(
+            redact_url("postgres://gs:s3cret@db:5432/gongshi"),
+            "postgres://gs:***@db:5432/gongshi"
+        );
+        assert_eq!(redact_url("sqlite:data/g.db"), "sqlite:data/g.db");
+    }
+}

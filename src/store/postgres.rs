@@ -1,0 +1,43 @@
+//! PostgreSQL backend.
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
+use super::{Result, StoreOptions, classify, redact_url};
+
+/// PostgreSQL store: for production and for several instances on one database.
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    const BACKEND: &'static str = "postgres";
+
+    /// Connects a pool. Connections are made lazily, so a server can start
+    /// while the database is down and serve once it returns.
+    pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.max_connections)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect(url)
+            .await
+            .map_err(|e| {
+                let e = classify(e);
+                tracing::warn!(url = %redact_url(url), error = %e, "cannot connect to PostgreSQL");
+                e
+            })?;
+        Ok(PgStore { pool })
+    }
+}
+
+sql_store!(
+    store = PgStore,
+    tx = PgTx,
+    db = sqlx::Postgres,
+    migrations = "./migrations/postgres",
+    begin = "BEGIN",
+    for_update = "FOR UPDATE",
+    // 0x67_73_66_64 = "gsfd": the gongshi feed lock.
+    feed_lock = "SELECT pg_advisory_xact_lock(1735616100)",
+    export_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+);

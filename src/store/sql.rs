@@ -1,0 +1,687 @@
+//! The SQL both backends share. Written once as a macro and instantiated for
+//! PostgreSQL and SQLite with the few dialect differences as parameters, so
+//! the two implementations cannot drift apart.
+
+use chrono::NaiveDate;
+
+use super::{
+    ChangeView, DecisionRow, DisclosureRow, EventRow, KeyRow, Result, StoreError,
+};
+use crate::domain::lifecycle::{
+    ChangeKind, DecisionState, DisclosureState, EventKind, Role, TerminationReason,
+};
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+pub(crate) fn json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| corrupt(what, e))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Other(format!("encoding JSON: {e}")))
+}
+
+fn parse_enum<T>(what: &str, s: &str, f: fn(&str) -> Option<T>) -> Result<T> {
+    f(s).ok_or_else(|| corrupt(what, format!("unknown value {s:?}")))
+}
+
+pub(crate) fn date_str(d: Option<NaiveDate>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_default()
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawDecision {
+    id: String,
+    state: String,
+    disclosure_id: Option<String>,
+    version: i64,
+    doc: String,
+    meta: String,
+    create_time: i64,
+    update_time: i64,
+}
+
+impl RawDecision {
+    pub(crate) fn into_row(self) -> Result<DecisionRow> {
+        Ok(DecisionRow {
+            state: parse_enum("decision state", &self.state, DecisionState::parse)?,
+            doc: json("decision doc", &self.doc)?,
+            meta: json("decision meta", &self.meta)?,
+            id: self.id,
+            disclosure_id: self.disclosure_id,
+            version: self.version,
+            create_time: self.create_time,
+            update_time: self.update_time,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawDisclosure {
+    id: String,
+    decision_id: String,
+    state: String,
+    version: i64,
+    content: String,
+    content_sha256: String,
+    repair_pending: bool,
+    published_at: i64,
+    terminated_at: Option<i64>,
+    termination_reason: Option<String>,
+    update_time: i64,
+}
+
+impl RawDisclosure {
+    pub(crate) fn into_row(self) -> Result<DisclosureRow> {
+        Ok(DisclosureRow {
+            state: parse_enum("disclosure state", &self.state, DisclosureState::parse)?,
+            content: json("disclosure content", &self.content)?,
+            termination_reason: match self.termination_reason.as_deref() {
+                Some(r) => Some(parse_enum("termination reason", r, TerminationReason::parse)?),
+                None => None,
+            },
+            id: self.id,
+            decision_id: self.decision_id,
+            version: self.version,
+            content_sha256: self.content_sha256,
+            repair_pending: self.repair_pending,
+            published_at: self.published_at,
+            terminated_at: self.terminated_at,
+            update_time: self.update_time,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawChange {
+    sequence: i64,
+    disclosure_id: String,
+    decision_id: String,
+    kind: String,
+    reason: Option<String>,
+    version: i64,
+    content_sha256: String,
+    public_reason: Option<String>,
+    effective_time: i64,
+    repair_pending: bool,
+    published_at: i64,
+    content: Option<String>,
+}
+
+impl RawChange {
+    pub(crate) fn into_view(self) -> Result<ChangeView> {
+        Ok(ChangeView {
+            kind: parse_enum("change kind", &self.kind, ChangeKind::parse)?,
+            reason: match self.reason.as_deref() {
+                Some(r) => Some(parse_enum("termination reason", r, TerminationReason::parse)?),
+                None => None,
+            },
+            record: match self.content.as_deref() {
+                Some(c) => Some(json("change content", c)?),
+                None => None,
+            },
+            sequence: self.sequence,
+            disclosure_id: self.disclosure_id,
+            decision_id: self.decision_id,
+            version: self.version,
+            content_sha256: self.content_sha256,
+            public_reason: self.public_reason,
+            effective_time: self.effective_time,
+            repair_pending: self.repair_pending,
+            published_at: self.published_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawEvent {
+    id: i64,
+    decision_id: String,
+    kind: String,
+    actor: String,
+    at: i64,
+    summary: String,
+    details: String,
+    hashes: String,
+}
+
+impl RawEvent {
+    pub(crate) fn into_row(self) -> Result<EventRow> {
+        Ok(EventRow {
+            kind: parse_enum("event kind", &self.kind, EventKind::parse)?,
+            actor: json("event actor", &self.actor)?,
+            details: json("event details", &self.details)?,
+            document_sha256: json("event hashes", &self.hashes)?,
+            id: self.id,
+            decision_id: self.decision_id,
+            at: self.at,
+            summary: self.summary,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawKey {
+    id: String,
+    secret_hash: String,
+    role: String,
+    label: String,
+    credit_code: Option<String>,
+    expires_on: Option<String>,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl RawKey {
+    pub(crate) fn into_row(self) -> Result<KeyRow> {
+        Ok(KeyRow {
+            role: parse_enum("key role", &self.role, Role::parse)?,
+            expires_on: match self.expires_on.as_deref() {
+                Some(d) => Some(d.parse().map_err(|e| corrupt("key expiry", e))?),
+                None => None,
+            },
+            id: self.id,
+            secret_hash: self.secret_hash,
+            label: self.label,
+            credit_code: self.credit_code,
+            created_at: self.created_at,
+            revoked_at: self.revoked_at,
+        })
+    }
+}
+
+/// Implements [`super::Store`] and [`super::Tx`] for one backend.
+///
+/// - `begin`: the statement that opens a write transaction (`BEGIN IMMEDIATE`
+///   on SQLite takes the write lock up front, so concurrent writers queue on
+///   the busy timeout instead of failing to upgrade a read lock).
+/// - `for_update`: row-lock suffix (`FOR UPDATE` on PostgreSQL; SQLite's
+///   single writer makes it unnecessary).
+/// - `feed_lock`: run before appending a change. On PostgreSQL an advisory
+///   transaction lock serialises feed writers until commit, so sequence
+///   numbers become visible in increasing order and a reader paging by
+///   `after_sequence` never skips one that commits late.
+/// - `export_begin`: opens the snapshot an export reads from.
+macro_rules! sql_store {
+    (
+        store = $store:ident, tx = $tx:ident, db = $db:ty,
+        migrations = $migrations:literal,
+        begin = $begin:literal, for_update = $fu:literal,
+        feed_lock = $feed_lock:literal, export_begin = $export_begin:literal $(,)?
+    ) => {
+        /// A write transaction of this backend.
+        pub struct $tx {
+            tx: sqlx::Transaction<'static, $db>,
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            fn backend(&self) -> &'static str {
+                Self::BACKEND
+            }
+
+            async fn migrate(&self) -> $crate::store::Result<()> {
+                sqlx::migrate!($migrations)
+                    .run(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::StoreError::Other(format!("migration failed: {e}")))
+            }
+
+            async fn ping(&self) -> $crate::store::Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await.map_err(classify)?;
+                Ok(())
+            }
+
+            async fn begin(&self) -> $crate::store::Result<Box<dyn $crate::store::Tx>> {
+                let tx = self.pool.begin_with($begin).await.map_err(classify)?;
+                Ok(Box::new($tx { tx }))
+            }
+
+            async fn get_decision(&self, id: &str) -> $crate::store::Result<Option<$crate::store::DecisionRow>> {
+                let raw = sqlx::query_as::<$db, RawDecision>(
+                    "SELECT id, state, disclosure_id, version, doc, meta, create_time, update_time \
+                     FROM penalty_decisions WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+                raw.map(RawDecision::into_row).transpose()
+            }
+
+            async fn list_decisions(
+                &self,
+                f: &$crate::store::DecisionFilter,
+                after_id: &str,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::store::DecisionRow>> {
+                let rows = sqlx::query_as::<$db, RawDecision>(
+                    "SELECT id, state, disclosure_id, version, doc, meta, create_time, update_time \
+                     FROM penalty_decisions \
+                     WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR state = $3) \
+                       AND ($4 = '' OR decided_on >= $4) AND ($5 = '' OR decided_on <= $5) \
+                       AND ($6 = '' OR authority_code = $6) \
+                     ORDER BY id LIMIT $7",
+                )
+                .bind(after_id)
+                .bind(&f.party_credit_code)
+                .bind(f.state.map(|s| s.as_str()).unwrap_or(""))
+                .bind(date_str(f.decided_from))
+                .bind(date_str(f.decided_to))
+                .bind(&f.authority_code)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+                rows.into_iter().map(RawDecision::into_row).collect()
+            }
+
+            async fn list_events(
+                &self,
+                decision_id: &str,
+                after_id: i64,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::store::EventRow>> {
+                let rows = sqlx::query_as::<$db, RawEvent>(
+                    "SELECT id, decision_id, kind, actor, at, summary, details, hashes \
+                     FROM decision_events WHERE decision_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                )
+                .bind(decision_id)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+                rows.into_iter().map(RawEvent::into_row).collect()
+            }
+
+            async fn get_disclosure(&self, id: &str) -> $crate::store::Result<Option<$crate::store::DisclosureRow>> {
+                let raw = sqlx::query_as::<$db, RawDisclosure>(
+                    "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
+                     published_at, terminated_at, termination_reason, update_time \
+                     FROM disclosures WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+                raw.map(RawDisclosure::into_row).transpose()
+            }
+
+            async fn list_disclosures(
+                &self,
+                f: &$crate::store::DisclosureFilter,
+                after_id: &str,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::store::DisclosureRow>> {
+                let rows = sqlx::query_as::<$db, RawDisclosure>(
+                    "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
+                     published_at, terminated_at, termination_reason, update_time \
+                     FROM disclosures \
+                     WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR authority_code = $3) \
+                       AND ($4 = '' OR state = $4) AND ($5 = '' OR decided_on >= $5) AND ($6 = '' OR decided_on <= $6) \
+                     ORDER BY id LIMIT $7",
+                )
+                .bind(after_id)
+                .bind(&f.party_credit_code)
+                .bind(&f.authority_code)
+                .bind(f.state.map(|s| s.as_str()).unwrap_or(""))
+                .bind(date_str(f.decided_from))
+                .bind(date_str(f.decided_to))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+                rows.into_iter().map(RawDisclosure::into_row).collect()
+            }
+
+            async fn list_changes(&self, after: i64, limit: i64) -> $crate::store::Result<Vec<$crate::store::ChangeView>> {
+                // Content is joined only while the disclosure is active: once
+                // terminated, no change of it carries its content again.
+                let rows = sqlx::query_as::<$db, RawChange>(
+                    "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
+                            c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, \
+                            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' THEN v.content END AS content \
+                     FROM disclosure_changes c \
+                     JOIN disclosures d ON d.id = c.disclosure_id \
+                     LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
+                     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2",
+                )
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+                rows.into_iter().map(RawChange::into_view).collect()
+            }
+
+            async fn export_active(
+                &self,
+                batch: i64,
+                out: tokio::sync::mpsc::Sender<$crate::store::Result<$crate::store::ExportItem>>,
+            ) -> $crate::store::Result<()> {
+                let mut tx = self.pool.begin_with($export_begin).await.map_err(classify)?;
+                let as_of_sequence: i64 = sqlx::query_scalar::<$db, i64>(
+                    "SELECT COALESCE(MAX(sequence), 0) FROM disclosure_changes",
+                )
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(classify)?;
+                if out.send(Ok($crate::store::ExportItem::Start { as_of_sequence })).await.is_err() {
+                    return Ok(());
+                }
+                let mut after = String::new();
+                loop {
+                    let rows: Vec<(String, String)> = sqlx::query_as::<$db, (String, String)>(
+                        "SELECT id, content FROM disclosures WHERE state = 'ACTIVE' AND id > $1 ORDER BY id LIMIT $2",
+                    )
+                    .bind(&after)
+                    .bind(batch)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                    let Some((last, _)) = rows.last() else { break };
+                    after = last.clone();
+                    let mut records = Vec::with_capacity(rows.len());
+                    for (_, content) in &rows {
+                        records.push(json("disclosure content", content)?);
+                    }
+                    if out.send(Ok($crate::store::ExportItem::Rows(records))).await.is_err() {
+                        break; // the client went away
+                    }
+                }
+                tx.rollback().await.map_err(classify)?;
+                Ok(())
+            }
+
+            async fn expiry_candidates(&self, today: chrono::NaiveDate, limit: i64) -> $crate::store::Result<Vec<String>> {
+                sqlx::query_scalar::<$db, String>(
+                    "SELECT id FROM disclosures WHERE state = 'ACTIVE' AND publicity_ends_on < $1 \
+                     ORDER BY publicity_ends_on, id LIMIT $2",
+                )
+                .bind(today.to_string())
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)
+            }
+
+            async fn insert_key(&self, k: &$crate::store::KeyRow) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO api_keys (id, secret_hash, role, label, credit_code, expires_on, created_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&k.id)
+                .bind(&k.secret_hash)
+                .bind(k.role.as_str())
+                .bind(&k.label)
+                .bind(&k.credit_code)
+                .bind(k.expires_on.map(|d| d.to_string()))
+                .bind(k.created_at)
+                .bind(k.revoked_at)
+                .execute(&self.pool)
+                .await
+                .map_err(classify)?;
+                Ok(())
+            }
+
+            async fn get_key(&self, id: &str) -> $crate::store::Result<Option<$crate::store::KeyRow>> {
+                let raw = sqlx::query_as::<$db, RawKey>(
+                    "SELECT id, secret_hash, role, label, credit_code, expires_on, created_at, revoked_at \
+                     FROM api_keys WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+                raw.map(RawKey::into_row).transpose()
+            }
+
+            async fn list_keys(&self) -> $crate::store::Result<Vec<$crate::store::KeyRow>> {
+                let rows = sqlx::query_as::<$db, RawKey>(
+                    "SELECT id, secret_hash, role, label, credit_code, expires_on, created_at, revoked_at \
+                     FROM api_keys ORDER BY created_at, id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+                rows.into_iter().map(RawKey::into_row).collect()
+            }
+
+            async fn revoke_key(&self, id: &str, at: i64) -> $crate::store::Result<bool> {
+                let r = sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                Ok(r.rows_affected() == 1)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::Tx for $tx {
+            async fn decision_for_update(&mut self, id: &str) -> $crate::store::Result<Option<$crate::store::DecisionRow>> {
+                let raw = sqlx::query_as::<$db, RawDecision>(concat!(
+                    "SELECT id, state, disclosure_id, version, doc, meta, create_time, update_time \
+                     FROM penalty_decisions WHERE id = $1 ",
+                    $fu
+                ))
+                .bind(id)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+                raw.map(RawDecision::into_row).transpose()
+            }
+
+            async fn decision_by_request_key(&mut self, key: &str) -> $crate::store::Result<Option<$crate::store::DecisionRow>> {
+                let raw = sqlx::query_as::<$db, RawDecision>(
+                    "SELECT id, state, disclosure_id, version, doc, meta, create_time, update_time \
+                     FROM penalty_decisions WHERE request_key = $1",
+                )
+                .bind(key)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+                raw.map(RawDecision::into_row).transpose()
+            }
+
+            async fn insert_decision(
+                &mut self,
+                row: &$crate::store::DecisionRow,
+                request_key: Option<&str>,
+            ) -> $crate::store::Result<bool> {
+                let r = sqlx::query(
+                    "INSERT INTO penalty_decisions (id, authority_code, decision_number, request_key, \
+                       party_credit_code, state, decided_on, disclosure_id, version, doc, meta, create_time, update_time) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+                )
+                .bind(&row.id)
+                .bind(&row.doc.authority.credit_code)
+                .bind(&row.doc.decision_number)
+                .bind(request_key)
+                .bind(&row.doc.party.credit_code)
+                .bind(row.state.as_str())
+                .bind(row.doc.decided_on.to_string())
+                .bind(&row.disclosure_id)
+                .bind(row.version)
+                .bind(to_json(&row.doc)?)
+                .bind(to_json(&row.meta)?)
+                .bind(row.create_time)
+                .bind(row.update_time)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn update_decision(&mut self, row: &$crate::store::DecisionRow) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "UPDATE penalty_decisions SET authority_code = $2, decision_number = $3, party_credit_code = $4, \
+                       state = $5, decided_on = $6, disclosure_id = $7, version = $8, doc = $9, meta = $10, update_time = $11 \
+                     WHERE id = $1",
+                )
+                .bind(&row.id)
+                .bind(&row.doc.authority.credit_code)
+                .bind(&row.doc.decision_number)
+                .bind(&row.doc.party.credit_code)
+                .bind(row.state.as_str())
+                .bind(row.doc.decided_on.to_string())
+                .bind(&row.disclosure_id)
+                .bind(row.version)
+                .bind(to_json(&row.doc)?)
+                .bind(to_json(&row.meta)?)
+                .bind(row.update_time)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+                Ok(())
+            }
+
+            async fn disclosure_for_update(&mut self, id: &str) -> $crate::store::Result<Option<$crate::store::DisclosureRow>> {
+                let raw = sqlx::query_as::<$db, RawDisclosure>(concat!(
+                    "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
+                     published_at, terminated_at, termination_reason, update_time \
+                     FROM disclosures WHERE id = $1 ",
+                    $fu
+                ))
+                .bind(id)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+                raw.map(RawDisclosure::into_row).transpose()
+            }
+
+            async fn insert_disclosure(&mut self, row: &$crate::store::DisclosureRow) -> $crate::store::Result<()> {
+                let content = to_json(&row.content)?;
+                sqlx::query(
+                    "INSERT INTO disclosures (id, decision_id, state, version, content, content_sha256, \
+                       party_credit_code, authority_code, decided_on, publicity_ends_on, repair_eligible_on, \
+                       repair_pending, published_at, terminated_at, termination_reason, update_time) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                )
+                .bind(&row.id)
+                .bind(&row.decision_id)
+                .bind(row.state.as_str())
+                .bind(row.version)
+                .bind(&content)
+                .bind(&row.content_sha256)
+                .bind(&row.content.party_credit_code)
+                .bind(&row.content.authority.credit_code)
+                .bind(row.content.decided_on.to_string())
+                .bind(row.content.publicity_ends_on.to_string())
+                .bind(row.content.repair_eligible_on.to_string())
+                .bind(row.repair_pending)
+                .bind(row.published_at)
+                .bind(row.terminated_at)
+                .bind(row.termination_reason.map(|r| r.as_str()))
+                .bind(row.update_time)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+                self.insert_version(row, &content).await
+            }
+
+            async fn update_disclosure(
+                &mut self,
+                row: &$crate::store::DisclosureRow,
+                new_version: bool,
+            ) -> $crate::store::Result<()> {
+                let content = to_json(&row.content)?;
+                sqlx::query(
+                    "UPDATE disclosures SET state = $2, version = $3, content = $4, content_sha256 = $5, \
+                       party_credit_code = $6, authority_code = $7, decided_on = $8, publicity_ends_on = $9, \
+                       repair_eligible_on = $10, repair_pending = $11, terminated_at = $12, \
+                       termination_reason = $13, update_time = $14 \
+                     WHERE id = $1",
+                )
+                .bind(&row.id)
+                .bind(row.state.as_str())
+                .bind(row.version)
+                .bind(&content)
+                .bind(&row.content_sha256)
+                .bind(&row.content.party_credit_code)
+                .bind(&row.content.authority.credit_code)
+                .bind(row.content.decided_on.to_string())
+                .bind(row.content.publicity_ends_on.to_string())
+                .bind(row.content.repair_eligible_on.to_string())
+                .bind(row.repair_pending)
+                .bind(row.terminated_at)
+                .bind(row.termination_reason.map(|r| r.as_str()))
+                .bind(row.update_time)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+                if new_version {
+                    self.insert_version(row, &content).await?;
+                }
+                Ok(())
+            }
+
+            async fn append_event(&mut self, ev: &$crate::store::NewEvent) -> $crate::store::Result<i64> {
+                sqlx::query_scalar::<$db, i64>(
+                    "INSERT INTO decision_events (decision_id, kind, actor, at, summary, details, hashes) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                )
+                .bind(&ev.decision_id)
+                .bind(ev.kind.as_str())
+                .bind(to_json(&ev.actor)?)
+                .bind(ev.at)
+                .bind(&ev.summary)
+                .bind(to_json(&ev.details)?)
+                .bind(to_json(&ev.document_sha256)?)
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(classify)
+            }
+
+            async fn append_change(&mut self, ch: &$crate::store::NewChange) -> $crate::store::Result<i64> {
+                sqlx::query($feed_lock).execute(&mut *self.tx).await.map_err(classify)?;
+                sqlx::query_scalar::<$db, i64>(
+                    "INSERT INTO disclosure_changes (disclosure_id, kind, reason, version, content_sha256, public_reason, effective_time) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING sequence",
+                )
+                .bind(&ch.disclosure_id)
+                .bind(ch.kind.as_str())
+                .bind(ch.reason.map(|r| r.as_str()))
+                .bind(ch.version)
+                .bind(&ch.content_sha256)
+                .bind(&ch.public_reason)
+                .bind(ch.effective_time)
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(classify)
+            }
+
+            async fn commit(self: Box<Self>) -> $crate::store::Result<()> {
+                self.tx.commit().await.map_err(classify)
+            }
+        }
+
+        impl $tx {
+            async fn insert_version(
+                &mut self,
+                row: &$crate::store::DisclosureRow,
+                content: &str,
+            ) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO disclosure_versions (disclosure_id, version, content, content_sha256, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&row.id)
+                .bind(row.version)
+                .bind(content)
+                .bind(&row.content_sha256)
+                .bind(row.update_time)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;

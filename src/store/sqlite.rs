@@ -1,0 +1,55 @@
+//! SQLite backend: the embedded default, needing no server.
+
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
+use super::{Result, StoreError, StoreOptions, classify};
+
+/// SQLite store. One writer at a time (`BEGIN IMMEDIATE`), so commit order is
+/// sequence order; WAL lets readers and an export run beside the writer.
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    const BACKEND: &'static str = "sqlite";
+
+    /// Opens (creating if missing) the database file and its directory.
+    pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("bad SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode: a process crash loses nothing committed.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(30))
+            .foreign_keys(true);
+        if let Some(dir) = options.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Other(format!("cannot create database directory {}: {e}", dir.display()))
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections.clamp(1, 64))
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(options)
+            .await
+            .map_err(classify)?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+sql_store!(
+    store = SqliteStore,
+    tx = SqliteTx,
+    db = sqlx::Sqlite,
+    migrations = "./migrations/sqlite",
+    begin = "BEGIN IMMEDIATE",
+    for_update = "",
+    feed_lock = "SELECT 1",
+    export_begin = "BEGIN",
+);

@@ -1,0 +1,255 @@
+//! Shared test support: databases on both backends, an in-process server on
+//! a real TCP socket, keys, and sample decisions.
+
+#![allow(dead_code)]
+
+pub mod pg;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use gongshi::api::pb;
+use gongshi::app::App;
+use gongshi::config::Config;
+use gongshi::domain::clock::ManualClock;
+use gongshi::domain::ids::compute_check_char;
+use gongshi::domain::lifecycle::Role;
+use gongshi::server::{FeedOptions, ServerOptions};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+/// A database for one test; SQLite files live in a temp dir removed on drop.
+pub struct TestDb {
+    pub backend: &'static str,
+    pub url: String,
+    _dir: Option<TempDir>,
+}
+
+/// A fresh SQLite database file.
+pub fn sqlite_db() -> TestDb {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite:{}", dir.path().join("gongshi.db").display());
+    TestDb { backend: "sqlite", url, _dir: Some(dir) }
+}
+
+/// A fresh PostgreSQL database, if a server can be had (see `pg`).
+pub async fn pg_db() -> Option<TestDb> {
+    pg::fresh_database_url().await.map(|url| TestDb { backend: "postgres", url, _dir: None })
+}
+
+/// One fresh database per available backend: SQLite always, PostgreSQL when
+/// available (with GONGSHI_REQUIRE_POSTGRES=1 its absence fails the test).
+pub async fn backends() -> Vec<TestDb> {
+    let mut v = vec![sqlite_db()];
+    if let Some(pg) = pg_db().await {
+        v.push(pg);
+    }
+    v
+}
+
+/// A date.
+pub fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+}
+
+/// A clock stopped at noon CST of a date.
+pub fn clock_at(date: &str) -> Arc<ManualClock> {
+    Arc::new(ManualClock::at_cst_noon(d(date)))
+}
+
+/// A valid unified social credit code, distinct for each `n` and `prefix`.
+pub fn credit_code(prefix: &str, n: u64) -> String {
+    // prefix (e.g. "91310115") + digits up to 17 characters + check character.
+    let body = format!("{prefix}{:0width$}", n, width = 17 - prefix.len());
+    let check = compute_check_char(&body).expect("valid body");
+    format!("{body}{check}")
+}
+
+/// The bureau used as the deciding authority in tests.
+pub fn authority_code() -> String {
+    credit_code("11310115", 1)
+}
+
+/// A known, valid resident ID number (GB 11643-1999's example).
+pub const KNOWN_ID: &str = "11010519491231002X";
+/// Another valid one, for the legal representative.
+pub const KNOWN_ID_2: &str = "110105194912310037";
+
+/// A complete, valid, publishable general-class decision of a legal person.
+pub fn decision(number: &str, decided_on: &str, party_code: &str) -> pb::PenaltyDecision {
+    pb::PenaltyDecision {
+        decision_number: number.to_string(),
+        party: Some(pb::Party {
+            kind: pb::PartyKind::LegalPerson as i32,
+            name: "上海某某化工有限公司".into(),
+            credit_code: party_code.to_string(),
+            legal_representative: Some(pb::LegalRepresentative {
+                name: "张三".into(),
+                id_type: pb::IdType::ResidentIdCard as i32,
+                id_number: KNOWN_ID_2.into(),
+            }),
+            address: "上海市浦东新区某路1号".into(),
+            ..Default::default()
+        }),
+        violation_type: "未按规定开展安全生产教育和培训".into(),
+        violation_facts: "经查，该公司未如实记录安全生产教育和培训情况。".into(),
+        legal_basis: "《中华人民共和国安全生产法》第九十七条第三项".into(),
+        penalty_kinds: vec![pb::PenaltyKind::Fine as i32],
+        penalty_content: "罚款人民币贰万元整".into(),
+        fine_fen: 2_000_000,
+        procedure: pb::Procedure::Ordinary as i32,
+        sector: pb::Sector::Other as i32,
+        severity: pb::Severity::General as i32,
+        decided_on: decided_on.to_string(),
+        authority: Some(pb::Organization {
+            name: "上海市浦东新区应急管理局".into(),
+            credit_code: authority_code(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Wraps a message with a bearer key (and optional on-behalf-of).
+pub fn req<T>(msg: T, key: &str) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {key}").parse().expect("ascii key"),
+    );
+    r
+}
+
+/// An in-process server on 127.0.0.1:0, with its own pool (a separate
+/// instance when two share a database).
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    pub clock: Arc<ManualClock>,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server on `url` with the given clock.
+    pub async fn start(url: &str, clock: Arc<ManualClock>) -> TestServer {
+        Self::start_with(url, clock, Duration::from_millis(100)).await
+    }
+
+    /// Starts a server whose expiry job runs every `expiry_every`.
+    pub async fn start_with(url: &str, clock: Arc<ManualClock>, expiry_every: Duration) -> TestServer {
+        let cfg = Config {
+            database_url: url.to_string(),
+            max_connections: 8,
+            ..Config::default()
+        };
+        let app = cfg.open_app(clock.clone()).await.expect("open app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let opts = ServerOptions {
+            feed: FeedOptions {
+                watch_poll: Duration::from_millis(50),
+                ..FeedOptions::default()
+            },
+            shutdown_grace: Duration::from_secs(2),
+            expiry_interval: expiry_every,
+        };
+        let a = app.clone();
+        let handle = tokio::spawn(async move {
+            let _ = gongshi::server::run(listener, a, opts, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        TestServer { addr, app, clock, stop: Some(stop), handle: Some(handle) }
+    }
+
+    /// A channel to the server.
+    pub async fn channel(&self) -> Channel {
+        let url = format!("http://{}", self.addr);
+        for _ in 0..50 {
+            if let Ok(ch) = Channel::from_shared(url.clone()).expect("uri").connect().await {
+                return ch;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("server at {url} did not accept connections");
+    }
+
+    /// A new key of a role (credit code for enterprise keys).
+    pub async fn key(&self, role: Role, credit_code: Option<&str>) -> String {
+        self.app
+            .create_key(role, &format!("test {role}"), credit_code, None)
+            .await
+            .expect("create key")
+            .secret
+    }
+
+    pub async fn enforcement(&self) -> pb::enforcement_service_client::EnforcementServiceClient<Channel> {
+        pb::enforcement_service_client::EnforcementServiceClient::new(self.channel().await)
+    }
+
+    pub async fn disclosures(&self) -> pb::disclosure_service_client::DisclosureServiceClient<Channel> {
+        pb::disclosure_service_client::DisclosureServiceClient::new(self.channel().await)
+            .max_decoding_message_size(16 * 1024 * 1024)
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Records and publishes a decision through the API; returns the decision.
+pub async fn create_and_publish(
+    client: &mut pb::enforcement_service_client::EnforcementServiceClient<Channel>,
+    officer: &str,
+    decision: pb::PenaltyDecision,
+) -> pb::PenaltyDecision {
+    let created = client
+        .create_penalty_decision(req(
+            pb::CreatePenaltyDecisionRequest { request_id: String::new(), penalty_decision: Some(decision) },
+            officer,
+        ))
+        .await
+        .expect("create")
+        .into_inner();
+    client
+        .publish_penalty_decision(req(
+            pb::PublishPenaltyDecisionRequest { name: created.name.clone(), etag: created.etag.clone() },
+            officer,
+        ))
+        .await
+        .expect("publish")
+        .into_inner()
+}
+
+/// The ErrorInfo reason of a status.
+pub fn reason(s: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    s.get_details_error_info().map(|e| e.reason).unwrap_or_default()
+}
+
+/// The field-violation paths of a status.
+pub fn bad_fields(s: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    s.get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
