@@ -13,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/gongshi/v1/notice.proto",
         "proto/gongshi/v1/report.proto",
     ];
+    println!("cargo:rerun-if-changed=migrations");
     for f in &files {
         println!("cargo:rerun-if-changed={f}");
     }

@@ -47,6 +47,20 @@ pub struct Config {
     pub major_penalty_kinds: Vec<String>,
     /// Publish natural persons' penalties (Shanghai default: no).
     pub publish_natural_persons: bool,
+    /// Working days to decide acceptance of a repair application.
+    pub repair_accept_days: u32,
+    /// Working days to decide after acceptance (or after a supplement).
+    pub repair_decide_days: u32,
+    /// Working days for the overall result.
+    pub repair_overall_days: u32,
+    /// Largest material file (bytes).
+    pub max_material_bytes: usize,
+    /// Most materials per application.
+    pub max_materials: usize,
+    /// Largest request message (bytes).
+    pub max_message_bytes: usize,
+    /// Receipt-code look-ups per client address per minute.
+    pub lookups_per_minute: u32,
     /// A publicity-policy TOML replacing the built-in one.
     pub policy_file: Option<PathBuf>,
     /// A holiday CSV replacing the built-in calendar.
@@ -69,6 +83,13 @@ impl Default for Config {
             major_fine_threshold_fen: major.fine_threshold_fen,
             major_penalty_kinds: major.kinds.iter().map(|k| k.as_str().to_string()).collect(),
             publish_natural_persons: false,
+            repair_accept_days: 3,
+            repair_decide_days: 3,
+            repair_overall_days: 10,
+            max_material_bytes: 5 * 1024 * 1024,
+            max_materials: 10,
+            max_message_bytes: 52 * 1024 * 1024,
+            lookups_per_minute: 10,
             policy_file: None,
             calendar_file: None,
         }
@@ -115,6 +136,13 @@ impl Config {
         env_parse("GONGSHI_WATCH_POLL_MILLIS", &mut cfg.watch_poll_millis)?;
         env_parse("GONGSHI_MAJOR_FINE_THRESHOLD_FEN", &mut cfg.major_fine_threshold_fen)?;
         env_parse("GONGSHI_PUBLISH_NATURAL_PERSONS", &mut cfg.publish_natural_persons)?;
+        env_parse("GONGSHI_REPAIR_ACCEPT_DAYS", &mut cfg.repair_accept_days)?;
+        env_parse("GONGSHI_REPAIR_DECIDE_DAYS", &mut cfg.repair_decide_days)?;
+        env_parse("GONGSHI_REPAIR_OVERALL_DAYS", &mut cfg.repair_overall_days)?;
+        env_parse("GONGSHI_MAX_MATERIAL_BYTES", &mut cfg.max_material_bytes)?;
+        env_parse("GONGSHI_MAX_MATERIALS", &mut cfg.max_materials)?;
+        env_parse("GONGSHI_MAX_MESSAGE_BYTES", &mut cfg.max_message_bytes)?;
+        env_parse("GONGSHI_LOOKUPS_PER_MINUTE", &mut cfg.lookups_per_minute)?;
         if let Ok(v) = std::env::var("GONGSHI_MAJOR_PENALTY_KINDS") {
             cfg.major_penalty_kinds = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
         }
@@ -138,6 +166,15 @@ impl Config {
         }
         if self.expiry_interval_seconds == 0 || self.watch_poll_millis == 0 {
             return Err(ConfigError("expiry_interval_seconds and watch_poll_millis must be positive".into()));
+        }
+        if self.repair_accept_days == 0 || self.repair_decide_days == 0 || self.repair_overall_days == 0 {
+            return Err(ConfigError("repair deadlines must be at least 1 working day".into()));
+        }
+        if self.max_material_bytes == 0 || self.max_materials == 0 || self.lookups_per_minute == 0 {
+            return Err(ConfigError("max_material_bytes, max_materials and lookups_per_minute must be positive".into()));
+        }
+        if self.max_message_bytes < 1024 * 1024 {
+            return Err(ConfigError("max_message_bytes must be at least 1 MiB".into()));
         }
         if self.major_fine_threshold_fen <= 0 {
             return Err(ConfigError("major_fine_threshold_fen must be positive".into()));
@@ -204,6 +241,31 @@ impl Config {
             .migrate()
             .await
             .map_err(|e| ConfigError(format!("database {}: {e}", store::redact_url(url))))?;
-        Ok(Arc::new(App::new(store, clock, Arc::new(policy), Arc::new(calendar), major)))
+        let repair = crate::app::repair::RepairSettings {
+            deadlines: crate::domain::repair::Deadlines {
+                accept_days: self.repair_accept_days,
+                decide_days: self.repair_decide_days,
+                overall_days: self.repair_overall_days,
+            },
+            max_material_bytes: self.max_material_bytes,
+            max_materials: self.max_materials,
+        };
+        Ok(Arc::new(
+            App::new(store, clock, Arc::new(policy), Arc::new(calendar), major).with_repair(repair),
+        ))
+    }
+
+    /// Server options from these settings.
+    pub fn server_options(&self) -> crate::server::ServerOptions {
+        crate::server::ServerOptions {
+            feed: crate::server::FeedOptions {
+                watch_poll: Duration::from_millis(self.watch_poll_millis),
+                ..Default::default()
+            },
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
+            expiry_interval: Duration::from_secs(self.expiry_interval_seconds),
+            lookups_per_minute: self.lookups_per_minute,
+            max_message_bytes: self.max_message_bytes,
+        }
     }
 }

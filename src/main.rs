@@ -9,7 +9,6 @@ use clap::{Args, Parser, Subcommand};
 use gongshi::config::Config;
 use gongshi::domain::clock::SystemClock;
 use gongshi::domain::lifecycle::Role;
-use gongshi::server::{FeedOptions, ServerOptions};
 
 #[derive(Parser)]
 #[command(name = "gongshi", version, about = "Administrative-penalty disclosure, credit repair and notice service (gRPC)")]
@@ -130,14 +129,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
-    let opts = ServerOptions {
-        feed: FeedOptions {
-            watch_poll: std::time::Duration::from_millis(cfg.watch_poll_millis),
-            ..FeedOptions::default()
-        },
-        shutdown_grace: std::time::Duration::from_secs(cfg.shutdown_grace_seconds),
-        expiry_interval: std::time::Duration::from_secs(cfg.expiry_interval_seconds),
-    };
+    let opts = cfg.server_options();
     gongshi::server::run(listener, app, opts, shutdown_signal()).await?;
     Ok(())
 }

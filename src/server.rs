@@ -38,6 +38,10 @@ pub struct ServerOptions {
     pub shutdown_grace: Duration,
     /// How often the expiry job runs (it also runs once at start).
     pub expiry_interval: Duration,
+    /// Unauthenticated receipt-code look-ups allowed per client address per minute.
+    pub lookups_per_minute: u32,
+    /// Largest request message accepted (bytes); larger ones get RESOURCE_EXHAUSTED.
+    pub max_message_bytes: usize,
 }
 
 impl Default for ServerOptions {
@@ -46,6 +50,9 @@ impl Default for ServerOptions {
             feed: FeedOptions::default(),
             shutdown_grace: Duration::from_secs(10),
             expiry_interval: Duration::from_secs(60),
+            lookups_per_minute: 10,
+            // Room for 10 materials of 5 MiB in one submission.
+            max_message_bytes: 52 * 1024 * 1024,
         }
     }
 }
@@ -112,9 +119,17 @@ pub async fn run(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(EnforcementServiceServer::new(EnforcementApi::new(app.clone())))
-        .add_service(DisclosureServiceServer::new(DisclosureApi::new(app.clone(), opts.feed.clone(), stop_rx)))
-        .add_service(CreditRepairServiceServer::new(CreditRepairApi))
+        .add_service(
+            EnforcementServiceServer::new(EnforcementApi::new(app.clone())).max_decoding_message_size(opts.max_message_bytes),
+        )
+        .add_service(
+            DisclosureServiceServer::new(DisclosureApi::new(app.clone(), opts.feed.clone(), stop_rx))
+                .max_decoding_message_size(opts.max_message_bytes),
+        )
+        .add_service(
+            CreditRepairServiceServer::new(CreditRepairApi::new(app.clone(), opts.lookups_per_minute))
+                .max_decoding_message_size(opts.max_message_bytes),
+        )
         .add_service(NoticeServiceServer::new(NoticeApi))
         .add_service(ReportServiceServer::new(ReportApi))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);

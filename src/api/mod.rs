@@ -10,12 +10,15 @@ pub mod disclosure_options {
 }
 mod enforcement;
 pub mod page;
+pub mod ratelimit;
+mod repair;
 pub mod status;
 mod unimplemented;
 
 pub use disclosure::DisclosureApi;
 pub use enforcement::EnforcementApi;
-pub use unimplemented::{CreditRepairApi, NoticeApi, ReportApi};
+pub use repair::CreditRepairApi;
+pub use unimplemented::{NoticeApi, ReportApi};
 
 /// Generated protobuf and gRPC code of `gongshi.v1`.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

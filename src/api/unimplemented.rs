@@ -4,12 +4,6 @@
 
 use super::pb;
 
-/// CreditRepairService (DOMAIN.md §4): not yet implemented.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct CreditRepairApi;
-
-impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {}
-
 /// NoticeService (DOMAIN.md §5): not yet implemented.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoticeApi;

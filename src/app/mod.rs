@@ -6,6 +6,7 @@ mod decisions;
 mod error;
 mod expiry;
 pub mod keys;
+pub mod repair;
 
 use std::sync::Arc;
 
@@ -56,6 +57,8 @@ pub struct App {
     pub calendar: Arc<WorkingCalendar>,
     /// Major-decision rules.
     pub major: MajorRules,
+    /// Credit-repair limits and deadlines.
+    pub repair: repair::RepairSettings,
     /// Bumped after every commit that appended to the change feed, so local
     /// watchers wake at once (other instances' commits are found by polling).
     feed: watch::Sender<u64>,
@@ -77,8 +80,15 @@ impl App {
             policy,
             calendar,
             major,
+            repair: repair::RepairSettings::default(),
             feed,
         }
+    }
+
+    /// Replaces the credit-repair settings.
+    pub fn with_repair(mut self, settings: repair::RepairSettings) -> Self {
+        self.repair = settings;
+        self
     }
 
     /// Now, in stored form.

@@ -11,3 +11,4 @@ pub mod ids;
 pub mod policy;
 pub mod lifecycle;
 pub mod record;
+pub mod repair;

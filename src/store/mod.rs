@@ -10,6 +10,8 @@
 //! `postgresql://` for PostgreSQL, `sqlite:` for SQLite.
 
 mod postgres;
+mod repair;
+mod repair_sql;
 mod sql;
 mod sqlite;
 
@@ -26,6 +28,7 @@ use crate::domain::lifecycle::{
 use crate::domain::record::{DecisionDoc, PublicRecord};
 
 pub use postgres::PgStore;
+pub use repair::{NewRepairEvent, RepairEventRow, RepairFilter, RepairRow, RepairStore, RepairTx};
 pub use sqlite::SqliteStore;
 
 /// A storage failure, classified so the API can answer with the right code.
@@ -270,7 +273,7 @@ pub enum ExportItem {
 /// Storage of gongshi. Reads are single statements; writes go through a
 /// [`Tx`] so that each RPC commits all or nothing.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: RepairStore + Send + Sync + 'static {
     /// `postgres` or `sqlite`.
     fn backend(&self) -> &'static str;
     /// Applies this backend's migrations.
@@ -320,7 +323,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// One write transaction. Dropping it without [`Tx::commit`] rolls back.
 #[async_trait]
-pub trait Tx: Send {
+pub trait Tx: RepairTx + Send {
     /// A decision, locked for the rest of the transaction.
     async fn decision_for_update(&mut self, id: &str) -> Result<Option<DecisionRow>>;
     /// The decision created by an earlier request with this idempotency key.

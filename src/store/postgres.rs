@@ -3,6 +3,7 @@
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
+use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
 use super::{Result, StoreOptions, classify, redact_url};
 
 /// PostgreSQL store: for production and for several instances on one database.
@@ -41,3 +42,5 @@ sql_store!(
     feed_lock = "SELECT pg_advisory_xact_lock(1735616100)",
     export_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 );
+
+sql_repair!(store = PgStore, tx = PgTx, db = sqlx::Postgres, for_update = "FOR UPDATE");

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
+use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
 use super::{Result, StoreError, StoreOptions, classify};
 
 /// SQLite store. One writer at a time (`BEGIN IMMEDIATE`), so commit order is
@@ -53,3 +54,5 @@ sql_store!(
     feed_lock = "SELECT 1",
     export_begin = "BEGIN",
 );
+
+sql_repair!(store = SqliteStore, tx = SqliteTx, db = sqlx::Sqlite, for_update = "");

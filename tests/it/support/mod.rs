@@ -76,7 +76,7 @@ pub fn authority_code() -> String {
 /// A known, valid resident ID number (GB 11643-1999's example).
 pub const KNOWN_ID: &str = "11010519491231002X";
 /// Another valid one, for the legal representative.
-pub const KNOWN_ID_2: &str = "110105194912310037";
+pub const KNOWN_ID_2: &str = "110105194912310038";
 
 /// A complete, valid, publishable general-class decision of a legal person.
 pub fn decision(number: &str, decided_on: &str, party_code: &str) -> pb::PenaltyDecision {
@@ -156,6 +156,7 @@ impl TestServer {
             },
             shutdown_grace: Duration::from_secs(2),
             expiry_interval: expiry_every,
+            ..ServerOptions::default()
         };
         let a = app.clone();
         let handle = tokio::spawn(async move {
