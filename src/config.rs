@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::app::{App, MajorRules};
 use crate::domain::calendar::WorkingCalendar;
 use crate::domain::clock::Clock;
+use crate::domain::notice::{DocumentKind, NoticeSettings, NoticeTemplates};
 use crate::domain::policy::{PenaltyKind, PublicityPolicy};
 use crate::store::{self, StoreOptions};
 
@@ -61,6 +62,19 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// Receipt-code look-ups per client address per minute.
     pub lookups_per_minute: u32,
+    /// Where penalties are published (quoted in the notices).
+    pub notice_publication_site: String,
+    /// Where credit repair is applied for (quoted in the notices).
+    pub notice_repair_channel: String,
+    /// 行政复议机关 (quoted in the decision).
+    pub notice_reconsideration_body: String,
+    /// 管辖法院 (quoted in the decision).
+    pub notice_court: String,
+    /// Documents of a bundle, e.g. PENALTY_DECISION, CREDIT_REPAIR_NOTICE, CREDIT_COMMITMENT.
+    pub notice_documents: Vec<String>,
+    /// A directory with the deployment's own templates (same file names as
+    /// `templates/notices/`); the built-in ones otherwise.
+    pub notice_template_dir: Option<PathBuf>,
     /// A publicity-policy TOML replacing the built-in one.
     pub policy_file: Option<PathBuf>,
     /// A holiday CSV replacing the built-in calendar.
@@ -90,6 +104,12 @@ impl Default for Config {
             max_materials: 10,
             max_message_bytes: 52 * 1024 * 1024,
             lookups_per_minute: 10,
+            notice_publication_site: NoticeSettings::default().publication_site,
+            notice_repair_channel: NoticeSettings::default().repair_channel,
+            notice_reconsideration_body: NoticeSettings::default().reconsideration_body,
+            notice_court: NoticeSettings::default().court,
+            notice_documents: NoticeSettings::default().documents.iter().map(|d| d.as_str().to_string()).collect(),
+            notice_template_dir: None,
             policy_file: None,
             calendar_file: None,
         }
@@ -146,6 +166,12 @@ impl Config {
         if let Ok(v) = std::env::var("GONGSHI_MAJOR_PENALTY_KINDS") {
             cfg.major_penalty_kinds = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
         }
+        if let Some(v) = std::env::var_os("GONGSHI_NOTICE_TEMPLATE_DIR") {
+            cfg.notice_template_dir = Some(PathBuf::from(v));
+        }
+        if let Ok(v) = std::env::var("GONGSHI_NOTICE_DOCUMENTS") {
+            cfg.notice_documents = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        }
         if let Some(v) = std::env::var_os("GONGSHI_POLICY_FILE") {
             cfg.policy_file = Some(PathBuf::from(v));
         }
@@ -179,7 +205,46 @@ impl Config {
         if self.major_fine_threshold_fen <= 0 {
             return Err(ConfigError("major_fine_threshold_fen must be positive".into()));
         }
+        self.notice_settings()?;
         self.major_rules().map(|_| ())
+    }
+
+    /// The notice texts and document set.
+    pub fn notice_settings(&self) -> Result<NoticeSettings, ConfigError> {
+        let documents = self
+            .notice_documents
+            .iter()
+            .map(|d| DocumentKind::parse(d).ok_or_else(|| ConfigError(format!("notice_documents: unknown document {d:?}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(NoticeSettings {
+            publication_site: self.notice_publication_site.clone(),
+            repair_channel: self.notice_repair_channel.clone(),
+            reconsideration_body: self.notice_reconsideration_body.clone(),
+            court: self.notice_court.clone(),
+            documents,
+        })
+    }
+
+    /// The notice templates: built in, or from `notice_template_dir` (a file
+    /// missing there falls back to the built-in one).
+    pub fn notice_templates(&self) -> Result<NoticeTemplates, ConfigError> {
+        let builtin = NoticeTemplates::builtin().map_err(|e| ConfigError(format!("built-in templates: {e}")))?;
+        let Some(dir) = &self.notice_template_dir else {
+            return Ok(builtin);
+        };
+        let mut sources = Vec::new();
+        for kind in DocumentKind::ALL {
+            let path = dir.join(NoticeTemplates::file_name(*kind));
+            match std::fs::read_to_string(&path) {
+                Ok(text) => sources.push((*kind, text)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let fallback = NoticeTemplates::builtin_source(*kind);
+                    sources.push((*kind, fallback.to_string()));
+                }
+                Err(e) => return Err(ConfigError(format!("cannot read template {}: {e}", path.display()))),
+            }
+        }
+        NoticeTemplates::from_sources(&format!("dir:{}", dir.display()), sources).map_err(|e| ConfigError(e.to_string()))
     }
 
     /// The major-decision rules.
@@ -250,8 +315,14 @@ impl Config {
             max_material_bytes: self.max_material_bytes,
             max_materials: self.max_materials,
         };
+        let notices = crate::app::notice::NoticeConfig {
+            settings: self.notice_settings()?,
+            templates: Arc::new(self.notice_templates()?),
+        };
         Ok(Arc::new(
-            App::new(store, clock, Arc::new(policy), Arc::new(calendar), major).with_repair(repair),
+            App::new(store, clock, Arc::new(policy), Arc::new(calendar), major)
+                .with_repair(repair)
+                .with_notices(notices),
         ))
     }
 

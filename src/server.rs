@@ -130,7 +130,7 @@ pub async fn run(
             CreditRepairServiceServer::new(CreditRepairApi::new(app.clone(), opts.lookups_per_minute))
                 .max_decoding_message_size(opts.max_message_bytes),
         )
-        .add_service(NoticeServiceServer::new(NoticeApi))
+        .add_service(NoticeServiceServer::new(NoticeApi::new(app.clone())))
         .add_service(ReportServiceServer::new(ReportApi))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
     let grace = opts.shutdown_grace;

@@ -9,6 +9,7 @@ pub mod disclosure_options {
     pub use super::disclosure::FeedOptions;
 }
 mod enforcement;
+mod notice;
 pub mod page;
 pub mod ratelimit;
 mod repair;
@@ -18,7 +19,8 @@ mod unimplemented;
 pub use disclosure::DisclosureApi;
 pub use enforcement::EnforcementApi;
 pub use repair::CreditRepairApi;
-pub use unimplemented::{NoticeApi, ReportApi};
+pub use notice::NoticeApi;
+pub use unimplemented::ReportApi;
 
 /// Generated protobuf and gRPC code of `gongshi.v1`.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

@@ -4,12 +4,6 @@
 
 use super::pb;
 
-/// NoticeService (DOMAIN.md §5): not yet implemented.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoticeApi;
-
-impl pb::notice_service_server::NoticeService for NoticeApi {}
-
 /// ReportService (DOMAIN.md §7): not yet implemented.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ReportApi;

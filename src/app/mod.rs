@@ -6,6 +6,7 @@ mod decisions;
 mod error;
 mod expiry;
 pub mod keys;
+pub mod notice;
 pub mod repair;
 
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub struct App {
     pub major: MajorRules,
     /// Credit-repair limits and deadlines.
     pub repair: repair::RepairSettings,
+    /// Notice templates and texts.
+    pub notices: notice::NoticeConfig,
     /// Bumped after every commit that appended to the change feed, so local
     /// watchers wake at once (other instances' commits are found by polling).
     feed: watch::Sender<u64>,
@@ -81,8 +84,19 @@ impl App {
             calendar,
             major,
             repair: repair::RepairSettings::default(),
+            notices: notice::NoticeConfig {
+                settings: crate::domain::notice::NoticeSettings::default(),
+                // Set by `with_notices` (Config::open_app loads the templates).
+                templates: Arc::new(crate::domain::notice::NoticeTemplates::empty()),
+            },
             feed,
         }
+    }
+
+    /// Replaces the notice configuration.
+    pub fn with_notices(mut self, notices: notice::NoticeConfig) -> Self {
+        self.notices = notices;
+        self
     }
 
     /// Replaces the credit-repair settings.

@@ -12,3 +12,4 @@ pub mod policy;
 pub mod lifecycle;
 pub mod record;
 pub mod repair;
+pub mod notice;

@@ -3,6 +3,7 @@
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
+use super::notice_sql::{RawBundle, sql_notice};
 use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
 use super::{Result, StoreOptions, classify, redact_url};
 
@@ -44,3 +45,4 @@ sql_store!(
 );
 
 sql_repair!(store = PgStore, tx = PgTx, db = sqlx::Postgres, for_update = "FOR UPDATE");
+sql_notice!(store = PgStore, tx = PgTx, db = sqlx::Postgres, for_update = "FOR UPDATE");

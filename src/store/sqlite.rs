@@ -5,6 +5,7 @@ use std::str::FromStr;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
+use super::notice_sql::{RawBundle, sql_notice};
 use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
 use super::{Result, StoreError, StoreOptions, classify};
 
@@ -56,3 +57,4 @@ sql_store!(
 );
 
 sql_repair!(store = SqliteStore, tx = SqliteTx, db = sqlx::Sqlite, for_update = "");
+sql_notice!(store = SqliteStore, tx = SqliteTx, db = sqlx::Sqlite, for_update = "");

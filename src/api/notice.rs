@@ -1,0 +1,212 @@
+//! NoticeService (两书/三书同达): bundles, delivery and receipt.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::auth;
+use super::convert::{Violations, enum_in, enum_out, from_ts, ts};
+use super::{page, pb};
+use crate::app::notice::DeliveryInput;
+use crate::app::{App, AppError, etag};
+use crate::domain::lifecycle::Role;
+use crate::domain::notice::{DeliveryMethod, DeliveryState};
+use crate::domain::record::limits;
+use crate::store::{BundleFilter, BundleRow};
+
+const READERS: &[Role] = &[Role::Officer, Role::Auditor, Role::Portal, Role::Enterprise];
+const OFFICER: &[Role] = &[Role::Officer];
+
+/// The NoticeService implementation.
+#[derive(Clone)]
+pub struct NoticeApi {
+    app: Arc<App>,
+}
+
+impl NoticeApi {
+    /// Wraps the application.
+    pub fn new(app: Arc<App>) -> Self {
+        NoticeApi { app }
+    }
+}
+
+/// The decision id of `penaltyDecisions/{id}/noticeBundle`.
+fn bundle_decision_id(name: &str) -> Result<&str, AppError> {
+    name.strip_suffix("/noticeBundle")
+        .and_then(|n| super::enforcement::decision_id(n).ok())
+        .ok_or_else(|| AppError::invalid_field("INVALID_NAME", "name", "must be penaltyDecisions/{id}/noticeBundle"))
+}
+
+/// A bundle as protobuf.
+pub fn bundle_out(b: &BundleRow) -> pb::NoticeBundle {
+    pb::NoticeBundle {
+        name: format!("penaltyDecisions/{}/noticeBundle", b.decision_id),
+        penalty_decision: format!("penaltyDecisions/{}", b.decision_id),
+        version: i32::try_from(b.version).unwrap_or(i32::MAX),
+        documents: b
+            .documents
+            .iter()
+            .map(|d| pb::NoticeDocument {
+                kind: enum_out!(pb::DocumentKind, "DOCUMENT_KIND_", d.kind),
+                title: d.title.clone(),
+                number: d.number.clone(),
+                body: d.body.clone(),
+                template_version: d.template_version.clone(),
+                rendered_at: Some(ts(b.rendered_at)),
+                sha256: d.sha256.clone(),
+            })
+            .collect(),
+        delivery: b.delivery.as_ref().map(|d| pb::NoticeDelivery {
+            method: enum_out!(pb::DeliveryMethod, "DELIVERY_METHOD_", d.method),
+            recipient: d.recipient.clone(),
+            recipient_relation: d.recipient_relation.clone(),
+            delivered_at: Some(ts(d.delivered_at)),
+            deemed_delivered_at: d.deemed_delivered_at.map(ts),
+            receipt: d.receipt.as_ref().map(|r| pb::NoticeReceipt {
+                signed_by: r.signed_by.clone(),
+                signed_at: Some(ts(r.signed_at)),
+            }),
+            consent_ref: d.consent_ref.clone(),
+            witnesses: d.witnesses.clone(),
+            documents: d.documents.iter().map(|k| enum_out!(pb::DocumentKind, "DOCUMENT_KIND_", k)).collect(),
+        }),
+        delivery_state: enum_out!(pb::DeliveryState, "DELIVERY_STATE_", b.delivery_state),
+        etag: etag(b.row_version),
+        party_credit_code: b.party_credit_code.clone(),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::notice_service_server::NoticeService for NoticeApi {
+    async fn get_notice_bundle(&self, req: Request<pb::GetNoticeBundleRequest>) -> Result<Response<pb::NoticeBundle>, Status> {
+        let caller = auth::check(&self.app, &req, READERS).await?;
+        let r = req.get_ref();
+        let id = bundle_decision_id(&r.name)?;
+        if r.version < 0 {
+            return Err(AppError::invalid_field("INVALID_VERSION", "version", "must not be negative").into());
+        }
+        let b = self.app.notice_bundle(&caller, id, i64::from(r.version)).await?;
+        Ok(Response::new(bundle_out(&b)))
+    }
+
+    async fn list_notice_bundles(
+        &self,
+        req: Request<pb::ListNoticeBundlesRequest>,
+    ) -> Result<Response<pb::ListNoticeBundlesResponse>, Status> {
+        let caller = auth::check(&self.app, &req, READERS).await?;
+        let r = req.into_inner();
+        let limit = page::size(r.page_size)?;
+        let mut v = Violations::default();
+        let mut party = v.credit_code("party_credit_code", &r.party_credit_code, false);
+        let state = match r.delivery_state {
+            0 => None,
+            s => {
+                let st = enum_in!(pb::DeliveryState, "DELIVERY_STATE_", DeliveryState, s);
+                if st.is_none() {
+                    v.add("INVALID_ENUM", "delivery_state", "unknown value");
+                }
+                st
+            }
+        };
+        v.finish()?;
+        if matches!(caller.role, Role::Portal | Role::Enterprise) {
+            let own = caller.enterprise.clone().unwrap_or_default();
+            if !party.is_empty() && party != own {
+                return Err(AppError::PermissionDenied {
+                    reason: "ENTERPRISE_MISMATCH",
+                    message: "a key acting for an enterprise lists only that enterprise's bundles".into(),
+                }
+                .into());
+            }
+            party = own;
+        }
+        let filter = BundleFilter {
+            delivery_state: state,
+            party_credit_code: party,
+        };
+        let scope = format!("bundles|{}|{:?}|{:?}", caller.key_id, caller.enterprise, filter);
+        let after = page::position(&scope, &r.page_token)?;
+        let rows = self.app.store.list_bundles(&filter, &after, limit).await.map_err(AppError::from)?;
+        let next = match rows.last() {
+            Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.decision_id),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListNoticeBundlesResponse {
+            notice_bundles: rows.iter().map(bundle_out).collect(),
+            next_page_token: next,
+        }))
+    }
+
+    async fn record_notice_delivery(
+        &self,
+        req: Request<pb::RecordNoticeDeliveryRequest>,
+    ) -> Result<Response<pb::NoticeBundle>, Status> {
+        let caller = auth::check(&self.app, &req, OFFICER).await?;
+        let r = req.into_inner();
+        let id = bundle_decision_id(&r.name)?;
+        let mut v = Violations::default();
+        let method = enum_in!(pb::DeliveryMethod, "DELIVERY_METHOD_", DeliveryMethod, r.method);
+        if method.is_none() {
+            v.add(
+                "FIELD_REQUIRED",
+                "method",
+                "must be DIRECT, LEFT_AT_RESIDENCE, ELECTRONIC, POSTAL, ENTRUSTED or PUBLIC_NOTICE",
+            );
+        }
+        let recipient = v.text("recipient", &r.recipient, limits::NAME, true);
+        let relation = v.text("recipient_relation", &r.recipient_relation, limits::NAME, true);
+        let consent_ref = v.text("consent_ref", &r.consent_ref, limits::REMARKS, false);
+        let witnesses: Vec<String> = r
+            .witnesses
+            .iter()
+            .enumerate()
+            .map(|(i, w)| v.text(&format!("witnesses[{i}]"), w, limits::NAME, true))
+            .collect();
+        let delivered_at = r.delivered_at.as_ref().and_then(from_ts);
+        if delivered_at.is_none() {
+            v.add("FIELD_REQUIRED", "delivered_at", "a valid time is required");
+        }
+        v.finish()?;
+        let (Some(method), Some(delivered_at)) = (method, delivered_at) else {
+            return Err(AppError::Internal("validated fields missing".into()).into());
+        };
+        let b = self
+            .app
+            .record_delivery(
+                &caller,
+                id,
+                &r.etag,
+                DeliveryInput {
+                    method,
+                    recipient,
+                    recipient_relation: relation,
+                    delivered_at,
+                    consent_ref,
+                    witnesses,
+                },
+            )
+            .await?;
+        Ok(Response::new(bundle_out(&b)))
+    }
+
+    async fn record_notice_receipt(
+        &self,
+        req: Request<pb::RecordNoticeReceiptRequest>,
+    ) -> Result<Response<pb::NoticeBundle>, Status> {
+        let caller = auth::check(&self.app, &req, OFFICER).await?;
+        let r = req.into_inner();
+        let id = bundle_decision_id(&r.name)?;
+        let mut v = Violations::default();
+        let signed_by = v.text("signed_by", &r.signed_by, limits::NAME, true);
+        let signed_at = r.signed_at.as_ref().and_then(from_ts);
+        if signed_at.is_none() {
+            v.add("FIELD_REQUIRED", "signed_at", "a valid time is required");
+        }
+        v.finish()?;
+        let Some(signed_at) = signed_at else {
+            return Err(AppError::Internal("validated fields missing".into()).into());
+        };
+        let b = self.app.record_receipt(&caller, id, &r.etag, &signed_by, signed_at).await?;
+        Ok(Response::new(bundle_out(&b)))
+    }
+}

@@ -1,0 +1,300 @@
+//! Notice bundles (两书/三书同达, DOMAIN.md §5): rendered on first request and
+//! stored, so every later request returns the same bytes; a corrected decision
+//! gets a new version while the old one stays retrievable. One delivery act
+//! covers every document of the bundle.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::keys::Caller;
+use super::repair::may_see;
+use super::{App, AppError, AppResult, etag};
+use crate::domain::notice::{
+    self, Delivery, DeliveryMethod, DeliveryState, DocumentKind, NoticeSettings, NoticeTemplates,
+    PUBLIC_NOTICE_DEEMED_DAYS, Receipt,
+};
+use crate::domain::policy::PublicationDecision;
+use crate::domain::record::sha256_hex;
+use crate::domain::lifecycle::EventKind;
+use crate::store::{BundleRow, NewEvent};
+
+/// Templates and texts of the notices (configuration).
+#[derive(Debug, Clone)]
+pub struct NoticeConfig {
+    /// Deployment texts and the document set.
+    pub settings: NoticeSettings,
+    /// The loaded templates.
+    pub templates: Arc<NoticeTemplates>,
+}
+
+/// A delivery as reported.
+#[derive(Debug, Clone)]
+pub struct DeliveryInput {
+    /// Method.
+    pub method: DeliveryMethod,
+    /// Recipient.
+    pub recipient: String,
+    /// Relation to the party.
+    pub recipient_relation: String,
+    /// When.
+    pub delivered_at: DateTime<Utc>,
+    /// Consent reference (electronic).
+    pub consent_ref: String,
+    /// Witnesses (left at residence).
+    pub witnesses: Vec<String>,
+}
+
+fn bundle_name(decision_id: &str) -> String {
+    format!("penaltyDecisions/{decision_id}/noticeBundle")
+}
+
+impl App {
+    /// The bundle of a decision: version 0 means the latest, rendering it
+    /// (and storing it) if the decision has none yet or was corrected since.
+    pub async fn notice_bundle(&self, caller: &Caller, decision_id: &str, version: i64) -> AppResult<BundleRow> {
+        let decision = self.get_decision(decision_id).await?;
+        if !may_see(caller, &decision.doc.party.credit_code) {
+            return Err(AppError::NotFound(bundle_name(decision_id)));
+        }
+        if version > 0 {
+            return self
+                .store
+                .get_bundle(decision_id, Some(version))
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("{} version {version}", bundle_name(decision_id))));
+        }
+        let publication = self
+            .policy
+            .decide(&crate::domain::policy::PolicyInput {
+                decided_on: decision.doc.decided_on,
+                severity: decision.doc.severity,
+                sector: decision.doc.sector,
+                procedure: decision.doc.procedure,
+                penalty_kinds: decision.doc.penalty_kinds.clone(),
+                party_kind: decision.doc.party.kind,
+            })
+            .map_err(|e| AppError::Internal(format!("policy: {e}")))?;
+        // What the documents depend on: the decision's content and its periods.
+        let context_sha256 = sha256_hex(
+            json!({"doc": decision.doc, "publication": format!("{publication:?}")}).to_string().as_bytes(),
+        );
+        if let Some(latest) = self.store.get_bundle(decision_id, None).await?
+            && latest.context_sha256 == context_sha256
+        {
+            return Ok(latest);
+        }
+        let published = matches!(publication, PublicationDecision::Publish(_));
+        let n = &self.notices;
+        let ctx = notice::context(
+            &decision.doc,
+            &publication,
+            &n.settings,
+            self.repair.deadlines.accept_days,
+            self.repair.deadlines.overall_days,
+        );
+        let kinds = notice::bundle_kinds(&n.settings, published);
+        let documents = notice::render_bundle(&n.templates, &ctx, &kinds).map_err(|e| AppError::Internal(e.to_string()))?;
+        let now = self.now_micros();
+        let mut tx = self.store.begin().await?;
+        // Serialise renders of one decision: the decision row is the lock.
+        tx.decision_for_update(decision_id).await?;
+        let previous = tx.latest_bundle_for_update(decision_id).await?;
+        if let Some(p) = &previous
+            && p.context_sha256 == context_sha256
+        {
+            return Ok(p.clone()); // rendered meanwhile by a concurrent request
+        }
+        let row = BundleRow {
+            decision_id: decision_id.to_string(),
+            version: previous.as_ref().map(|p| p.version + 1).unwrap_or(1),
+            context_sha256,
+            party_credit_code: decision.doc.party.credit_code.clone(),
+            documents,
+            rendered_at: now,
+            delivery_state: DeliveryState::Pending,
+            delivery: None,
+            row_version: 1,
+            update_time: now,
+        };
+        tx.insert_bundle(&row).await?;
+        tx.append_event(&NewEvent {
+            decision_id: decision_id.to_string(),
+            kind: EventKind::NoticeRendered,
+            actor: caller.actor(),
+            at: now,
+            summary: format!(
+                "notice bundle version {} rendered: {}",
+                row.version,
+                row.documents.iter().map(|d| d.title.as_str()).collect::<Vec<_>>().join("、")
+            ),
+            details: json!({"version": row.version, "template_version": n.templates.version(), "documents": kinds}),
+            document_sha256: row.documents.iter().map(|d| d.sha256.clone()).collect(),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Records one delivery act for the latest bundle.
+    pub async fn record_delivery(&self, caller: &Caller, decision_id: &str, etag_given: &str, input: DeliveryInput) -> AppResult<BundleRow> {
+        let current = self.notice_bundle(caller, decision_id, 0).await?;
+        let decision = self.get_decision(decision_id).await?;
+        let delivered_at = input.delivered_at.timestamp_micros();
+        if input.method == DeliveryMethod::Electronic && input.consent_ref.trim().is_empty() {
+            return Err(AppError::invalid_field(
+                "CONSENT_REQUIRED",
+                "consent_ref",
+                "electronic delivery needs a reference to the party's signed consent",
+            ));
+        }
+        if input.method == DeliveryMethod::LeftAtResidence && input.witnesses.is_empty() {
+            return Err(AppError::invalid_field(
+                "WITNESS_REQUIRED",
+                "witnesses",
+                "leaving at the residence needs a witness or a video record reference",
+            ));
+        }
+        if delivered_at > self.now_micros() + 300_000_000 {
+            return Err(AppError::invalid_field("INVALID_TIME", "delivered_at", "must not be in the future"));
+        }
+        if crate::domain::clock::cst_date(input.delivered_at) < decision.doc.decided_on {
+            return Err(AppError::invalid_field("INVALID_TIME", "delivered_at", "must not be before the decision date"));
+        }
+        let now = self.now_micros();
+        let mut tx = self.store.begin().await?;
+        let mut row = tx
+            .latest_bundle_for_update(decision_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(bundle_name(decision_id)))?;
+        if row.version != current.version {
+            return Err(AppError::Conflict);
+        }
+        if !etag_given.is_empty() && etag_given != etag(row.row_version) {
+            return Err(AppError::EtagMismatch {
+                current: etag(row.row_version),
+            });
+        }
+        if row.delivery_state != DeliveryState::Pending {
+            return Err(AppError::precondition(
+                "ALREADY_DELIVERED",
+                &bundle_name(decision_id),
+                format!("the bundle is already {}", row.delivery_state),
+            ));
+        }
+        // 公告送达 delivers the decision alone, deemed delivered 30 days later.
+        let (documents, deemed) = if input.method == DeliveryMethod::PublicNotice {
+            (
+                vec![DocumentKind::PenaltyDecision],
+                Some(delivered_at + PUBLIC_NOTICE_DEEMED_DAYS * 86_400 * 1_000_000),
+            )
+        } else {
+            (row.documents.iter().map(|d| d.kind).collect(), None)
+        };
+        let hashes = row
+            .documents
+            .iter()
+            .filter(|d| documents.contains(&d.kind))
+            .map(|d| d.sha256.clone())
+            .collect();
+        row.delivery = Some(Delivery {
+            method: input.method,
+            recipient: input.recipient.clone(),
+            recipient_relation: input.recipient_relation.clone(),
+            delivered_at,
+            deemed_delivered_at: deemed,
+            consent_ref: input.consent_ref.clone(),
+            witnesses: input.witnesses.clone(),
+            documents: documents.clone(),
+            receipt: None,
+            recorded_by: caller.actor(),
+        });
+        row.delivery_state = DeliveryState::Delivered;
+        row.row_version += 1;
+        row.update_time = now;
+        tx.update_bundle_delivery(&row).await?;
+        tx.append_event(&NewEvent {
+            decision_id: decision_id.to_string(),
+            kind: EventKind::NoticeDelivered,
+            actor: caller.actor(),
+            at: now,
+            summary: format!("notice bundle version {} delivered ({})", row.version, input.method),
+            details: json!({
+                "version": row.version, "method": input.method, "recipient_relation": input.recipient_relation,
+                "delivered_at": delivered_at, "deemed_delivered_at": deemed, "documents": documents,
+            }),
+            document_sha256: hashes,
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Records the 送达回证 of a delivered bundle.
+    pub async fn record_receipt(
+        &self,
+        caller: &Caller,
+        decision_id: &str,
+        etag_given: &str,
+        signed_by: &str,
+        signed_at: DateTime<Utc>,
+    ) -> AppResult<BundleRow> {
+        let decision = self.get_decision(decision_id).await?;
+        if !may_see(caller, &decision.doc.party.credit_code) {
+            return Err(AppError::NotFound(bundle_name(decision_id)));
+        }
+        let now = self.now_micros();
+        let mut tx = self.store.begin().await?;
+        let mut row = tx
+            .latest_bundle_for_update(decision_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(bundle_name(decision_id)))?;
+        if !etag_given.is_empty() && etag_given != etag(row.row_version) {
+            return Err(AppError::EtagMismatch {
+                current: etag(row.row_version),
+            });
+        }
+        let Some(delivery) = row.delivery.as_mut().filter(|_| row.delivery_state == DeliveryState::Delivered) else {
+            return Err(AppError::precondition(
+                "NOT_DELIVERED",
+                &bundle_name(decision_id),
+                format!("a receipt needs a delivered bundle; this one is {}", row.delivery_state),
+            ));
+        };
+        if delivery.method == DeliveryMethod::PublicNotice {
+            return Err(AppError::precondition(
+                "NO_RECEIPT_FOR_PUBLIC_NOTICE",
+                &bundle_name(decision_id),
+                "delivery by public notice has no 送达回证",
+            ));
+        }
+        let signed = signed_at.timestamp_micros();
+        if signed < delivery.delivered_at {
+            return Err(AppError::invalid_field("INVALID_TIME", "signed_at", "must not be before the delivery"));
+        }
+        if signed > now + 300_000_000 {
+            return Err(AppError::invalid_field("INVALID_TIME", "signed_at", "must not be in the future"));
+        }
+        delivery.receipt = Some(Receipt {
+            signed_by: signed_by.to_string(),
+            signed_at: signed,
+        });
+        row.delivery_state = DeliveryState::Receipted;
+        row.row_version += 1;
+        row.update_time = now;
+        tx.update_bundle_delivery(&row).await?;
+        tx.append_event(&NewEvent {
+            decision_id: decision_id.to_string(),
+            kind: EventKind::NoticeReceipted,
+            actor: caller.actor(),
+            at: now,
+            summary: format!("送达回证 signed by {signed_by}"),
+            details: json!({"version": row.version, "signed_at": signed}),
+            document_sha256: vec![],
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+}

@@ -1,0 +1,145 @@
+//! SQL of notice bundles, shared by both backends like `sql.rs`.
+
+use super::notice::BundleRow;
+use super::sql::json;
+use super::{Result, StoreError};
+use crate::domain::notice::DeliveryState;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawBundle {
+    decision_id: String,
+    version: i64,
+    context_sha256: String,
+    party_credit_code: String,
+    documents: String,
+    rendered_at: i64,
+    delivery_state: String,
+    delivery: Option<String>,
+    row_version: i64,
+    update_time: i64,
+}
+
+impl RawBundle {
+    pub(crate) fn into_row(self) -> Result<BundleRow> {
+        Ok(BundleRow {
+            documents: json("bundle documents", &self.documents)?,
+            delivery_state: DeliveryState::parse(&self.delivery_state)
+                .ok_or_else(|| StoreError::Corrupt(format!("delivery state {:?}", self.delivery_state)))?,
+            delivery: self.delivery.as_deref().map(|d| json("bundle delivery", d)).transpose()?,
+            decision_id: self.decision_id,
+            version: self.version,
+            context_sha256: self.context_sha256,
+            party_credit_code: self.party_credit_code,
+            rendered_at: self.rendered_at,
+            row_version: self.row_version,
+            update_time: self.update_time,
+        })
+    }
+}
+
+/// Implements [`super::NoticeStore`] and [`super::NoticeTx`] for one backend.
+macro_rules! sql_notice {
+    (store = $store:ident, tx = $tx:ident, db = $db:ty, for_update = $fu:literal $(,)?) => {
+        #[async_trait::async_trait]
+        impl $crate::store::NoticeStore for $store {
+            async fn get_bundle(&self, decision_id: &str, version: Option<i64>) -> $crate::store::Result<Option<$crate::store::BundleRow>> {
+                let raw = sqlx::query_as::<$db, RawBundle>(
+                    "SELECT decision_id, version, context_sha256, party_credit_code, documents, rendered_at, \
+                     delivery_state, delivery, row_version, update_time FROM notice_bundles \
+                     WHERE decision_id = $1 AND (($2 = 0 AND is_latest) OR version = $2)",
+                )
+                .bind(decision_id)
+                .bind(version.unwrap_or(0))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+                raw.map(RawBundle::into_row).transpose()
+            }
+
+            async fn list_bundles(
+                &self,
+                f: &$crate::store::BundleFilter,
+                after: &str,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::store::BundleRow>> {
+                let rows = sqlx::query_as::<$db, RawBundle>(
+                    "SELECT decision_id, version, context_sha256, party_credit_code, documents, rendered_at, \
+                     delivery_state, delivery, row_version, update_time FROM notice_bundles \
+                     WHERE is_latest AND decision_id > $1 AND ($2 = '' OR delivery_state = $2) \
+                       AND ($3 = '' OR party_credit_code = $3) ORDER BY decision_id LIMIT $4",
+                )
+                .bind(after)
+                .bind(f.delivery_state.map(|s| s.as_str()).unwrap_or(""))
+                .bind(&f.party_credit_code)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+                rows.into_iter().map(RawBundle::into_row).collect()
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::NoticeTx for $tx {
+            async fn latest_bundle_for_update(&mut self, decision_id: &str) -> $crate::store::Result<Option<$crate::store::BundleRow>> {
+                let raw = sqlx::query_as::<$db, RawBundle>(concat!(
+                    "SELECT decision_id, version, context_sha256, party_credit_code, documents, rendered_at, \
+                     delivery_state, delivery, row_version, update_time FROM notice_bundles \
+                     WHERE decision_id = $1 AND is_latest ",
+                    $fu
+                ))
+                .bind(decision_id)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+                raw.map(RawBundle::into_row).transpose()
+            }
+
+            async fn insert_bundle(&mut self, row: &$crate::store::BundleRow) -> $crate::store::Result<()> {
+                sqlx::query("UPDATE notice_bundles SET is_latest = FALSE WHERE decision_id = $1 AND is_latest")
+                    .bind(&row.decision_id)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(classify)?;
+                sqlx::query(
+                    "INSERT INTO notice_bundles (decision_id, version, is_latest, context_sha256, party_credit_code, \
+                       documents, rendered_at, delivery_state, delivery, row_version, update_time) \
+                     VALUES ($1, $2, TRUE, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&row.decision_id)
+                .bind(row.version)
+                .bind(&row.context_sha256)
+                .bind(&row.party_credit_code)
+                .bind($crate::store::sql::to_json(&row.documents)?)
+                .bind(row.rendered_at)
+                .bind(row.delivery_state.as_str())
+                .bind(row.delivery.as_ref().map($crate::store::sql::to_json).transpose()?)
+                .bind(row.row_version)
+                .bind(row.update_time)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+                Ok(())
+            }
+
+            async fn update_bundle_delivery(&mut self, row: &$crate::store::BundleRow) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "UPDATE notice_bundles SET delivery_state = $3, delivery = $4, row_version = $5, update_time = $6 \
+                     WHERE decision_id = $1 AND version = $2",
+                )
+                .bind(&row.decision_id)
+                .bind(row.version)
+                .bind(row.delivery_state.as_str())
+                .bind(row.delivery.as_ref().map($crate::store::sql::to_json).transpose()?)
+                .bind(row.row_version)
+                .bind(row.update_time)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use sql_notice;
