@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        // RPCs a later issue implements answer UNIMPLEMENTED until then.
+        // An RPC added to the proto answers UNIMPLEMENTED until it is written.
         .generate_default_stubs(true)
         .compile_fds(fds)?;
     Ok(())

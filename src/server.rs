@@ -131,7 +131,7 @@ pub async fn run(
                 .max_decoding_message_size(opts.max_message_bytes),
         )
         .add_service(NoticeServiceServer::new(NoticeApi::new(app.clone())))
-        .add_service(ReportServiceServer::new(ReportApi))
+        .add_service(ReportServiceServer::new(ReportApi::new(app.clone())))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
     let grace = opts.shutdown_grace;
     let result = tokio::select! {

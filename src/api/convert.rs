@@ -407,6 +407,7 @@ pub fn decision_out(row: &DecisionRow, sensitive: bool) -> pb::PenaltyDecision {
             legal_event: enum_out!(pb::WithdrawalEvent, "WITHDRAWAL_EVENT_", w.legal_event),
             public_reason: w.public_reason.clone(),
             withdraw_time: Some(ts(w.at)),
+            legal_event_on: w.legal_event_on.map(|d| d.to_string()).unwrap_or_default(),
         }),
         recorded_by: Some(actor(&m.recorded_by)),
         ..doc_out(&row.doc, sensitive)

@@ -277,7 +277,13 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
             .into());
         };
         let public_reason = check_reason("public_reason", &r.public_reason, true)?;
-        let row = self.app.withdraw_decision(&caller, id, &r.etag, event, &public_reason).await?;
+        let mut v = Violations::default();
+        let legal_event_on = v.date("legal_event_on", &r.legal_event_on, false);
+        v.finish()?;
+        let row = self
+            .app
+            .withdraw_decision(&caller, id, &r.etag, event, legal_event_on, &public_reason)
+            .await?;
         Ok(self.respond(&caller, &row))
     }
 

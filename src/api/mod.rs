@@ -12,15 +12,15 @@ mod enforcement;
 mod notice;
 pub mod page;
 pub mod ratelimit;
+mod report;
 mod repair;
 pub mod status;
-mod unimplemented;
 
 pub use disclosure::DisclosureApi;
 pub use enforcement::EnforcementApi;
 pub use repair::CreditRepairApi;
 pub use notice::NoticeApi;
-pub use unimplemented::ReportApi;
+pub use report::ReportApi;
 
 /// Generated protobuf and gRPC code of `gongshi.v1`.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

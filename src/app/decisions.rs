@@ -418,8 +418,14 @@ impl App {
         id: &str,
         etag_given: &str,
         legal_event: WithdrawalEvent,
+        legal_event_on: Option<NaiveDate>,
         public_reason: &str,
     ) -> AppResult<DecisionRow> {
+        let today = self.clock.today_cst();
+        let legal_event_on = legal_event_on.unwrap_or(today);
+        if legal_event_on > today {
+            return Err(AppError::invalid_field("INVALID_DATE", "legal_event_on", "must not be in the future"));
+        }
         let mut tx = self.store.begin().await?;
         let mut row = self.locked_decision(&mut tx, id, etag_given).await?;
         if row.state == DecisionState::Withdrawn {
@@ -451,6 +457,7 @@ impl App {
             legal_event,
             public_reason: public_reason.to_string(),
             at: now,
+            legal_event_on: Some(legal_event_on),
         });
         row.version += 1;
         row.update_time = now;

@@ -8,6 +8,7 @@ mod expiry;
 pub mod keys;
 pub mod notice;
 pub mod repair;
+pub mod report;
 
 use std::sync::Arc;
 

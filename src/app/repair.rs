@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::keys::Caller;
 use super::{App, AppError, AppResult, PreconditionViolation, new_id};
-use crate::domain::lifecycle::{ChangeKind, DisclosureState, EventKind, Role, TerminationReason};
+use crate::domain::lifecycle::{ChangeKind, DecisionState, DisclosureState, EventKind, Role, TerminationReason};
 use crate::domain::record::sha256_hex;
 use crate::domain::repair::{
     self, Commitment, Contact, Deadlines, EligibilityFacts, MaterialKind, MaterialMeta, RECEIPT_ALPHABET,
@@ -193,6 +193,15 @@ impl App {
         }
         let not_found = || AppError::NotFound(format!("disclosures/{}", input.disclosure_id));
         let mut d = tx.disclosure_for_update(&input.disclosure_id).await?.ok_or_else(not_found)?;
+        // A concurrent retry of the same request may have committed while we
+        // waited for the lock (PostgreSQL, READ COMMITTED): look again, now
+        // that this statement sees it, so the retry answers the first result
+        // instead of APPLICATION_ALREADY_OPEN.
+        if let Some(k) = &request_key
+            && let Some(existing) = tx.repair_by_request_key(k).await?
+        {
+            return Ok(existing);
+        }
         if d.content.party_credit_code != applicant {
             return Err(not_found());
         }
@@ -367,6 +376,7 @@ impl App {
         match action {
             RepairAction::Accept => t.accepted_on = Some(today),
             RepairAction::RequestSupplement => t.supplement_requested_on = Some(today),
+            RepairAction::Approve | RepairAction::Reject | RepairAction::Decline => t.decided_on = Some(today),
             RepairAction::Supplement => {
                 if let Some(since) = t.supplement_requested_on.take() {
                     t.paused_working_days += self.calendar.working_days_between(since, today).map_err(calendar_error)?;
@@ -464,7 +474,22 @@ impl App {
                 event = Some((EventKind::DisclosureRepaired, "credit repair approved: disclosure taken down".to_string()));
             }
             RepairAction::Revoke => {
-                if d.state == DisclosureState::Repaired {
+                // A decision withdrawn after the approval (行政处罚法 Art. 48) is
+                // never published again: its disclosure stays down as WITHDRAWN.
+                let withdrawn = d.state == DisclosureState::Repaired
+                    && tx
+                        .decision_for_update(&d.decision_id)
+                        .await?
+                        .is_some_and(|dec| dec.state == DecisionState::Withdrawn);
+                if withdrawn {
+                    d.state = DisclosureState::Withdrawn;
+                    d.terminated_at = Some(now);
+                    d.termination_reason = Some(TerminationReason::Withdrawn);
+                    event = Some((
+                        EventKind::DisclosureRestored,
+                        "credit repair revoked; the decision was withdrawn: not published again".to_string(),
+                    ));
+                } else if d.state == DisclosureState::Repaired {
                     let over = d.content.publicity_ends_on < today;
                     d.terminated_at = over.then_some(now);
                     d.termination_reason = over.then_some(TerminationReason::Expired);

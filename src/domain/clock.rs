@@ -34,6 +34,11 @@ pub fn cst_midnight(d: NaiveDate) -> DateTime<Utc> {
     }
 }
 
+/// A stored instant (UTC microseconds) as a date-time.
+pub fn from_micros(m: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(m).unwrap_or_default()
+}
+
 /// A source of the current time, injected so tests control it.
 pub trait Clock: Send + Sync + 'static {
     /// The current instant.

@@ -240,6 +240,9 @@ pub struct Withdrawal {
     pub public_reason: String,
     /// When.
     pub at: Micros,
+    /// The day of the legal event (older records: none).
+    #[serde(default)]
+    pub legal_event_on: Option<NaiveDate>,
 }
 
 /// The policy rule that kept a decision from publication.

@@ -208,6 +208,7 @@ impl Default for Deadlines {
 
 /// The dates an application's clock runs on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Timeline {
     /// Day submitted.
     pub submitted_on: Option<NaiveDate>,
@@ -219,6 +220,9 @@ pub struct Timeline {
     pub supplement_received_on: Option<NaiveDate>,
     /// Working days the clock stood still for supplements, in total.
     pub paused_working_days: u32,
+    /// Day of the decision (accept refused, approved or rejected).
+    #[serde(default)]
+    pub decided_on: Option<NaiveDate>,
 }
 
 /// Due dates as shown on an application.
