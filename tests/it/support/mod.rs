@@ -55,6 +55,18 @@ pub fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
 }
 
+/// Noon CST of a date as an instant.
+pub trait NoonUtc {
+    fn now_utc(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+impl NoonUtc for Arc<ManualClock> {
+    fn now_utc(&self) -> chrono::DateTime<chrono::Utc> {
+        use gongshi::domain::clock::Clock;
+        self.now()
+    }
+}
+
 /// A clock stopped at noon CST of a date.
 pub fn clock_at(date: &str) -> Arc<ManualClock> {
     Arc::new(ManualClock::at_cst_noon(d(date)))
