@@ -13,6 +13,8 @@
 //!   errors as rich gRPC statuses. No SQL.
 //! - [`server`]: wiring — health, reflection, background jobs, shutdown.
 //! - [`config`]: settings from defaults, file, environment.
+//! - [`demo`]: the demo history behind `gongshi demo`.
+//! - [`import`]: `gongshi import FILE` — historical decisions from CSV/XLSX.
 //!
 //! `src/main.rs` is the command line (`serve`, `migrate`, `keys`).
 
@@ -22,6 +24,8 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod demo;
 pub mod domain;
+pub mod import;
 pub mod server;
 pub mod store;

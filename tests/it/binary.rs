@@ -64,6 +64,7 @@ async fn list_services(ch: Channel) -> Vec<String> {
 /// gongshi.v1 services; SIGTERM stops it cleanly.
 #[tokio::test]
 async fn binary_with_no_configuration_serves_health_and_reflection() {
+    let _port = support::DEFAULT_PORT.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let child = gongshi()
         .current_dir(dir.path())

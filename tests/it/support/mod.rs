@@ -21,6 +21,9 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
+/// Held by tests that run the binary on its default port 127.0.0.1:50051.
+pub static DEFAULT_PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A database for one test; SQLite files live in a temp dir removed on drop.
 pub struct TestDb {
     pub backend: &'static str,
