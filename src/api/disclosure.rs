@@ -259,14 +259,17 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
                         return;
                     }
                 }
-                while buf.len() >= chunk_bytes {
-                    let rest = buf.split_off(chunk_bytes);
-                    let data = std::mem::replace(&mut buf, rest);
+                // Send whole chunks by offset (one copy each), keep the tail.
+                let mut start = 0;
+                while buf.len() - start >= chunk_bytes {
+                    let data = buf[start..start + chunk_bytes].to_vec();
+                    start += chunk_bytes;
                     hasher.update(&data);
                     if out_tx.send(Ok(pb::ExportChunk { data, ..Default::default() })).await.is_err() {
                         return;
                     }
                 }
+                buf.drain(..start);
             }
             hasher.update(&buf);
             let _ = out_tx

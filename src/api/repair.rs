@@ -143,22 +143,35 @@ impl CreditRepairApi {
         out
     }
 
-    async fn transition(
-        &self,
-        caller: Caller,
-        name: &str,
-        etag_given: &str,
-        action: RepairAction,
-        reason: &str,
-        reason_required: bool,
-        uploads: Vec<Upload>,
-    ) -> Result<Response<pb::RepairApplication>, Status> {
+    async fn transition(&self, caller: Caller, name: &str, etag_given: &str, step: Step<'_>) -> Result<Response<pb::RepairApplication>, Status> {
         let id = application_id(name)?;
         let mut v = Violations::default();
-        let reason = v.text("reason", reason, limits::REASON, reason_required);
+        let reason = v.text("reason", step.reason, limits::REASON, step.reason_required);
         v.finish()?;
-        let row = self.app.transition_repair(&caller, id, etag_given, action, &reason, uploads).await?;
+        let row = self
+            .app
+            .transition_repair(&caller, id, etag_given, step.action, &reason, step.uploads)
+            .await?;
         Ok(self.respond(&caller, &row))
+    }
+}
+
+/// One transition as requested.
+struct Step<'a> {
+    action: RepairAction,
+    reason: &'a str,
+    reason_required: bool,
+    uploads: Vec<Upload>,
+}
+
+impl<'a> Step<'a> {
+    fn new(action: RepairAction, reason: &'a str, reason_required: bool) -> Self {
+        Step {
+            action,
+            reason,
+            reason_required,
+            uploads: Vec::new(),
+        }
     }
 }
 
@@ -380,7 +393,7 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
     ) -> Result<Response<pb::RepairApplication>, Status> {
         let caller = auth::check(&self.app, &req, REVIEWER).await?;
         let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, RepairAction::Accept, "", false, vec![]).await
+        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Accept, "", false)).await
     }
 
     async fn decline_repair_application(
@@ -389,7 +402,7 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
     ) -> Result<Response<pb::RepairApplication>, Status> {
         let caller = auth::check(&self.app, &req, REVIEWER).await?;
         let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, RepairAction::Decline, &r.reason, true, vec![]).await
+        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Decline, &r.reason, true)).await
     }
 
     async fn request_supplement(
@@ -398,7 +411,7 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
     ) -> Result<Response<pb::RepairApplication>, Status> {
         let caller = auth::check(&self.app, &req, REVIEWER).await?;
         let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, RepairAction::RequestSupplement, &r.reason, true, vec![]).await
+        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::RequestSupplement, &r.reason, true)).await
     }
 
     async fn supplement_repair_application(
@@ -413,7 +426,7 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         }
         let uploads = self.uploads(&mut v, "materials", r.materials);
         v.finish()?;
-        self.transition(caller, &r.name, &r.etag, RepairAction::Supplement, "", false, uploads).await
+        self.transition(caller, &r.name, &r.etag, Step { uploads, ..Step::new(RepairAction::Supplement, "", false) }).await
     }
 
     async fn approve_repair_application(
@@ -422,7 +435,7 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
     ) -> Result<Response<pb::RepairApplication>, Status> {
         let caller = auth::check(&self.app, &req, REVIEWER).await?;
         let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, RepairAction::Approve, &r.opinion, false, vec![]).await
+        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Approve, &r.opinion, false)).await
     }
 
     async fn reject_repair_application(
@@ -431,7 +444,7 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
     ) -> Result<Response<pb::RepairApplication>, Status> {
         let caller = auth::check(&self.app, &req, REVIEWER).await?;
         let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, RepairAction::Reject, &r.reason, true, vec![]).await
+        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Reject, &r.reason, true)).await
     }
 
     async fn withdraw_repair_application(
@@ -440,13 +453,13 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
     ) -> Result<Response<pb::RepairApplication>, Status> {
         let caller = auth::check(&self.app, &req, APPLICANT).await?;
         let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, RepairAction::Withdraw, "", false, vec![]).await
+        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Withdraw, "", false)).await
     }
 
     async fn revoke_repair(&self, req: Request<pb::RevokeRepairRequest>) -> Result<Response<pb::RepairApplication>, Status> {
         let caller = auth::check(&self.app, &req, REVIEWER).await?;
         let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, RepairAction::Revoke, &r.reason, true, vec![]).await
+        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Revoke, &r.reason, true)).await
     }
 
     async fn list_repair_application_events(

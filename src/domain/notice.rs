@@ -296,7 +296,7 @@ pub fn date_zh(d: NaiveDate) -> String {
 
 /// A period in months as written: 3个月, 1年, 18个月.
 pub fn months_zh(m: u32) -> String {
-    if m > 0 && m % 12 == 0 { format!("{}年", m / 12) } else { format!("{m}个月") }
+    if m > 0 && m.is_multiple_of(12) { format!("{}年", m / 12) } else { format!("{m}个月") }
 }
 
 /// Fen as 元 with thousands separators: 2,000,000 fen → 20,000.00.
@@ -305,7 +305,7 @@ pub fn yuan(fen: i64) -> String {
     let whole = (abs / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);

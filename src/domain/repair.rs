@@ -355,12 +355,9 @@ mod tests {
             let mut s = RepairState::Submitted;
             for i in actions {
                 let a = RepairAction::ALL[i];
-                match transition(s, a) {
-                    Some(next) => {
-                        prop_assert!(!s.is_final(), "left final state {s}");
-                        s = next;
-                    }
-                    None => {}
+                if let Some(next) = transition(s, a) {
+                    prop_assert!(!s.is_final(), "left final state {s}");
+                    s = next;
                 }
             }
         }
