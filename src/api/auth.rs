@@ -29,7 +29,13 @@ pub async fn check<T>(app: &App, req: &Request<T>, allowed: &[Role]) -> Result<C
             Status::from(AppError::invalid_field("INVALID_CREDIT_CODE", ON_BEHALF_OF, "must be ASCII"))
         })?),
     };
-    let caller = app.authenticate(token, on_behalf_of).await?;
+    let caller = app.authenticate_key(token).await?;
+    // An enterprise key naming another enterprise is refused outright.
+    if caller.role == Role::Enterprise {
+        App::act_for(caller.clone(), on_behalf_of)?;
+    }
+    // Then the role: a wrong role is PERMISSION_DENIED, before any question
+    // of whom a portal key acts for.
     if !allowed.contains(&caller.role) {
         return Err(AppError::PermissionDenied {
             reason: "ROLE_NOT_ALLOWED",
@@ -37,7 +43,7 @@ pub async fn check<T>(app: &App, req: &Request<T>, allowed: &[Role]) -> Result<C
         }
         .into());
     }
-    Ok(caller)
+    Ok(App::act_for(caller, on_behalf_of)?)
 }
 
 /// Roles that may see ID numbers and natural persons' addresses (API.md).

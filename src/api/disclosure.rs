@@ -19,6 +19,9 @@ use crate::store::{ChangeView, DisclosureFilter, ExportItem};
 
 const READERS: &[Role] = &[Role::Discloser, Role::Auditor];
 
+/// How often an open watch re-checks that its key is still valid.
+const KEY_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Tuning of the feed and the export.
 #[derive(Debug, Clone)]
 pub struct FeedOptions {
@@ -163,6 +166,14 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
         req: Request<pb::WatchDisclosureChangesRequest>,
     ) -> Result<Response<BoxStream<pb::DisclosureChange>>, Status> {
         auth::check(&self.app, &req, READERS).await?;
+        let token = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| s.strip_prefix("Bearer "))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         let after = req.get_ref().after_sequence;
         if after < 0 {
             return Err(AppError::invalid_field("INVALID_SEQUENCE", "after_sequence", "must not be negative").into());
@@ -174,9 +185,18 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
         tokio::spawn(async move {
             let mut cursor = after;
             let mut local = app.feed_signal();
+            let mut checked = tokio::time::Instant::now();
             loop {
                 if *shutdown.borrow() {
                     break;
+                }
+                // A key revoked or expired while the stream is open stops it.
+                if checked.elapsed() >= KEY_RECHECK {
+                    checked = tokio::time::Instant::now();
+                    if let Err(e) = app.authenticate_key(&token).await {
+                        let _ = tx.send(Err(Status::from(e))).await;
+                        return;
+                    }
                 }
                 match app.store.list_changes(cursor, 500).await {
                     Ok(changes) => {

@@ -37,7 +37,12 @@ impl App {
     }
 
     async fn expire_one(&self, id: &str, today: chrono::NaiveDate) -> AppResult<bool> {
+        // Lock order: decision, then disclosure (as everywhere; see app::repair).
+        let Some(pre) = self.store.get_disclosure(id).await? else {
+            return Ok(false);
+        };
         let mut tx = self.store.begin().await?;
+        tx.decision_for_update(&pre.decision_id).await?;
         let Some(mut d) = tx.disclosure_for_update(id).await? else {
             return Ok(false);
         };

@@ -119,10 +119,16 @@ impl App {
         })
     }
 
-    /// Checks a presented key and resolves the caller. `on_behalf_of` is the
-    /// `x-gongshi-on-behalf-of` metadata: required for portal keys, refused
-    /// for others unless it names the enterprise key's own code.
+    /// Checks a presented key and resolves the caller, including the
+    /// enterprise it acts for (see [`App::act_for`]).
     pub async fn authenticate(&self, presented: &str, on_behalf_of: Option<&str>) -> AppResult<Caller> {
+        let caller = self.authenticate_key(presented).await?;
+        Self::act_for(caller, on_behalf_of)
+    }
+
+    /// Checks a presented key: it exists, its secret matches, it is neither
+    /// revoked nor expired. An enterprise key's bound code is its enterprise.
+    pub async fn authenticate_key(&self, presented: &str) -> AppResult<Caller> {
         let bad = || AppError::Unauthenticated("invalid API key".into());
         let rest = presented.strip_prefix("gsk_").ok_or_else(bad)?;
         let (id, secret) = rest.split_once('_').ok_or_else(bad)?;
@@ -141,7 +147,19 @@ impl App {
         {
             return Err(AppError::Unauthenticated("API key expired".into()));
         }
-        let enterprise = match key.role {
+        Ok(Caller {
+            enterprise: if key.role == Role::Enterprise { key.credit_code.clone() } else { None },
+            key_id: key.id,
+            label: key.label,
+            role: key.role,
+        })
+    }
+
+    /// Resolves whom a caller acts for from `x-gongshi-on-behalf-of`: required
+    /// for portal keys; for an enterprise key it may only repeat its own code;
+    /// ignored for staff roles.
+    pub fn act_for(mut caller: Caller, on_behalf_of: Option<&str>) -> AppResult<Caller> {
+        match caller.role {
             Role::Portal => {
                 let code = on_behalf_of.ok_or_else(|| {
                     AppError::invalid_field(
@@ -150,17 +168,16 @@ impl App {
                         "a portal key must name the enterprise it acts for",
                     )
                 })?;
-                Some(
+                caller.enterprise = Some(
                     CreditCode::parse(code)
                         .map_err(|e| AppError::invalid_field("INVALID_CREDIT_CODE", "x-gongshi-on-behalf-of", e.to_string()))?
                         .as_str()
                         .to_string(),
-                )
+                );
             }
             Role::Enterprise => {
-                let bound = key.credit_code.clone();
                 if let Some(code) = on_behalf_of {
-                    let same = CreditCode::parse(code).ok().map(|c| c.as_str().to_string()) == bound;
+                    let same = CreditCode::parse(code).ok().map(|c| c.as_str().to_string()) == caller.enterprise;
                     if !same {
                         return Err(AppError::PermissionDenied {
                             reason: "ENTERPRISE_MISMATCH",
@@ -168,15 +185,9 @@ impl App {
                         });
                     }
                 }
-                bound
             }
-            _ => None,
-        };
-        Ok(Caller {
-            key_id: key.id,
-            label: key.label,
-            role: key.role,
-            enterprise,
-        })
+            _ => {}
+        }
+        Ok(caller)
     }
 }

@@ -192,6 +192,20 @@ impl App {
             return Ok(existing);
         }
         let not_found = || AppError::NotFound(format!("disclosures/{}", input.disclosure_id));
+        // Lock order everywhere: repair application, then decision, then
+        // disclosure — so submissions, transitions and withdrawals of one
+        // decision never deadlock. A disclosure's decision never changes, so
+        // it can be read before the locks.
+        let decision_id = self
+            .store
+            .get_disclosure(&input.disclosure_id)
+            .await?
+            .ok_or_else(not_found)?
+            .decision_id;
+        let decision = tx
+            .decision_for_update(&decision_id)
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("disclosure {} has no decision", input.disclosure_id)))?;
         let mut d = tx.disclosure_for_update(&input.disclosure_id).await?.ok_or_else(not_found)?;
         // A concurrent retry of the same request may have committed while we
         // waited for the lock (PostgreSQL, READ COMMITTED): look again, now
@@ -205,10 +219,6 @@ impl App {
         if d.content.party_credit_code != applicant {
             return Err(not_found());
         }
-        let decision = tx
-            .decision_for_update(&d.decision_id)
-            .await?
-            .ok_or_else(|| AppError::Internal(format!("disclosure {} has no decision", d.id)))?;
         let open = tx.open_repair_in_tx(&d.id).await?;
         let (unmet, _) = repair::eligibility(&EligibilityFacts {
             today,
@@ -439,10 +449,11 @@ impl App {
         today: NaiveDate,
         caller: &Caller,
     ) -> AppResult<Option<NewChange>> {
-        let mut d = tx
-            .disclosure_for_update(&row.disclosure_id)
-            .await?
-            .ok_or_else(|| AppError::Internal(format!("application {} has no disclosure", row.id)))?;
+        let missing = || AppError::Internal(format!("application {} has no disclosure", row.id));
+        // Lock order: application (held), decision, disclosure (see submit_repair).
+        let decision_id = self.store.get_disclosure(&row.disclosure_id).await?.ok_or_else(missing)?.decision_id;
+        let decision = tx.decision_for_update(&decision_id).await?;
+        let mut d = tx.disclosure_for_update(&row.disclosure_id).await?.ok_or_else(missing)?;
         let subject = format!("disclosures/{}", d.id);
         d.repair_pending = row.state.is_open();
         d.update_time = now;
@@ -477,10 +488,7 @@ impl App {
                 // A decision withdrawn after the approval (行政处罚法 Art. 48) is
                 // never published again: its disclosure stays down as WITHDRAWN.
                 let withdrawn = d.state == DisclosureState::Repaired
-                    && tx
-                        .decision_for_update(&d.decision_id)
-                        .await?
-                        .is_some_and(|dec| dec.state == DecisionState::Withdrawn);
+                    && decision.as_ref().is_some_and(|dec| dec.state == DecisionState::Withdrawn);
                 if withdrawn {
                     d.state = DisclosureState::Withdrawn;
                     d.terminated_at = Some(now);

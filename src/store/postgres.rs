@@ -38,11 +38,12 @@ sql_store!(
     db = sqlx::Postgres,
     migrations = "./migrations/postgres",
     begin = "BEGIN",
-    for_update = "FOR UPDATE",
+    // Updates never change a key, so foreign-key checks elsewhere need not wait.
+    for_update = "FOR NO KEY UPDATE",
     // 0x67_73_66_64 = "gsfd": the gongshi feed lock.
     feed_lock = "SELECT pg_advisory_xact_lock(1735616100)",
     export_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 );
 
-sql_repair!(store = PgStore, tx = PgTx, db = sqlx::Postgres, for_update = "FOR UPDATE");
-sql_notice!(store = PgStore, tx = PgTx, db = sqlx::Postgres, for_update = "FOR UPDATE");
+sql_repair!(store = PgStore, tx = PgTx, db = sqlx::Postgres, for_update = "FOR NO KEY UPDATE");
+sql_notice!(store = PgStore, tx = PgTx, db = sqlx::Postgres, for_update = "FOR NO KEY UPDATE");

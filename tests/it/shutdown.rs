@@ -55,3 +55,26 @@ async fn shutdown_flips_health_and_ends_watches() {
         .expect("server stopped within its grace period")
         .expect("join");
 }
+
+/// A key revoked while its watch is open stops receiving the feed.
+#[tokio::test]
+async fn watch_ends_when_its_key_is_revoked() {
+    let db = support::sqlite_db();
+    let server = TestServer::start(&db.url, support::clock_at("2026-11-29")).await;
+    let key = server
+        .app
+        .create_key(Role::Discloser, "to be revoked", None, None)
+        .await
+        .expect("key");
+    let mut feed = server
+        .disclosures()
+        .await
+        .watch_disclosure_changes(req(pb::WatchDisclosureChangesRequest { after_sequence: 0 }, &key.secret))
+        .await
+        .expect("watch")
+        .into_inner();
+    assert!(server.app.store.revoke_key(&key.row.id, 1).await.unwrap());
+    let end = tokio::time::timeout(Duration::from_secs(15), feed.message()).await.expect("the watch ends within the re-check period");
+    let status = end.expect_err("ended with an error");
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+}

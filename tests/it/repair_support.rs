@@ -1,0 +1,521 @@
+//! Helpers of the credit-repair tests (`repair.rs`): a server with the staff
+//! keys, sample disclosures ready for repair, applications, and one function
+//! per CreditRepairService transition.
+
+use std::time::{Duration, Instant};
+
+use gongshi::api::pb;
+use gongshi::domain::clock::cst_midnight;
+use gongshi::domain::lifecycle::Role;
+use gongshi::domain::repair::{RepairAction, RepairState};
+use tonic::Status;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+use crate::support::{TestDb, TestServer, clock_at, create_and_publish, credit_code, d, decision, req};
+
+pub type RepairClient = pb::credit_repair_service_client::CreditRepairServiceClient<Channel>;
+pub type EnfClient = pb::enforcement_service_client::EnforcementServiceClient<Channel>;
+pub type DisClient = pb::disclosure_service_client::DisclosureServiceClient<Channel>;
+
+/// Materials are sent inline: room for 10 files of 5 MiB.
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// Who calls: a key, and the `x-gongshi-on-behalf-of` it sends (if any).
+#[derive(Clone, Debug)]
+pub struct As {
+    pub key: String,
+    pub obo: Option<String>,
+}
+
+impl As {
+    pub fn key(key: &str) -> As {
+        As {
+            key: key.to_string(),
+            obo: None,
+        }
+    }
+}
+
+/// A request with the caller's key and on-behalf-of.
+pub fn call<T>(msg: T, who: &As) -> tonic::Request<T> {
+    let mut r = req(msg, &who.key);
+    if let Some(code) = &who.obo {
+        r.metadata_mut()
+            .insert("x-gongshi-on-behalf-of", code.parse().expect("ascii code"));
+    }
+    r
+}
+
+/// The protobuf value of a domain state.
+pub fn pb_state(s: RepairState) -> i32 {
+    pb::RepairState::from_str_name(&format!("REPAIR_STATE_{}", s.as_str())).expect("state in proto") as i32
+}
+
+/// The domain state of a protobuf value.
+pub fn domain_state(v: i32) -> Option<RepairState> {
+    let name = pb::RepairState::try_from(v).ok()?.as_str_name();
+    RepairState::parse(name.strip_prefix("REPAIR_STATE_")?)
+}
+
+/// The precondition-violation types of a status, in order.
+pub fn violation_kinds(s: &Status) -> Vec<String> {
+    s.get_details_precondition_failure()
+        .map(|p| p.violations.into_iter().map(|v| v.r#type).collect())
+        .unwrap_or_default()
+}
+
+/// Sorted copy.
+pub fn sorted<S: AsRef<str>>(v: &[S]) -> Vec<String> {
+    let mut v: Vec<String> = v.iter().map(|s| s.as_ref().to_string()).collect();
+    v.sort();
+    v
+}
+
+/// A material to upload.
+pub fn material(kind: pb::MaterialKind, file_name: &str, content: Vec<u8>) -> pb::Material {
+    pb::Material {
+        kind: kind as i32,
+        file_name: file_name.to_string(),
+        media_type: "application/pdf".into(),
+        content,
+        ..Default::default()
+    }
+}
+
+/// A proof of fulfilment (缴款凭证).
+pub fn proof() -> pb::Material {
+    material(
+        pb::MaterialKind::FulfillmentProof,
+        "缴款凭证.pdf",
+        b"%PDF-1.4 fine paid: 20000 CNY".to_vec(),
+    )
+}
+
+/// A complete credit commitment (信用承诺书).
+pub fn commitment() -> pb::CreditCommitment {
+    pb::CreditCommitment {
+        code: String::new(),
+        content: "本单位承诺所提交的信用修复申请材料真实、准确、完整，已履行行政处罚决定规定的义务。".into(),
+        liability: "如有虚假，自愿按最长期限公示并承担相应法律责任".into(),
+        made_on: "2025-06-11".into(),
+        signer: "张三".into(),
+        reason: "申请行政处罚信息信用修复".into(),
+        fulfillment_status: pb::CommitmentFulfillment::Full as i32,
+    }
+}
+
+/// A published decision of its own enterprise, ready for repair applications.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub code: String,
+    pub decision: pb::PenaltyDecision,
+    pub disclosure: String,
+    /// An enterprise key bound to `code`.
+    pub ent: As,
+}
+
+impl Case {
+    /// A complete application for this case's disclosure.
+    pub fn application(&self) -> pb::RepairApplication {
+        pb::RepairApplication {
+            disclosure: self.disclosure.clone(),
+            applicant: Some(pb::Organization {
+                name: "上海某某化工有限公司".into(),
+                credit_code: self.code.clone(),
+            }),
+            contact: Some(pb::Contact {
+                name: "李四".into(),
+                phone: "021-5555 0101".into(),
+            }),
+            commitment: Some(commitment()),
+            materials: vec![proof()],
+            ..Default::default()
+        }
+    }
+}
+
+/// A running server with staff keys and clients.
+pub struct Env {
+    pub backend: &'static str,
+    pub server: TestServer,
+    pub repair: RepairClient,
+    pub enf: EnfClient,
+    pub dis: DisClient,
+    pub officer: String,
+    pub auditor: String,
+    pub discloser: String,
+    pub reviewer: As,
+    /// A portal key (send it with an on-behalf-of: [`Env::portal_for`]).
+    pub portal: String,
+}
+
+impl Env {
+    /// A new server on `db` with its clock at noon CST of `date`.
+    pub async fn start(db: &TestDb, date: &str) -> Env {
+        Env::on(db.backend, TestServer::start(&db.url, clock_at(date)).await).await
+    }
+
+    /// Wraps a running server.
+    pub async fn on(backend: &'static str, server: TestServer) -> Env {
+        let ch = server.channel().await;
+        Env {
+            backend,
+            repair: RepairClient::new(ch.clone())
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+            enf: EnfClient::new(ch.clone()),
+            dis: DisClient::new(ch).max_decoding_message_size(16 * 1024 * 1024),
+            officer: server.key(Role::Officer, None).await,
+            auditor: server.key(Role::Auditor, None).await,
+            discloser: server.key(Role::Discloser, None).await,
+            reviewer: As::key(&server.key(Role::RepairReviewer, None).await),
+            portal: server.key(Role::Portal, None).await,
+            server,
+        }
+    }
+
+    /// Moves the injected clock to noon CST of `date`.
+    pub fn set_date(&self, date: &str) {
+        self.server
+            .clock
+            .set(cst_midnight(d(date)) + chrono::Duration::hours(12));
+    }
+
+    /// An enterprise key bound to `code`.
+    pub async fn enterprise(&self, code: &str) -> As {
+        As::key(&self.server.key(Role::Enterprise, Some(code)).await)
+    }
+
+    /// The portal acting for `code`.
+    pub fn portal_for(&self, code: &str) -> As {
+        As {
+            key: self.portal.clone(),
+            obo: Some(code.to_string()),
+        }
+    }
+
+    /// Records and publishes a general-class decision of enterprise number
+    /// `n`, decided on `decided_on`, and records its fulfilment if asked.
+    pub async fn case(&self, n: u64, decided_on: &str, fulfilled_on: Option<&str>) -> Case {
+        let code = credit_code("91310115", 50_000 + n);
+        let dec = create_and_publish(
+            &mut self.enf.clone(),
+            &self.officer,
+            decision(&format!("沪应急罚〔2025〕修-{n}号"), decided_on, &code),
+        )
+        .await;
+        assert_eq!(
+            dec.state,
+            pb::DecisionState::Published as i32,
+            "{}: decision {n} not published",
+            self.backend
+        );
+        assert!(!dec.disclosure.is_empty());
+        if let Some(on) = fulfilled_on {
+            self.fulfil(&dec.name, on).await.expect("record fulfilment");
+        }
+        Case {
+            ent: self.enterprise(&code).await,
+            code,
+            disclosure: dec.disclosure.clone(),
+            decision: dec,
+        }
+    }
+
+    /// RecordFulfillment by an officer.
+    pub async fn fulfil(&self, decision: &str, on: &str) -> Result<pb::PenaltyDecision, Status> {
+        self.enf
+            .clone()
+            .record_fulfillment(req(
+                pb::RecordFulfillmentRequest {
+                    name: decision.to_string(),
+                    fulfilled_on: on.to_string(),
+                    evidence: "罚款已缴入国库（缴款书号 0001）".into(),
+                    etag: String::new(),
+                },
+                &self.officer,
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn check(&self, who: &As, disclosure: &str) -> Result<pb::RepairEligibility, Status> {
+        self.repair
+            .clone()
+            .check_repair_eligibility(call(
+                pb::CheckRepairEligibilityRequest {
+                    disclosure: disclosure.to_string(),
+                },
+                who,
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn submit(
+        &self,
+        who: &As,
+        request_id: &str,
+        app: pb::RepairApplication,
+    ) -> Result<pb::RepairApplication, Status> {
+        self.repair
+            .clone()
+            .submit_repair_application(call(
+                pb::SubmitRepairApplicationRequest {
+                    request_id: request_id.to_string(),
+                    repair_application: Some(app),
+                },
+                who,
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn get(&self, who: &As, name: &str) -> Result<pb::RepairApplication, Status> {
+        self.repair
+            .clone()
+            .get_repair_application(call(pb::GetRepairApplicationRequest { name: name.to_string() }, who))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// Every page of a listing.
+    pub async fn list(
+        &self,
+        who: &As,
+        filter: pb::ListRepairApplicationsRequest,
+    ) -> Result<Vec<pb::RepairApplication>, Status> {
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = self
+                .repair
+                .clone()
+                .list_repair_applications(call(
+                    pb::ListRepairApplicationsRequest {
+                        page_token: token.clone(),
+                        ..filter.clone()
+                    },
+                    who,
+                ))
+                .await?
+                .into_inner();
+            out.extend(page.repair_applications);
+            if page.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            token = page.next_page_token;
+        }
+    }
+
+    /// Every event of an application, read by `who`.
+    pub async fn events_as(&self, who: &As, name: &str) -> Result<Vec<pb::RepairApplicationEvent>, Status> {
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = self
+                .repair
+                .clone()
+                .list_repair_application_events(call(
+                    pb::ListRepairApplicationEventsRequest {
+                        name: name.to_string(),
+                        page_size: 7,
+                        page_token: token.clone(),
+                    },
+                    who,
+                ))
+                .await?
+                .into_inner();
+            out.extend(page.events);
+            if page.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            token = page.next_page_token;
+        }
+    }
+
+    /// Every event of an application, read by the reviewer.
+    pub async fn events(&self, name: &str) -> Vec<pb::RepairApplicationEvent> {
+        self.events_as(&self.reviewer, name).await.expect("list repair events")
+    }
+
+    /// A disclosure as the auditor sees it (terminated ones too).
+    pub async fn disclosure(&self, name: &str) -> pb::Disclosure {
+        self.dis
+            .clone()
+            .get_disclosure(req(pb::GetDisclosureRequest { name: name.to_string() }, &self.auditor))
+            .await
+            .expect("auditor GetDisclosure")
+            .into_inner()
+    }
+
+    /// A disclosure as a puller sees it (active ones only).
+    pub async fn public_disclosure(&self, name: &str) -> Result<pb::Disclosure, Status> {
+        self.dis
+            .clone()
+            .get_disclosure(req(
+                pb::GetDisclosureRequest { name: name.to_string() },
+                &self.discloser,
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The whole change feed, as a puller reads it.
+    pub async fn feed(&self) -> Vec<pb::DisclosureChange> {
+        let mut out = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .dis
+                .clone()
+                .list_disclosure_changes(req(
+                    pb::ListDisclosureChangesRequest {
+                        after_sequence: after,
+                        page_size: 1000,
+                    },
+                    &self.discloser,
+                ))
+                .await
+                .expect("ListDisclosureChanges")
+                .into_inner();
+            if page.changes.is_empty() {
+                return out;
+            }
+            after = page.last_sequence;
+            out.extend(page.changes);
+        }
+    }
+
+    /// The feed's changes of one disclosure.
+    pub async fn feed_of(&self, disclosure: &str) -> Vec<pb::DisclosureChange> {
+        self.feed()
+            .await
+            .into_iter()
+            .filter(|c| c.disclosure == disclosure)
+            .collect()
+    }
+
+    /// Waits (bounded) until the expiry job has expired a disclosure.
+    pub async fn wait_expired(&self, disclosure: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.disclosure(disclosure).await.state == pb::DisclosureState::Expired as i32 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: {disclosure} not expired within 10 s",
+                self.backend
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// One transition RPC: reviewer actions with the reviewer key, the
+    /// applicant's (Supplement, Withdraw) with `applicant`.
+    pub async fn act(
+        &self,
+        action: RepairAction,
+        name: &str,
+        etag: &str,
+        applicant: &As,
+    ) -> Result<pb::RepairApplication, Status> {
+        act_with(&mut self.repair.clone(), &self.reviewer, applicant, action, name, etag).await
+    }
+}
+
+/// One transition RPC on a given client.
+pub async fn act_with(
+    c: &mut RepairClient,
+    reviewer: &As,
+    applicant: &As,
+    action: RepairAction,
+    name: &str,
+    etag: &str,
+) -> Result<pb::RepairApplication, Status> {
+    let name = name.to_string();
+    let etag = etag.to_string();
+    let r = match action {
+        RepairAction::Accept => {
+            c.accept_repair_application(call(pb::AcceptRepairApplicationRequest { name, etag }, reviewer))
+                .await
+        }
+        RepairAction::Decline => {
+            c.decline_repair_application(call(
+                pb::DeclineRepairApplicationRequest {
+                    name,
+                    reason: "不属于受理范围，不予受理".into(),
+                    etag,
+                },
+                reviewer,
+            ))
+            .await
+        }
+        RepairAction::RequestSupplement => {
+            c.request_supplement(call(
+                pb::RequestSupplementRequest {
+                    name,
+                    reason: "请补充缴款凭证原件扫描件".into(),
+                    etag,
+                },
+                reviewer,
+            ))
+            .await
+        }
+        RepairAction::Supplement => {
+            c.supplement_repair_application(call(
+                pb::SupplementRepairApplicationRequest {
+                    name,
+                    materials: vec![material(
+                        pb::MaterialKind::FulfillmentProof,
+                        "补充材料.pdf",
+                        b"%PDF-1.4 supplement".to_vec(),
+                    )],
+                    etag,
+                },
+                applicant,
+            ))
+            .await
+        }
+        RepairAction::Approve => {
+            c.approve_repair_application(call(
+                pb::ApproveRepairApplicationRequest {
+                    name,
+                    opinion: "符合修复条件，同意修复".into(),
+                    etag,
+                },
+                reviewer,
+            ))
+            .await
+        }
+        RepairAction::Reject => {
+            c.reject_repair_application(call(
+                pb::RejectRepairApplicationRequest {
+                    name,
+                    reason: "整改不到位，驳回".into(),
+                    etag,
+                },
+                reviewer,
+            ))
+            .await
+        }
+        RepairAction::Withdraw => {
+            c.withdraw_repair_application(call(pb::WithdrawRepairApplicationRequest { name, etag }, applicant))
+                .await
+        }
+        RepairAction::Revoke => {
+            c.revoke_repair(call(
+                pb::RevokeRepairRequest {
+                    name,
+                    reason: "发现申请材料虚假，撤销修复".into(),
+                    etag,
+                },
+                reviewer,
+            ))
+            .await
+        }
+    };
+    r.map(|r| r.into_inner())
+}
