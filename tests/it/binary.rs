@@ -220,3 +220,16 @@ fn config_file_and_environment_are_read() {
     assert!(out.status.success());
     assert!(db2.exists(), "environment overrides the file");
 }
+
+/// The shipped example configuration lists real settings with valid values.
+#[test]
+fn example_config_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("gongshi.example.toml");
+    let db = dir.path().join("example.db");
+    let out = gongshi()
+        .args(["migrate", "--config", example.to_str().unwrap(), "--database-url", &format!("sqlite:{}", db.display())])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
