@@ -1,5 +1,5 @@
 //! Authentication (`authorization: Bearer <key>`) and role checks. Every RPC
-//! calls [`Guard::check`] first, so permission is decided before existence
+//! calls [`check`] first, so permission is decided before existence
 //! or etag are looked at.
 
 use tonic::{Request, Status};
