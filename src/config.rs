@@ -108,7 +108,11 @@ impl Default for Config {
             notice_repair_channel: NoticeSettings::default().repair_channel,
             notice_reconsideration_body: NoticeSettings::default().reconsideration_body,
             notice_court: NoticeSettings::default().court,
-            notice_documents: NoticeSettings::default().documents.iter().map(|d| d.as_str().to_string()).collect(),
+            notice_documents: NoticeSettings::default()
+                .documents
+                .iter()
+                .map(|d| d.as_str().to_string())
+                .collect(),
             notice_template_dir: None,
             policy_file: None,
             calendar_file: None,
@@ -148,7 +152,10 @@ impl Config {
         env_parse("GONGSHI_LISTEN", &mut cfg.listen)?;
         env_parse("GONGSHI_DATABASE_URL", &mut cfg.database_url)?;
         env_parse("GONGSHI_MAX_CONNECTIONS", &mut cfg.max_connections)?;
-        env_parse("GONGSHI_DB_ACQUIRE_TIMEOUT_SECONDS", &mut cfg.db_acquire_timeout_seconds)?;
+        env_parse(
+            "GONGSHI_DB_ACQUIRE_TIMEOUT_SECONDS",
+            &mut cfg.db_acquire_timeout_seconds,
+        )?;
         env_parse("GONGSHI_LOG_FORMAT", &mut cfg.log_format)?;
         env_parse("GONGSHI_LOG", &mut cfg.log_filter)?;
         env_parse("GONGSHI_SHUTDOWN_GRACE_SECONDS", &mut cfg.shutdown_grace_seconds)?;
@@ -164,13 +171,21 @@ impl Config {
         env_parse("GONGSHI_MAX_MESSAGE_BYTES", &mut cfg.max_message_bytes)?;
         env_parse("GONGSHI_LOOKUPS_PER_MINUTE", &mut cfg.lookups_per_minute)?;
         if let Ok(v) = std::env::var("GONGSHI_MAJOR_PENALTY_KINDS") {
-            cfg.major_penalty_kinds = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+            cfg.major_penalty_kinds = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
         }
         if let Some(v) = std::env::var_os("GONGSHI_NOTICE_TEMPLATE_DIR") {
             cfg.notice_template_dir = Some(PathBuf::from(v));
         }
         if let Ok(v) = std::env::var("GONGSHI_NOTICE_DOCUMENTS") {
-            cfg.notice_documents = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+            cfg.notice_documents = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
         }
         if let Some(v) = std::env::var_os("GONGSHI_POLICY_FILE") {
             cfg.policy_file = Some(PathBuf::from(v));
@@ -185,19 +200,26 @@ impl Config {
     /// Checks values that parse but make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !matches!(self.log_format.as_str(), "text" | "json") {
-            return Err(ConfigError(format!("log_format must be \"text\" or \"json\", not {:?}", self.log_format)));
+            return Err(ConfigError(format!(
+                "log_format must be \"text\" or \"json\", not {:?}",
+                self.log_format
+            )));
         }
         if self.max_connections == 0 {
             return Err(ConfigError("max_connections must be at least 1".into()));
         }
         if self.expiry_interval_seconds == 0 || self.watch_poll_millis == 0 {
-            return Err(ConfigError("expiry_interval_seconds and watch_poll_millis must be positive".into()));
+            return Err(ConfigError(
+                "expiry_interval_seconds and watch_poll_millis must be positive".into(),
+            ));
         }
         if self.repair_accept_days == 0 || self.repair_decide_days == 0 || self.repair_overall_days == 0 {
             return Err(ConfigError("repair deadlines must be at least 1 working day".into()));
         }
         if self.max_material_bytes == 0 || self.max_materials == 0 || self.lookups_per_minute == 0 {
-            return Err(ConfigError("max_material_bytes, max_materials and lookups_per_minute must be positive".into()));
+            return Err(ConfigError(
+                "max_material_bytes, max_materials and lookups_per_minute must be positive".into(),
+            ));
         }
         if self.max_message_bytes < 1024 * 1024 {
             return Err(ConfigError("max_message_bytes must be at least 1 MiB".into()));
@@ -214,7 +236,9 @@ impl Config {
         let documents = self
             .notice_documents
             .iter()
-            .map(|d| DocumentKind::parse(d).ok_or_else(|| ConfigError(format!("notice_documents: unknown document {d:?}"))))
+            .map(|d| {
+                DocumentKind::parse(d).ok_or_else(|| ConfigError(format!("notice_documents: unknown document {d:?}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(NoticeSettings {
             publication_site: self.notice_publication_site.clone(),
@@ -244,7 +268,8 @@ impl Config {
                 Err(e) => return Err(ConfigError(format!("cannot read template {}: {e}", path.display()))),
             }
         }
-        NoticeTemplates::from_sources(&format!("dir:{}", dir.display()), sources).map_err(|e| ConfigError(e.to_string()))
+        NoticeTemplates::from_sources(&format!("dir:{}", dir.display()), sources)
+            .map_err(|e| ConfigError(e.to_string()))
     }
 
     /// The major-decision rules.
@@ -252,7 +277,10 @@ impl Config {
         let kinds = self
             .major_penalty_kinds
             .iter()
-            .map(|k| PenaltyKind::parse(k).ok_or_else(|| ConfigError(format!("major_penalty_kinds: unknown penalty kind {k:?}"))))
+            .map(|k| {
+                PenaltyKind::parse(k)
+                    .ok_or_else(|| ConfigError(format!("major_penalty_kinds: unknown penalty kind {k:?}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(MajorRules {
             fine_threshold_fen: self.major_fine_threshold_fen,
@@ -274,7 +302,8 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| ConfigError(format!("cannot read policy file {}: {e}", path.display())))?;
-                PublicityPolicy::from_toml(&text).map_err(|e| ConfigError(format!("policy file {}: {e}", path.display())))?
+                PublicityPolicy::from_toml(&text)
+                    .map_err(|e| ConfigError(format!("policy file {}: {e}", path.display())))?
             }
             None => PublicityPolicy::builtin().map_err(|e| ConfigError(format!("built-in policy: {e}")))?,
         };
@@ -287,7 +316,8 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| ConfigError(format!("cannot read calendar file {}: {e}", path.display())))?;
-                WorkingCalendar::from_csv(&text).map_err(|e| ConfigError(format!("calendar file {}: {e}", path.display())))
+                WorkingCalendar::from_csv(&text)
+                    .map_err(|e| ConfigError(format!("calendar file {}: {e}", path.display())))
             }
             None => WorkingCalendar::builtin().map_err(|e| ConfigError(format!("built-in calendar: {e}"))),
         }

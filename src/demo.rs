@@ -55,14 +55,58 @@ pub struct DemoSummary {
 }
 
 const AUTHORITY: &str = "上海市浦东新区应急管理局";
-const PREFIXES: [&str; 12] = ["浦江", "东方", "申城", "金桥", "张江", "外高桥", "川沙", "高行", "陆家嘴", "花木", "北蔡", "三林"];
-const TRADES: [&str; 10] = ["化工", "物流", "机械制造", "建材", "仓储", "食品", "印刷", "电子", "钢结构", "餐饮管理"];
+const PREFIXES: [&str; 12] = [
+    "浦江",
+    "东方",
+    "申城",
+    "金桥",
+    "张江",
+    "外高桥",
+    "川沙",
+    "高行",
+    "陆家嘴",
+    "花木",
+    "北蔡",
+    "三林",
+];
+const TRADES: [&str; 10] = [
+    "化工",
+    "物流",
+    "机械制造",
+    "建材",
+    "仓储",
+    "食品",
+    "印刷",
+    "电子",
+    "钢结构",
+    "餐饮管理",
+];
 const VIOLATIONS: [(&str, &str, &str); 5] = [
-    ("未按规定开展安全生产教育和培训", "《中华人民共和国安全生产法》第九十七条第三项", "未如实记录安全生产教育和培训情况"),
-    ("未按规定对重大危险源进行登记建档", "《中华人民共和国安全生产法》第一百零一条第二项", "未对重大危险源登记建档并定期检测、评估"),
-    ("未采取措施消除事故隐患", "《中华人民共和国安全生产法》第一百零二条", "对检查发现的事故隐患未及时采取措施消除"),
-    ("特种作业人员未持证上岗", "《中华人民共和国安全生产法》第九十七条第七项", "安排未取得相应资格的人员从事特种作业"),
-    ("未按规定配备安全生产管理人员", "《中华人民共和国安全生产法》第九十七条第一项", "未按照规定设置安全生产管理机构或者配备安全生产管理人员"),
+    (
+        "未按规定开展安全生产教育和培训",
+        "《中华人民共和国安全生产法》第九十七条第三项",
+        "未如实记录安全生产教育和培训情况",
+    ),
+    (
+        "未按规定对重大危险源进行登记建档",
+        "《中华人民共和国安全生产法》第一百零一条第二项",
+        "未对重大危险源登记建档并定期检测、评估",
+    ),
+    (
+        "未采取措施消除事故隐患",
+        "《中华人民共和国安全生产法》第一百零二条",
+        "对检查发现的事故隐患未及时采取措施消除",
+    ),
+    (
+        "特种作业人员未持证上岗",
+        "《中华人民共和国安全生产法》第九十七条第七项",
+        "安排未取得相应资格的人员从事特种作业",
+    ),
+    (
+        "未按规定配备安全生产管理人员",
+        "《中华人民共和国安全生产法》第九十七条第一项",
+        "未按照规定设置安全生产管理机构或者配备安全生产管理人员",
+    ),
 ];
 
 fn credit_code(prefix: &str, n: u64) -> Result<String, AppError> {
@@ -76,7 +120,13 @@ fn set_day(clock: &ManualClock, d: NaiveDate, hour: i64) {
 }
 
 /// Fills `app` (which must run on `clock`) with the demo history up to `today`.
-pub async fn run(app: &Arc<App>, clock: &ManualClock, today: NaiveDate, enterprises: usize, seed: u64) -> Result<DemoSummary, AppError> {
+pub async fn run(
+    app: &Arc<App>,
+    clock: &ManualClock,
+    today: NaiveDate,
+    enterprises: usize,
+    seed: u64,
+) -> Result<DemoSummary, AppError> {
     if !app.store.list_decisions(&Default::default(), "", 1).await?.is_empty() {
         return Err(AppError::precondition(
             "DATABASE_NOT_EMPTY",
@@ -114,27 +164,45 @@ pub async fn run(app: &Arc<App>, clock: &ManualClock, today: NaiveDate, enterpri
                 PREFIXES[i % PREFIXES.len()],
                 TRADES[(i / PREFIXES.len()) % TRADES.len()]
             );
-            let name = if i >= PREFIXES.len() * TRADES.len() { name.replace("有限公司", &format!("第{}分公司", i)) } else { name };
+            let name = if i >= PREFIXES.len() * TRADES.len() {
+                name.replace("有限公司", &format!("第{}分公司", i))
+            } else {
+                name
+            };
             Ok((code, name))
         })
         .collect::<Result<_, AppError>>()?;
     s.enterprises = parties.len();
-    let enterprise_key = app.create_key(Role::Enterprise, "demo enterprise", Some(&parties[0].0), None).await?;
+    let enterprise_key = app
+        .create_key(Role::Enterprise, "demo enterprise", Some(&parties[0].0), None)
+        .await?;
     s.enterprise_code = parties[0].0.clone();
 
     // Decision dates spread from 2022-01 to a week before today.
     let start = NaiveDate::from_ymd_opt(2022, 1, 4).unwrap_or(today);
     let span = (today - start).num_days().max(30) - 7;
     let count = parties.len() * 3 / 2;
-    let mut dates: Vec<NaiveDate> = (0..count).map(|_| start + Duration::days(rng.random_range(0..span))).collect();
+    let mut dates: Vec<NaiveDate> = (0..count)
+        .map(|_| start + Duration::days(rng.random_range(0..span)))
+        .collect();
     dates.sort();
     for (i, decided_on) in dates.into_iter().enumerate() {
-        let party = &parties[if i < parties.len() { i } else { rng.random_range(0..parties.len()) }];
+        let party = &parties[if i < parties.len() {
+            i
+        } else {
+            rng.random_range(0..parties.len())
+        }];
         let (vtype, basis, facts) = VIOLATIONS[rng.random_range(0..VIOLATIONS.len())];
         let fine_yuan: i64 = [5_000, 10_000, 20_000, 30_000, 50_000, 80_000, 120_000][rng.random_range(0..7)];
         let simple = rng.random_bool(0.05);
         let warning_only = !simple && rng.random_bool(0.04);
-        let severity = if rng.random_bool(0.12) { pb::Severity::Serious } else if rng.random_bool(0.05) { pb::Severity::Minor } else { pb::Severity::General };
+        let severity = if rng.random_bool(0.12) {
+            pb::Severity::Serious
+        } else if rng.random_bool(0.05) {
+            pb::Severity::Minor
+        } else {
+            pb::Severity::General
+        };
         let p = pb::PenaltyDecision {
             decision_number: format!("沪浦应急罚〔{}〕{}号", decided_on.year(), 100 + i),
             party: Some(pb::Party {
@@ -156,9 +224,17 @@ pub async fn run(app: &Arc<App>, clock: &ManualClock, today: NaiveDate, enterpri
             } else {
                 vec![pb::PenaltyKind::Warning as i32, pb::PenaltyKind::Fine as i32]
             },
-            penalty_content: if warning_only { "警告".into() } else { format!("警告，并处罚款人民币{fine_yuan}元") },
+            penalty_content: if warning_only {
+                "警告".into()
+            } else {
+                format!("警告，并处罚款人民币{fine_yuan}元")
+            },
             fine_fen: if warning_only { 0 } else { fine_yuan * 100 },
-            procedure: if simple { pb::Procedure::Simple } else { pb::Procedure::Ordinary } as i32,
+            procedure: if simple {
+                pb::Procedure::Simple
+            } else {
+                pb::Procedure::Ordinary
+            } as i32,
             sector: pb::Sector::SafetyProduction as i32,
             severity: severity as i32,
             decided_on: decided_on.to_string(),
@@ -197,7 +273,11 @@ pub async fn run(app: &Arc<App>, clock: &ManualClock, today: NaiveDate, enterpri
         // Deliver the bundle on the decision day, publish within a few days
         // (now and then late), record fulfilment about two weeks later.
         let bundle = app.notice_bundle(&officer, &row.id, 0).await?;
-        let method = if rng.random_bool(0.1) { DeliveryMethod::Electronic } else { DeliveryMethod::Direct };
+        let method = if rng.random_bool(0.1) {
+            DeliveryMethod::Electronic
+        } else {
+            DeliveryMethod::Direct
+        };
         if bundle.documents.len() > 1 || rng.random_bool(0.5) {
             app.record_delivery(
                 &officer,
@@ -208,14 +288,23 @@ pub async fn run(app: &Arc<App>, clock: &ManualClock, today: NaiveDate, enterpri
                     recipient: "委托代理人".into(),
                     recipient_relation: "当事人委托代理人".into(),
                     delivered_at: clock.now(),
-                    consent_ref: if method == DeliveryMethod::Electronic { "电子送达地址确认书".into() } else { String::new() },
+                    consent_ref: if method == DeliveryMethod::Electronic {
+                        "电子送达地址确认书".into()
+                    } else {
+                        String::new()
+                    },
                     witnesses: vec![],
                 },
             )
             .await?;
             s.delivered += 1;
         }
-        let publish_day = decided_on + Duration::days(if rng.random_bool(0.08) { 12 } else { rng.random_range(1..6) });
+        let publish_day = decided_on
+            + Duration::days(if rng.random_bool(0.08) {
+                12
+            } else {
+                rng.random_range(1..6)
+            });
         if publish_day > today {
             continue;
         }
@@ -231,9 +320,12 @@ pub async fn run(app: &Arc<App>, clock: &ManualClock, today: NaiveDate, enterpri
         let fulfilled_on = decided_on + Duration::days(rng.random_range(5..25));
         if fulfilled_on < today && rng.random_bool(0.8) {
             set_day(clock, fulfilled_on, 14);
-            app.record_fulfillment(&officer, &row.id, "", fulfilled_on, "罚款已缴纳，银行缴款凭证在卷").await?;
+            app.record_fulfillment(&officer, &row.id, "", fulfilled_on, "罚款已缴纳，银行缴款凭证在卷")
+                .await?;
         }
-        let Some(disclosure_id) = published.disclosure_id.clone() else { continue };
+        let Some(disclosure_id) = published.disclosure_id.clone() else {
+            continue;
+        };
         let roll: f64 = rng.random();
         if roll < 0.06 {
             let day = publish_day + Duration::days(rng.random_range(10..60));
@@ -258,13 +350,22 @@ pub async fn run(app: &Arc<App>, clock: &ManualClock, today: NaiveDate, enterpri
             let day = publish_day + Duration::days(rng.random_range(20..90));
             if day < today {
                 set_day(clock, day, 16);
-                app.withdraw_decision(&officer, &row.id, "", WithdrawalEvent::Revoked, Some(day - Duration::days(1)), "经行政复议，原处罚决定被撤销")
-                    .await?;
+                app.withdraw_decision(
+                    &officer,
+                    &row.id,
+                    "",
+                    WithdrawalEvent::Revoked,
+                    Some(day - Duration::days(1)),
+                    "经行政复议，原处罚决定被撤销",
+                )
+                .await?;
                 s.withdrawn += 1;
             }
         } else if roll < 0.45 && party.0 != s.enterprise_code {
             // Credit repair once eligible: most approved, some still open.
-            let Some(d) = app.store.get_disclosure(&disclosure_id).await? else { continue };
+            let Some(d) = app.store.get_disclosure(&disclosure_id).await? else {
+                continue;
+            };
             let apply_on = d.content.repair_eligible_on + Duration::days(rng.random_range(0..40));
             let in_calendar = apply_on.year() >= 2023 && apply_on + Duration::days(20) < today;
             if !in_calendar || d.content.publicity_ends_on < apply_on {
@@ -315,9 +416,18 @@ pub async fn run(app: &Arc<App>, clock: &ManualClock, today: NaiveDate, enterpri
                 continue;
             }
             set_day(clock, apply_on + Duration::days(1), 10);
-            app.transition_repair(&repairer, &application.id, "", RepairAction::Accept, "", vec![]).await?;
+            app.transition_repair(&repairer, &application.id, "", RepairAction::Accept, "", vec![])
+                .await?;
             set_day(clock, apply_on + Duration::days(2), 15);
-            app.transition_repair(&repairer, &application.id, "", RepairAction::Approve, "材料齐全，符合修复条件", vec![]).await?;
+            app.transition_repair(
+                &repairer,
+                &application.id,
+                "",
+                RepairAction::Approve,
+                "材料齐全，符合修复条件",
+                vec![],
+            )
+            .await?;
             s.repaired += 1;
         }
     }

@@ -7,11 +7,15 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use gongshi::config::Config;
-use gongshi::domain::clock::SystemClock;
+use gongshi::domain::clock::{Clock, SystemClock};
 use gongshi::domain::lifecycle::Role;
 
 #[derive(Parser)]
-#[command(name = "gongshi", version, about = "Administrative-penalty disclosure, credit repair and notice service (gRPC)")]
+#[command(
+    name = "gongshi",
+    version,
+    about = "Administrative-penalty disclosure, credit repair and notice service (gRPC)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -44,6 +48,20 @@ enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate(DbArgs),
+    /// Fill an empty database with a realistic demo history and print one key per role.
+    Demo {
+        #[command(flatten)]
+        db: DbArgs,
+        /// How many enterprises.
+        #[arg(long, default_value_t = 220)]
+        enterprises: usize,
+        /// Random seed (the same seed gives the same history).
+        #[arg(long, default_value_t = 2023)]
+        seed: u64,
+    },
+    /// Import historical decisions from a CSV or XLSX file in the national
+    /// column order; bad rows go to FILE.errors.csv. Exits 1 if any row failed.
+    Import(ImportArgs),
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -51,6 +69,25 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// The file: .csv (UTF-8 or GB18030) or .xlsx (first worksheet); the first
+    /// row is the header (national column names or field codes).
+    file: PathBuf,
+    /// Sector of rows without a 行业 column: safety_production, fire, food, drug,
+    /// special_equipment or other.
+    #[arg(long, default_value = "OTHER")]
+    sector: String,
+    /// Information class of rows without a 信息类别 column: minor, general or serious.
+    #[arg(long, default_value = "GENERAL")]
+    severity: String,
+    /// Procedure of rows without a 程序 column: simple or ordinary.
+    #[arg(long, default_value = "ORDINARY")]
+    procedure: String,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 #[derive(Subcommand)]
@@ -93,7 +130,9 @@ fn load_config(db: &DbArgs, listen: Option<&str>) -> anyhow::Result<Config> {
 fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cfg.log_format == "json" {
         builder.json().init();
     } else {
@@ -145,11 +184,14 @@ async fn keys(action: KeysCommand, db: DbArgs) -> anyhow::Result<()> {
             expires_on,
         } => {
             let Some(role) = Role::parse(&role).filter(|r| *r != Role::System) else {
-                bail!("unknown role {role:?}: use officer, legal_reviewer, repair_reviewer, portal, enterprise, discloser or auditor");
+                bail!(
+                    "unknown role {role:?}: use officer, legal_reviewer, repair_reviewer, portal, enterprise, discloser or auditor"
+                );
             };
             let expires_on = match expires_on {
                 Some(d) => Some(
-                    chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").with_context(|| format!("--expires-on {d:?} is not a date YYYY-MM-DD"))?,
+                    chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                        .with_context(|| format!("--expires-on {d:?} is not a date YYYY-MM-DD"))?,
                 ),
                 None => None,
             };
@@ -161,7 +203,10 @@ async fn keys(action: KeysCommand, db: DbArgs) -> anyhow::Result<()> {
             println!("{}", key.secret);
         }
         KeysCommand::List => {
-            println!("{:<28} {:<16} {:<20} {:<12} {:<8} LABEL", "ID", "ROLE", "CREDIT CODE", "EXPIRES", "STATE");
+            println!(
+                "{:<28} {:<16} {:<20} {:<12} {:<8} LABEL",
+                "ID", "ROLE", "CREDIT CODE", "EXPIRES", "STATE"
+            );
             for k in app.store.list_keys().await? {
                 println!(
                     "{:<28} {:<16} {:<20} {:<12} {:<8} {}",
@@ -184,6 +229,96 @@ async fn keys(action: KeysCommand, db: DbArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn demo(db: DbArgs, enterprises: usize, seed: u64) -> anyhow::Result<()> {
+    if !(1..=5000).contains(&enterprises) {
+        bail!("--enterprises must be between 1 and 5000");
+    }
+    let cfg = load_config(&db, None)?;
+    let today = SystemClock.today_cst();
+    let clock = Arc::new(gongshi::domain::clock::ManualClock::at_cst_noon(today));
+    let app = cfg.open_app(clock.clone()).await?;
+    eprintln!(
+        "gongshi demo: replaying history 2022–{today} into {} …",
+        gongshi::store::redact_url(&cfg.database_url)
+    );
+    let s = gongshi::demo::run(&app, &clock, today, enterprises, seed).await?;
+    println!(
+        "demo data: {} enterprises, {} decisions ({} published, {} not published by policy, {} corrected, {} withdrawn, \
+         {} expired), {} repaired, {} under repair, {} notice bundles delivered",
+        s.enterprises,
+        s.decisions,
+        s.published,
+        s.not_published,
+        s.corrected,
+        s.withdrawn,
+        s.expired,
+        s.repaired,
+        s.under_repair,
+        s.delivered
+    );
+    println!();
+    println!(
+        "keys (shown once; the enterprise key is bound to {}):",
+        s.enterprise_code
+    );
+    for (role, key) in &s.keys {
+        println!("  {:<16} {key}", role.as_str());
+    }
+    let discloser = s
+        .keys
+        .iter()
+        .find(|(r, _)| *r == Role::Discloser)
+        .map(|(_, k)| k.as_str())
+        .unwrap_or("");
+    println!();
+    println!("start the server (README: cargo run --release), then try:");
+    println!();
+    println!("{}", gongshi::demo::first_call(&cfg.listen, discloser));
+    Ok(())
+}
+
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    use gongshi::import::{ImportOptions, parse_procedure, parse_sector, parse_severity};
+    use std::io::IsTerminal;
+    let Some(sector) = parse_sector(&args.sector) else {
+        bail!(
+            "--sector {:?}: use safety_production, fire, food, drug, special_equipment or other",
+            args.sector
+        );
+    };
+    let Some(severity) = parse_severity(&args.severity) else {
+        bail!("--severity {:?}: use minor, general or serious", args.severity);
+    };
+    let Some(procedure) = parse_procedure(&args.procedure) else {
+        bail!("--procedure {:?}: use simple or ordinary", args.procedure);
+    };
+    let cfg = load_config(&args.db, None)?;
+    let app = cfg.open_app(Arc::new(SystemClock)).await?;
+    let opts = ImportOptions {
+        sector,
+        severity,
+        procedure,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let s = gongshi::import::import_file(&app, &args.file, &opts).await?;
+    // Notes on stdout, the summary last; stderr keeps the one-line error.
+    if !s.ignored_columns.is_empty() {
+        println!("columns not imported (unknown): {}", s.ignored_columns.join(", "));
+    }
+    println!(
+        "{} rows in {:.1} s ({:.0} rows/s)",
+        s.rows,
+        s.elapsed.as_secs_f64(),
+        s.rows_per_second()
+    );
+    println!("{}", s.line());
+    if s.failed > 0 {
+        let report = s.report.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        bail!("{} row(s) failed; see {report}", s.failed);
+    }
+    Ok(())
+}
+
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -192,10 +327,15 @@ async fn run() -> anyhow::Result<()> {
         Some(Command::Migrate(db)) => {
             let cfg = load_config(&db, None)?;
             cfg.open_app(Arc::new(SystemClock)).await?;
-            eprintln!("migrations applied to {}", gongshi::store::redact_url(&cfg.database_url));
+            eprintln!(
+                "migrations applied to {}",
+                gongshi::store::redact_url(&cfg.database_url)
+            );
             Ok(())
         }
         Some(Command::Keys { action, db }) => keys(action, db).await,
+        Some(Command::Import(args)) => import(args).await,
+        Some(Command::Demo { db, enterprises, seed }) => demo(db, enterprises, seed).await,
     }
 }
 

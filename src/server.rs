@@ -79,9 +79,13 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     for s in SERVICES {
-        health_reporter.set_service_status(s, tonic_health::ServingStatus::Serving).await;
+        health_reporter
+            .set_service_status(s, tonic_health::ServingStatus::Serving)
+            .await;
     }
-    health_reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    health_reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(api::FILE_DESCRIPTOR_SET)
@@ -105,9 +109,13 @@ pub async fn run(
             shutdown.await;
             tracing::info!("shutting down: health NOT_SERVING, finishing in-flight calls");
             for s in SERVICES {
-                reporter.set_service_status(s, tonic_health::ServingStatus::NotServing).await;
+                reporter
+                    .set_service_status(s, tonic_health::ServingStatus::NotServing)
+                    .await;
             }
-            reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+            reporter
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
             let _ = stop_tx.send(true);
             fired.notify_one();
         }
@@ -120,7 +128,8 @@ pub async fn run(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(
-            EnforcementServiceServer::new(EnforcementApi::new(app.clone())).max_decoding_message_size(opts.max_message_bytes),
+            EnforcementServiceServer::new(EnforcementApi::new(app.clone()))
+                .max_decoding_message_size(opts.max_message_bytes),
         )
         .add_service(
             DisclosureServiceServer::new(DisclosureApi::new(app.clone(), opts.feed.clone(), stop_rx))

@@ -15,7 +15,9 @@ pub const ON_BEHALF_OF: &str = "x-gongshi-on-behalf-of";
 pub async fn check<T>(app: &App, req: &Request<T>, allowed: &[Role]) -> Result<Caller, Status> {
     let md = req.metadata();
     let token = match md.get("authorization") {
-        None => return Err(AppError::Unauthenticated("missing API key: send `authorization: Bearer <key>`".into()).into()),
+        None => {
+            return Err(AppError::Unauthenticated("missing API key: send `authorization: Bearer <key>`".into()).into());
+        }
         Some(v) => v
             .to_str()
             .ok()
@@ -26,7 +28,11 @@ pub async fn check<T>(app: &App, req: &Request<T>, allowed: &[Role]) -> Result<C
     let on_behalf_of = match md.get(ON_BEHALF_OF) {
         None => None,
         Some(v) => Some(v.to_str().map_err(|_| {
-            Status::from(AppError::invalid_field("INVALID_CREDIT_CODE", ON_BEHALF_OF, "must be ASCII"))
+            Status::from(AppError::invalid_field(
+                "INVALID_CREDIT_CODE",
+                ON_BEHALF_OF,
+                "must be ASCII",
+            ))
         })?),
     };
     let caller = app.authenticate_key(token).await?;

@@ -45,7 +45,12 @@ impl Violations {
         let message = if self.items.len() == 1 {
             format!("invalid {}: {}", first.field, first.description)
         } else {
-            format!("{} invalid fields, first {}: {}", self.items.len(), first.field, first.description)
+            format!(
+                "{} invalid fields, first {}: {}",
+                self.items.len(),
+                first.field,
+                first.description
+            )
         };
         Err(AppError::Invalid {
             reason,
@@ -167,7 +172,11 @@ pub fn decision_doc(p: &pb::PenaltyDecision, prefix: &str, today: NaiveDate) -> 
     let party_in = p.party.clone().unwrap_or_default();
     let kind = enum_in!(pb::PartyKind, "PARTY_KIND_", PartyKind, party_in.kind);
     if kind.is_none() {
-        v.add("FIELD_REQUIRED", f("party.kind"), "must be LEGAL_PERSON, INDIVIDUAL_BUSINESS or NATURAL_PERSON");
+        v.add(
+            "FIELD_REQUIRED",
+            f("party.kind"),
+            "must be LEGAL_PERSON, INDIVIDUAL_BUSINESS or NATURAL_PERSON",
+        );
     }
     let kind = kind.unwrap_or(PartyKind::LegalPerson);
     let rep_in = party_in.legal_representative.clone().unwrap_or_default();
@@ -176,12 +185,41 @@ pub fn decision_doc(p: &pb::PenaltyDecision, prefix: &str, today: NaiveDate) -> 
     let party = Party {
         kind,
         name: v.text(&f("party.name"), &party_in.name, limits::NAME, true),
-        credit_code: v.credit_code(&f("party.credit_code"), &party_in.credit_code, kind == PartyKind::LegalPerson),
-        business_registration_number: v.text(&f("party.business_registration_number"), &party_in.business_registration_number, limits::CODE, false),
-        organization_code: v.text(&f("party.organization_code"), &party_in.organization_code, limits::CODE, false),
-        tax_registration_number: v.text(&f("party.tax_registration_number"), &party_in.tax_registration_number, limits::CODE, false),
-        public_institution_certificate: v.text(&f("party.public_institution_certificate"), &party_in.public_institution_certificate, limits::CODE, false),
-        social_organization_certificate: v.text(&f("party.social_organization_certificate"), &party_in.social_organization_certificate, limits::CODE, false),
+        credit_code: v.credit_code(
+            &f("party.credit_code"),
+            &party_in.credit_code,
+            kind == PartyKind::LegalPerson,
+        ),
+        business_registration_number: v.text(
+            &f("party.business_registration_number"),
+            &party_in.business_registration_number,
+            limits::CODE,
+            false,
+        ),
+        organization_code: v.text(
+            &f("party.organization_code"),
+            &party_in.organization_code,
+            limits::CODE,
+            false,
+        ),
+        tax_registration_number: v.text(
+            &f("party.tax_registration_number"),
+            &party_in.tax_registration_number,
+            limits::CODE,
+            false,
+        ),
+        public_institution_certificate: v.text(
+            &f("party.public_institution_certificate"),
+            &party_in.public_institution_certificate,
+            limits::CODE,
+            false,
+        ),
+        social_organization_certificate: v.text(
+            &f("party.social_organization_certificate"),
+            &party_in.social_organization_certificate,
+            limits::CODE,
+            false,
+        ),
         legal_representative: LegalRepresentative {
             name: v.text(&f("party.legal_representative.name"), &rep_in.name, limits::NAME, false),
             id_type: rep_type,
@@ -197,11 +235,19 @@ pub fn decision_doc(p: &pb::PenaltyDecision, prefix: &str, today: NaiveDate) -> 
         match enum_in!(pb::PenaltyKind, "PENALTY_KIND_", PenaltyKind, *k) {
             Some(k) if !kinds.contains(&k) => kinds.push(k),
             Some(_) => v.add("DUPLICATE_VALUE", f(&format!("penalty_kinds[{i}]")), "is listed twice"),
-            None => v.add("INVALID_ENUM", f(&format!("penalty_kinds[{i}]")), "must be one of the 14 categories of 行政处罚法 Art. 9"),
+            None => v.add(
+                "INVALID_ENUM",
+                f(&format!("penalty_kinds[{i}]")),
+                "must be one of the 14 categories of 行政处罚法 Art. 9",
+            ),
         }
     }
     if p.penalty_kinds.is_empty() {
-        v.add("FIELD_REQUIRED", f("penalty_kinds"), "at least one penalty category is required");
+        v.add(
+            "FIELD_REQUIRED",
+            f("penalty_kinds"),
+            "at least one penalty category is required",
+        );
     }
     if p.fine_fen < 0 {
         v.add("INVALID_AMOUNT", f("fine_fen"), "must not be negative");
@@ -214,7 +260,11 @@ pub fn decision_doc(p: &pb::PenaltyDecision, prefix: &str, today: NaiveDate) -> 
         v.add("INVALID_AMOUNT", f("fine_fen"), "a FINE needs its amount in fen");
     }
     if !has_fine && p.fine_fen > 0 {
-        v.add("INVALID_AMOUNT", f("fine_fen"), "an amount is given but FINE is not among the penalty kinds");
+        v.add(
+            "INVALID_AMOUNT",
+            f("fine_fen"),
+            "an amount is given but FINE is not among the penalty kinds",
+        );
     }
     let procedure = enum_in!(pb::Procedure, "PROCEDURE_", Procedure, p.procedure);
     if procedure.is_none() {
@@ -222,7 +272,11 @@ pub fn decision_doc(p: &pb::PenaltyDecision, prefix: &str, today: NaiveDate) -> 
     }
     let sector = enum_in!(pb::Sector, "SECTOR_", Sector, p.sector);
     if sector.is_none() {
-        v.add("FIELD_REQUIRED", f("sector"), "is required (OTHER when none of the listed sectors applies)");
+        v.add(
+            "FIELD_REQUIRED",
+            f("sector"),
+            "is required (OTHER when none of the listed sectors applies)",
+        );
     }
     let severity = enum_in!(pb::Severity, "SEVERITY_", Severity, p.severity);
     if severity.is_none() {
@@ -232,7 +286,11 @@ pub fn decision_doc(p: &pb::PenaltyDecision, prefix: &str, today: NaiveDate) -> 
     if let Some(d) = decided_on
         && d > today
     {
-        v.add("INVALID_DATE", f("decided_on"), "must not be in the future (China Standard Time)");
+        v.add(
+            "INVALID_DATE",
+            f("decided_on"),
+            "must not be in the future (China Standard Time)",
+        );
     }
     let effective_until = v.date(&f("effective_until"), &p.effective_until, false);
     if let (Some(d), Some(e)) = (decided_on, effective_until)
@@ -340,7 +398,11 @@ pub fn doc_out(d: &DecisionDoc, sensitive: bool) -> pb::PenaltyDecision {
             legal_representative: Some(pb::LegalRepresentative {
                 name: p.legal_representative.name.clone(),
                 id_type: id_type_out(p.legal_representative.id_type),
-                id_number: if sensitive { p.legal_representative.id_number.clone() } else { String::new() },
+                id_number: if sensitive {
+                    p.legal_representative.id_number.clone()
+                } else {
+                    String::new()
+                },
             }),
             id_type: id_type_out(p.id_type),
             id_number: if sensitive { p.id_number.clone() } else { String::new() },
@@ -349,7 +411,11 @@ pub fn doc_out(d: &DecisionDoc, sensitive: bool) -> pb::PenaltyDecision {
         violation_type: d.violation_type.clone(),
         violation_facts: d.violation_facts.clone(),
         legal_basis: d.legal_basis.clone(),
-        penalty_kinds: d.penalty_kinds.iter().map(|k| enum_out!(pb::PenaltyKind, "PENALTY_KIND_", k)).collect(),
+        penalty_kinds: d
+            .penalty_kinds
+            .iter()
+            .map(|k| enum_out!(pb::PenaltyKind, "PENALTY_KIND_", k))
+            .collect(),
         penalty_content: d.penalty_content.clone(),
         fine_fen: d.fine_fen,
         confiscation_fen: d.confiscation_fen,
@@ -394,7 +460,11 @@ pub fn decision_out(row: &DecisionRow, sensitive: bool) -> pb::PenaltyDecision {
             record_time: Some(ts(f.at)),
         }),
         state: enum_out!(pb::DecisionState, "DECISION_STATE_", row.state),
-        disclosure: row.disclosure_id.as_ref().map(|d| format!("disclosures/{d}")).unwrap_or_default(),
+        disclosure: row
+            .disclosure_id
+            .as_ref()
+            .map(|d| format!("disclosures/{d}"))
+            .unwrap_or_default(),
         etag: crate::app::etag(row.version),
         create_time: Some(ts(row.create_time)),
         update_time: Some(ts(row.update_time)),
@@ -430,7 +500,11 @@ pub fn record_out(r: &PublicRecord) -> pb::Disclosure {
         violation_type: r.violation_type.clone(),
         violation_facts: r.violation_facts.clone(),
         legal_basis: r.legal_basis.clone(),
-        penalty_kinds: r.penalty_kinds.iter().map(|k| enum_out!(pb::PenaltyKind, "PENALTY_KIND_", k)).collect(),
+        penalty_kinds: r
+            .penalty_kinds
+            .iter()
+            .map(|k| enum_out!(pb::PenaltyKind, "PENALTY_KIND_", k))
+            .collect(),
         penalty_content: r.penalty_content.clone(),
         fine_fen: r.fine_fen,
         confiscation_fen: r.confiscation_fen,

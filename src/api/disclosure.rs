@@ -66,7 +66,10 @@ pub fn change_out(c: &ChangeView) -> pb::DisclosureChange {
         sequence: c.sequence,
         disclosure: format!("disclosures/{}", c.disclosure_id),
         kind: enum_out!(pb::ChangeKind, "CHANGE_KIND_", c.kind),
-        reason: c.reason.map(|r| enum_out!(pb::TerminationReason, "TERMINATION_REASON_", r)).unwrap_or(0),
+        reason: c
+            .reason
+            .map(|r| enum_out!(pb::TerminationReason, "TERMINATION_REASON_", r))
+            .unwrap_or(0),
         effective_time: Some(ts(c.effective_time)),
         record: c.record.as_ref().map(|r| pb::Disclosure {
             name: format!("disclosures/{}", c.disclosure_id),
@@ -92,7 +95,13 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
         let caller = auth::check(&self.app, &req, READERS).await?;
         let id = resource_id(&req.get_ref().name, "disclosures/", "name")?;
         let not_found = || AppError::NotFound(format!("disclosures/{id}"));
-        let row = self.app.store.get_disclosure(id).await.map_err(AppError::from)?.ok_or_else(not_found)?;
+        let row = self
+            .app
+            .store
+            .get_disclosure(id)
+            .await
+            .map_err(AppError::from)?
+            .ok_or_else(not_found)?;
         // Terminated records stop being shared: only auditors still see them.
         if row.state != DisclosureState::Active && caller.role != Role::Auditor {
             return Err(not_found().into());
@@ -132,7 +141,12 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
         }
         let scope = format!("disclosures|{}|{:?}", caller.key_id, filter);
         let after = page::position(&scope, &r.page_token)?;
-        let rows = self.app.store.list_disclosures(&filter, &after, limit).await.map_err(AppError::from)?;
+        let rows = self
+            .app
+            .store
+            .list_disclosures(&filter, &after, limit)
+            .await
+            .map_err(AppError::from)?;
         let next = match rows.last() {
             Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id),
             _ => String::new(),
@@ -153,7 +167,12 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
             return Err(AppError::invalid_field("INVALID_SEQUENCE", "after_sequence", "must not be negative").into());
         }
         let limit = page::size(r.page_size)?;
-        let changes = self.app.store.list_changes(r.after_sequence, limit).await.map_err(AppError::from)?;
+        let changes = self
+            .app
+            .store
+            .list_changes(r.after_sequence, limit)
+            .await
+            .map_err(AppError::from)?;
         let last_sequence = changes.last().map(|c| c.sequence).unwrap_or(r.after_sequence);
         Ok(Response::new(pb::ListDisclosureChangesResponse {
             changes: changes.iter().map(change_out).collect(),
@@ -285,7 +304,14 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
                     let data = buf[start..start + chunk_bytes].to_vec();
                     start += chunk_bytes;
                     hasher.update(&data);
-                    if out_tx.send(Ok(pb::ExportChunk { data, ..Default::default() })).await.is_err() {
+                    if out_tx
+                        .send(Ok(pb::ExportChunk {
+                            data,
+                            ..Default::default()
+                        }))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }

@@ -38,7 +38,11 @@ pub fn decision_id(name: &str) -> Result<&str, AppError> {
 pub fn resource_id<'a>(name: &'a str, prefix: &str, field: &str) -> Result<&'a str, AppError> {
     match name.strip_prefix(prefix) {
         Some(id) if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric()) => Ok(id),
-        _ => Err(AppError::invalid_field("INVALID_NAME", field, format!("must be {prefix}{{id}}"))),
+        _ => Err(AppError::invalid_field(
+            "INVALID_NAME",
+            field,
+            format!("must be {prefix}{{id}}"),
+        )),
     }
 }
 
@@ -54,7 +58,11 @@ impl EnforcementApi {
         if !sees_sensitive(caller.role) {
             return Ok(());
         }
-        let ids: Vec<String> = rows.iter().filter(|r| has_sensitive(&r.doc)).map(|r| r.id.clone()).collect();
+        let ids: Vec<String> = rows
+            .iter()
+            .filter(|r| has_sensitive(&r.doc))
+            .map(|r| r.id.clone())
+            .collect();
         self.app.audit_sensitive_read(caller, &ids, via).await?;
         Ok(())
     }
@@ -71,7 +79,11 @@ fn check_reason(field: &str, value: &str, required: bool) -> Result<String, AppE
 fn apply_mask(base: &mut pb::PenaltyDecision, patch: &pb::PenaltyDecision, paths: &[String]) -> Result<(), AppError> {
     let mut v = Violations::default();
     if paths.is_empty() {
-        v.add("FIELD_REQUIRED", "update_mask", "name the fields to correct, e.g. \"violation_facts\"");
+        v.add(
+            "FIELD_REQUIRED",
+            "update_mask",
+            "name the fields to correct, e.g. \"violation_facts\"",
+        );
     }
     let pp = patch.party.clone().unwrap_or_default();
     let prep = pp.legal_representative.clone().unwrap_or_default();
@@ -103,11 +115,17 @@ fn apply_mask(base: &mut pb::PenaltyDecision, patch: &pb::PenaltyDecision, paths
             "party.kind" => party.kind = pp.kind,
             "party.name" => party.name = pp.name.clone(),
             "party.credit_code" => party.credit_code = pp.credit_code.clone(),
-            "party.business_registration_number" => party.business_registration_number = pp.business_registration_number.clone(),
+            "party.business_registration_number" => {
+                party.business_registration_number = pp.business_registration_number.clone()
+            }
             "party.organization_code" => party.organization_code = pp.organization_code.clone(),
             "party.tax_registration_number" => party.tax_registration_number = pp.tax_registration_number.clone(),
-            "party.public_institution_certificate" => party.public_institution_certificate = pp.public_institution_certificate.clone(),
-            "party.social_organization_certificate" => party.social_organization_certificate = pp.social_organization_certificate.clone(),
+            "party.public_institution_certificate" => {
+                party.public_institution_certificate = pp.public_institution_certificate.clone()
+            }
+            "party.social_organization_certificate" => {
+                party.social_organization_certificate = pp.social_organization_certificate.clone()
+            }
             "party.legal_representative" => party.legal_representative = Some(prep.clone()),
             "party.legal_representative.name" => rep.name = prep.name.clone(),
             "party.legal_representative.id_type" => rep.id_type = prep.id_type,
@@ -121,7 +139,11 @@ fn apply_mask(base: &mut pb::PenaltyDecision, patch: &pb::PenaltyDecision, paths
             "data_source" => base.data_source = Some(ps.clone()),
             "data_source.name" => src.name = ps.name.clone(),
             "data_source.credit_code" => src.credit_code = ps.credit_code.clone(),
-            _ => v.add("INVALID_UPDATE_MASK", format!("update_mask.paths[{i}]"), format!("{path:?} is not a correctable field")),
+            _ => v.add(
+                "INVALID_UPDATE_MASK",
+                format!("update_mask.paths[{i}]"),
+                format!("{path:?} is not a correctable field"),
+            ),
         }
     }
     v.finish()
@@ -153,7 +175,8 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         let caller = auth::check(&self.app, &req, READERS).await?;
         let id = decision_id(&req.get_ref().name)?;
         let row = self.app.get_decision(id).await?;
-        self.audit_read(&caller, std::slice::from_ref(&row), "GetPenaltyDecision").await?;
+        self.audit_read(&caller, std::slice::from_ref(&row), "GetPenaltyDecision")
+            .await?;
         Ok(self.respond(&caller, &row))
     }
 
@@ -184,7 +207,12 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         v.finish()?;
         let scope = format!("decisions|{}|{:?}", caller.key_id, filter);
         let after = page::position(&scope, &r.page_token)?;
-        let rows = self.app.store.list_decisions(&filter, &after, limit).await.map_err(AppError::from)?;
+        let rows = self
+            .app
+            .store
+            .list_decisions(&filter, &after, limit)
+            .await
+            .map_err(AppError::from)?;
         self.audit_read(&caller, &rows, "ListPenaltyDecisions").await?;
         let next = match rows.last() {
             Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id),
@@ -205,7 +233,9 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         let r = req.into_inner();
         let id = decision_id(&r.name)?;
         let Some(opinion) = enum_in!(pb::ReviewOpinion, "REVIEW_OPINION_", ReviewOpinion, r.opinion) else {
-            return Err(AppError::invalid_field("FIELD_REQUIRED", "opinion", "must be APPROVE, DISAPPROVE or REVISE").into());
+            return Err(
+                AppError::invalid_field("FIELD_REQUIRED", "opinion", "must be APPROVE, DISAPPROVE or REVISE").into(),
+            );
         };
         let c = r.checklist.unwrap_or_default();
         let mut v = Violations::default();
@@ -301,7 +331,10 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         let Some(date) = date else {
             return Err(AppError::invalid_field("FIELD_REQUIRED", "fulfilled_on", "is required").into());
         };
-        let row = self.app.record_fulfillment(&caller, id, &r.etag, date, &evidence).await?;
+        let row = self
+            .app
+            .record_fulfillment(&caller, id, &r.etag, date, &evidence)
+            .await?;
         Ok(self.respond(&caller, &row))
     }
 
@@ -318,13 +351,18 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         let after: i64 = if after.is_empty() {
             0
         } else {
-            after
-                .parse()
-                .map_err(|_| AppError::invalid_field("INVALID_PAGE_TOKEN", "page_token", "is not a token this server issued"))?
+            after.parse().map_err(|_| {
+                AppError::invalid_field("INVALID_PAGE_TOKEN", "page_token", "is not a token this server issued")
+            })?
         };
         // Existence first, so an unknown decision is NOT_FOUND, not an empty page.
         self.app.get_decision(id).await?;
-        let rows = self.app.store.list_events(id, after, limit).await.map_err(AppError::from)?;
+        let rows = self
+            .app
+            .store
+            .list_events(id, after, limit)
+            .await
+            .map_err(AppError::from)?;
         let next = match rows.last() {
             Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id.to_string()),
             _ => String::new(),

@@ -12,14 +12,14 @@ mod enforcement;
 mod notice;
 pub mod page;
 pub mod ratelimit;
-mod report;
 mod repair;
+mod report;
 pub mod status;
 
 pub use disclosure::DisclosureApi;
 pub use enforcement::EnforcementApi;
-pub use repair::CreditRepairApi;
 pub use notice::NoticeApi;
+pub use repair::CreditRepairApi;
 pub use report::ReportApi;
 
 /// Generated protobuf and gRPC code of `gongshi.v1`.

@@ -68,7 +68,11 @@ pub fn bundle_out(b: &BundleRow) -> pb::NoticeBundle {
             }),
             consent_ref: d.consent_ref.clone(),
             witnesses: d.witnesses.clone(),
-            documents: d.documents.iter().map(|k| enum_out!(pb::DocumentKind, "DOCUMENT_KIND_", k)).collect(),
+            documents: d
+                .documents
+                .iter()
+                .map(|k| enum_out!(pb::DocumentKind, "DOCUMENT_KIND_", k))
+                .collect(),
         }),
         delivery_state: enum_out!(pb::DeliveryState, "DELIVERY_STATE_", b.delivery_state),
         etag: etag(b.row_version),
@@ -78,7 +82,10 @@ pub fn bundle_out(b: &BundleRow) -> pb::NoticeBundle {
 
 #[tonic::async_trait]
 impl pb::notice_service_server::NoticeService for NoticeApi {
-    async fn get_notice_bundle(&self, req: Request<pb::GetNoticeBundleRequest>) -> Result<Response<pb::NoticeBundle>, Status> {
+    async fn get_notice_bundle(
+        &self,
+        req: Request<pb::GetNoticeBundleRequest>,
+    ) -> Result<Response<pb::NoticeBundle>, Status> {
         let caller = auth::check(&self.app, &req, READERS).await?;
         let r = req.get_ref();
         let id = bundle_decision_id(&r.name)?;
@@ -126,7 +133,12 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
         };
         let scope = format!("bundles|{}|{:?}|{:?}", caller.key_id, caller.enterprise, filter);
         let after = page::position(&scope, &r.page_token)?;
-        let rows = self.app.store.list_bundles(&filter, &after, limit).await.map_err(AppError::from)?;
+        let rows = self
+            .app
+            .store
+            .list_bundles(&filter, &after, limit)
+            .await
+            .map_err(AppError::from)?;
         let next = match rows.last() {
             Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.decision_id),
             _ => String::new(),
@@ -206,7 +218,10 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
         let Some(signed_at) = signed_at else {
             return Err(AppError::Internal("validated fields missing".into()).into());
         };
-        let b = self.app.record_receipt(&caller, id, &r.etag, &signed_by, signed_at).await?;
+        let b = self
+            .app
+            .record_receipt(&caller, id, &r.etag, &signed_by, signed_at)
+            .await?;
         Ok(Response::new(bundle_out(&b)))
     }
 }

@@ -16,7 +16,11 @@ pub const MAX: i32 = 1000;
 /// Validates and clamps a page size.
 pub fn size(page_size: i32) -> Result<i64, AppError> {
     match page_size {
-        n if n < 0 => Err(AppError::invalid_field("INVALID_PAGE_SIZE", "page_size", "must not be negative")),
+        n if n < 0 => Err(AppError::invalid_field(
+            "INVALID_PAGE_SIZE",
+            "page_size",
+            "must not be negative",
+        )),
         0 => Ok(DEFAULT as i64),
         n => Ok(n.min(MAX) as i64),
     }
@@ -36,7 +40,13 @@ pub fn position(scope: &str, token: &str) -> Result<String, AppError> {
     if token.is_empty() {
         return Ok(String::new());
     }
-    let bad = || AppError::invalid_field("INVALID_PAGE_TOKEN", "page_token", "is not a token this server issued for this caller and filter");
+    let bad = || {
+        AppError::invalid_field(
+            "INVALID_PAGE_TOKEN",
+            "page_token",
+            "is not a token this server issued for this caller and filter",
+        )
+    };
     if token.len() > 512 {
         return Err(bad());
     }

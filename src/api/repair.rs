@@ -77,7 +77,11 @@ fn application_out(row: &RepairRow, show_contact: bool, today: chrono::NaiveDate
             made_on: c.made_on.to_string(),
             signer: c.signer.clone(),
             reason: c.reason.clone(),
-            fulfillment_status: enum_out!(pb::CommitmentFulfillment, "COMMITMENT_FULFILLMENT_", c.fulfillment_status),
+            fulfillment_status: enum_out!(
+                pb::CommitmentFulfillment,
+                "COMMITMENT_FULFILLMENT_",
+                c.fulfillment_status
+            ),
         }),
         materials: row
             .doc
@@ -117,21 +121,33 @@ impl CreditRepairApi {
     fn uploads(&self, v: &mut Violations, field: &str, materials: Vec<pb::Material>) -> Vec<Upload> {
         let max = self.app.repair.max_material_bytes;
         if materials.len() > self.app.repair.max_materials {
-            v.add("TOO_MANY_MATERIALS", field, format!("at most {} files", self.app.repair.max_materials));
+            v.add(
+                "TOO_MANY_MATERIALS",
+                field,
+                format!("at most {} files", self.app.repair.max_materials),
+            );
         }
         let mut out = Vec::new();
         for (i, m) in materials.into_iter().enumerate() {
             let f = format!("{field}[{i}]");
             let kind = enum_in!(pb::MaterialKind, "MATERIAL_KIND_", MaterialKind, m.kind);
             if kind.is_none() {
-                v.add("INVALID_ENUM", format!("{f}.kind"), "must be FULFILLMENT_PROOF, CREDIT_COMMITMENT or OTHER");
+                v.add(
+                    "INVALID_ENUM",
+                    format!("{f}.kind"),
+                    "must be FULFILLMENT_PROOF, CREDIT_COMMITMENT or OTHER",
+                );
             }
             let file_name = v.text(&format!("{f}.file_name"), &m.file_name, 255, true);
             let media_type = v.text(&format!("{f}.media_type"), &m.media_type, 100, true);
             if m.content.is_empty() {
                 v.add("FIELD_REQUIRED", format!("{f}.content"), "the file is empty");
             } else if m.content.len() > max {
-                v.add("MATERIAL_TOO_LARGE", format!("{f}.content"), format!("larger than {max} bytes"));
+                v.add(
+                    "MATERIAL_TOO_LARGE",
+                    format!("{f}.content"),
+                    format!("larger than {max} bytes"),
+                );
             }
             out.push(Upload {
                 kind: kind.unwrap_or(MaterialKind::Other),
@@ -143,7 +159,13 @@ impl CreditRepairApi {
         out
     }
 
-    async fn transition(&self, caller: Caller, name: &str, etag_given: &str, step: Step<'_>) -> Result<Response<pb::RepairApplication>, Status> {
+    async fn transition(
+        &self,
+        caller: Caller,
+        name: &str,
+        etag_given: &str,
+        step: Step<'_>,
+    ) -> Result<Response<pb::RepairApplication>, Status> {
         let id = application_id(name)?;
         let mut v = Violations::default();
         let reason = v.text("reason", step.reason, limits::REASON, step.reason_required);
@@ -224,13 +246,21 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         let disclosure_id = match resource_id(&a.disclosure, "disclosures/", "repair_application.disclosure") {
             Ok(id) => id.to_string(),
             Err(_) => {
-                v.add("INVALID_NAME", "repair_application.disclosure", "must be disclosures/{id}");
+                v.add(
+                    "INVALID_NAME",
+                    "repair_application.disclosure",
+                    "must be disclosures/{id}",
+                );
                 String::new()
             }
         };
         let applicant = a.applicant.unwrap_or_default();
         let applicant_name = v.text("repair_application.applicant.name", &applicant.name, limits::NAME, true);
-        let code = v.credit_code("repair_application.applicant.credit_code", &applicant.credit_code, false);
+        let code = v.credit_code(
+            "repair_application.applicant.credit_code",
+            &applicant.credit_code,
+            false,
+        );
         if !code.is_empty() && caller.enterprise.as_deref() != Some(code.as_str()) {
             v.add(
                 "ENTERPRISE_MISMATCH",
@@ -244,13 +274,21 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
             phone: v.text("repair_application.contact.phone", &contact.phone, 32, true),
         };
         if !contact.phone.is_empty() && !contact.phone.chars().all(|c| c.is_ascii_digit() || "+- ()".contains(c)) {
-            v.add("INVALID_PHONE", "repair_application.contact.phone", "digits, spaces, + - ( ) only");
+            v.add(
+                "INVALID_PHONE",
+                "repair_application.contact.phone",
+                "digits, spaces, + - ( ) only",
+            );
         }
         let commitment = match a.commitment {
             Some(c) if !c.content.trim().is_empty() => {
                 let made_on = v.date("repair_application.commitment.made_on", &c.made_on, true);
                 if made_on.is_some_and(|d| d > self.app.clock.today_cst()) {
-                    v.add("INVALID_DATE", "repair_application.commitment.made_on", "must not be in the future");
+                    v.add(
+                        "INVALID_DATE",
+                        "repair_application.commitment.made_on",
+                        "must not be in the future",
+                    );
                 }
                 Some(Commitment {
                     code: v.text("repair_application.commitment.code", &c.code, 64, false),
@@ -258,7 +296,12 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
                     committer_code: caller.enterprise.clone().unwrap_or_default(),
                     reason: v.text("repair_application.commitment.reason", &c.reason, limits::REASON, false),
                     content: v.text("repair_application.commitment.content", &c.content, limits::FACTS, true),
-                    liability: v.text("repair_application.commitment.liability", &c.liability, limits::REASON, true),
+                    liability: v.text(
+                        "repair_application.commitment.liability",
+                        &c.liability,
+                        limits::REASON,
+                        true,
+                    ),
                     made_on: made_on.unwrap_or_else(|| self.app.clock.today_cst()),
                     signer: v.text("repair_application.commitment.signer", &c.signer, limits::NAME, true),
                     fulfillment_status: enum_in!(
@@ -346,7 +389,12 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         };
         let scope = format!("repairs|{}|{:?}|{:?}", caller.key_id, caller.enterprise, filter);
         let after = page::position(&scope, &r.page_token)?;
-        let rows = self.app.store.list_repairs(&filter, &after, limit).await.map_err(AppError::from)?;
+        let rows = self
+            .app
+            .store
+            .list_repairs(&filter, &after, limit)
+            .await
+            .map_err(AppError::from)?;
         let next = match rows.last() {
             Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id),
             _ => String::new(),
@@ -393,7 +441,8 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
     ) -> Result<Response<pb::RepairApplication>, Status> {
         let caller = auth::check(&self.app, &req, REVIEWER).await?;
         let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Accept, "", false)).await
+        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Accept, "", false))
+            .await
     }
 
     async fn decline_repair_application(
@@ -402,7 +451,13 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
     ) -> Result<Response<pb::RepairApplication>, Status> {
         let caller = auth::check(&self.app, &req, REVIEWER).await?;
         let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Decline, &r.reason, true)).await
+        self.transition(
+            caller,
+            &r.name,
+            &r.etag,
+            Step::new(RepairAction::Decline, &r.reason, true),
+        )
+        .await
     }
 
     async fn request_supplement(
@@ -411,7 +466,13 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
     ) -> Result<Response<pb::RepairApplication>, Status> {
         let caller = auth::check(&self.app, &req, REVIEWER).await?;
         let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::RequestSupplement, &r.reason, true)).await
+        self.transition(
+            caller,
+            &r.name,
+            &r.etag,
+            Step::new(RepairAction::RequestSupplement, &r.reason, true),
+        )
+        .await
     }
 
     async fn supplement_repair_application(
@@ -426,7 +487,16 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         }
         let uploads = self.uploads(&mut v, "materials", r.materials);
         v.finish()?;
-        self.transition(caller, &r.name, &r.etag, Step { uploads, ..Step::new(RepairAction::Supplement, "", false) }).await
+        self.transition(
+            caller,
+            &r.name,
+            &r.etag,
+            Step {
+                uploads,
+                ..Step::new(RepairAction::Supplement, "", false)
+            },
+        )
+        .await
     }
 
     async fn approve_repair_application(
@@ -435,7 +505,13 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
     ) -> Result<Response<pb::RepairApplication>, Status> {
         let caller = auth::check(&self.app, &req, REVIEWER).await?;
         let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Approve, &r.opinion, false)).await
+        self.transition(
+            caller,
+            &r.name,
+            &r.etag,
+            Step::new(RepairAction::Approve, &r.opinion, false),
+        )
+        .await
     }
 
     async fn reject_repair_application(
@@ -444,7 +520,13 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
     ) -> Result<Response<pb::RepairApplication>, Status> {
         let caller = auth::check(&self.app, &req, REVIEWER).await?;
         let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Reject, &r.reason, true)).await
+        self.transition(
+            caller,
+            &r.name,
+            &r.etag,
+            Step::new(RepairAction::Reject, &r.reason, true),
+        )
+        .await
     }
 
     async fn withdraw_repair_application(
@@ -453,13 +535,23 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
     ) -> Result<Response<pb::RepairApplication>, Status> {
         let caller = auth::check(&self.app, &req, APPLICANT).await?;
         let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Withdraw, "", false)).await
+        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Withdraw, "", false))
+            .await
     }
 
-    async fn revoke_repair(&self, req: Request<pb::RevokeRepairRequest>) -> Result<Response<pb::RepairApplication>, Status> {
+    async fn revoke_repair(
+        &self,
+        req: Request<pb::RevokeRepairRequest>,
+    ) -> Result<Response<pb::RepairApplication>, Status> {
         let caller = auth::check(&self.app, &req, REVIEWER).await?;
         let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Revoke, &r.reason, true)).await
+        self.transition(
+            caller,
+            &r.name,
+            &r.etag,
+            Step::new(RepairAction::Revoke, &r.reason, true),
+        )
+        .await
     }
 
     async fn list_repair_application_events(
@@ -476,11 +568,16 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         let after: i64 = if after.is_empty() {
             0
         } else {
-            after
-                .parse()
-                .map_err(|_| AppError::invalid_field("INVALID_PAGE_TOKEN", "page_token", "is not a token this server issued"))?
+            after.parse().map_err(|_| {
+                AppError::invalid_field("INVALID_PAGE_TOKEN", "page_token", "is not a token this server issued")
+            })?
         };
-        let rows = self.app.store.list_repair_events(id, after, limit).await.map_err(AppError::from)?;
+        let rows = self
+            .app
+            .store
+            .list_repair_events(id, after, limit)
+            .await
+            .map_err(AppError::from)?;
         let next = match rows.last() {
             Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id.to_string()),
             _ => String::new(),
@@ -492,7 +589,10 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
                     name: format!("repairApplications/{}/events/{}", e.application_id, e.id),
                     actor: Some(super::convert::actor(&e.actor)),
                     time: Some(ts(e.at)),
-                    from_state: e.from.map(|s| enum_out!(pb::RepairState, "REPAIR_STATE_", s)).unwrap_or(0),
+                    from_state: e
+                        .from
+                        .map(|s| enum_out!(pb::RepairState, "REPAIR_STATE_", s))
+                        .unwrap_or(0),
                     to_state: enum_out!(pb::RepairState, "REPAIR_STATE_", e.to),
                     reason: e.reason.clone(),
                 })

@@ -53,7 +53,10 @@ fn figures(f: YearFigures) -> pb::YearFigures {
 
 #[tonic::async_trait]
 impl pb::report_service_server::ReportService for ReportApi {
-    async fn get_annual_report(&self, req: Request<pb::GetAnnualReportRequest>) -> Result<Response<pb::AnnualReport>, Status> {
+    async fn get_annual_report(
+        &self,
+        req: Request<pb::GetAnnualReportRequest>,
+    ) -> Result<Response<pb::AnnualReport>, Status> {
         auth::check(
             &self.app,
             &req,

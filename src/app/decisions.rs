@@ -8,8 +8,8 @@ use serde_json::json;
 use super::keys::Caller;
 use super::{App, AppError, AppResult, FieldViolation, new_id};
 use crate::domain::lifecycle::{
-    ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Exclusion, Fulfillment,
-    LegalReview, ReviewChecklist, ReviewOpinion, TerminationReason, Withdrawal, WithdrawalEvent,
+    Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Exclusion, Fulfillment, LegalReview,
+    ReviewChecklist, ReviewOpinion, TerminationReason, Withdrawal, WithdrawalEvent,
 };
 use crate::domain::policy::{PolicyInput, PublicationDecision};
 use crate::domain::record::{DecisionDoc, PublicDates, PublicRecord};
@@ -50,6 +50,30 @@ fn check_etag(version: i64, given: &str) -> AppResult<()> {
     }
 }
 
+/// Provenance added to the event of an act done for another reason than an
+/// API call (e.g. "historical import from FILE row N").
+#[derive(Debug, Clone)]
+pub(super) struct EventNote {
+    /// Appended to the event's summary in parentheses.
+    pub summary: String,
+    /// Merged into the event's details.
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+fn annotate(summary: String, note: Option<&EventNote>) -> String {
+    match note {
+        Some(n) => format!("{summary} ({})", n.summary),
+        None => summary,
+    }
+}
+
+fn with_note(mut details: serde_json::Value, note: Option<&EventNote>) -> serde_json::Value {
+    if let (Some(n), Some(map)) = (note, details.as_object_mut()) {
+        map.extend(n.details.clone());
+    }
+    details
+}
+
 fn decision_name(id: &str) -> String {
     format!("penaltyDecisions/{id}")
 }
@@ -71,7 +95,12 @@ impl App {
     }
 
     /// Records a decision. Idempotent on (caller key, `request_id`).
-    pub async fn create_decision(&self, caller: &Caller, request_id: &str, mut doc: DecisionDoc) -> AppResult<DecisionRow> {
+    pub async fn create_decision(
+        &self,
+        caller: &Caller,
+        request_id: &str,
+        mut doc: DecisionDoc,
+    ) -> AppResult<DecisionRow> {
         doc.major = self.is_major(&doc);
         let now = self.now_micros();
         let request_key = (!request_id.is_empty()).then(|| format!("{}:{}", caller.key_id, request_id));
@@ -145,7 +174,13 @@ impl App {
 
     /// Records a legal review (重大执法决定法制审核). The reviewer must not be
     /// the officer who recorded the decision.
-    pub async fn review_decision(&self, caller: &Caller, id: &str, etag_given: &str, input: ReviewInput) -> AppResult<DecisionRow> {
+    pub async fn review_decision(
+        &self,
+        caller: &Caller,
+        id: &str,
+        etag_given: &str,
+        input: ReviewInput,
+    ) -> AppResult<DecisionRow> {
         if input.opinion == ReviewOpinion::Approve {
             let c = &input.checklist;
             let mut v = Vec::new();
@@ -157,11 +192,27 @@ impl App {
                     });
                 }
             };
-            need(c.subject_and_powers_ok, "subject_and_powers_ok", "the subject and powers");
+            need(
+                c.subject_and_powers_ok,
+                "subject_and_powers_ok",
+                "the subject and powers",
+            );
             need(c.procedure_ok, "procedure_ok", "the procedure");
-            need(c.facts_and_evidence_ok, "facts_and_evidence_ok", "the facts and evidence");
-            need(c.law_and_discretion_ok, "law_and_discretion_ok", "the application of law and discretion");
-            need(c.documents_complete, "documents_complete", "that the documents are complete");
+            need(
+                c.facts_and_evidence_ok,
+                "facts_and_evidence_ok",
+                "the facts and evidence",
+            );
+            need(
+                c.law_and_discretion_ok,
+                "law_and_discretion_ok",
+                "the application of law and discretion",
+            );
+            need(
+                c.documents_complete,
+                "documents_complete",
+                "that the documents are complete",
+            );
             if c.crime_transfer_needed {
                 v.push(FieldViolation {
                     field: "checklist.crime_transfer_needed".into(),
@@ -212,7 +263,7 @@ impl App {
         Ok(row)
     }
 
-    fn periods(&self, doc: &DecisionDoc) -> AppResult<PublicationDecision> {
+    pub(super) fn periods(&self, doc: &DecisionDoc) -> AppResult<PublicationDecision> {
         self.policy
             .decide(&PolicyInput {
                 decided_on: doc.decided_on,
@@ -229,7 +280,7 @@ impl App {
     /// change, or `NOT_PUBLISHED` naming the rule that excluded it.
     pub async fn publish_decision(&self, caller: &Caller, id: &str, etag_given: &str) -> AppResult<DecisionRow> {
         let mut tx = self.store.begin().await?;
-        let mut row = self.locked_decision(&mut tx, id, etag_given).await?;
+        let row = self.locked_decision(&mut tx, id, etag_given).await?;
         if row.state != DecisionState::Recorded {
             return Err(invalid_transition(&row, "publish"));
         }
@@ -240,6 +291,27 @@ impl App {
                 "a major decision needs an approving legal review before publication (行政处罚法 Art. 58)",
             ));
         }
+        let (row, fed) = self.publish_in_tx(&mut tx, &caller.actor(), row, None).await?;
+        tx.commit().await?;
+        if fed {
+            self.feed_committed();
+        }
+        Ok(row)
+    }
+
+    /// The publication itself, shared by [`App::publish_decision`] and the
+    /// historical import: applies the policy to a decision in state RECORDED
+    /// whose checks have passed (locked or just inserted in `tx`) and writes
+    /// the decision, its disclosure, event and feed entry. The caller
+    /// commits, then calls `feed_committed` if the returned flag says a feed
+    /// entry was written. `note` adds provenance to the event.
+    pub(super) async fn publish_in_tx(
+        &self,
+        tx: &mut Box<dyn Tx>,
+        actor: &Actor,
+        mut row: DecisionRow,
+        note: Option<&EventNote>,
+    ) -> AppResult<(DecisionRow, bool)> {
         let now = self.now_micros();
         let today = self.clock.today_cst();
         row.version += 1;
@@ -247,19 +319,22 @@ impl App {
         match self.periods(&row.doc)? {
             PublicationDecision::NotPublished { rule, citation } => {
                 row.state = DecisionState::NotPublished;
-                row.meta.exclusion = Some(Exclusion { rule: rule.clone(), citation: citation.clone() });
+                row.meta.exclusion = Some(Exclusion {
+                    rule: rule.clone(),
+                    citation: citation.clone(),
+                });
                 tx.update_decision(&row).await?;
                 tx.append_event(&NewEvent {
                     decision_id: row.id.clone(),
                     kind: EventKind::NotPublished,
-                    actor: caller.actor(),
+                    actor: actor.clone(),
                     at: now,
-                    summary: format!("not published: {rule} ({citation})"),
-                    details: json!({"rule": rule, "citation": citation}),
+                    summary: annotate(format!("not published: {rule} ({citation})"), note),
+                    details: with_note(json!({"rule": rule, "citation": citation}), note),
                     document_sha256: vec![],
                 })
                 .await?;
-                tx.commit().await?;
+                Ok((row, false))
             }
             PublicationDecision::Publish(p) => {
                 let dates = PublicDates {
@@ -276,7 +351,11 @@ impl App {
                 let disclosure = DisclosureRow {
                     id: new_id(),
                     decision_id: row.id.clone(),
-                    state: if already_over { DisclosureState::Expired } else { DisclosureState::Active },
+                    state: if already_over {
+                        DisclosureState::Expired
+                    } else {
+                        DisclosureState::Active
+                    },
                     version: 1,
                     content,
                     content_sha256: sha.clone(),
@@ -293,22 +372,35 @@ impl App {
                 tx.insert_disclosure(&disclosure).await?;
                 tx.append_event(&NewEvent {
                     decision_id: row.id.clone(),
-                    kind: if already_over { EventKind::DisclosureExpired } else { EventKind::Published },
-                    actor: caller.actor(),
-                    at: now,
-                    summary: if already_over {
-                        format!("publicity already ended {}: recorded as expired, not shared", p.publicity_ends_on)
+                    kind: if already_over {
+                        EventKind::DisclosureExpired
                     } else {
-                        format!("published under {} until {}", p.rule_set, p.publicity_ends_on)
+                        EventKind::Published
                     },
-                    details: json!({
-                        "disclosure": format!("disclosures/{}", disclosure.id),
-                        "rule_set": p.rule_set,
-                        "citation": p.citation,
-                        "min_ends_on": p.min_ends_on.to_string(),
-                        "repair_eligible_on": p.repair_eligible_on.to_string(),
-                        "publicity_ends_on": p.publicity_ends_on.to_string(),
-                    }),
+                    actor: actor.clone(),
+                    at: now,
+                    summary: annotate(
+                        if already_over {
+                            format!(
+                                "publicity already ended {}: recorded as expired, not shared",
+                                p.publicity_ends_on
+                            )
+                        } else {
+                            format!("published under {} until {}", p.rule_set, p.publicity_ends_on)
+                        },
+                        note,
+                    ),
+                    details: with_note(
+                        json!({
+                            "disclosure": format!("disclosures/{}", disclosure.id),
+                            "rule_set": p.rule_set,
+                            "citation": p.citation,
+                            "min_ends_on": p.min_ends_on.to_string(),
+                            "repair_eligible_on": p.repair_eligible_on.to_string(),
+                            "publicity_ends_on": p.publicity_ends_on.to_string(),
+                        }),
+                        note,
+                    ),
                     document_sha256: vec![sha.clone()],
                 })
                 .await?;
@@ -324,18 +416,20 @@ impl App {
                     })
                     .await?;
                 }
-                tx.commit().await?;
-                if !already_over {
-                    self.feed_committed();
-                }
+                Ok((row, !already_over))
             }
         }
-        Ok(row)
     }
 
     /// Corrects a decision. A published one gets a new disclosure version and
     /// a `CORRECTED` change; its periods are recomputed by the policy.
-    pub async fn correct_decision(&self, caller: &Caller, id: &str, etag_given: &str, patch: CorrectionPatch) -> AppResult<DecisionRow> {
+    pub async fn correct_decision(
+        &self,
+        caller: &Caller,
+        id: &str,
+        etag_given: &str,
+        patch: CorrectionPatch,
+    ) -> AppResult<DecisionRow> {
         let mut tx = self.store.begin().await?;
         let mut row = self.locked_decision(&mut tx, id, etag_given).await?;
         if row.state == DecisionState::Withdrawn {
@@ -424,7 +518,11 @@ impl App {
         let today = self.clock.today_cst();
         let legal_event_on = legal_event_on.unwrap_or(today);
         if legal_event_on > today {
-            return Err(AppError::invalid_field("INVALID_DATE", "legal_event_on", "must not be in the future"));
+            return Err(AppError::invalid_field(
+                "INVALID_DATE",
+                "legal_event_on",
+                "must not be in the future",
+            ));
         }
         let mut tx = self.store.begin().await?;
         let mut row = self.locked_decision(&mut tx, id, etag_given).await?;
@@ -501,11 +599,18 @@ impl App {
             return Err(AppError::invalid_field(
                 "INVALID_DATE",
                 "fulfilled_on",
-                format!("a penalty cannot be fulfilled before it was decided ({})", row.doc.decided_on),
+                format!(
+                    "a penalty cannot be fulfilled before it was decided ({})",
+                    row.doc.decided_on
+                ),
             ));
         }
         if fulfilled_on > self.clock.today_cst() {
-            return Err(AppError::invalid_field("INVALID_DATE", "fulfilled_on", "must not be in the future"));
+            return Err(AppError::invalid_field(
+                "INVALID_DATE",
+                "fulfilled_on",
+                "must not be in the future",
+            ));
         }
         let now = self.now_micros();
         row.meta.fulfillment = Some(Fulfillment {

@@ -69,11 +69,19 @@ impl App {
         expires_on: Option<chrono::NaiveDate>,
     ) -> AppResult<NewKey> {
         if role == Role::System {
-            return Err(AppError::invalid_field("INVALID_ROLE", "role", "the system role cannot be given to a key"));
+            return Err(AppError::invalid_field(
+                "INVALID_ROLE",
+                "role",
+                "the system role cannot be given to a key",
+            ));
         }
         let label = label.trim();
         if label.is_empty() || label.chars().count() > 200 {
-            return Err(AppError::invalid_field("INVALID_LABEL", "label", "a label of 1 to 200 characters is required"));
+            return Err(AppError::invalid_field(
+                "INVALID_LABEL",
+                "label",
+                "a label of 1 to 200 characters is required",
+            ));
         }
         let credit_code = match (role, credit_code) {
             (Role::Enterprise, Some(c)) => Some(
@@ -148,7 +156,11 @@ impl App {
             return Err(AppError::Unauthenticated("API key expired".into()));
         }
         Ok(Caller {
-            enterprise: if key.role == Role::Enterprise { key.credit_code.clone() } else { None },
+            enterprise: if key.role == Role::Enterprise {
+                key.credit_code.clone()
+            } else {
+                None
+            },
             key_id: key.id,
             label: key.label,
             role: key.role,
@@ -170,7 +182,9 @@ impl App {
                 })?;
                 caller.enterprise = Some(
                     CreditCode::parse(code)
-                        .map_err(|e| AppError::invalid_field("INVALID_CREDIT_CODE", "x-gongshi-on-behalf-of", e.to_string()))?
+                        .map_err(|e| {
+                            AppError::invalid_field("INVALID_CREDIT_CODE", "x-gongshi-on-behalf-of", e.to_string())
+                        })?
                         .as_str()
                         .to_string(),
                 );

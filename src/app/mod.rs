@@ -5,6 +5,7 @@
 mod decisions;
 mod error;
 mod expiry;
+pub mod import;
 pub mod keys;
 pub mod notice;
 pub mod repair;

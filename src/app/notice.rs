@@ -11,13 +11,13 @@ use serde_json::json;
 use super::keys::Caller;
 use super::repair::may_see;
 use super::{App, AppError, AppResult, etag};
+use crate::domain::lifecycle::EventKind;
 use crate::domain::notice::{
     self, Delivery, DeliveryMethod, DeliveryState, DocumentKind, NoticeSettings, NoticeTemplates,
     PUBLIC_NOTICE_DEEMED_DAYS, Receipt,
 };
 use crate::domain::policy::PublicationDecision;
 use crate::domain::record::sha256_hex;
-use crate::domain::lifecycle::EventKind;
 use crate::store::{BundleRow, NewEvent};
 
 /// Templates and texts of the notices (configuration).
@@ -78,7 +78,9 @@ impl App {
             .map_err(|e| AppError::Internal(format!("policy: {e}")))?;
         // What the documents depend on: the decision's content and its periods.
         let context_sha256 = sha256_hex(
-            json!({"doc": decision.doc, "publication": format!("{publication:?}")}).to_string().as_bytes(),
+            json!({"doc": decision.doc, "publication": format!("{publication:?}")})
+                .to_string()
+                .as_bytes(),
         );
         if let Some(latest) = self.store.get_bundle(decision_id, None).await?
             && latest.context_sha256 == context_sha256
@@ -95,7 +97,8 @@ impl App {
             self.repair.deadlines.overall_days,
         );
         let kinds = notice::bundle_kinds(&n.settings, published);
-        let documents = notice::render_bundle(&n.templates, &ctx, &kinds).map_err(|e| AppError::Internal(e.to_string()))?;
+        let documents =
+            notice::render_bundle(&n.templates, &ctx, &kinds).map_err(|e| AppError::Internal(e.to_string()))?;
         let now = self.now_micros();
         let mut tx = self.store.begin().await?;
         // Serialise renders of one decision: the decision row is the lock.
@@ -127,7 +130,11 @@ impl App {
             summary: format!(
                 "notice bundle version {} rendered: {}",
                 row.version,
-                row.documents.iter().map(|d| d.title.as_str()).collect::<Vec<_>>().join("、")
+                row.documents
+                    .iter()
+                    .map(|d| d.title.as_str())
+                    .collect::<Vec<_>>()
+                    .join("、")
             ),
             details: json!({"version": row.version, "template_version": n.templates.version(), "documents": kinds}),
             document_sha256: row.documents.iter().map(|d| d.sha256.clone()).collect(),
@@ -138,7 +145,13 @@ impl App {
     }
 
     /// Records one delivery act for the latest bundle.
-    pub async fn record_delivery(&self, caller: &Caller, decision_id: &str, etag_given: &str, input: DeliveryInput) -> AppResult<BundleRow> {
+    pub async fn record_delivery(
+        &self,
+        caller: &Caller,
+        decision_id: &str,
+        etag_given: &str,
+        input: DeliveryInput,
+    ) -> AppResult<BundleRow> {
         let current = self.notice_bundle(caller, decision_id, 0).await?;
         let decision = self.get_decision(decision_id).await?;
         let delivered_at = input.delivered_at.timestamp_micros();
@@ -157,10 +170,18 @@ impl App {
             ));
         }
         if delivered_at > self.now_micros() + 300_000_000 {
-            return Err(AppError::invalid_field("INVALID_TIME", "delivered_at", "must not be in the future"));
+            return Err(AppError::invalid_field(
+                "INVALID_TIME",
+                "delivered_at",
+                "must not be in the future",
+            ));
         }
         if crate::domain::clock::cst_date(input.delivered_at) < decision.doc.decided_on {
-            return Err(AppError::invalid_field("INVALID_TIME", "delivered_at", "must not be before the decision date"));
+            return Err(AppError::invalid_field(
+                "INVALID_TIME",
+                "delivered_at",
+                "must not be before the decision date",
+            ));
         }
         let now = self.now_micros();
         let mut tx = self.store.begin().await?;
@@ -255,7 +276,11 @@ impl App {
                 current: etag(row.row_version),
             });
         }
-        let Some(delivery) = row.delivery.as_mut().filter(|_| row.delivery_state == DeliveryState::Delivered) else {
+        let Some(delivery) = row
+            .delivery
+            .as_mut()
+            .filter(|_| row.delivery_state == DeliveryState::Delivered)
+        else {
             return Err(AppError::precondition(
                 "NOT_DELIVERED",
                 &bundle_name(decision_id),
@@ -271,10 +296,18 @@ impl App {
         }
         let signed = signed_at.timestamp_micros();
         if signed < delivery.delivered_at {
-            return Err(AppError::invalid_field("INVALID_TIME", "signed_at", "must not be before the delivery"));
+            return Err(AppError::invalid_field(
+                "INVALID_TIME",
+                "signed_at",
+                "must not be before the delivery",
+            ));
         }
         if signed > now + 300_000_000 {
-            return Err(AppError::invalid_field("INVALID_TIME", "signed_at", "must not be in the future"));
+            return Err(AppError::invalid_field(
+                "INVALID_TIME",
+                "signed_at",
+                "must not be in the future",
+            ));
         }
         delivery.receipt = Some(Receipt {
             signed_by: signed_by.to_string(),

@@ -12,8 +12,8 @@ use super::{App, AppError, AppResult, PreconditionViolation, new_id};
 use crate::domain::lifecycle::{ChangeKind, DecisionState, DisclosureState, EventKind, Role, TerminationReason};
 use crate::domain::record::sha256_hex;
 use crate::domain::repair::{
-    self, Commitment, Contact, Deadlines, EligibilityFacts, MaterialKind, MaterialMeta, RECEIPT_ALPHABET,
-    RECEIPT_LEN, RepairAction, RepairDoc, RepairState, Timeline, Unmet,
+    self, Commitment, Contact, Deadlines, EligibilityFacts, MaterialKind, MaterialMeta, RECEIPT_ALPHABET, RECEIPT_LEN,
+    RepairAction, RepairDoc, RepairState, Timeline, Unmet,
 };
 use crate::store::{DisclosureRow, NewChange, NewEvent, NewRepairEvent, RepairRow, Tx};
 
@@ -101,7 +101,11 @@ fn unmet_error(subject: &str, unmet: Vec<Unmet>) -> AppError {
 
 fn calendar_error(e: crate::domain::calendar::CalendarError) -> AppError {
     tracing::error!(error = %e, "working-day calendar does not cover a repair deadline; load the next year's holiday notice");
-    AppError::precondition("CALENDAR_NOT_LOADED", "calendar", format!("cannot compute the working-day deadline: {e}"))
+    AppError::precondition(
+        "CALENDAR_NOT_LOADED",
+        "calendar",
+        format!("cannot compute the working-day deadline: {e}"),
+    )
 }
 
 /// Whether a caller may see an application: portal and enterprise keys only
@@ -185,28 +189,31 @@ impl App {
         let request_key = (!request_id.is_empty()).then(|| format!("{}:{}:{}", caller.key_id, applicant, request_id));
         let today = self.clock.today_cst();
         let now = self.now_micros();
-        let mut tx = self.store.begin().await?;
-        if let Some(k) = &request_key
-            && let Some(existing) = tx.repair_by_request_key(k).await?
-        {
-            return Ok(existing);
-        }
         let not_found = || AppError::NotFound(format!("disclosures/{}", input.disclosure_id));
         // Lock order everywhere: repair application, then decision, then
         // disclosure — so submissions, transitions and withdrawals of one
         // decision never deadlock. A disclosure's decision never changes, so
-        // it can be read before the locks.
+        // it is read before the transaction (never a second connection inside one).
         let decision_id = self
             .store
             .get_disclosure(&input.disclosure_id)
             .await?
             .ok_or_else(not_found)?
             .decision_id;
+        let mut tx = self.store.begin().await?;
+        if let Some(k) = &request_key
+            && let Some(existing) = tx.repair_by_request_key(k).await?
+        {
+            return Ok(existing);
+        }
         let decision = tx
             .decision_for_update(&decision_id)
             .await?
             .ok_or_else(|| AppError::Internal(format!("disclosure {} has no decision", input.disclosure_id)))?;
-        let mut d = tx.disclosure_for_update(&input.disclosure_id).await?.ok_or_else(not_found)?;
+        let mut d = tx
+            .disclosure_for_update(&input.disclosure_id)
+            .await?
+            .ok_or_else(not_found)?;
         // A concurrent retry of the same request may have committed while we
         // waited for the lock (PostgreSQL, READ COMMITTED): look again, now
         // that this statement sees it, so the retry answers the first result
@@ -339,7 +346,10 @@ impl App {
     pub async fn lookup_repair(&self, receipt_code: &str, applicant_code: &str) -> AppResult<RepairRow> {
         let not_found = || AppError::NotFound("repair application".into());
         let code = repair::normalize_receipt(receipt_code).ok_or_else(not_found)?;
-        self.store.lookup_repair(&code, applicant_code).await?.ok_or_else(not_found)
+        self.store
+            .lookup_repair(&code, applicant_code)
+            .await?
+            .ok_or_else(not_found)
     }
 
     /// Applies one transition of DOMAIN.md §4.
@@ -354,6 +364,16 @@ impl App {
     ) -> AppResult<RepairRow> {
         let today = self.clock.today_cst();
         let now = self.now_micros();
+        // The application's disclosure and decision never change: read them
+        // before the transaction, which then locks application, decision,
+        // disclosure in that order.
+        let pre = self.get_repair(caller, id).await?;
+        let decision_id = self
+            .store
+            .get_disclosure(&pre.disclosure_id)
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("application {id} has no disclosure")))?
+            .decision_id;
         let mut tx = self.store.begin().await?;
         let mut row = tx
             .repair_for_update(id)
@@ -372,7 +392,10 @@ impl App {
             return Err(AppError::precondition(
                 "INVALID_STATE_TRANSITION",
                 &application_name(id),
-                format!("cannot {} an application in state {from}", action.as_str().to_lowercase().replace('_', " ")),
+                format!(
+                    "cannot {} an application in state {from}",
+                    action.as_str().to_lowercase().replace('_', " ")
+                ),
             ));
         };
         if row.doc.materials.len() + uploads.len() > self.repair.max_materials {
@@ -389,7 +412,10 @@ impl App {
             RepairAction::Approve | RepairAction::Reject | RepairAction::Decline => t.decided_on = Some(today),
             RepairAction::Supplement => {
                 if let Some(since) = t.supplement_requested_on.take() {
-                    t.paused_working_days += self.calendar.working_days_between(since, today).map_err(calendar_error)?;
+                    t.paused_working_days += self
+                        .calendar
+                        .working_days_between(since, today)
+                        .map_err(calendar_error)?;
                 }
                 t.supplement_received_on = Some(today);
             }
@@ -408,7 +434,8 @@ impl App {
                 sha256: sha256_hex(&u.content),
                 size_bytes: u.content.len() as i64,
             };
-            tx.insert_material(id, first_seq + i as i64, &meta, &u.content, now).await?;
+            tx.insert_material(id, first_seq + i as i64, &meta, &u.content, now)
+                .await?;
             row.doc.materials.push(meta);
         }
         row.state = to;
@@ -416,7 +443,9 @@ impl App {
         row.version += 1;
         row.update_time = now;
 
-        let change = self.repair_disclosure_effects(&mut tx, &row, action, now, today, caller).await?;
+        let change = self
+            .repair_disclosure_effects(&mut tx, &row, &decision_id, action, now, caller)
+            .await?;
         tx.update_repair(&row).await?;
         tx.append_repair_event(&NewRepairEvent {
             application_id: row.id.clone(),
@@ -444,16 +473,19 @@ impl App {
         &self,
         tx: &mut Box<dyn Tx>,
         row: &RepairRow,
+        decision_id: &str,
         action: RepairAction,
         now: i64,
-        today: NaiveDate,
         caller: &Caller,
     ) -> AppResult<Option<NewChange>> {
+        let today = self.clock.today_cst();
         let missing = || AppError::Internal(format!("application {} has no disclosure", row.id));
         // Lock order: application (held), decision, disclosure (see submit_repair).
-        let decision_id = self.store.get_disclosure(&row.disclosure_id).await?.ok_or_else(missing)?.decision_id;
-        let decision = tx.decision_for_update(&decision_id).await?;
-        let mut d = tx.disclosure_for_update(&row.disclosure_id).await?.ok_or_else(missing)?;
+        let decision = tx.decision_for_update(decision_id).await?;
+        let mut d = tx
+            .disclosure_for_update(&row.disclosure_id)
+            .await?
+            .ok_or_else(missing)?;
         let subject = format!("disclosures/{}", d.id);
         d.repair_pending = row.state.is_open();
         d.update_time = now;
@@ -482,13 +514,18 @@ impl App {
                     public_reason: None,
                     effective_time: now,
                 });
-                event = Some((EventKind::DisclosureRepaired, "credit repair approved: disclosure taken down".to_string()));
+                event = Some((
+                    EventKind::DisclosureRepaired,
+                    "credit repair approved: disclosure taken down".to_string(),
+                ));
             }
             RepairAction::Revoke => {
                 // A decision withdrawn after the approval (行政处罚法 Art. 48) is
                 // never published again: its disclosure stays down as WITHDRAWN.
                 let withdrawn = d.state == DisclosureState::Repaired
-                    && decision.as_ref().is_some_and(|dec| dec.state == DecisionState::Withdrawn);
+                    && decision
+                        .as_ref()
+                        .is_some_and(|dec| dec.state == DecisionState::Withdrawn);
                 if withdrawn {
                     d.state = DisclosureState::Withdrawn;
                     d.terminated_at = Some(now);
@@ -501,7 +538,11 @@ impl App {
                     let over = d.content.publicity_ends_on < today;
                     d.terminated_at = over.then_some(now);
                     d.termination_reason = over.then_some(TerminationReason::Expired);
-                    d.state = if over { DisclosureState::Expired } else { DisclosureState::Active };
+                    d.state = if over {
+                        DisclosureState::Expired
+                    } else {
+                        DisclosureState::Active
+                    };
                     if !over {
                         change = Some(NewChange {
                             disclosure_id: d.id.clone(),

@@ -109,7 +109,11 @@ fn median(mut v: Vec<u32>) -> String {
     }
     v.sort_unstable();
     let n = v.len();
-    let twice = if n % 2 == 1 { 2 * v[n / 2] } else { v[n / 2 - 1] + v[n / 2] };
+    let twice = if n % 2 == 1 {
+        2 * v[n / 2]
+    } else {
+        v[n / 2 - 1] + v[n / 2]
+    };
     format!("{}.{}", twice / 2, if twice % 2 == 1 { 5 } else { 0 })
 }
 
@@ -133,7 +137,10 @@ impl App {
             year,
             ..Default::default()
         };
-        let (Some(first), Some(last)) = (NaiveDate::from_ymd_opt(year, 1, 1), NaiveDate::from_ymd_opt(year, 12, 31)) else {
+        let (Some(first), Some(last)) = (
+            NaiveDate::from_ymd_opt(year, 1, 1),
+            NaiveDate::from_ymd_opt(year, 12, 31),
+        ) else {
             return Ok(f);
         };
         let filter = DecisionFilter {
@@ -177,7 +184,10 @@ impl App {
                 f.must_publish += 1;
                 if let Some(published_at) = d.meta.publish_time {
                     f.published += 1;
-                    match self.calendar.add_working_days(d.doc.decided_on, PUBLISH_WITHIN_WORKING_DAYS) {
+                    match self
+                        .calendar
+                        .add_working_days(d.doc.decided_on, PUBLISH_WITHIN_WORKING_DAYS)
+                    {
                         Ok(due) => {
                             if cst_date(crate::domain::clock::from_micros(published_at)) <= due {
                                 f.published_on_time += 1;
@@ -187,7 +197,9 @@ impl App {
                     }
                     if let Some(w) = &d.meta.withdrawal {
                         f.withdrawals += 1;
-                        let event_day = w.legal_event_on.unwrap_or_else(|| cst_date(crate::domain::clock::from_micros(w.at)));
+                        let event_day = w
+                            .legal_event_on
+                            .unwrap_or_else(|| cst_date(crate::domain::clock::from_micros(w.at)));
                         if let Ok(due) = self.calendar.add_working_days(event_day, WITHDRAW_WITHIN_WORKING_DAYS)
                             && cst_date(crate::domain::clock::from_micros(w.at)) <= due
                         {
@@ -207,7 +219,10 @@ impl App {
         f.withdrawal_timeliness_pct = percent(f.withdrawals_within_3_days, f.withdrawals);
 
         // Repair applications submitted in the year (for this authority's disclosures).
-        let (from, to) = (cst_midnight(first).timestamp_micros(), cst_midnight(last).timestamp_micros() + 86_400_000_000);
+        let (from, to) = (
+            cst_midnight(first).timestamp_micros(),
+            cst_midnight(last).timestamp_micros() + 86_400_000_000,
+        );
         let today = self.clock.today_cst();
         let mut days = Vec::new();
         let mut after = String::new();
@@ -218,7 +233,9 @@ impl App {
             for r in page.iter().filter(|r| r.create_time >= from && r.create_time < to) {
                 if !authority.is_empty() && !disclosures_of_year.contains(&r.disclosure_id) {
                     // Only applications about this authority's decisions.
-                    let Some(d) = self.store.get_disclosure(&r.disclosure_id).await? else { continue };
+                    let Some(d) = self.store.get_disclosure(&r.disclosure_id).await? else {
+                        continue;
+                    };
                     if d.content.authority.credit_code != authority {
                         continue;
                     }

@@ -63,9 +63,7 @@ pub enum CalendarError {
     },
     /// A `workday` row on a Monday–Friday: 调休上班 days are always weekend days, so this is a
     /// data-entry mistake (the notices list them with their weekday, e.g. "2月14日（周六）上班").
-    #[error(
-        "line {line}: {date} is a {weekday:?}, but an adjusted working day must be a Saturday or Sunday"
-    )]
+    #[error("line {line}: {date} is a {weekday:?}, but an adjusted working day must be a Saturday or Sunday")]
     WorkdayNotWeekend {
         /// 1-based line number.
         line: usize,
@@ -159,8 +157,7 @@ impl WorkingCalendar {
                 continue;
             }
             let mut fields = raw.splitn(3, ',');
-            let (Some(date_field), Some(kind_field), Some(_name)) =
-                (fields.next(), fields.next(), fields.next())
+            let (Some(date_field), Some(kind_field), Some(_name)) = (fields.next(), fields.next(), fields.next())
             else {
                 return Err(CalendarError::MissingField { line });
             };
@@ -183,11 +180,7 @@ impl WorkingCalendar {
                 }
             };
             if let Some(&first_line) = first_seen.get(&date) {
-                return Err(CalendarError::DuplicateDate {
-                    line,
-                    date,
-                    first_line,
-                });
+                return Err(CalendarError::DuplicateDate { line, date, first_line });
             }
             if kind == DayKind::Workday && !is_weekend(date) {
                 return Err(CalendarError::WorkdayNotWeekend {
@@ -260,11 +253,7 @@ impl WorkingCalendar {
     ///
     /// Errors with [`CalendarError::NotCovered`] if any day in the span is outside the loaded
     /// years.
-    pub fn working_days_between(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<u32, CalendarError> {
+    pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> Result<u32, CalendarError> {
         if to <= from {
             return Ok(0);
         }
@@ -315,10 +304,7 @@ mod tests {
         // 2022's only row is 2022-12-31 (from the 2023 notice), so 2022 is not covered.
         assert_eq!(c.covered_years(), 2023..=2026);
         assert_eq!(c.days.len(), 146);
-        assert_eq!(
-            c.days.values().filter(|k| **k == DayKind::Workday).count(),
-            26
-        );
+        assert_eq!(c.days.values().filter(|k| **k == DayKind::Workday).count(), 26);
     }
 
     #[test]
@@ -353,19 +339,10 @@ mod tests {
         assert_eq!(c.working_days_between(fri, date(2026, 3, 5)).unwrap(), 10);
         assert_eq!(c.working_days_between(fri, date(2026, 2, 25)).unwrap(), 3);
         // A submission on the working Saturday itself: that day does not count, 1st is 02-24.
-        assert_eq!(
-            c.add_working_days(date(2026, 2, 14), 1).unwrap(),
-            date(2026, 2, 24)
-        );
+        assert_eq!(c.add_working_days(date(2026, 2, 14), 1).unwrap(), date(2026, 2, 24));
         // Fri 02-27 + 1 = Sat 02-28 (调休); + 2 skips Sun 03-01 to Mon 03-02.
-        assert_eq!(
-            c.add_working_days(date(2026, 2, 27), 1).unwrap(),
-            date(2026, 2, 28)
-        );
-        assert_eq!(
-            c.add_working_days(date(2026, 2, 27), 2).unwrap(),
-            date(2026, 3, 2)
-        );
+        assert_eq!(c.add_working_days(date(2026, 2, 27), 1).unwrap(), date(2026, 2, 28));
+        assert_eq!(c.add_working_days(date(2026, 2, 27), 2).unwrap(), date(2026, 3, 2));
     }
 
     #[test]
@@ -379,10 +356,7 @@ mod tests {
         assert!(c.is_working_day(date(2026, 9, 20)).unwrap());
         assert!(c.is_working_day(date(2026, 10, 10)).unwrap());
         // Fri 09-18 + 1: Sat 09-19 is off, Sun 09-20 is 调休上班.
-        assert_eq!(
-            c.add_working_days(date(2026, 9, 18), 1).unwrap(),
-            date(2026, 9, 20)
-        );
+        assert_eq!(c.add_working_days(date(2026, 9, 18), 1).unwrap(), date(2026, 9, 20));
         // Wed 09-30 + 1: 10-01..07 off, Thu 10-08. + 3: 10-08, 10-09 Fri, 10-10 Sat (调休).
         // + 4: Sun 10-11 off, Mon 10-12.
         let wed = date(2026, 9, 30);
@@ -391,10 +365,7 @@ mod tests {
         assert_eq!(c.add_working_days(wed, 4).unwrap(), date(2026, 10, 12));
         assert_eq!(c.working_days_between(wed, date(2026, 10, 12)).unwrap(), 4);
         // Mid-Autumn 09-25 (Fri)..09-27 is off: Thu 09-24 + 1 = Mon 09-28.
-        assert_eq!(
-            c.add_working_days(date(2026, 9, 24), 1).unwrap(),
-            date(2026, 9, 28)
-        );
+        assert_eq!(c.add_working_days(date(2026, 9, 24), 1).unwrap(), date(2026, 9, 28));
     }
 
     #[test]
@@ -405,10 +376,7 @@ mod tests {
         assert_eq!(c.add_working_days(sat, 1).unwrap(), date(2026, 3, 9));
         assert_eq!(c.add_working_days(sat, 3).unwrap(), date(2026, 3, 11));
         // Sunday start too.
-        assert_eq!(
-            c.add_working_days(date(2026, 3, 8), 1).unwrap(),
-            date(2026, 3, 9)
-        );
+        assert_eq!(c.add_working_days(date(2026, 3, 8), 1).unwrap(), date(2026, 3, 9));
     }
 
     #[test]
@@ -448,20 +416,11 @@ mod tests {
             })
         );
         assert!(c.add_working_days(date(2026, 12, 30), 1).is_ok());
-        assert!(
-            c.working_days_between(date(2026, 12, 1), date(2027, 1, 5))
-                .is_err()
-        );
-        assert!(
-            c.working_days_between(date(2022, 1, 1), date(2023, 1, 5))
-                .is_err()
-        );
+        assert!(c.working_days_between(date(2026, 12, 1), date(2027, 1, 5)).is_err());
+        assert!(c.working_days_between(date(2022, 1, 1), date(2023, 1, 5)).is_err());
         // Starting on the last day before coverage is fine: only later days are counted.
         // 2023-01-01/02 are 元旦 holidays, Tue 01-03 is the first working day.
-        assert_eq!(
-            c.add_working_days(date(2022, 12, 31), 1).unwrap(),
-            date(2023, 1, 3)
-        );
+        assert_eq!(c.add_working_days(date(2022, 12, 31), 1).unwrap(), date(2023, 1, 3));
     }
 
     #[test]

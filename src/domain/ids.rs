@@ -20,9 +20,7 @@ const LEN: usize = 18;
 const CREDIT_CHARSET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 
 /// Weights of positions 1..=17 of a credit code: `3^(i-1) mod 31` (GB 32100-2015 §5).
-const CREDIT_WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
+const CREDIT_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
 /// Weights of positions 1..=17 of a resident ID number (GB 11643-1999, ISO 7064 MOD 11-2).
 const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
@@ -81,9 +79,7 @@ fn credit_check_from_values(values: &[u32; 17]) -> char {
     let idx = (31 - sum % 31) % 31;
     // `idx` is in 0..=30, so the index is always in bounds; fall back to '0' only to avoid a
     // panic path.
-    CREDIT_CHARSET
-        .get(idx as usize)
-        .map_or('0', |&b| char::from(b))
+    CREDIT_CHARSET.get(idx as usize).map_or('0', |&b| char::from(b))
 }
 
 /// Computes the check character (position 18) of a unified social credit code from its first 17
@@ -133,10 +129,7 @@ impl CreditCode {
         let chars = normalise(s)?;
         let mut values = [0u32; 17];
         for (i, &ch) in chars.iter().enumerate() {
-            let value = credit_value(ch).ok_or(IdError::Charset {
-                position: i + 1,
-                ch,
-            })?;
+            let value = credit_value(ch).ok_or(IdError::Charset { position: i + 1, ch })?;
             if let Some(slot) = values.get_mut(i) {
                 *slot = value;
             }
@@ -193,9 +186,7 @@ pub fn compute_id_check_char(first17: &str) -> Option<char> {
     if chars.next().is_some() {
         return None;
     }
-    ID_CHECK_CHARS
-        .get((sum % 11) as usize)
-        .map(|&b| char::from(b))
+    ID_CHECK_CHARS.get((sum % 11) as usize).map(|&b| char::from(b))
 }
 
 /// 居民身份证号码 — resident identity card number of a natural person (GB 11643-1999).
@@ -217,10 +208,7 @@ impl IdNumber {
         for (i, &ch) in chars.iter().enumerate() {
             let ok = ch.is_ascii_digit() || (i == LEN - 1 && ch == 'X');
             if !ok {
-                return Err(IdError::Charset {
-                    position: i + 1,
-                    ch,
-                });
+                return Err(IdError::Charset { position: i + 1, ch });
             }
         }
         let value: String = chars.iter().collect();
@@ -277,11 +265,7 @@ mod tests {
 
     #[test]
     fn standard_examples_parse() {
-        for s in [
-            "91350100M000100Y43",
-            "91310000MA1K000006",
-            "11230500001755309F",
-        ] {
+        for s in ["91350100M000100Y43", "91310000MA1K000006", "11230500001755309F"] {
             let code = CreditCode::parse(s).unwrap();
             assert_eq!(code.as_str(), s);
             assert_eq!(code.to_string(), s);
@@ -310,25 +294,13 @@ mod tests {
     fn credit_code_length_error() {
         assert_eq!(
             CreditCode::parse("91310000MA1K00000"),
-            Err(IdError::Length {
-                expected: 18,
-                got: 17
-            })
+            Err(IdError::Length { expected: 18, got: 17 })
         );
-        assert_eq!(
-            CreditCode::parse(""),
-            Err(IdError::Length {
-                expected: 18,
-                got: 0
-            })
-        );
+        assert_eq!(CreditCode::parse(""), Err(IdError::Length { expected: 18, got: 0 }));
         // Non-ASCII input is counted in characters, not bytes.
         assert_eq!(
             CreditCode::parse("統一社會信用代碼"),
-            Err(IdError::Length {
-                expected: 18,
-                got: 8
-            })
+            Err(IdError::Length { expected: 18, got: 8 })
         );
     }
 
@@ -337,17 +309,11 @@ mod tests {
         // 'O' is excluded from the GB 32100 set (it looks like '0').
         assert_eq!(
             CreditCode::parse("91310000MA1KO00006"),
-            Err(IdError::Charset {
-                position: 13,
-                ch: 'O'
-            })
+            Err(IdError::Charset { position: 13, ch: 'O' })
         );
         assert_eq!(
             CreditCode::parse("I1310000MA1K000006"),
-            Err(IdError::Charset {
-                position: 1,
-                ch: 'I'
-            })
+            Err(IdError::Charset { position: 1, ch: 'I' })
         );
     }
 
@@ -418,17 +384,11 @@ mod tests {
         // 1949-02-31 does not exist.
         let first17 = "11010519490231002";
         let check = compute_id_check_char(first17).unwrap();
-        assert_eq!(
-            IdNumber::parse(&format!("{first17}{check}")),
-            Err(IdError::BirthDate)
-        );
+        assert_eq!(IdNumber::parse(&format!("{first17}{check}")), Err(IdError::BirthDate));
         // Month 13.
         let first17 = "11010519491331002";
         let check = compute_id_check_char(first17).unwrap();
-        assert_eq!(
-            IdNumber::parse(&format!("{first17}{check}")),
-            Err(IdError::BirthDate)
-        );
+        assert_eq!(IdNumber::parse(&format!("{first17}{check}")), Err(IdError::BirthDate));
     }
 
     #[test]
@@ -446,24 +406,15 @@ mod tests {
     fn id_number_charset_and_length() {
         assert_eq!(
             IdNumber::parse("1101051949123100X2"),
-            Err(IdError::Charset {
-                position: 17,
-                ch: 'X'
-            })
+            Err(IdError::Charset { position: 17, ch: 'X' })
         );
         assert_eq!(
             IdNumber::parse("11010519491231002Y"),
-            Err(IdError::Charset {
-                position: 18,
-                ch: 'Y'
-            })
+            Err(IdError::Charset { position: 18, ch: 'Y' })
         );
         assert_eq!(
             IdNumber::parse("110105194912310"),
-            Err(IdError::Length {
-                expected: 18,
-                got: 15
-            })
+            Err(IdError::Length { expected: 18, got: 15 })
         );
         assert_eq!(compute_id_check_char("1101051949123100X"), None);
         assert_eq!(compute_id_check_char("1101051949123100"), None);
@@ -492,26 +443,18 @@ mod tests {
 
     /// A strategy for 17 characters from the GB 32100 set.
     fn credit_prefix() -> impl Strategy<Value = String> {
-        proptest::collection::vec(0usize..31, 17).prop_map(|ix| {
-            ix.into_iter()
-                .map(|i| char::from(CREDIT_CHARSET[i]))
-                .collect()
-        })
+        proptest::collection::vec(0usize..31, 17)
+            .prop_map(|ix| ix.into_iter().map(|i| char::from(CREDIT_CHARSET[i])).collect())
     }
 
     /// A strategy for the first 17 digits of an ID number with a real birth date.
     fn id_prefix() -> impl Strategy<Value = String> {
-        (
-            0u32..1_000_000,
-            1900i32..2100,
-            1u32..=12,
-            1u32..=31,
-            0u32..1000,
+        (0u32..1_000_000, 1900i32..2100, 1u32..=12, 1u32..=31, 0u32..1000).prop_filter_map(
+            "real date",
+            |(area, y, m, d, seq)| {
+                NaiveDate::from_ymd_opt(y, m, d).map(|date| format!("{area:06}{}{seq:03}", date.format("%Y%m%d")))
+            },
         )
-            .prop_filter_map("real date", |(area, y, m, d, seq)| {
-                NaiveDate::from_ymd_opt(y, m, d)
-                    .map(|date| format!("{area:06}{}{seq:03}", date.format("%Y%m%d")))
-            })
     }
 
     proptest! {

@@ -276,6 +276,10 @@ pub fn decision_transition_allowed(from: DecisionState, to: DecisionState) -> bo
     use DecisionState::*;
     matches!(
         (from, to),
-        (Recorded, Published) | (Recorded, NotPublished) | (Recorded, Withdrawn) | (Published, Withdrawn) | (NotPublished, Withdrawn)
+        (Recorded, Published)
+            | (Recorded, NotPublished)
+            | (Recorded, Withdrawn)
+            | (Published, Withdrawn)
+            | (NotPublished, Withdrawn)
     )
 }

@@ -8,8 +8,8 @@
 pub mod calendar;
 pub mod clock;
 pub mod ids;
-pub mod policy;
 pub mod lifecycle;
+pub mod notice;
+pub mod policy;
 pub mod record;
 pub mod repair;
-pub mod notice;

@@ -121,7 +121,9 @@ impl NoticeTemplates {
     pub fn builtin() -> Result<Self, TemplateError> {
         Self::from_sources(
             "builtin",
-            DocumentKind::ALL.iter().map(|k| (*k, Self::builtin_source(*k).to_string())),
+            DocumentKind::ALL
+                .iter()
+                .map(|k| (*k, Self::builtin_source(*k).to_string())),
         )
     }
 
@@ -138,7 +140,10 @@ impl NoticeTemplates {
     /// Templates from text, e.g. read from a deployment's template directory.
     /// The version is `label+<first 12 hex of SHA-256 over all sources>`, so
     /// any edit to a template changes it.
-    pub fn from_sources(label: &str, sources: impl IntoIterator<Item = (DocumentKind, String)>) -> Result<Self, TemplateError> {
+    pub fn from_sources(
+        label: &str,
+        sources: impl IntoIterator<Item = (DocumentKind, String)>,
+    ) -> Result<Self, TemplateError> {
         let sources: BTreeMap<_, _> = sources.into_iter().collect();
         let mut env = minijinja::Environment::new();
         let mut all = String::new();
@@ -180,10 +185,14 @@ impl NoticeTemplates {
             file: kind.template_file().into(),
             message,
         };
-        let src = self.sources.get(&kind).ok_or_else(|| err("no such template loaded".into()))?;
+        let src = self
+            .sources
+            .get(&kind)
+            .ok_or_else(|| err("no such template loaded".into()))?;
         let mut env = minijinja::Environment::new();
         env.set_keep_trailing_newline(true);
-        env.add_template(kind.template_file(), src).map_err(|e| err(e.to_string()))?;
+        env.add_template(kind.template_file(), src)
+            .map_err(|e| err(e.to_string()))?;
         let t = env.get_template(kind.template_file()).map_err(|e| err(e.to_string()))?;
         t.render(ctx).map_err(|e| err(e.to_string()))
     }
@@ -296,7 +305,11 @@ pub fn date_zh(d: NaiveDate) -> String {
 
 /// A period in months as written: 3个月, 1年, 18个月.
 pub fn months_zh(m: u32) -> String {
-    if m > 0 && m.is_multiple_of(12) { format!("{}年", m / 12) } else { format!("{m}个月") }
+    if m > 0 && m.is_multiple_of(12) {
+        format!("{}年", m / 12)
+    } else {
+        format!("{m}个月")
+    }
 }
 
 /// Fen as 元 with thousands separators: 2,000,000 fen → 20,000.00.
@@ -337,9 +350,16 @@ pub fn context(
             date_zh(p.repair_eligible_on),
             date_zh(p.publicity_ends_on),
         ),
-        PublicationDecision::NotPublished { citation, .. } => {
-            (false, citation.clone(), String::new(), String::new(), String::new(), String::new(), String::new(), String::new())
-        }
+        PublicationDecision::NotPublished { citation, .. } => (
+            false,
+            citation.clone(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ),
     };
     NoticeContext {
         authority_name: doc.authority.name.clone(),
@@ -354,10 +374,23 @@ pub fn context(
         violation_type: doc.violation_type.clone(),
         violation_facts: doc.violation_facts.clone(),
         legal_basis: doc.legal_basis.clone(),
-        penalty_kinds: doc.penalty_kinds.iter().map(|k| k.label_zh()).collect::<Vec<_>>().join("、"),
+        penalty_kinds: doc
+            .penalty_kinds
+            .iter()
+            .map(|k| k.label_zh())
+            .collect::<Vec<_>>()
+            .join("、"),
         penalty_content: doc.penalty_content.clone(),
-        fine: if doc.fine_fen > 0 { yuan(doc.fine_fen) } else { String::new() },
-        confiscation: if doc.confiscation_fen > 0 { yuan(doc.confiscation_fen) } else { String::new() },
+        fine: if doc.fine_fen > 0 {
+            yuan(doc.fine_fen)
+        } else {
+            String::new()
+        },
+        confiscation: if doc.confiscation_fen > 0 {
+            yuan(doc.confiscation_fen)
+        } else {
+            String::new()
+        },
         license_action: doc.license_action.clone(),
         decided_on_zh: date_zh(doc.decided_on),
         published,

@@ -537,8 +537,7 @@ impl RuleSet {
 
     /// Checks that every class and sector combination that can be published has sane periods.
     fn validate_periods(&self) -> Result<(), PolicyError> {
-        let needs_minor =
-            self.publish_minor || self.overrides.iter().any(|o| o.severity == Severity::Minor);
+        let needs_minor = self.publish_minor || self.overrides.iter().any(|o| o.severity == Severity::Minor);
         if needs_minor && self.minor.is_none() {
             return Err(PolicyError::MissingMinorPeriods {
                 rule_set: self.code.clone(),
@@ -573,12 +572,7 @@ impl RuleSet {
     }
 
     /// One min/max sanity check.
-    fn check(
-        &self,
-        severity: Severity,
-        sector: Option<Sector>,
-        p: Periods,
-    ) -> Result<(), PolicyError> {
+    fn check(&self, severity: Severity, sector: Option<Sector>, p: Periods) -> Result<(), PolicyError> {
         if p.min_months > p.max_months || p.max_months == 0 {
             return Err(PolicyError::InvalidPeriods {
                 rule_set: self.code.clone(),
@@ -615,36 +609,22 @@ pub struct PublicityPolicy {
 /// Fails with [`PolicyError::EmptyField`] if `value` is blank.
 fn non_empty(field: impl Into<String>, value: &str) -> Result<(), PolicyError> {
     if value.trim().is_empty() {
-        return Err(PolicyError::EmptyField {
-            field: field.into(),
-        });
+        return Err(PolicyError::EmptyField { field: field.into() });
     }
     Ok(())
 }
 
 /// Validates an exclusion's fixed code and citation.
-fn exclusion(
-    table: &str,
-    expected: &'static str,
-    code: String,
-    citation: String,
-) -> Result<Exclusion, PolicyError> {
+fn exclusion(table: &str, expected: &'static str, code: String, citation: String) -> Result<Exclusion, PolicyError> {
     if code != expected {
-        return Err(PolicyError::ExclusionCode {
-            expected,
-            found: code,
-        });
+        return Err(PolicyError::ExclusionCode { expected, found: code });
     }
     non_empty(format!("exclusions.{table}.citation"), &citation)?;
     Ok(Exclusion { code, citation })
 }
 
 /// Parses an optional inclusive `YYYY-MM-DD` date field.
-fn parse_date(
-    rule_set: &str,
-    field: &'static str,
-    value: Option<&str>,
-) -> Result<Option<NaiveDate>, PolicyError> {
+fn parse_date(rule_set: &str, field: &'static str, value: Option<&str>) -> Result<Option<NaiveDate>, PolicyError> {
     value
         .map(|v| {
             NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| PolicyError::BadDate {
@@ -790,11 +770,7 @@ impl PublicityPolicy {
     /// configuration (NDRC 令第36号: minor information is "in principle" not published; a sector
     /// may publish it for at most 3 months). Fails if the rule set does not exist, or if it has
     /// no minor-class periods to publish with.
-    pub fn with_publish_minor(
-        mut self,
-        rule_set: &str,
-        publish: bool,
-    ) -> Result<Self, PolicyError> {
+    pub fn with_publish_minor(mut self, rule_set: &str, publish: bool) -> Result<Self, PolicyError> {
         let rs = self
             .rule_sets
             .iter_mut()
@@ -821,12 +797,7 @@ impl PublicityPolicy {
         if input.procedure == Procedure::Simple {
             return Ok(self.simple_procedure.decision());
         }
-        if !input.penalty_kinds.is_empty()
-            && input
-                .penalty_kinds
-                .iter()
-                .all(|k| self.warning_only_kinds.contains(k))
-        {
+        if !input.penalty_kinds.is_empty() && input.penalty_kinds.iter().all(|k| self.warning_only_kinds.contains(k)) {
             return Ok(self.warning_only.decision());
         }
         let date = input.decided_on;
@@ -924,11 +895,7 @@ mod tests {
         // SH_NDRC_58, 安全生产 general: min 1 year, max 3 years.
         let got = periods(
             &policy(),
-            &input(
-                date(2025, 6, 10),
-                Severity::General,
-                Sector::SafetyProduction,
-            ),
+            &input(date(2025, 6, 10), Severity::General, Sector::SafetyProduction),
         );
         assert_eq!(got.rule_set, "SH_NDRC_58");
         assert_eq!((got.min_months, got.max_months), (12, 36));
@@ -939,10 +906,7 @@ mod tests {
 
     #[test]
     fn other_sector_general_2025() {
-        let got = periods(
-            &policy(),
-            &input(date(2025, 6, 10), Severity::General, Sector::Other),
-        );
+        let got = periods(&policy(), &input(date(2025, 6, 10), Severity::General, Sector::Other));
         assert_eq!((got.min_months, got.max_months), (3, 36));
         assert_eq!(got.min_ends_on, date(2025, 9, 10));
         assert_eq!(got.repair_eligible_on, date(2025, 9, 11));
@@ -963,19 +927,13 @@ mod tests {
             assert_eq!(got.min_months, 12, "{sector:?}");
         }
         // Serious is already 1 year: the override is for general only.
-        let got = periods(
-            &p,
-            &input(date(2024, 3, 1), Severity::Serious, Sector::Food),
-        );
+        let got = periods(&p, &input(date(2024, 3, 1), Severity::Serious, Sector::Food));
         assert_eq!((got.min_months, got.max_months), (12, 36));
     }
 
     #[test]
     fn ndrc_36_general_domain_example() {
-        let got = periods(
-            &policy(),
-            &input(date(2026, 5, 6), Severity::General, Sector::Other),
-        );
+        let got = periods(&policy(), &input(date(2026, 5, 6), Severity::General, Sector::Other));
         assert_eq!(got.rule_set, "NDRC_36");
         assert_eq!(got.citation, "国家发展改革委令第36号《信用修复管理办法》");
         assert_eq!(got.min_ends_on, date(2026, 8, 6));
@@ -988,22 +946,14 @@ mod tests {
         let p = policy();
         let before = periods(
             &p,
-            &input(
-                date(2026, 3, 31),
-                Severity::General,
-                Sector::SafetyProduction,
-            ),
+            &input(date(2026, 3, 31), Severity::General, Sector::SafetyProduction),
         );
         assert_eq!(before.rule_set, "SH_NDRC_58");
         assert_eq!(before.min_ends_on, date(2027, 3, 31));
         assert_eq!(before.publicity_ends_on, date(2029, 3, 31));
         let after = periods(
             &p,
-            &input(
-                date(2026, 4, 1),
-                Severity::General,
-                Sector::SafetyProduction,
-            ),
+            &input(date(2026, 4, 1), Severity::General, Sector::SafetyProduction),
         );
         assert_eq!(after.rule_set, "NDRC_36");
         assert_eq!(after.min_ends_on, date(2026, 7, 1));
@@ -1013,26 +963,17 @@ mod tests {
     #[test]
     fn switch_from_2019_rules_to_sh_58() {
         let p = policy();
-        let old = periods(
-            &p,
-            &input(date(2023, 4, 30), Severity::General, Sector::Fire),
-        );
+        let old = periods(&p, &input(date(2023, 4, 30), Severity::General, Sector::Fire));
         assert_eq!(old.rule_set, "NDRC_2019_527");
         assert_eq!((old.min_months, old.max_months), (3, 12));
-        let new = periods(
-            &p,
-            &input(date(2023, 5, 1), Severity::General, Sector::Fire),
-        );
+        let new = periods(&p, &input(date(2023, 5, 1), Severity::General, Sector::Fire));
         assert_eq!(new.rule_set, "SH_NDRC_58");
         assert_eq!((new.min_months, new.max_months), (12, 36));
     }
 
     #[test]
     fn serious_under_2019_rules() {
-        let got = periods(
-            &policy(),
-            &input(date(2022, 8, 31), Severity::Serious, Sector::Other),
-        );
+        let got = periods(&policy(), &input(date(2022, 8, 31), Severity::Serious, Sector::Other));
         assert_eq!(got.rule_set, "NDRC_2019_527");
         assert_eq!(got.citation, "发改办财金〔2019〕527号");
         assert_eq!((got.min_months, got.max_months), (6, 36));
@@ -1050,20 +991,13 @@ mod tests {
     #[test]
     fn month_end_reckoning() {
         let p = policy();
-        let got = periods(
-            &p,
-            &input(date(2025, 11, 30), Severity::General, Sector::Other),
-        );
+        let got = periods(&p, &input(date(2025, 11, 30), Severity::General, Sector::Other));
         assert_eq!(got.min_ends_on, date(2026, 2, 28));
         assert_eq!(got.repair_eligible_on, date(2026, 3, 1));
         // Leap day + 12 months (SH_NDRC_58 safety general) → 2025-02-28; + 36 → 2027-02-28.
         let got = periods(
             &p,
-            &input(
-                date(2024, 2, 29),
-                Severity::General,
-                Sector::SafetyProduction,
-            ),
+            &input(date(2024, 2, 29), Severity::General, Sector::SafetyProduction),
         );
         assert_eq!(got.min_ends_on, date(2025, 2, 28));
         assert_eq!(got.repair_eligible_on, date(2025, 3, 1));
@@ -1106,10 +1040,7 @@ mod tests {
     fn empty_penalty_list_is_not_warning_only() {
         let mut i = input(date(2025, 6, 10), Severity::General, Sector::Other);
         i.penalty_kinds.clear();
-        assert!(matches!(
-            policy().decide(&i),
-            Ok(PublicationDecision::Publish(_))
-        ));
+        assert!(matches!(policy().decide(&i), Ok(PublicationDecision::Publish(_))));
     }
 
     #[test]
@@ -1121,10 +1052,7 @@ mod tests {
                 date(2025, 6, 10),
                 "国家发展改革委令第58号《失信行为纠正后的信用信息修复管理办法（试行）》（上海市执行口径）",
             ),
-            (
-                date(2026, 5, 6),
-                "国家发展改革委令第36号《信用修复管理办法》",
-            ),
+            (date(2026, 5, 6), "国家发展改革委令第36号《信用修复管理办法》"),
         ] {
             let got = not_published(&p, &input(d, Severity::Minor, Sector::Other));
             assert_eq!(got, (MINOR_NOT_PUBLISHED.to_owned(), citation.to_owned()));
@@ -1146,18 +1074,12 @@ mod tests {
         i.procedure = Procedure::Ordinary;
         assert_eq!(periods(&on, &i).min_ends_on, date(2025, 9, 10));
         // The same setting in the TOML.
-        let text = BUILTIN_TOML.replace(
-            "publish_natural_persons = false",
-            "publish_natural_persons = true",
-        );
+        let text = BUILTIN_TOML.replace("publish_natural_persons = false", "publish_natural_persons = true");
         let on = PublicityPolicy::from_toml(&text).unwrap();
         assert!(on.publish_natural_persons());
         // Individual businesses are published like legal persons.
         i.party_kind = PartyKind::IndividualBusiness;
-        assert!(matches!(
-            policy().decide(&i),
-            Ok(PublicationDecision::Publish(_))
-        ));
+        assert!(matches!(policy().decide(&i), Ok(PublicationDecision::Publish(_))));
     }
 
     #[test]
@@ -1173,25 +1095,16 @@ mod tests {
     #[test]
     fn publish_minor_override_gives_zero_to_three_months() {
         let on = policy().with_publish_minor("NDRC_36", true).unwrap();
-        let got = periods(
-            &on,
-            &input(date(2026, 5, 6), Severity::Minor, Sector::Other),
-        );
+        let got = periods(&on, &input(date(2026, 5, 6), Severity::Minor, Sector::Other));
         assert_eq!((got.min_months, got.max_months), (0, 3));
         assert_eq!(got.min_ends_on, date(2026, 5, 6));
         assert_eq!(got.repair_eligible_on, date(2026, 5, 7));
         assert_eq!(got.publicity_ends_on, date(2026, 8, 6));
         // The same through the TOML.
-        let text = BUILTIN_TOML.replace(
-            "publish_minor = false\nminor =",
-            "publish_minor = true\nminor =",
-        );
+        let text = BUILTIN_TOML.replace("publish_minor = false\nminor =", "publish_minor = true\nminor =");
         assert_ne!(text, BUILTIN_TOML);
         let on = PublicityPolicy::from_toml(&text).unwrap();
-        let got = periods(
-            &on,
-            &input(date(2026, 5, 6), Severity::Minor, Sector::Other),
-        );
+        let got = periods(&on, &input(date(2026, 5, 6), Severity::Minor, Sector::Other));
         assert_eq!((got.min_months, got.max_months), (0, 3));
         // Rule sets without minor periods cannot be switched on.
         assert_eq!(
@@ -1202,18 +1115,13 @@ mod tests {
         );
         assert_eq!(
             policy().with_publish_minor("NOPE", true),
-            Err(PolicyError::UnknownRuleSet {
-                code: "NOPE".into()
-            })
+            Err(PolicyError::UnknownRuleSet { code: "NOPE".into() })
         );
     }
 
     #[test]
     fn from_toml_rejects_overlapping_rule_sets() {
-        let text = BUILTIN_TOML.replace(
-            "effective_from = \"2026-04-01\"",
-            "effective_from = \"2026-03-01\"",
-        );
+        let text = BUILTIN_TOML.replace("effective_from = \"2026-04-01\"", "effective_from = \"2026-03-01\"");
         assert_eq!(
             PublicityPolicy::from_toml(&text),
             Err(PolicyError::Overlap {
@@ -1231,10 +1139,7 @@ mod tests {
 
     #[test]
     fn from_toml_rejects_gaps_and_closed_ends() {
-        let text = BUILTIN_TOML.replace(
-            "effective_from = \"2026-04-01\"",
-            "effective_from = \"2026-04-02\"",
-        );
+        let text = BUILTIN_TOML.replace("effective_from = \"2026-04-01\"", "effective_from = \"2026-04-02\"");
         assert_eq!(
             PublicityPolicy::from_toml(&text),
             Err(PolicyError::Gap {
@@ -1290,18 +1195,9 @@ mod tests {
             Err(PolicyError::ExclusionCode { .. })
         ));
         let text = BUILTIN_TOML.replace("\"CIRCULATED_CRITICISM\"]", "\"CRITICISM\"]");
-        assert!(matches!(
-            PublicityPolicy::from_toml(&text),
-            Err(PolicyError::Toml(_))
-        ));
-        let text = BUILTIN_TOML.replace(
-            "publish_minor = false\nminor",
-            "publish_minr = false\nminor",
-        );
-        assert!(matches!(
-            PublicityPolicy::from_toml(&text),
-            Err(PolicyError::Toml(_))
-        ));
+        assert!(matches!(PublicityPolicy::from_toml(&text), Err(PolicyError::Toml(_))));
+        let text = BUILTIN_TOML.replace("publish_minor = false\nminor", "publish_minr = false\nminor");
+        assert!(matches!(PublicityPolicy::from_toml(&text), Err(PolicyError::Toml(_))));
         let text = BUILTIN_TOML.replace("code = \"NDRC_36\"", "code = \"SH_NDRC_58\"");
         assert!(matches!(
             PublicityPolicy::from_toml(&text),

@@ -75,7 +75,10 @@ repair_enum!(
 impl RepairState {
     /// Open: counts as "an application already open" for the disclosure.
     pub fn is_open(self) -> bool {
-        matches!(self, RepairState::Submitted | RepairState::Accepted | RepairState::SupplementRequested)
+        matches!(
+            self,
+            RepairState::Submitted | RepairState::Accepted | RepairState::SupplementRequested
+        )
     }
 
     /// Final: no transition leaves it.
@@ -299,7 +302,11 @@ pub fn normalize_receipt(input: &str) -> Option<String> {
         .filter(|c| !matches!(c, '-' | ' '))
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    if chars.len() != RECEIPT_LEN || !chars.iter().all(|c| c.is_ascii() && RECEIPT_ALPHABET.contains(&(*c as u8))) {
+    if chars.len() != RECEIPT_LEN
+        || !chars
+            .iter()
+            .all(|c| c.is_ascii() && RECEIPT_ALPHABET.contains(&(*c as u8)))
+    {
         return None;
     }
     let mut s: String = chars[..RECEIPT_LEN / 2].iter().collect();

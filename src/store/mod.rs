@@ -24,8 +24,7 @@ use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
 use crate::domain::lifecycle::{
-    Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Micros, Role,
-    TerminationReason,
+    Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Micros, Role, TerminationReason,
 };
 use crate::domain::record::{DecisionDoc, PublicRecord};
 
@@ -289,24 +288,13 @@ pub trait Store: RepairStore + NoticeStore + Send + Sync + 'static {
     /// A decision by id.
     async fn get_decision(&self, id: &str) -> Result<Option<DecisionRow>>;
     /// Decisions after `after_id` in id order.
-    async fn list_decisions(
-        &self,
-        f: &DecisionFilter,
-        after_id: &str,
-        limit: i64,
-    ) -> Result<Vec<DecisionRow>>;
+    async fn list_decisions(&self, f: &DecisionFilter, after_id: &str, limit: i64) -> Result<Vec<DecisionRow>>;
     /// Events of a decision with id > `after_id`.
-    async fn list_events(&self, decision_id: &str, after_id: i64, limit: i64)
-    -> Result<Vec<EventRow>>;
+    async fn list_events(&self, decision_id: &str, after_id: i64, limit: i64) -> Result<Vec<EventRow>>;
     /// A disclosure by id.
     async fn get_disclosure(&self, id: &str) -> Result<Option<DisclosureRow>>;
     /// Disclosures after `after_id` in id order.
-    async fn list_disclosures(
-        &self,
-        f: &DisclosureFilter,
-        after_id: &str,
-        limit: i64,
-    ) -> Result<Vec<DisclosureRow>>;
+    async fn list_disclosures(&self, f: &DisclosureFilter, after_id: &str, limit: i64) -> Result<Vec<DisclosureRow>>;
     /// Changes with sequence > `after`, in order.
     async fn list_changes(&self, after: i64, limit: i64) -> Result<Vec<ChangeView>>;
     /// Reads every active record from one consistent snapshot into `out`.
@@ -333,8 +321,7 @@ pub trait Tx: RepairTx + NoticeTx + Send {
     async fn decision_by_request_key(&mut self, request_key: &str) -> Result<Option<DecisionRow>>;
     /// Inserts a decision; `false` when the request key or (authority,
     /// decision number) already exists, in which case nothing was written.
-    async fn insert_decision(&mut self, row: &DecisionRow, request_key: Option<&str>)
-    -> Result<bool>;
+    async fn insert_decision(&mut self, row: &DecisionRow, request_key: Option<&str>) -> Result<bool>;
     /// Rewrites a decision (content, meta, state, version).
     async fn update_decision(&mut self, row: &DecisionRow) -> Result<()>;
     /// A disclosure, locked for the rest of the transaction.
@@ -395,12 +382,7 @@ pub fn redact_url(url: &str) -> String {
         if let Some(at) = rest.find('@') {
             let creds = &rest[..at];
             if let Some(colon) = creds.find(':') {
-                return format!(
-                    "{}://{}:***@{}",
-                    &url[..scheme_end],
-                    &creds[..colon],
-                    &rest[at + 1..]
-                );
+                return format!("{}://{}:***@{}", &url[..scheme_end], &creds[..colon], &rest[at + 1..]);
             }
         }
     }

@@ -25,7 +25,11 @@ impl RawBundle {
             documents: json("bundle documents", &self.documents)?,
             delivery_state: DeliveryState::parse(&self.delivery_state)
                 .ok_or_else(|| StoreError::Corrupt(format!("delivery state {:?}", self.delivery_state)))?,
-            delivery: self.delivery.as_deref().map(|d| json("bundle delivery", d)).transpose()?,
+            delivery: self
+                .delivery
+                .as_deref()
+                .map(|d| json("bundle delivery", d))
+                .transpose()?,
             decision_id: self.decision_id,
             version: self.version,
             context_sha256: self.context_sha256,
@@ -42,7 +46,11 @@ macro_rules! sql_notice {
     (store = $store:ident, tx = $tx:ident, db = $db:ty, for_update = $fu:literal $(,)?) => {
         #[async_trait::async_trait]
         impl $crate::store::NoticeStore for $store {
-            async fn get_bundle(&self, decision_id: &str, version: Option<i64>) -> $crate::store::Result<Option<$crate::store::BundleRow>> {
+            async fn get_bundle(
+                &self,
+                decision_id: &str,
+                version: Option<i64>,
+            ) -> $crate::store::Result<Option<$crate::store::BundleRow>> {
                 let raw = sqlx::query_as::<$db, RawBundle>(
                     "SELECT decision_id, version, context_sha256, party_credit_code, documents, rendered_at, \
                      delivery_state, delivery, row_version, update_time FROM notice_bundles \
@@ -81,7 +89,10 @@ macro_rules! sql_notice {
 
         #[async_trait::async_trait]
         impl $crate::store::NoticeTx for $tx {
-            async fn latest_bundle_for_update(&mut self, decision_id: &str) -> $crate::store::Result<Option<$crate::store::BundleRow>> {
+            async fn latest_bundle_for_update(
+                &mut self,
+                decision_id: &str,
+            ) -> $crate::store::Result<Option<$crate::store::BundleRow>> {
                 let raw = sqlx::query_as::<$db, RawBundle>(concat!(
                     "SELECT decision_id, version, context_sha256, party_credit_code, documents, rendered_at, \
                      delivery_state, delivery, row_version, update_time FROM notice_bundles \
@@ -113,7 +124,12 @@ macro_rules! sql_notice {
                 .bind($crate::store::sql::to_json(&row.documents)?)
                 .bind(row.rendered_at)
                 .bind(row.delivery_state.as_str())
-                .bind(row.delivery.as_ref().map($crate::store::sql::to_json).transpose()?)
+                .bind(
+                    row.delivery
+                        .as_ref()
+                        .map($crate::store::sql::to_json)
+                        .transpose()?,
+                )
                 .bind(row.row_version)
                 .bind(row.update_time)
                 .execute(&mut *self.tx)
@@ -130,7 +146,12 @@ macro_rules! sql_notice {
                 .bind(&row.decision_id)
                 .bind(row.version)
                 .bind(row.delivery_state.as_str())
-                .bind(row.delivery.as_ref().map($crate::store::sql::to_json).transpose()?)
+                .bind(
+                    row.delivery
+                        .as_ref()
+                        .map($crate::store::sql::to_json)
+                        .transpose()?,
+                )
                 .bind(row.row_version)
                 .bind(row.update_time)
                 .execute(&mut *self.tx)

@@ -2,9 +2,9 @@
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
 use super::notice_sql::{RawBundle, sql_notice};
 use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
+use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
 use super::{Result, StoreOptions, classify, redact_url};
 
 /// PostgreSQL store: for production and for several instances on one database.
@@ -45,5 +45,15 @@ sql_store!(
     export_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 );
 
-sql_repair!(store = PgStore, tx = PgTx, db = sqlx::Postgres, for_update = "FOR NO KEY UPDATE");
-sql_notice!(store = PgStore, tx = PgTx, db = sqlx::Postgres, for_update = "FOR NO KEY UPDATE");
+sql_repair!(
+    store = PgStore,
+    tx = PgTx,
+    db = sqlx::Postgres,
+    for_update = "FOR NO KEY UPDATE"
+);
+sql_notice!(
+    store = PgStore,
+    tx = PgTx,
+    db = sqlx::Postgres,
+    for_update = "FOR NO KEY UPDATE"
+);

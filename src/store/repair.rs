@@ -114,7 +114,14 @@ pub trait RepairTx: Send {
     /// Rewrites an application (state, due dates, doc, version).
     async fn update_repair(&mut self, row: &RepairRow) -> Result<()>;
     /// Stores one uploaded material.
-    async fn insert_material(&mut self, application_id: &str, seq: i64, meta: &MaterialMeta, content: &[u8], at: Micros) -> Result<()>;
+    async fn insert_material(
+        &mut self,
+        application_id: &str,
+        seq: i64,
+        meta: &MaterialMeta,
+        content: &[u8],
+        at: Micros,
+    ) -> Result<()>;
     /// Stores the commitment as its own record.
     async fn insert_commitment(&mut self, application_id: &str, c: &Commitment, at: Micros) -> Result<()>;
     /// Appends a transition.

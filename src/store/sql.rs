@@ -4,12 +4,8 @@
 
 use chrono::NaiveDate;
 
-use super::{
-    ChangeView, DecisionRow, DisclosureRow, EventRow, KeyRow, Result, StoreError,
-};
-use crate::domain::lifecycle::{
-    ChangeKind, DecisionState, DisclosureState, EventKind, Role, TerminationReason,
-};
+use super::{ChangeView, DecisionRow, DisclosureRow, EventRow, KeyRow, Result, StoreError};
+use crate::domain::lifecycle::{ChangeKind, DecisionState, DisclosureState, EventKind, Role, TerminationReason};
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))

@@ -4,9 +4,9 @@ use std::str::FromStr;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
 use super::notice_sql::{RawBundle, sql_notice};
 use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
+use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
 use super::{Result, StoreError, StoreOptions, classify};
 
 /// SQLite store. One writer at a time (`BEGIN IMMEDIATE`), so commit order is
@@ -31,9 +31,8 @@ impl SqliteStore {
         if let Some(dir) = options.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Other(format!("cannot create database directory {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Other(format!("cannot create database directory {}: {e}", dir.display())))?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(opts.max_connections.clamp(1, 64))

@@ -15,9 +15,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
 use crate::decisions::{decision, valid_id_2};
-use crate::support::{
-    KNOWN_ID, TestServer, backends, clock_at, create_and_publish, credit_code, d, reason, req,
-};
+use crate::support::{KNOWN_ID, TestServer, backends, clock_at, create_and_publish, credit_code, d, reason, req};
 
 type Enf = EnforcementServiceClient<Channel>;
 type Dis = DisclosureServiceClient<Channel>;
@@ -92,9 +90,7 @@ impl Rpc {
             | Rpc::WithdrawPenaltyDecision
             | Rpc::RecordFulfillment => &[Officer],
             // officer, legal_reviewer ("read decisions"), auditor ("read everything").
-            Rpc::GetPenaltyDecision | Rpc::ListPenaltyDecisions => {
-                &[Officer, LegalReviewer, Auditor]
-            }
+            Rpc::GetPenaltyDecision | Rpc::ListPenaltyDecisions => &[Officer, LegalReviewer, Auditor],
             Rpc::ReviewPenaltyDecision => &[LegalReviewer],
             // officer ("read decisions and events"), auditor.
             Rpc::ListPenaltyDecisionEvents => &[Officer, Auditor],
@@ -119,14 +115,8 @@ impl Rpc {
                 | Rpc::ExportDisclosures,
                 _,
             ) => Want::Ok,
-            (
-                Rpc::GetPenaltyDecision | Rpc::ListPenaltyDecisionEvents | Rpc::GetDisclosure,
-                false,
-            ) => Want::NotFound,
-            (
-                Rpc::GetPenaltyDecision | Rpc::ListPenaltyDecisionEvents | Rpc::GetDisclosure,
-                true,
-            ) => Want::Ok,
+            (Rpc::GetPenaltyDecision | Rpc::ListPenaltyDecisionEvents | Rpc::GetDisclosure, false) => Want::NotFound,
+            (Rpc::GetPenaltyDecision | Rpc::ListPenaltyDecisionEvents | Rpc::GetDisclosure, true) => Want::Ok,
             (_, false) => Want::NotFound,
             (_, true) => Want::EtagMismatch,
         }
@@ -181,14 +171,7 @@ fn full_checklist() -> pb::ReviewChecklist {
 }
 
 /// Makes one call; Ok(()) when the server answered OK.
-async fn call(
-    rpc: Rpc,
-    enf: &mut Enf,
-    dis: &mut Dis,
-    cred: &Cred,
-    t: &Target,
-    n: u64,
-) -> Result<(), Status> {
+async fn call(rpc: Rpc, enf: &mut Enf, dis: &mut Dis, cred: &Cred, t: &Target, n: u64) -> Result<(), Status> {
     match rpc {
         Rpc::CreatePenaltyDecision => {
             let p = decision(
@@ -290,9 +273,7 @@ async fn call(
             .await
             .map(drop),
         Rpc::WatchDisclosureChanges => dis
-            .watch_disclosure_changes(
-                cred.wrap(pb::WatchDisclosureChangesRequest { after_sequence: 0 }),
-            )
+            .watch_disclosure_changes(cred.wrap(pb::WatchDisclosureChangesRequest { after_sequence: 0 }))
             .await
             .map(drop),
         Rpc::ExportDisclosures => {
@@ -367,10 +348,7 @@ async fn every_rpc_checks_authentication_then_role_before_existence() {
                 .await
                 .expect("key");
             assert!(
-                app.store
-                    .revoke_key(&k.row.id, app.now_micros())
-                    .await
-                    .expect("revoke"),
+                app.store.revoke_key(&k.row.id, app.now_micros()).await.expect("revoke"),
                 "{b}"
             );
             let mut c = Cred::key(&k.secret);
@@ -412,11 +390,7 @@ async fn every_rpc_checks_authentication_then_role_before_existence() {
         let published = create_and_publish(
             &mut enf,
             &officer,
-            decision(
-                "沪浦应急罚〔2026〕权限00号",
-                DECIDED,
-                &credit_code("91310115", 8002),
-            ),
+            decision("沪浦应急罚〔2026〕权限00号", DECIDED, &credit_code("91310115", 8002)),
         )
         .await;
         let missing = Target {
@@ -433,9 +407,7 @@ async fn every_rpc_checks_authentication_then_role_before_existence() {
         let mut n = 0u64;
         for rpc in ALL_RPCS {
             let allowed = rpc.allowed();
-            for (tname, t, is_existing) in
-                [("missing", &missing, false), ("existing", &existing, true)]
-            {
+            for (tname, t, is_existing) in [("missing", &missing, false), ("existing", &existing, true)] {
                 let ctx = |who: &str| format!("{b}: {rpc:?} on a {tname} resource by {who}");
                 // (a) no key, a malformed key, an unknown key.
                 n += 1;
@@ -518,15 +490,9 @@ async fn every_rpc_checks_authentication_then_role_before_existence() {
             .await
             .expect("get")
             .into_inner();
-        assert_eq!(
-            now.etag, recorded.etag,
-            "{b}: refused calls changed nothing"
-        );
+        assert_eq!(now.etag, recorded.etag, "{b}: refused calls changed nothing");
         assert_eq!(now.state, pb::DecisionState::Recorded as i32, "{b}");
-        assert!(
-            now.legal_review.is_none() && now.fulfillment.is_none(),
-            "{b}"
-        );
+        assert!(now.legal_review.is_none() && now.fulfillment.is_none(), "{b}");
         let created = enf
             .list_penalty_decisions(req(
                 pb::ListPenaltyDecisionsRequest {
@@ -540,11 +506,7 @@ async fn every_rpc_checks_authentication_then_role_before_existence() {
             .into_inner()
             .penalty_decisions;
         // The two set up here plus one per allowed (officer) create, on each target.
-        assert_eq!(
-            created.len(),
-            2 + 2,
-            "{b}: only the officer's creates were stored"
-        );
+        assert_eq!(created.len(), 2 + 2, "{b}: only the officer's creates were stored");
         server.stop().await;
     }
 }
@@ -629,10 +591,7 @@ impl Seen {
             !contains(&self.bytes, secret.as_bytes()),
             "{ctx}: {secret} in the encoded messages"
         );
-        assert!(
-            !self.text.contains(secret),
-            "{ctx}: {secret} in the Debug text"
-        );
+        assert!(!self.text.contains(secret), "{ctx}: {secret} in the Debug text");
     }
 
     #[track_caller]
@@ -675,19 +634,13 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
         let mut enf = server.enforcement().await;
         let mut dis = server.disclosures().await;
         let app = server.app.clone();
-        let officer_key = app
-            .create_key(Role::Officer, "officer", None, None)
-            .await
-            .expect("key");
+        let officer_key = app.create_key(Role::Officer, "officer", None, None).await.expect("key");
         let officer = officer_key.secret.clone();
         let reviewer_key = app
             .create_key(Role::LegalReviewer, "reviewer", None, None)
             .await
             .expect("key");
-        let auditor_key = app
-            .create_key(Role::Auditor, "auditor", None, None)
-            .await
-            .expect("key");
+        let auditor_key = app.create_key(Role::Auditor, "auditor", None, None).await.expect("key");
         let discloser = server.key(Role::Discloser, None).await;
         let rep_id = valid_id_2();
         let home = "上海市浦东新区张江路100弄1号101室";
@@ -729,11 +682,7 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
         let lp = create_and_publish(
             &mut enf,
             &officer,
-            decision(
-                "沪浦应急罚〔2026〕隐私3号",
-                DECIDED,
-                &credit_code("91310115", 8202),
-            ),
+            decision("沪浦应急罚〔2026〕隐私3号", DECIDED, &credit_code("91310115", 8202)),
         )
         .await;
         enf.correct_penalty_decision(req(
@@ -757,11 +706,7 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
         let gone = create_and_publish(
             &mut enf,
             &officer,
-            decision(
-                "沪浦应急罚〔2026〕隐私4号",
-                DECIDED,
-                &credit_code("91310115", 8203),
-            ),
+            decision("沪浦应急罚〔2026〕隐私4号", DECIDED, &credit_code("91310115", 8203)),
         )
         .await;
         enf.withdraw_penalty_decision(req(
@@ -781,10 +726,7 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
         let mut seen = Seen::default();
         for name in [&business.disclosure, &lp.disclosure] {
             let m = dis
-                .get_disclosure(req(
-                    pb::GetDisclosureRequest { name: name.clone() },
-                    &discloser,
-                ))
+                .get_disclosure(req(pb::GetDisclosureRequest { name: name.clone() }, &discloser))
                 .await
                 .expect("get")
                 .into_inner();
@@ -793,10 +735,7 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
         let auditor = auditor_key.secret.clone();
         for name in [&business.disclosure, &lp.disclosure, &gone.disclosure] {
             let m = dis
-                .get_disclosure(req(
-                    pb::GetDisclosureRequest { name: name.clone() },
-                    &auditor,
-                ))
+                .get_disclosure(req(pb::GetDisclosureRequest { name: name.clone() }, &auditor))
                 .await
                 .expect("get")
                 .into_inner();
@@ -844,10 +783,7 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
         assert_eq!(changes.changes.len(), 5, "{b}");
         seen.add(&changes);
         let mut watch = dis
-            .watch_disclosure_changes(req(
-                pb::WatchDisclosureChangesRequest { after_sequence: 0 },
-                &discloser,
-            ))
+            .watch_disclosure_changes(req(pb::WatchDisclosureChangesRequest { after_sequence: 0 }, &discloser))
             .await
             .expect("watch")
             .into_inner();
@@ -898,9 +834,7 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
         }
 
         // Staff roles do see the ID numbers, and every such read is recorded.
-        let before = sensitive_reads(&mut enf, &auditor, &business.name)
-            .await
-            .len();
+        let before = sensitive_reads(&mut enf, &auditor, &business.name).await.len();
         let got = enf
             .get_penalty_decision(req(
                 pb::GetPenaltyDecisionRequest {
@@ -912,18 +846,11 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
             .expect("officer get")
             .into_inner();
         let party = party_of(&got);
-        assert_eq!(
-            party.id_number, KNOWN_ID,
-            "{b}: officers see the party's ID number"
-        );
+        assert_eq!(party.id_number, KNOWN_ID, "{b}: officers see the party's ID number");
         assert_eq!(party.legal_representative.unwrap().id_number, rep_id, "{b}");
         assert_eq!(party.address, home, "{b}");
         let reads = sensitive_reads(&mut enf, &auditor, &business.name).await;
-        assert_eq!(
-            reads.len(),
-            before + 1,
-            "{b}: the officer's read is recorded"
-        );
+        assert_eq!(reads.len(), before + 1, "{b}: the officer's read is recorded");
         assert_eq!(reads.last().unwrap().key_id, officer_key.row.id, "{b}");
         assert_eq!(reads.last().unwrap().role, "officer", "{b}");
 
@@ -937,17 +864,9 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
             .await
             .expect("legal reviewer get")
             .into_inner();
-        assert_eq!(
-            party_of(&got).id_number,
-            KNOWN_ID,
-            "{b}: legal reviewers see it"
-        );
+        assert_eq!(party_of(&got).id_number, KNOWN_ID, "{b}: legal reviewers see it");
         let reads = sensitive_reads(&mut enf, &auditor, &business.name).await;
-        assert_eq!(
-            reads.len(),
-            before + 2,
-            "{b}: the reviewer's read is recorded"
-        );
+        assert_eq!(reads.len(), before + 2, "{b}: the reviewer's read is recorded");
         assert_eq!(reads.last().unwrap().key_id, reviewer_key.row.id, "{b}");
         assert_eq!(reads.last().unwrap().role, "legal_reviewer", "{b}");
 
@@ -975,12 +894,8 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
         );
 
         // A list read by staff is recorded for each decision it showed sensitive fields of.
-        let n_business = sensitive_reads(&mut enf, &auditor, &business.name)
-            .await
-            .len();
-        let n_natural = sensitive_reads(&mut enf, &auditor, &natural.name)
-            .await
-            .len();
+        let n_business = sensitive_reads(&mut enf, &auditor, &business.name).await.len();
+        let n_natural = sensitive_reads(&mut enf, &auditor, &natural.name).await.len();
         let all = enf
             .list_penalty_decisions(req(
                 pb::ListPenaltyDecisionsRequest {
@@ -994,16 +909,12 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
             .into_inner();
         assert_eq!(all.penalty_decisions.len(), 4, "{b}");
         assert_eq!(
-            sensitive_reads(&mut enf, &auditor, &business.name)
-                .await
-                .len(),
+            sensitive_reads(&mut enf, &auditor, &business.name).await.len(),
             n_business + 1,
             "{b}"
         );
         assert_eq!(
-            sensitive_reads(&mut enf, &auditor, &natural.name)
-                .await
-                .len(),
+            sensitive_reads(&mut enf, &auditor, &natural.name).await.len(),
             n_natural + 1,
             "{b}"
         );

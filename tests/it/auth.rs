@@ -15,7 +15,12 @@ async fn role_is_checked_before_on_behalf_of() {
     let err = server
         .enforcement()
         .await
-        .get_penalty_decision(req(pb::GetPenaltyDecisionRequest { name: "penaltyDecisions/X1".into() }, &portal))
+        .get_penalty_decision(req(
+            pb::GetPenaltyDecisionRequest {
+                name: "penaltyDecisions/X1".into(),
+            },
+            &portal,
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);

@@ -5,13 +5,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
 
 use crate::support;
 
@@ -82,7 +82,9 @@ async fn binary_with_no_configuration_serves_health_and_reflection() {
         .status;
     assert_eq!(status, ServingStatus::Serving as i32);
     let status = health
-        .check(HealthCheckRequest { service: "gongshi.v1.DisclosureService".into() })
+        .check(HealthCheckRequest {
+            service: "gongshi.v1.DisclosureService".into(),
+        })
         .await
         .expect("health")
         .into_inner()
@@ -99,22 +101,43 @@ async fn binary_with_no_configuration_serves_health_and_reflection() {
     let mut alpha = tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient::new(ch);
     let req = tonic_reflection::pb::v1alpha::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest::ListServices(String::new())),
+        message_request: Some(
+            tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
     };
-    let mut stream = alpha.server_reflection_info(tokio_stream::iter(vec![req])).await.expect("v1alpha").into_inner();
+    let mut stream = alpha
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .expect("v1alpha")
+        .into_inner();
     assert!(stream.message().await.expect("v1alpha message").is_some());
 
-    assert!(dir.path().join("data/gongshi.db").exists(), "default SQLite file under ./data/");
+    assert!(
+        dir.path().join("data/gongshi.db").exists(),
+        "default SQLite file under ./data/"
+    );
     sigterm(child.id());
-    let status = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
-    assert!(status.status.success(), "exit after SIGTERM: {:?} {}", status.status, String::from_utf8_lossy(&status.stderr));
+    let status = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "exit after SIGTERM: {:?} {}",
+        status.status,
+        String::from_utf8_lossy(&status.stderr)
+    );
     let log = String::from_utf8_lossy(&status.stderr);
     assert!(log.contains("shutting down"), "{log}");
 }
 
 fn run_ok(args: &[&str]) -> String {
     let out = gongshi().args(args).output().expect("run gongshi");
-    assert!(out.status.success(), "gongshi {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "gongshi {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -132,13 +155,25 @@ async fn keys_commands_create_list_revoke_on_every_backend() {
     for db in support::backends().await {
         let url = db.url.as_str();
         run_ok(&["migrate", "--database-url", url]);
-        let out = run_ok(&["keys", "create", "--role", "officer", "--label", "王五 (执法)", "--database-url", url]);
+        let out = run_ok(&[
+            "keys",
+            "create",
+            "--role",
+            "officer",
+            "--label",
+            "王五 (执法)",
+            "--database-url",
+            url,
+        ]);
         let key = out.lines().last().unwrap().to_string();
         assert!(key.starts_with("gsk_") && key.len() > 70, "{key}");
         let id = key.split('_').nth(1).unwrap().to_string();
 
         let list = run_ok(&["keys", "list", "--database-url", url]);
-        assert!(list.contains(&id) && list.contains("officer") && list.contains("active"), "{list}");
+        assert!(
+            list.contains(&id) && list.contains("officer") && list.contains("active"),
+            "{list}"
+        );
         assert!(!list.contains(&key), "a key is shown once");
 
         // Only a hash is stored.
@@ -146,11 +181,17 @@ async fn keys_commands_create_list_revoke_on_every_backend() {
         let stored: Vec<String> = match db.backend {
             "sqlite" => {
                 let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-                sqlx::query_scalar("SELECT secret_hash FROM api_keys").fetch_all(&pool).await.unwrap()
+                sqlx::query_scalar("SELECT secret_hash FROM api_keys")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap()
             }
             _ => {
                 let pool = sqlx::PgPool::connect(url).await.unwrap();
-                sqlx::query_scalar("SELECT secret_hash FROM api_keys").fetch_all(&pool).await.unwrap()
+                sqlx::query_scalar("SELECT secret_hash FROM api_keys")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap()
             }
         };
         assert_eq!(stored.len(), 1);
@@ -158,8 +199,18 @@ async fn keys_commands_create_list_revoke_on_every_backend() {
         assert_eq!(stored[0], gongshi::domain::record::sha256_hex(secret.as_bytes()));
 
         let ent = run_ok(&[
-            "keys", "create", "--role", "enterprise", "--label", "企业", "--credit-code", &support::credit_code("91310115", 5),
-            "--expires-on", "2027-12-31", "--database-url", url,
+            "keys",
+            "create",
+            "--role",
+            "enterprise",
+            "--label",
+            "企业",
+            "--credit-code",
+            &support::credit_code("91310115", 5),
+            "--expires-on",
+            "2027-12-31",
+            "--database-url",
+            url,
         ]);
         assert!(ent.lines().last().unwrap().starts_with("gsk_"));
 
@@ -169,15 +220,53 @@ async fn keys_commands_create_list_revoke_on_every_backend() {
 
         let e = run_err(&["keys", "revoke", &id, "--database-url", url]);
         assert!(e.contains("no active key"), "{e}");
-        let e = run_err(&["keys", "create", "--role", "boss", "--label", "x", "--database-url", url]);
+        let e = run_err(&[
+            "keys",
+            "create",
+            "--role",
+            "boss",
+            "--label",
+            "x",
+            "--database-url",
+            url,
+        ]);
         assert!(e.contains("unknown role"), "{e}");
-        let e = run_err(&["keys", "create", "--role", "enterprise", "--label", "x", "--database-url", url]);
+        let e = run_err(&[
+            "keys",
+            "create",
+            "--role",
+            "enterprise",
+            "--label",
+            "x",
+            "--database-url",
+            url,
+        ]);
         assert!(e.contains("credit code"), "{e}");
         let e = run_err(&[
-            "keys", "create", "--role", "enterprise", "--label", "x", "--credit-code", "91350100M000100Y44", "--database-url", url,
+            "keys",
+            "create",
+            "--role",
+            "enterprise",
+            "--label",
+            "x",
+            "--credit-code",
+            "91350100M000100Y44",
+            "--database-url",
+            url,
         ]);
         assert!(e.contains("check character"), "{e}");
-        let e = run_err(&["keys", "create", "--role", "officer", "--label", "x", "--expires-on", "2027-13-01", "--database-url", url]);
+        let e = run_err(&[
+            "keys",
+            "create",
+            "--role",
+            "officer",
+            "--label",
+            "x",
+            "--expires-on",
+            "2027-13-01",
+            "--database-url",
+            url,
+        ]);
         assert!(e.contains("expires-on"), "{e}");
     }
 }
@@ -207,7 +296,11 @@ fn config_file_and_environment_are_read() {
     let db = dir.path().join("from-config.db");
     let cfg = dir.path().join("gongshi.toml");
     std::fs::write(&cfg, format!("database_url = \"sqlite:{}\"\n", db.display())).unwrap();
-    let out = gongshi().args(["migrate"]).env("GONGSHI_CONFIG", &cfg).output().unwrap();
+    let out = gongshi()
+        .args(["migrate"])
+        .env("GONGSHI_CONFIG", &cfg)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(db.exists(), "config file's database_url used");
     let db2 = dir.path().join("from-env.db");
@@ -228,7 +321,13 @@ fn example_config_is_valid() {
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("gongshi.example.toml");
     let db = dir.path().join("example.db");
     let out = gongshi()
-        .args(["migrate", "--config", example.to_str().unwrap(), "--database-url", &format!("sqlite:{}", db.display())])
+        .args([
+            "migrate",
+            "--config",
+            example.to_str().unwrap(),
+            "--database-url",
+            &format!("sqlite:{}", db.display()),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

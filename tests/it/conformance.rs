@@ -4,16 +4,13 @@
 use std::sync::Arc;
 
 use gongshi::domain::lifecycle::{
-    Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Role,
-    TerminationReason,
+    Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Role, TerminationReason,
 };
 use gongshi::domain::policy::{PartyKind, PenaltyKind, Procedure, Sector, Severity};
-use gongshi::domain::record::{
-    DecisionDoc, IdType, LegalRepresentative, Org, Party, PublicDates, PublicRecord,
-};
+use gongshi::domain::record::{DecisionDoc, IdType, LegalRepresentative, Org, Party, PublicDates, PublicRecord};
 use gongshi::store::{
-    self, DecisionFilter, DecisionRow, DisclosureFilter, DisclosureRow, ExportItem, KeyRow,
-    NewChange, NewEvent, Store, StoreOptions,
+    self, DecisionFilter, DecisionRow, DisclosureFilter, DisclosureRow, ExportItem, KeyRow, NewChange, NewEvent, Store,
+    StoreOptions,
 };
 use serde_json::json;
 
@@ -54,14 +51,25 @@ fn doc(number: &str, party: &str, decided_on: &str) -> DecisionDoc {
         major: false,
         decided_on: d(decided_on),
         effective_until: None,
-        authority: Org { name: "局".into(), credit_code: support::authority_code() },
-        data_source: Org { name: "局".into(), credit_code: support::authority_code() },
+        authority: Org {
+            name: "局".into(),
+            credit_code: support::authority_code(),
+        },
+        data_source: Org {
+            name: "局".into(),
+            credit_code: support::authority_code(),
+        },
         remarks: String::new(),
     }
 }
 
 fn actor() -> Actor {
-    Actor { key_id: "k1".into(), label: "officer".into(), role: Role::Officer, on_behalf_of: None }
+    Actor {
+        key_id: "k1".into(),
+        label: "officer".into(),
+        role: Role::Officer,
+        on_behalf_of: None,
+    }
 }
 
 fn decision_row(id: &str, number: &str, party: &str, decided_on: &str) -> DecisionRow {
@@ -140,12 +148,25 @@ async fn suite(s: Arc<dyn Store>) {
     let mut tx = s.begin().await.unwrap();
     assert!(tx.insert_decision(&r1, Some("k1:req-1")).await.unwrap(), "{b}");
     let dup_number = decision_row("01B", "沪应急罚〔2026〕1号", &p2, "2026-05-07");
-    assert!(!tx.insert_decision(&dup_number, None).await.unwrap(), "{b}: same number at same authority");
+    assert!(
+        !tx.insert_decision(&dup_number, None).await.unwrap(),
+        "{b}: same number at same authority"
+    );
     let dup_request = decision_row("01C", "沪应急罚〔2026〕2号", &p2, "2026-05-07");
-    assert!(!tx.insert_decision(&dup_request, Some("k1:req-1")).await.unwrap(), "{b}: same request key");
-    assert_eq!(tx.decision_by_request_key("k1:req-1").await.unwrap().map(|r| r.id), Some("01A".to_string()));
+    assert!(
+        !tx.insert_decision(&dup_request, Some("k1:req-1")).await.unwrap(),
+        "{b}: same request key"
+    );
+    assert_eq!(
+        tx.decision_by_request_key("k1:req-1").await.unwrap().map(|r| r.id),
+        Some("01A".to_string())
+    );
     tx.commit().await.unwrap();
-    assert_eq!(s.get_decision("01A").await.unwrap().as_ref(), Some(&r1), "{b}: round trip");
+    assert_eq!(
+        s.get_decision("01A").await.unwrap().as_ref(),
+        Some(&r1),
+        "{b}: round trip"
+    );
     assert!(s.get_decision("01B").await.unwrap().is_none(), "{b}");
     assert!(s.get_decision("nope").await.unwrap().is_none(), "{b}");
 
@@ -160,22 +181,62 @@ async fn suite(s: Arc<dyn Store>) {
 
     // More decisions for filters and keyset pages.
     let mut tx = s.begin().await.unwrap();
-    for (i, (party, date)) in [(&p2, "2026-01-10"), (&p1, "2026-02-10"), (&p2, "2026-03-10")].iter().enumerate() {
-        let r = decision_row(&format!("01D{i}"), &format!("沪应急罚〔2026〕{}号", 10 + i), party, date);
+    for (i, (party, date)) in [(&p2, "2026-01-10"), (&p1, "2026-02-10"), (&p2, "2026-03-10")]
+        .iter()
+        .enumerate()
+    {
+        let r = decision_row(
+            &format!("01D{i}"),
+            &format!("沪应急罚〔2026〕{}号", 10 + i),
+            party,
+            date,
+        );
         assert!(tx.insert_decision(&r, None).await.unwrap());
     }
     tx.commit().await.unwrap();
     let all = s.list_decisions(&DecisionFilter::default(), "", 100).await.unwrap();
-    assert_eq!(all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["01A", "01D0", "01D1", "01D2"], "{b}: id order");
+    assert_eq!(
+        all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["01A", "01D0", "01D1", "01D2"],
+        "{b}: id order"
+    );
     let page1 = s.list_decisions(&DecisionFilter::default(), "", 2).await.unwrap();
-    let page2 = s.list_decisions(&DecisionFilter::default(), &page1[1].id, 2).await.unwrap();
-    assert_eq!(page2.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["01D1", "01D2"], "{b}: keyset");
-    let f = DecisionFilter { party_credit_code: p2.clone(), ..Default::default() };
-    assert_eq!(s.list_decisions(&f, "", 100).await.unwrap().len(), 2, "{b}: party filter");
-    let f = DecisionFilter { decided_from: Some(d("2026-02-10")), decided_to: Some(d("2026-03-10")), ..Default::default() };
-    assert_eq!(s.list_decisions(&f, "", 100).await.unwrap().len(), 2, "{b}: date range inclusive");
-    let f = DecisionFilter { state: Some(DecisionState::Published), ..Default::default() };
-    assert!(s.list_decisions(&f, "", 100).await.unwrap().is_empty(), "{b}: state filter");
+    let page2 = s
+        .list_decisions(&DecisionFilter::default(), &page1[1].id, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        page2.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["01D1", "01D2"],
+        "{b}: keyset"
+    );
+    let f = DecisionFilter {
+        party_credit_code: p2.clone(),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.list_decisions(&f, "", 100).await.unwrap().len(),
+        2,
+        "{b}: party filter"
+    );
+    let f = DecisionFilter {
+        decided_from: Some(d("2026-02-10")),
+        decided_to: Some(d("2026-03-10")),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.list_decisions(&f, "", 100).await.unwrap().len(),
+        2,
+        "{b}: date range inclusive"
+    );
+    let f = DecisionFilter {
+        state: Some(DecisionState::Published),
+        ..Default::default()
+    };
+    assert!(
+        s.list_decisions(&f, "", 100).await.unwrap().is_empty(),
+        "{b}: state filter"
+    );
 
     // Update under lock.
     let mut tx = s.begin().await.unwrap();
@@ -192,7 +253,11 @@ async fn suite(s: Arc<dyn Store>) {
     let s1 = tx.append_change(&change(&d1, ChangeKind::Published)).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(s.get_decision("01A").await.unwrap().unwrap().version, 2, "{b}");
-    assert_eq!(s.get_disclosure("02A").await.unwrap().as_ref(), Some(&d1), "{b}: disclosure round trip");
+    assert_eq!(
+        s.get_disclosure("02A").await.unwrap().as_ref(),
+        Some(&d1),
+        "{b}: disclosure round trip"
+    );
 
     let mut tx = s.begin().await.unwrap();
     let mut d1b = tx.disclosure_for_update("02A").await.unwrap().unwrap();
@@ -206,21 +271,42 @@ async fn suite(s: Arc<dyn Store>) {
 
     let changes = s.list_changes(0, 100).await.unwrap();
     assert_eq!(changes.len(), 2, "{b}");
-    assert_eq!(changes[0].record.as_ref().map(|r| r.violation_facts.as_str()), Some("f"), "{b}: version 1 content");
-    assert_eq!(changes[1].record.as_ref().map(|r| r.violation_facts.as_str()), Some("corrected"), "{b}: version 2 content");
+    assert_eq!(
+        changes[0].record.as_ref().map(|r| r.violation_facts.as_str()),
+        Some("f"),
+        "{b}: version 1 content"
+    );
+    assert_eq!(
+        changes[1].record.as_ref().map(|r| r.violation_facts.as_str()),
+        Some("corrected"),
+        "{b}: version 2 content"
+    );
     assert_eq!(changes[0].decision_id, "01A");
     assert!(s.list_changes(s2, 100).await.unwrap().is_empty(), "{b}: after the last");
     assert_eq!(s.list_changes(s1, 100).await.unwrap().len(), 1, "{b}: strictly after");
 
     // Disclosure filters.
-    let f = DisclosureFilter { state: Some(DisclosureState::Active), ..Default::default() };
+    let f = DisclosureFilter {
+        state: Some(DisclosureState::Active),
+        ..Default::default()
+    };
     assert_eq!(s.list_disclosures(&f, "", 10).await.unwrap().len(), 1, "{b}");
-    let f = DisclosureFilter { party_credit_code: p2.clone(), ..Default::default() };
+    let f = DisclosureFilter {
+        party_credit_code: p2.clone(),
+        ..Default::default()
+    };
     assert!(s.list_disclosures(&f, "", 10).await.unwrap().is_empty(), "{b}");
 
     // Expiry candidates: strictly before today.
-    assert!(s.expiry_candidates(d("2027-05-06"), 10).await.unwrap().is_empty(), "{b}: last day still public");
-    assert_eq!(s.expiry_candidates(d("2027-05-07"), 10).await.unwrap(), vec!["02A".to_string()], "{b}");
+    assert!(
+        s.expiry_candidates(d("2027-05-06"), 10).await.unwrap().is_empty(),
+        "{b}: last day still public"
+    );
+    assert_eq!(
+        s.expiry_candidates(d("2027-05-07"), 10).await.unwrap(),
+        vec!["02A".to_string()],
+        "{b}"
+    );
 
     // Export: a snapshot with its feed position.
     let (tx_out, mut rx) = tokio::sync::mpsc::channel(4);
@@ -246,9 +332,15 @@ async fn suite(s: Arc<dyn Store>) {
     tx.commit().await.unwrap();
     let changes = s.list_changes(0, 100).await.unwrap();
     assert_eq!(changes.len(), 3, "{b}");
-    assert!(changes.iter().all(|c| c.record.is_none()), "{b}: terminated content served");
+    assert!(
+        changes.iter().all(|c| c.record.is_none()),
+        "{b}: terminated content served"
+    );
     assert_eq!(changes[2].reason, Some(TerminationReason::Withdrawn));
-    assert!(s.expiry_candidates(d("2030-01-01"), 10).await.unwrap().is_empty(), "{b}: only active expire");
+    assert!(
+        s.expiry_candidates(d("2030-01-01"), 10).await.unwrap().is_empty(),
+        "{b}: only active expire"
+    );
 
     // Events: append-only, ordered, paged.
     let mut tx = s.begin().await.unwrap();
@@ -271,7 +363,11 @@ async fn suite(s: Arc<dyn Store>) {
     tx.commit().await.unwrap();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{b}");
     let ev = s.list_events("01A", 0, 2).await.unwrap();
-    assert_eq!(ev.iter().map(|e| e.summary.as_str()).collect::<Vec<_>>(), ["e0", "e1"], "{b}");
+    assert_eq!(
+        ev.iter().map(|e| e.summary.as_str()).collect::<Vec<_>>(),
+        ["e0", "e1"],
+        "{b}"
+    );
     let ev = s.list_events("01A", ev[1].id, 2).await.unwrap();
     assert_eq!(ev.len(), 1, "{b}");
     assert_eq!(ev[0].details, json!({"i": 2}));
@@ -308,7 +404,10 @@ async fn store_conformance_on_every_backend() {
 
 #[tokio::test]
 async fn unknown_url_scheme_is_refused_without_leaking_the_password() {
-    let e = store::connect("mysql://u:secret@h/db", &StoreOptions::default()).await.err().expect("refused");
+    let e = store::connect("mysql://u:secret@h/db", &StoreOptions::default())
+        .await
+        .err()
+        .expect("refused");
     let msg = e.to_string();
     assert!(msg.contains("unsupported"), "{msg}");
     assert!(!msg.contains("secret"), "{msg}");

@@ -16,8 +16,8 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::support::{
-    self, KNOWN_ID_2, TestDb, TestServer, authority_code, backends, bad_fields, clock_at,
-    create_and_publish, credit_code, reason, req,
+    self, KNOWN_ID_2, TestDb, TestServer, authority_code, backends, bad_fields, clock_at, create_and_publish,
+    credit_code, reason, req,
 };
 
 type Enf = EnforcementServiceClient<Channel>;
@@ -34,12 +34,7 @@ const DECIDED: &str = "2026-11-20";
 
 /// Asserts an error with this code and ErrorInfo reason; returns the status.
 #[track_caller]
-fn expect_err<T: std::fmt::Debug>(
-    r: Result<T, Status>,
-    code: Code,
-    why: &str,
-    ctx: &str,
-) -> Status {
+fn expect_err<T: std::fmt::Debug>(r: Result<T, Status>, code: Code, why: &str, ctx: &str) -> Status {
     match r {
         Ok(v) => panic!("{ctx}: expected {code:?} {why}, got Ok({v:?})"),
         Err(s) => {
@@ -52,12 +47,7 @@ fn expect_err<T: std::fmt::Debug>(
 
 /// Asserts INVALID_ARGUMENT with this reason naming exactly these fields (in any order).
 #[track_caller]
-fn expect_invalid<T: std::fmt::Debug>(
-    r: Result<T, Status>,
-    why: &str,
-    fields: &[&str],
-    ctx: &str,
-) -> Status {
+fn expect_invalid<T: std::fmt::Debug>(r: Result<T, Status>, why: &str, fields: &[&str], ctx: &str) -> Status {
     let s = expect_err(r, Code::InvalidArgument, why, ctx);
     let got: HashSet<String> = bad_fields(&s).into_iter().collect();
     let want: HashSet<String> = fields.iter().map(|f| f.to_string()).collect();
@@ -80,20 +70,13 @@ async fn new_key(server: &TestServer, role: Role) -> (String, String) {
 /// check character is '8'.) Equal to KNOWN_ID_2 once that is corrected.
 pub fn valid_id_2() -> String {
     let first17 = &KNOWN_ID_2[..17];
-    format!(
-        "{first17}{}",
-        compute_id_check_char(first17).expect("17 digits")
-    )
+    format!("{first17}{}", compute_id_check_char(first17).expect("17 digits"))
 }
 
 /// support::decision with a legal representative whose ID number is valid.
 pub fn decision(number: &str, decided_on: &str, party_code: &str) -> pb::PenaltyDecision {
     let mut d = support::decision(number, decided_on, party_code);
-    if let Some(rep) = d
-        .party
-        .as_mut()
-        .and_then(|p| p.legal_representative.as_mut())
-    {
+    if let Some(rep) = d.party.as_mut().and_then(|p| p.legal_representative.as_mut()) {
         rep.id_number = valid_id_2();
     }
     d
@@ -115,8 +98,7 @@ fn id_with_bad_birth_date() -> String {
 }
 
 fn id_of(name: &str) -> &str {
-    name.strip_prefix("penaltyDecisions/")
-        .expect("decision name")
+    name.strip_prefix("penaltyDecisions/").expect("decision name")
 }
 
 async fn create(
@@ -137,23 +119,13 @@ async fn create(
 }
 
 async fn get(c: &mut Enf, key: &str, name: &str) -> pb::PenaltyDecision {
-    c.get_penalty_decision(req(
-        pb::GetPenaltyDecisionRequest {
-            name: name.to_string(),
-        },
-        key,
-    ))
-    .await
-    .expect("get decision")
-    .into_inner()
+    c.get_penalty_decision(req(pb::GetPenaltyDecisionRequest { name: name.to_string() }, key))
+        .await
+        .expect("get decision")
+        .into_inner()
 }
 
-async fn publish(
-    c: &mut Enf,
-    key: &str,
-    name: &str,
-    etag: &str,
-) -> Result<pb::PenaltyDecision, Status> {
+async fn publish(c: &mut Enf, key: &str, name: &str, etag: &str) -> Result<pb::PenaltyDecision, Status> {
     c.publish_penalty_decision(req(
         pb::PublishPenaltyDecisionRequest {
             name: name.to_string(),
@@ -282,10 +254,7 @@ async fn events(c: &mut Enf, key: &str, name: &str) -> Vec<pb::PenaltyDecisionEv
         .await
         .expect("list events")
         .into_inner();
-    assert!(
-        r.next_page_token.is_empty(),
-        "fewer than 1000 events fit one page"
-    );
+    assert!(r.next_page_token.is_empty(), "fewer than 1000 events fit one page");
     r.events
 }
 
@@ -297,11 +266,7 @@ fn kinds(ev: &[pb::PenaltyDecisionEvent]) -> Vec<pb::DecisionEventKind> {
 }
 
 /// Every decision matching a request's filters, following page tokens.
-async fn list_all(
-    c: &mut Enf,
-    key: &str,
-    mut r: pb::ListPenaltyDecisionsRequest,
-) -> Vec<pb::PenaltyDecision> {
+async fn list_all(c: &mut Enf, key: &str, mut r: pb::ListPenaltyDecisionsRequest) -> Vec<pb::PenaltyDecision> {
     let mut out = Vec::new();
     for _ in 0..100 {
         let page = c
@@ -355,14 +320,9 @@ async fn feed(d: &mut Dis, key: &str) -> Vec<pb::DisclosureChange> {
 }
 
 async fn get_disclosure(d: &mut Dis, key: &str, name: &str) -> Result<pb::Disclosure, Status> {
-    d.get_disclosure(req(
-        pb::GetDisclosureRequest {
-            name: name.to_string(),
-        },
-        key,
-    ))
-    .await
-    .map(|r| r.into_inner())
+    d.get_disclosure(req(pb::GetDisclosureRequest { name: name.to_string() }, key))
+        .await
+        .map(|r| r.into_inner())
 }
 
 struct Env {
@@ -471,11 +431,7 @@ async fn create_rejects_bad_credit_codes_and_id_numbers() {
         );
 
         // The party's own ID number (individual business).
-        d = decision(
-            "沪浦应急罚〔2026〕101号",
-            DECIDED,
-            &credit_code("92310115", 101),
-        );
+        d = decision("沪浦应急罚〔2026〕101号", DECIDED, &credit_code("92310115", 101));
         {
             let p = d.party.as_mut().unwrap();
             p.kind = pb::PartyKind::IndividualBusiness as i32;
@@ -499,14 +455,11 @@ async fn create_rejects_bad_credit_codes_and_id_numbers() {
             .as_mut()
             .unwrap()
             .id_number = bad_id.clone();
-        let s = create(&mut enf, &officer, "", d)
-            .await
-            .expect_err("several bad fields");
+        let s = create(&mut enf, &officer, "", d).await.expect_err("several bad fields");
         assert_eq!(s.code(), Code::InvalidArgument, "{b}: {s:?}");
         // One ErrorInfo, whose reason is that of one of the violations.
         assert!(
-            ["INVALID_CREDIT_CODE", "INVALID_ID_NUMBER", "FIELD_REQUIRED"]
-                .contains(&reason(&s).as_str()),
+            ["INVALID_CREDIT_CODE", "INVALID_ID_NUMBER", "FIELD_REQUIRED"].contains(&reason(&s).as_str()),
             "{b}: {s:?}"
         );
         let got: HashSet<String> = bad_fields(&s).into_iter().collect();
@@ -538,10 +491,7 @@ async fn create_rejects_bad_credit_codes_and_id_numbers() {
             .await
             .expect("lower-case codes are valid");
         let p = ok.party.unwrap();
-        assert_eq!(
-            p.credit_code, party,
-            "{b}: credit code normalised to upper case"
-        );
+        assert_eq!(p.credit_code, party, "{b}: credit code normalised to upper case");
         assert_eq!(
             p.legal_representative.unwrap().id_number,
             "11010519491231002X",
@@ -639,12 +589,7 @@ async fn create_names_missing_and_invalid_fields() {
                 &officer,
             ))
             .await;
-        expect_invalid(
-            r,
-            "FIELD_REQUIRED",
-            &["penalty_decision"],
-            &format!("{b}: no decision"),
-        );
+        expect_invalid(r, "FIELD_REQUIRED", &["penalty_decision"], &format!("{b}: no decision"));
 
         // Several missing fields at once, all named.
         d = base();
@@ -679,9 +624,7 @@ async fn create_names_missing_and_invalid_fields() {
         // Today itself is not in the future.
         d = base();
         d.decided_on = TODAY.into();
-        create(&mut enf, &officer, "", d)
-            .await
-            .expect("decided today is valid");
+        create(&mut enf, &officer, "", d).await.expect("decided today is valid");
         // "Today" is the China Standard Time date: at 2026-11-29T16:30Z it is already
         // 2026-11-30 in Shanghai, so that date is no longer in the future.
         server.clock.set(
@@ -852,9 +795,9 @@ async fn create_is_idempotent_per_key_and_request_id() {
             }
             let mut names = HashSet::new();
             for t in futures::future::join_all(tasks).await {
-                let d = t.expect("task").unwrap_or_else(|s| {
-                    panic!("{b}: round {round}: concurrent retry failed: {s:?}")
-                });
+                let d = t
+                    .expect("task")
+                    .unwrap_or_else(|s| panic!("{b}: round {round}: concurrent retry failed: {s:?}"));
                 names.insert(d.name);
             }
             assert_eq!(
@@ -958,11 +901,7 @@ async fn create_is_idempotent_per_key_and_request_id() {
         .await
         .expect("retry");
         assert_eq!(retry.name, first.name, "{b}");
-        assert_eq!(
-            all_decisions(&mut enf, &officer).await.len(),
-            3 + ROUNDS,
-            "{b}"
-        );
+        assert_eq!(all_decisions(&mut enf, &officer).await.len(), 3 + ROUNDS, "{b}");
         server.stop().await;
     }
 }
@@ -991,9 +930,7 @@ async fn major_decisions_need_an_approving_legal_review() {
         let mut big_fine = decision("沪浦应急罚〔2026〕502号", DECIDED, &party);
         big_fine.fine_fen = 10_000_000;
         let mut suspension = decision("沪浦应急罚〔2026〕503号", DECIDED, &party);
-        suspension
-            .penalty_kinds
-            .push(pb::PenaltyKind::OrderSuspension as i32);
+        suspension.penalty_kinds.push(pb::PenaltyKind::OrderSuspension as i32);
         let mut majors = Vec::new();
         for d in [flagged, big_fine, suspension] {
             let c = create(&mut enf, &officer, "", d).await.expect("create");
@@ -1016,11 +953,7 @@ async fn major_decisions_need_an_approving_legal_review() {
                 "{b}: {pf:?}"
             );
             let now = get(&mut enf, &officer, &c.name).await;
-            assert_eq!(
-                now.state,
-                pb::DecisionState::Recorded as i32,
-                "{b}: still recorded"
-            );
+            assert_eq!(now.state, pb::DecisionState::Recorded as i32, "{b}: still recorded");
             assert!(now.disclosure.is_empty(), "{b}");
             majors.push(c);
         }
@@ -1238,11 +1171,7 @@ async fn the_recorder_cannot_review_their_own_decision() {
             officer_id,
         } = env(db, TODAY).await;
         let b = db.backend;
-        let mut d = decision(
-            "沪浦应急罚〔2026〕601号",
-            DECIDED,
-            &credit_code("91310115", 601),
-        );
+        let mut d = decision("沪浦应急罚〔2026〕601号", DECIDED, &credit_code("91310115", 601));
         d.major = true;
         let c = create(&mut enf, &officer, "", d).await.expect("create");
         let recorder = c.recorded_by.clone().expect("recorded_by");
@@ -1367,12 +1296,7 @@ async fn stale_etags_are_refused_and_current_ones_work() {
 
         // RecordFulfillment.
         let r = fulfil(&mut enf, &officer, &c.name, &rv.etag, DECIDED, "缴款凭证").await;
-        expect_err(
-            r,
-            Code::Aborted,
-            "ETAG_MISMATCH",
-            &format!("{b}: fulfilment"),
-        );
+        expect_err(r, Code::Aborted, "ETAG_MISMATCH", &format!("{b}: fulfilment"));
         let f = fulfil(&mut enf, &officer, &c.name, &p.etag, DECIDED, "缴款凭证")
             .await
             .expect("fulfil");
@@ -1467,11 +1391,7 @@ async fn correcting_a_published_decision_versions_its_disclosure() {
         let p = create_and_publish(
             &mut enf,
             &officer,
-            decision(
-                "沪浦应急罚〔2026〕801号",
-                DECIDED,
-                &credit_code("91310115", 801),
-            ),
+            decision("沪浦应急罚〔2026〕801号", DECIDED, &credit_code("91310115", 801)),
         )
         .await;
         let v1 = get_disclosure(&mut dis, &discloser, &p.disclosure)
@@ -1527,12 +1447,7 @@ async fn correcting_a_published_decision_versions_its_disclosure() {
             "",
         )
         .await;
-        expect_invalid(
-            r,
-            "FIELD_REQUIRED",
-            &["reason"],
-            &format!("{b}: empty reason"),
-        );
+        expect_invalid(r, "FIELD_REQUIRED", &["reason"], &format!("{b}: empty reason"));
         let r = correct(
             &mut enf,
             &officer,
@@ -1543,28 +1458,9 @@ async fn correcting_a_published_decision_versions_its_disclosure() {
             "  \t ",
         )
         .await;
-        expect_invalid(
-            r,
-            "FIELD_REQUIRED",
-            &["reason"],
-            &format!("{b}: blank reason"),
-        );
-        let r = correct(
-            &mut enf,
-            &officer,
-            &p.name,
-            &p.etag,
-            patch.clone(),
-            &[],
-            "笔误",
-        )
-        .await;
-        expect_invalid(
-            r,
-            "FIELD_REQUIRED",
-            &["update_mask"],
-            &format!("{b}: empty mask"),
-        );
+        expect_invalid(r, "FIELD_REQUIRED", &["reason"], &format!("{b}: blank reason"));
+        let r = correct(&mut enf, &officer, &p.name, &p.etag, patch.clone(), &[], "笔误").await;
+        expect_invalid(r, "FIELD_REQUIRED", &["update_mask"], &format!("{b}: empty mask"));
         // A masked field must still be valid.
         let r = correct(
             &mut enf,
@@ -1607,19 +1503,13 @@ async fn correcting_a_published_decision_versions_its_disclosure() {
         .await
         .expect("correct");
         assert_eq!(k.violation_facts, patch.violation_facts, "{b}");
-        assert_eq!(
-            k.fine_fen, 2_000_000,
-            "{b}: unmasked fields keep their values"
-        );
+        assert_eq!(k.fine_fen, 2_000_000, "{b}: unmasked fields keep their values");
         assert_eq!(k.state, pb::DecisionState::Published as i32, "{b}");
         let v2 = get_disclosure(&mut dis, &discloser, &p.disclosure)
             .await
             .expect("disclosure");
         assert_eq!(v2.version, 2, "{b}: a new disclosure version");
-        assert_ne!(
-            v2.content_sha256, v1.content_sha256,
-            "{b}: a new content hash"
-        );
+        assert_ne!(v2.content_sha256, v1.content_sha256, "{b}: a new content hash");
         assert_eq!(v2.violation_facts, patch.violation_facts, "{b}");
         assert_eq!(v2.fine_fen, 2_000_000, "{b}");
         assert_eq!(v2.publicity_ends_on, v1.publicity_ends_on, "{b}");
@@ -1628,10 +1518,7 @@ async fn correcting_a_published_decision_versions_its_disclosure() {
         let kinds_seen: Vec<i32> = changes.iter().map(|c| c.kind).collect();
         assert_eq!(
             kinds_seen,
-            vec![
-                pb::ChangeKind::Published as i32,
-                pb::ChangeKind::Corrected as i32
-            ],
+            vec![pb::ChangeKind::Published as i32, pb::ChangeKind::Corrected as i32],
             "{b}"
         );
         let corrected = &changes[1];
@@ -1699,11 +1586,7 @@ async fn withdrawal_terminates_the_disclosure_once() {
         let p = create_and_publish(
             &mut enf,
             &officer,
-            decision(
-                "沪浦应急罚〔2026〕901号",
-                DECIDED,
-                &credit_code("91310115", 901),
-            ),
+            decision("沪浦应急罚〔2026〕901号", DECIDED, &credit_code("91310115", 901)),
         )
         .await;
 
@@ -1716,21 +1599,8 @@ async fn withdrawal_terminates_the_disclosure_once() {
             "x",
         )
         .await;
-        expect_invalid(
-            r,
-            "FIELD_REQUIRED",
-            &["legal_event"],
-            &format!("{b}: no legal event"),
-        );
-        let r = withdraw(
-            &mut enf,
-            &officer,
-            &p.name,
-            &p.etag,
-            pb::WithdrawalEvent::Revoked,
-            " ",
-        )
-        .await;
+        expect_invalid(r, "FIELD_REQUIRED", &["legal_event"], &format!("{b}: no legal event"));
+        let r = withdraw(&mut enf, &officer, &p.name, &p.etag, pb::WithdrawalEvent::Revoked, " ").await;
         expect_invalid(
             r,
             "FIELD_REQUIRED",
@@ -1739,16 +1609,9 @@ async fn withdrawal_terminates_the_disclosure_once() {
         );
 
         let why = "该处罚决定经行政复议被撤销";
-        let w = withdraw(
-            &mut enf,
-            &officer,
-            &p.name,
-            &p.etag,
-            pb::WithdrawalEvent::Revoked,
-            why,
-        )
-        .await
-        .expect("withdraw");
+        let w = withdraw(&mut enf, &officer, &p.name, &p.etag, pb::WithdrawalEvent::Revoked, why)
+            .await
+            .expect("withdraw");
         assert_eq!(w.state, pb::DecisionState::Withdrawn as i32, "{b}");
         let wd = w.withdrawal.clone().expect("withdrawal");
         assert_eq!(wd.legal_event, pb::WithdrawalEvent::Revoked as i32, "{b}");
@@ -1778,10 +1641,7 @@ async fn withdrawal_terminates_the_disclosure_once() {
             .await
             .expect("list")
             .into_inner();
-        assert!(
-            listed.disclosures.is_empty(),
-            "{b}: no active disclosure left"
-        );
+        assert!(listed.disclosures.is_empty(), "{b}: no active disclosure left");
 
         let changes = feed(&mut dis, &discloser).await;
         assert_eq!(changes.len(), 2, "{b}: {changes:?}");
@@ -1815,9 +1675,7 @@ async fn withdrawal_terminates_the_disclosure_once() {
         assert_eq!(feed(&mut dis, &discloser).await.len(), 2, "{b}");
         let ev = kinds(&events(&mut enf, &officer, &p.name).await);
         assert_eq!(
-            ev.iter()
-                .filter(|k| **k == pb::DecisionEventKind::Withdrawn)
-                .count(),
+            ev.iter().filter(|k| **k == pb::DecisionEventKind::Withdrawn).count(),
             1,
             "{b}"
         );
@@ -1826,16 +1684,7 @@ async fn withdrawal_terminates_the_disclosure_once() {
             remarks: "x".into(),
             ..Default::default()
         };
-        let r = correct(
-            &mut enf,
-            &officer,
-            &p.name,
-            &w.etag,
-            patch,
-            &["remarks"],
-            "更正",
-        )
-        .await;
+        let r = correct(&mut enf, &officer, &p.name, &w.etag, patch, &["remarks"], "更正").await;
         expect_err(
             r,
             Code::FailedPrecondition,
@@ -1867,73 +1716,25 @@ async fn fulfilment_is_recorded_and_dated_sensibly() {
         let p = create_and_publish(
             &mut enf,
             &officer,
-            decision(
-                "沪浦应急罚〔2026〕1001号",
-                DECIDED,
-                &credit_code("91310115", 1001),
-            ),
+            decision("沪浦应急罚〔2026〕1001号", DECIDED, &credit_code("91310115", 1001)),
         )
         .await;
 
-        let r = fulfil(
-            &mut enf,
-            &officer,
-            &p.name,
-            &p.etag,
-            "2026-11-19",
-            "缴款凭证",
-        )
-        .await;
+        let r = fulfil(&mut enf, &officer, &p.name, &p.etag, "2026-11-19", "缴款凭证").await;
         expect_invalid(
             r,
             "INVALID_DATE",
             &["fulfilled_on"],
             &format!("{b}: before the decision"),
         );
-        let r = fulfil(
-            &mut enf,
-            &officer,
-            &p.name,
-            &p.etag,
-            "2026-11-30",
-            "缴款凭证",
-        )
-        .await;
-        expect_invalid(
-            r,
-            "INVALID_DATE",
-            &["fulfilled_on"],
-            &format!("{b}: in the future"),
-        );
-        let r = fulfil(
-            &mut enf,
-            &officer,
-            &p.name,
-            &p.etag,
-            "25/11/2026",
-            "缴款凭证",
-        )
-        .await;
-        expect_invalid(
-            r,
-            "INVALID_DATE",
-            &["fulfilled_on"],
-            &format!("{b}: malformed"),
-        );
+        let r = fulfil(&mut enf, &officer, &p.name, &p.etag, "2026-11-30", "缴款凭证").await;
+        expect_invalid(r, "INVALID_DATE", &["fulfilled_on"], &format!("{b}: in the future"));
+        let r = fulfil(&mut enf, &officer, &p.name, &p.etag, "25/11/2026", "缴款凭证").await;
+        expect_invalid(r, "INVALID_DATE", &["fulfilled_on"], &format!("{b}: malformed"));
         let r = fulfil(&mut enf, &officer, &p.name, &p.etag, "", "缴款凭证").await;
-        expect_invalid(
-            r,
-            "FIELD_REQUIRED",
-            &["fulfilled_on"],
-            &format!("{b}: missing date"),
-        );
+        expect_invalid(r, "FIELD_REQUIRED", &["fulfilled_on"], &format!("{b}: missing date"));
         let r = fulfil(&mut enf, &officer, &p.name, &p.etag, "2026-11-25", "").await;
-        expect_invalid(
-            r,
-            "FIELD_REQUIRED",
-            &["evidence"],
-            &format!("{b}: missing evidence"),
-        );
+        expect_invalid(r, "FIELD_REQUIRED", &["evidence"], &format!("{b}: missing evidence"));
         assert!(
             get(&mut enf, &officer, &p.name).await.fulfillment.is_none(),
             "{b}: refusals stored nothing"
@@ -1963,16 +1764,9 @@ async fn fulfilment_is_recorded_and_dated_sensibly() {
         let same_day = fulfil(&mut enf, &officer, &p.name, &f.etag, DECIDED, "当场缴纳")
             .await
             .expect("same day");
-        fulfil(
-            &mut enf,
-            &officer,
-            &p.name,
-            &same_day.etag,
-            TODAY,
-            "今日缴纳",
-        )
-        .await
-        .expect("today");
+        fulfil(&mut enf, &officer, &p.name, &same_day.etag, TODAY, "今日缴纳")
+            .await
+            .expect("today");
         let ev = kinds(&events(&mut enf, &officer, &p.name).await);
         assert_eq!(
             ev.iter()
@@ -1992,17 +1786,15 @@ async fn fulfilment_is_recorded_and_dated_sensibly() {
 /// (id, summary) of every event, and (sequence, kind, public_reason) of every change, read raw.
 macro_rules! raw_rows {
     ($pool:expr) => {{
-        let ev: Vec<(i64, String)> =
-            sqlx::query_as("SELECT id, summary FROM decision_events ORDER BY id")
+        let ev: Vec<(i64, String)> = sqlx::query_as("SELECT id, summary FROM decision_events ORDER BY id")
+            .fetch_all($pool)
+            .await
+            .expect("read events");
+        let ch: Vec<(i64, String, Option<String>)> =
+            sqlx::query_as("SELECT sequence, kind, public_reason FROM disclosure_changes ORDER BY sequence")
                 .fetch_all($pool)
                 .await
-                .expect("read events");
-        let ch: Vec<(i64, String, Option<String>)> = sqlx::query_as(
-            "SELECT sequence, kind, public_reason FROM disclosure_changes ORDER BY sequence",
-        )
-        .fetch_all($pool)
-        .await
-        .expect("read changes");
+                .expect("read changes");
         (ev, ch)
     }};
 }
@@ -2036,11 +1828,7 @@ async fn events_are_ordered_paged_and_append_only() {
         let (auditor, _) = new_key(&server, Role::Auditor).await;
         let (officer2, _) = new_key(&server, Role::Officer).await;
 
-        let mut d = decision(
-            "沪浦应急罚〔2026〕1101号",
-            DECIDED,
-            &credit_code("91310115", 1101),
-        );
+        let mut d = decision("沪浦应急罚〔2026〕1101号", DECIDED, &credit_code("91310115", 1101));
         d.major = true;
         let c = create(&mut enf, &officer, "", d).await.expect("create");
         let rv = review(
@@ -2054,19 +1842,10 @@ async fn events_are_ordered_paged_and_append_only() {
         )
         .await
         .expect("review");
-        let p = publish(&mut enf, &officer, &c.name, &rv.etag)
+        let p = publish(&mut enf, &officer, &c.name, &rv.etag).await.expect("publish");
+        let f = fulfil(&mut enf, &officer, &c.name, &p.etag, "2026-11-25", "缴款凭证")
             .await
-            .expect("publish");
-        let f = fulfil(
-            &mut enf,
-            &officer,
-            &c.name,
-            &p.etag,
-            "2026-11-25",
-            "缴款凭证",
-        )
-        .await
-        .expect("fulfil");
+            .expect("fulfil");
         let k = correct(
             &mut enf,
             &officer,
@@ -2200,11 +1979,7 @@ async fn events_are_ordered_paged_and_append_only() {
             &mut enf,
             &officer,
             "",
-            decision(
-                "沪浦应急罚〔2026〕1102号",
-                DECIDED,
-                &credit_code("91310115", 1102),
-            ),
+            decision("沪浦应急罚〔2026〕1102号", DECIDED, &credit_code("91310115", 1102)),
         )
         .await
         .expect("create other");
@@ -2250,21 +2025,13 @@ async fn events_are_ordered_paged_and_append_only() {
                 &auditor,
             ))
             .await;
-        expect_err(
-            r,
-            Code::NotFound,
-            "NOT_FOUND",
-            &format!("{b}: unknown decision"),
-        );
+        expect_err(r, Code::NotFound, "NOT_FOUND", &format!("{b}: unknown decision"));
 
         // Append-only at the database: a direct UPDATE or DELETE fails and changes nothing.
         if db.backend == "postgres" {
             let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
             let before = raw_rows!(&pool);
-            assert!(
-                !before.0.is_empty() && before.1.len() >= 2,
-                "{b}: {before:?}"
-            );
+            assert!(!before.0.is_empty() && before.1.len() >= 2, "{b}: {before:?}");
             try_tamper!(&pool, b);
             for sql in [
                 "TRUNCATE decision_events CASCADE",
@@ -2278,10 +2045,7 @@ async fn events_are_ordered_paged_and_append_only() {
         } else {
             let pool = sqlx::SqlitePool::connect(&db.url).await.expect("connect");
             let before = raw_rows!(&pool);
-            assert!(
-                !before.0.is_empty() && before.1.len() >= 2,
-                "{b}: {before:?}"
-            );
+            assert!(!before.0.is_empty() && before.1.len() >= 2, "{b}: {before:?}");
             try_tamper!(&pool, b);
             assert_eq!(raw_rows!(&pool), before, "{b}: rows unchanged");
             pool.close().await;
@@ -2326,10 +2090,7 @@ async fn list_filters_and_keyset_pages() {
             let n = if publish_it {
                 create_and_publish(&mut enf, &officer, d).await.name
             } else {
-                create(&mut enf, &officer, "", d)
-                    .await
-                    .expect("create")
-                    .name
+                create(&mut enf, &officer, "", d).await.expect("create").name
             };
             names.push(n);
         }
@@ -2338,9 +2099,7 @@ async fn list_filters_and_keyset_pages() {
             n.sort();
             n
         };
-        let nums = |idx: &[usize]| -> Vec<String> {
-            idx.iter().map(|i| specs[*i].0.to_string()).collect()
-        };
+        let nums = |idx: &[usize]| -> Vec<String> { idx.iter().map(|i| specs[*i].0.to_string()).collect() };
         let q = |f: fn(&mut pb::ListPenaltyDecisionsRequest)| {
             let mut r = pb::ListPenaltyDecisionsRequest {
                 page_size: 1000,
@@ -2404,10 +2163,7 @@ async fn list_filters_and_keyset_pages() {
             "{b}: decided to"
         );
         let r = q(|r| r.party_credit_code = credit_code("91310115", 1299));
-        assert!(
-            list_all(&mut enf, &officer, r).await.is_empty(),
-            "{b}: unknown party"
-        );
+        assert!(list_all(&mut enf, &officer, r).await.is_empty(), "{b}: unknown party");
 
         // Keyset pages of 2: three pages, every decision exactly once.
         let mut seen = Vec::new();

@@ -21,21 +21,33 @@ fn gongshi(dir: &std::path::Path) -> Command {
 }
 
 fn have_buf() -> bool {
-    Command::new("buf").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new("buf")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 #[tokio::test]
 async fn readme_try_it_sequence_works() {
     if !have_buf() {
         // CI installs buf (.ci/run); elsewhere say so loudly.
-        assert!(std::env::var_os("CI").is_none(), "buf is required in CI: npm install -g @bufbuild/buf");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "buf is required in CI: npm install -g @bufbuild/buf"
+        );
         eprintln!("demo copy-paste test SKIPPED: no `buf` on PATH (npm install -g @bufbuild/buf)");
         return;
     }
     let _port = support::DEFAULT_PORT.lock().await;
     let dir = tempfile::tempdir().unwrap();
     // 1. README's run command: the server with no configuration.
-    let server = gongshi(dir.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("serve");
+    let server = gongshi(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
     let pid = server.id();
     let mut up = false;
     for _ in 0..300 {
@@ -49,19 +61,49 @@ async fn readme_try_it_sequence_works() {
 
     // 2. gongshi demo.
     let out = gongshi(dir.path()).arg("demo").output().expect("demo");
-    assert!(out.status.success(), "demo failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "demo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("220 enterprises"), "{stdout}");
-    for role in ["officer", "legal_reviewer", "repair_reviewer", "portal", "enterprise", "discloser", "auditor"] {
-        assert!(stdout.lines().any(|l| l.trim_start().starts_with(role) && l.contains("gsk_")), "no {role} key in {stdout}");
+    for role in [
+        "officer",
+        "legal_reviewer",
+        "repair_reviewer",
+        "portal",
+        "enterprise",
+        "discloser",
+        "auditor",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(role) && l.contains("gsk_")),
+            "no {role} key in {stdout}"
+        );
     }
-    let call = stdout.lines().rev().find(|l| l.starts_with("buf curl")).expect("a copy-paste call").to_string();
+    let call = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("buf curl"))
+        .expect("a copy-paste call")
+        .to_string();
 
     // 3. The copy-paste call, exactly as printed.
     let res = Command::new("sh").arg("-c").arg(&call).output().expect("run the call");
     let body = String::from_utf8_lossy(&res.stdout);
-    assert!(res.status.success(), "`{call}` failed: {} {}", body, String::from_utf8_lossy(&res.stderr));
-    assert!(body.contains("\"disclosures\"") && body.contains("DISCLOSURE_STATE_ACTIVE"), "{body}");
+    assert!(
+        res.status.success(),
+        "`{call}` failed: {} {}",
+        body,
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(
+        body.contains("\"disclosures\"") && body.contains("DISCLOSURE_STATE_ACTIVE"),
+        "{body}"
+    );
 
     // A second demo on the same database is refused, one line, non-zero.
     let again = gongshi(dir.path()).arg("demo").output().unwrap();
@@ -80,15 +122,36 @@ async fn readme_try_it_sequence_works() {
 async fn demo_fills_every_backend_with_every_lifecycle() {
     for db in support::backends().await {
         let dir = tempfile::tempdir().unwrap();
-        let out = gongshi(dir.path()).args(["demo", "--database-url", &db.url]).output().expect("demo");
-        assert!(out.status.success(), "{}: {}", db.backend, String::from_utf8_lossy(&out.stderr));
+        let out = gongshi(dir.path())
+            .args(["demo", "--database-url", &db.url])
+            .output()
+            .expect("demo");
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            db.backend,
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8(out.stdout).unwrap();
         let summary = stdout.lines().next().unwrap_or_default().to_string();
         // Every part of the lifecycle is represented.
-        for part in ["published", "not published", "corrected", "withdrawn", "expired", "repaired", "under repair", "notice bundles delivered"] {
+        for part in [
+            "published",
+            "not published",
+            "corrected",
+            "withdrawn",
+            "expired",
+            "repaired",
+            "under repair",
+            "notice bundles delivered",
+        ] {
             let n: u64 = summary
-                .split(|c| c == ',' || c == '(' || c == ')')
-                .find(|seg| seg.trim_start().split_once(' ').is_some_and(|(_, rest)| rest.starts_with(part)))
+                .split([',', '(', ')'])
+                .find(|seg| {
+                    seg.trim_start()
+                        .split_once(' ')
+                        .is_some_and(|(_, rest)| rest.starts_with(part))
+                })
                 .and_then(|seg| seg.trim().split(' ').next())
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0);

@@ -12,33 +12,20 @@ use gongshi::domain::lifecycle::Role;
 
 use crate::export::export_all;
 use crate::feed::{DisclosureClient, whole_feed_one_pass};
-use crate::support::{
-    self, TestServer, clock_at, create_and_publish, credit_code, d, decision, req,
-};
+use crate::support::{self, TestServer, clock_at, create_and_publish, credit_code, d, decision, req};
 
 /// How often the expiry job of each test instance runs.
 const EXPIRY_EVERY: Duration = Duration::from_millis(20);
 
-async fn get(
-    client: &mut DisclosureClient,
-    key: &str,
-    name: &str,
-) -> Result<pb::Disclosure, tonic::Status> {
+async fn get(client: &mut DisclosureClient, key: &str, name: &str) -> Result<pb::Disclosure, tonic::Status> {
     client
-        .get_disclosure(req(
-            pb::GetDisclosureRequest {
-                name: name.to_string(),
-            },
-            key,
-        ))
+        .get_disclosure(req(pb::GetDisclosureRequest { name: name.to_string() }, key))
         .await
         .map(|r| r.into_inner())
 }
 
 /// TERMINATED changes per disclosure in the whole feed.
-fn terminations(
-    feed: &pb::ListDisclosureChangesResponse,
-) -> HashMap<String, Vec<pb::DisclosureChange>> {
+fn terminations(feed: &pb::ListDisclosureChangesResponse) -> HashMap<String, Vec<pb::DisclosureChange>> {
     let mut m: HashMap<String, Vec<pb::DisclosureChange>> = HashMap::new();
     for c in &feed.changes {
         if c.kind == pb::ChangeKind::Terminated as i32 {
@@ -80,11 +67,7 @@ async fn expiry_terminates_exactly_once_across_two_instances() {
         let within = create_and_publish(
             &mut enf,
             &officer,
-            decision(
-                "沪应急罚〔2026〕期-内号",
-                "2026-04-20",
-                &credit_code("91310115", 799),
-            ),
+            decision("沪应急罚〔2026〕期-内号", "2026-04-20", &credit_code("91310115", 799)),
         )
         .await
         .disclosure;
@@ -94,10 +77,7 @@ async fn expiry_terminates_exactly_once_across_two_instances() {
             assert_eq!(got.state, pb::DisclosureState::Active as i32);
         }
         assert_eq!(
-            get(&mut dis, &auditor, &within)
-                .await
-                .unwrap()
-                .publicity_ends_on,
+            get(&mut dis, &auditor, &within).await.unwrap().publicity_ends_on,
             "2027-04-20"
         );
 
@@ -119,10 +99,7 @@ async fn expiry_terminates_exactly_once_across_two_instances() {
         );
         for name in &due {
             assert_eq!(
-                get(&mut dis, &discloser, name)
-                    .await
-                    .expect("still public")
-                    .state,
+                get(&mut dis, &discloser, name).await.expect("still public").state,
                 pb::DisclosureState::Active as i32
             );
         }
@@ -132,9 +109,7 @@ async fn expiry_terminates_exactly_once_across_two_instances() {
         clock.set(cst_midnight(d("2027-04-11")));
         let mut racers = Vec::new();
         for app in [a.app.clone(), b.app.clone(), a.app.clone(), b.app.clone()] {
-            racers.push(tokio::spawn(async move {
-                app.expire_due().await.expect("expire_due")
-            }));
+            racers.push(tokio::spawn(async move { app.expire_due().await.expect("expire_due") }));
         }
         let mut direct = 0;
         for r in racers {
@@ -175,13 +150,7 @@ async fn expiry_terminates_exactly_once_across_two_instances() {
         );
         for name in &due {
             let ts = &t[name];
-            assert_eq!(
-                ts.len(),
-                1,
-                "{}: {name} terminated {} times",
-                db.backend,
-                ts.len()
-            );
+            assert_eq!(ts.len(), 1, "{}: {name} terminated {} times", db.backend, ts.len());
             assert_eq!(ts[0].reason, pb::TerminationReason::Expired as i32);
             assert!(ts[0].record.is_none());
             assert!(ts[0].public_reason.is_empty());
@@ -199,12 +168,7 @@ async fn expiry_terminates_exactly_once_across_two_instances() {
             );
 
             let audited = get(&mut dis, &auditor, name).await.expect("auditor get");
-            assert_eq!(
-                audited.state,
-                pb::DisclosureState::Expired as i32,
-                "{}",
-                db.backend
-            );
+            assert_eq!(audited.state, pb::DisclosureState::Expired as i32, "{}", db.backend);
             assert!(audited.terminated_at.is_some());
             let err = get(&mut dis, &discloser, name)
                 .await
@@ -216,20 +180,11 @@ async fn expiry_terminates_exactly_once_across_two_instances() {
             "{}: a record within its period expired",
             db.backend
         );
-        let kept = get(&mut dis, &discloser, &within)
-            .await
-            .expect("still public");
+        let kept = get(&mut dis, &discloser, &within).await.expect("still public");
         assert_eq!(kept.state, pb::DisclosureState::Active as i32);
-        let kept_feed: Vec<_> = feed
-            .changes
-            .iter()
-            .filter(|c| c.disclosure == within)
-            .collect();
+        let kept_feed: Vec<_> = feed.changes.iter().filter(|c| c.disclosure == within).collect();
         assert_eq!(kept_feed.len(), 1);
-        assert!(
-            kept_feed[0].record.is_some(),
-            "the active record keeps its content"
-        );
+        assert!(kept_feed[0].record.is_some(), "the active record keeps its content");
 
         // Only the record within its period is exported.
         let (_, last) = export_all(&mut dis, &discloser).await;
@@ -255,19 +210,10 @@ async fn late_entered_decision_is_recorded_expired() {
         let late = create_and_publish(
             &mut enf,
             &officer,
-            decision(
-                "沪应急罚〔2022〕迟-1号",
-                "2022-01-10",
-                &credit_code("91310115", 801),
-            ),
+            decision("沪应急罚〔2022〕迟-1号", "2022-01-10", &credit_code("91310115", 801)),
         )
         .await;
-        assert_eq!(
-            late.state,
-            pb::DecisionState::Published as i32,
-            "{}",
-            db.backend
-        );
+        assert_eq!(late.state, pb::DecisionState::Published as i32, "{}", db.backend);
         assert!(!late.disclosure.is_empty());
 
         let feed = whole_feed_one_pass(&mut dis, &discloser).await;
@@ -279,15 +225,8 @@ async fn late_entered_decision_is_recorded_expired() {
         );
         assert_eq!(feed.last_sequence, 0);
 
-        let audited = get(&mut dis, &auditor, &late.disclosure)
-            .await
-            .expect("auditor get");
-        assert_eq!(
-            audited.state,
-            pb::DisclosureState::Expired as i32,
-            "{}",
-            db.backend
-        );
+        let audited = get(&mut dis, &auditor, &late.disclosure).await.expect("auditor get");
+        assert_eq!(audited.state, pb::DisclosureState::Expired as i32, "{}", db.backend);
         assert_eq!(audited.publicity_ends_on, "2023-01-10");
         let err = get(&mut dis, &discloser, &late.disclosure)
             .await
@@ -314,19 +253,11 @@ async fn late_entered_decision_is_recorded_expired() {
         let current = create_and_publish(
             &mut enf,
             &officer,
-            decision(
-                "沪应急罚〔2026〕今-1号",
-                "2026-11-20",
-                &credit_code("91310115", 802),
-            ),
+            decision("沪应急罚〔2026〕今-1号", "2026-11-20", &credit_code("91310115", 802)),
         )
         .await;
         let feed = whole_feed_one_pass(&mut dis, &discloser).await;
-        let names: Vec<_> = feed
-            .changes
-            .iter()
-            .map(|c| (c.disclosure.clone(), c.kind))
-            .collect();
+        let names: Vec<_> = feed.changes.iter().map(|c| (c.disclosure.clone(), c.kind)).collect();
         assert_eq!(
             names,
             vec![(current.disclosure.clone(), pb::ChangeKind::Published as i32)],
@@ -335,11 +266,7 @@ async fn late_entered_decision_is_recorded_expired() {
         );
         let (bytes, last) = export_all(&mut dis, &discloser).await;
         assert_eq!(last.row_count, 1);
-        assert!(
-            !String::from_utf8(bytes)
-                .unwrap()
-                .contains("沪应急罚〔2022〕迟-1号")
-        );
+        assert!(!String::from_utf8(bytes).unwrap().contains("沪应急罚〔2022〕迟-1号"));
         server.stop().await;
     }
 }

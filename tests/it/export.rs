@@ -10,31 +10,22 @@ use gongshi::api::pb;
 use gongshi::app::new_id;
 use gongshi::config::Config;
 use gongshi::domain::clock::{Clock, SystemClock};
-use gongshi::domain::lifecycle::{
-    Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, Role,
-};
-use gongshi::domain::policy::{
-    PartyKind, PenaltyKind, PolicyInput, Procedure, PublicationDecision, Sector, Severity,
-};
+use gongshi::domain::lifecycle::{Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, Role};
+use gongshi::domain::policy::{PartyKind, PenaltyKind, PolicyInput, Procedure, PublicationDecision, Sector, Severity};
 use gongshi::domain::record::{
-    CSV_HEADER, DecisionDoc, IdType, LegalRepresentative, Org, Party, PublicDates, PublicRecord,
-    sha256_hex,
+    CSV_HEADER, DecisionDoc, IdType, LegalRepresentative, Org, Party, PublicDates, PublicRecord, sha256_hex,
 };
 use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
 
 use crate::feed::{DisclosureClient, whole_feed_one_pass, withdraw};
 use crate::support::{
-    self, KNOWN_ID, KNOWN_ID_2, TestServer, clock_at, create_and_publish, credit_code, decision,
-    req,
+    self, KNOWN_ID, KNOWN_ID_2, TestServer, clock_at, create_and_publish, credit_code, decision, req,
 };
 
 /// Runs an export and returns its bytes and the last chunk (without data),
 /// checking that only the last chunk is marked last and carries totals.
-pub(crate) async fn export_all(
-    client: &mut DisclosureClient,
-    key: &str,
-) -> (Vec<u8>, pb::ExportChunk) {
+pub(crate) async fn export_all(client: &mut DisclosureClient, key: &str) -> (Vec<u8>, pb::ExportChunk) {
     let mut stream = client
         .export_disclosures(req(
             pb::ExportDisclosuresRequest {
@@ -57,20 +48,11 @@ pub(crate) async fn export_all(
             });
         } else {
             assert_eq!(chunk.row_count, 0, "only the last chunk carries row_count");
-            assert!(
-                chunk.sha256.is_empty(),
-                "only the last chunk carries sha256"
-            );
-            assert_eq!(
-                chunk.as_of_sequence, 0,
-                "only the last chunk carries as_of_sequence"
-            );
+            assert!(chunk.sha256.is_empty(), "only the last chunk carries sha256");
+            assert_eq!(chunk.as_of_sequence, 0, "only the last chunk carries as_of_sequence");
         }
     }
-    (
-        bytes,
-        last.expect("the export ended without a chunk marked last"),
-    )
+    (bytes, last.expect("the export ended without a chunk marked last"))
 }
 
 /// An individual business whose own ID number is recorded.
@@ -104,11 +86,7 @@ async fn export_matches_sha256_and_column_order() {
         let plain = create_and_publish(
             &mut enf,
             &officer,
-            decision(
-                "沪应急罚〔2026〕出-1号",
-                "2026-05-06",
-                &credit_code("91310115", 601),
-            ),
+            decision("沪应急罚〔2026〕出-1号", "2026-05-06", &credit_code("91310115", 601)),
         )
         .await;
         let ib = create_and_publish(
@@ -119,11 +97,7 @@ async fn export_matches_sha256_and_column_order() {
         .await;
         // CSV quoting: commas, quotes and a line break in a field.
         let tricky_facts = "经查，该公司\"安全台账\"缺失,\r\n且未整改。";
-        let mut tricky = decision(
-            "沪应急罚〔2026〕出-3号",
-            "2026-05-07",
-            &credit_code("91310115", 603),
-        );
+        let mut tricky = decision("沪应急罚〔2026〕出-3号", "2026-05-07", &credit_code("91310115", 603));
         tricky.violation_facts = tricky_facts.into();
         tricky.remarks = "备注, 含逗号".into();
         let tricky = create_and_publish(&mut enf, &officer, tricky).await;
@@ -131,11 +105,7 @@ async fn export_matches_sha256_and_column_order() {
         let gone = create_and_publish(
             &mut enf,
             &officer,
-            decision(
-                "沪应急罚〔2026〕出-4号",
-                "2026-05-06",
-                &credit_code("91310115", 604),
-            ),
+            decision("沪应急罚〔2026〕出-4号", "2026-05-06", &credit_code("91310115", 604)),
         )
         .await;
         withdraw(&mut enf, &officer, &gone, "该处罚决定已被依法变更").await;
@@ -159,11 +129,7 @@ async fn export_matches_sha256_and_column_order() {
         // No ID number anywhere, in any case.
         let text = String::from_utf8(bytes.clone()).expect("UTF-8");
         for id in [KNOWN_ID, KNOWN_ID_2, &KNOWN_ID.to_lowercase()] {
-            assert!(
-                !text.contains(id),
-                "{}: export leaks ID number {id}",
-                db.backend
-            );
+            assert!(!text.contains(id), "{}: export leaks ID number {id}", db.backend);
         }
         assert!(text.ends_with("\r\n"), "CRLF line ends");
 
@@ -171,8 +137,7 @@ async fn export_matches_sha256_and_column_order() {
             .has_headers(false)
             .flexible(true)
             .from_reader(bytes.as_slice());
-        let records: Vec<csv::StringRecord> =
-            rdr.records().map(|r| r.expect("valid CSV")).collect();
+        let records: Vec<csv::StringRecord> = rdr.records().map(|r| r.expect("valid CSV")).collect();
         assert_eq!(records.len(), 4, "header + 3 rows");
         let header: Vec<&str> = records[0].iter().collect();
         assert_eq!(header, CSV_HEADER.to_vec(), "header names and order");
@@ -191,9 +156,7 @@ async fn export_matches_sha256_and_column_order() {
             assert_eq!(&r[12], "", "CF_XDR_ZJHM is never published");
         }
         assert!(
-            records[1..]
-                .iter()
-                .all(|r| &r[13] != "沪应急罚〔2026〕出-4号"),
+            records[1..].iter().all(|r| &r[13] != "沪应急罚〔2026〕出-4号"),
             "withdrawn rows are not exported"
         );
 
@@ -202,20 +165,14 @@ async fn export_matches_sha256_and_column_order() {
         assert_eq!(&p[1], "法人及非法人组织");
         assert_eq!(&p[2], credit_code("91310115", 601));
         assert_eq!(&p[8], "张三");
-        assert_eq!(
-            &p[9], "身份证",
-            "the legal representative's ID type is public"
-        );
+        assert_eq!(&p[9], "身份证", "the legal representative's ID type is public");
         assert_eq!(&p[11], "");
         assert_eq!(&p[14], "未按规定开展安全生产教育和培训");
         assert_eq!(&p[15], "经查，该公司未如实记录安全生产教育和培训情况。");
         assert_eq!(&p[16], "《中华人民共和国安全生产法》第九十七条第三项");
         assert_eq!(&p[17], "罚款");
         assert_eq!(&p[18], "罚款人民币贰万元整");
-        assert_eq!(
-            &p[19], "2.000000",
-            "2,000,000 fen is 2 万元 with six decimals"
-        );
+        assert_eq!(&p[19], "2.000000", "2,000,000 fen is 2 万元 with six decimals");
         assert_eq!(&p[20], "0.000000");
         assert_eq!(&p[22], "2026-05-06");
         assert_eq!(
@@ -233,10 +190,7 @@ async fn export_matches_sha256_and_column_order() {
         let i = row(&ib.decision_number);
         assert_eq!(&i[1], "个体工商户");
         assert_eq!(&i[2], credit_code("92310115", 602));
-        assert_eq!(
-            &i[11], "身份证",
-            "the party's ID type is public, its number is not"
-        );
+        assert_eq!(&i[11], "身份证", "the party's ID type is public, its number is not");
         assert_eq!(&i[17], "罚款;没收违法所得");
         assert_eq!(&i[19], "0.200000");
         assert_eq!(&i[20], "12.345678");
@@ -394,10 +348,7 @@ async fn seed(url: &str) -> i64 {
         ..Config::default()
     };
     // The child server uses the wall clock: the records must be active today.
-    let app = cfg
-        .open_app(Arc::new(SystemClock))
-        .await
-        .expect("open app for seeding");
+    let app = cfg.open_app(Arc::new(SystemClock)).await.expect("open app for seeding");
     let today = SystemClock.today_cst();
     let p = match app
         .policy
@@ -525,16 +476,12 @@ async fn seed(url: &str) -> i64 {
     drop(app);
 
     if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url)
-            .await
-            .expect("connect SQLite");
+        let pool = sqlx::SqlitePool::connect(url).await.expect("connect SQLite");
         let last = bulk_insert!(pool, sqlx::Sqlite, rows, &common);
         pool.close().await;
         last
     } else {
-        let pool = sqlx::PgPool::connect(url)
-            .await
-            .expect("connect PostgreSQL");
+        let pool = sqlx::PgPool::connect(url).await.expect("connect PostgreSQL");
         let last = bulk_insert!(pool, sqlx::Postgres, rows, &common);
         pool.close().await;
         last
@@ -553,8 +500,7 @@ impl ServerProcess {
     }
 
     fn status_field(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .expect("read /proc status");
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("read /proc status");
         let line = status
             .lines()
             .find(|l| l.starts_with(&format!("{field}:")))
@@ -576,9 +522,7 @@ impl ServerProcess {
 
     /// SIGTERM, then wait (bounded) for a clean exit.
     fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
+        let _ = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -663,11 +607,7 @@ async fn start_server_process(url: &str, dir: &std::path::Path) -> (ServerProces
         if let Some(status) = server.child.try_wait().unwrap() {
             panic!("gongshi serve exited ({status}):\n{}", server.log_tail());
         }
-        if let Ok(ch) = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-        {
+        if let Ok(ch) = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await {
             return (server, ch);
         }
         assert!(
@@ -784,23 +724,9 @@ async fn export_of_100k_streams_with_bounded_memory() {
             hwm as f64 / 1e6
         );
         assert_eq!(last.row_count, ROWS as i64, "{}", db.backend);
-        assert_eq!(
-            lines,
-            ROWS + 1,
-            "{}: header plus one line per record",
-            db.backend
-        );
-        assert_eq!(
-            last.sha256,
-            hex::encode(hasher.finalize()),
-            "{}: sha256",
-            db.backend
-        );
-        assert_eq!(
-            last.as_of_sequence, feed_last,
-            "{}: as_of_sequence",
-            db.backend
-        );
+        assert_eq!(lines, ROWS + 1, "{}: header plus one line per record", db.backend);
+        assert_eq!(last.sha256, hex::encode(hasher.finalize()), "{}: sha256", db.backend);
+        assert_eq!(last.as_of_sequence, feed_last, "{}: as_of_sequence", db.backend);
         assert!(
             total > 60_000_000,
             "{}: the CSV ({total} bytes) must dwarf the server's memory",

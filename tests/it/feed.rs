@@ -16,8 +16,7 @@ use tonic::transport::Channel;
 use crate::support::{self, TestServer, clock_at, create_and_publish, credit_code, decision, req};
 
 pub(crate) type DisclosureClient = pb::disclosure_service_client::DisclosureServiceClient<Channel>;
-pub(crate) type EnforcementClient =
-    pb::enforcement_service_client::EnforcementServiceClient<Channel>;
+pub(crate) type EnforcementClient = pb::enforcement_service_client::EnforcementServiceClient<Channel>;
 
 /// How long any asynchronous delivery may take before a test fails.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -55,10 +54,7 @@ pub(crate) async fn read_feed(
 }
 
 /// The feed from 0 in a single call (checked to be complete).
-pub(crate) async fn whole_feed_one_pass(
-    client: &mut DisclosureClient,
-    key: &str,
-) -> pb::ListDisclosureChangesResponse {
+pub(crate) async fn whole_feed_one_pass(client: &mut DisclosureClient, key: &str) -> pb::ListDisclosureChangesResponse {
     let page = client
         .list_disclosure_changes(req(
             pb::ListDisclosureChangesRequest {
@@ -77,12 +73,7 @@ pub(crate) async fn whole_feed_one_pass(
 /// Sequences strictly increase (so there are no duplicates either).
 pub(crate) fn assert_strictly_increasing(seqs: &[i64], what: &str) {
     for w in seqs.windows(2) {
-        assert!(
-            w[0] < w[1],
-            "{what}: sequence {} followed by {}",
-            w[0],
-            w[1]
-        );
+        assert!(w[0] < w[1], "{what}: sequence {} followed by {}", w[0], w[1]);
     }
 }
 
@@ -162,29 +153,14 @@ async fn writer(server_addr: std::net::SocketAddr, officer: String, w: u64, n: u
     for i in 0..n {
         let number = format!("沪应急罚〔2026〕{w}-{i}号");
         let party = credit_code("91310115", 100_000 + w * 1000 + i);
-        let d = create_and_publish(
-            &mut client,
-            &officer,
-            decision(&number, "2026-05-06", &party),
-        )
-        .await;
-        assert_eq!(
-            d.state,
-            pb::DecisionState::Published as i32,
-            "{number} published"
-        );
+        let d = create_and_publish(&mut client, &officer, decision(&number, "2026-05-06", &party)).await;
+        assert_eq!(d.state, pb::DecisionState::Published as i32, "{number} published");
         assert!(!d.disclosure.is_empty(), "{number} has a disclosure");
         log.publishes += 1;
         let mut kinds = vec![pb::ChangeKind::Published as i32];
         let mut d2 = d.clone();
         if i % 3 == 0 {
-            d2 = correct_facts(
-                &mut client,
-                &officer,
-                &d2,
-                &format!("经查，更正后的违法事实 {w}-{i}。"),
-            )
-            .await;
+            d2 = correct_facts(&mut client, &officer, &d2, &format!("经查，更正后的违法事实 {w}-{i}。")).await;
             log.corrections += 1;
             kinds.push(pb::ChangeKind::Corrected as i32);
         }
@@ -251,12 +227,7 @@ async fn concurrent_writers_reader_sees_every_change_once_in_order() {
 
         let mut writers = Vec::new();
         for w in 0..WRITERS {
-            writers.push(tokio::spawn(writer(
-                server.addr,
-                officer.clone(),
-                w,
-                PER_WRITER,
-            )));
+            writers.push(tokio::spawn(writer(server.addr, officer.clone(), w, PER_WRITER)));
         }
         let mut calls = 0;
         let mut expected: HashMap<String, Vec<i32>> = HashMap::new();
@@ -274,12 +245,7 @@ async fn concurrent_writers_reader_sees_every_change_once_in_order() {
         let seqs: Vec<i64> = seen.iter().map(|c| c.sequence).collect();
         assert_strictly_increasing(&seqs, db.backend);
         let unique: HashSet<i64> = seqs.iter().copied().collect();
-        assert_eq!(
-            unique.len(),
-            seqs.len(),
-            "{}: a change was seen twice",
-            db.backend
-        );
+        assert_eq!(unique.len(), seqs.len(), "{}: a change was seen twice", db.backend);
 
         let mut client = server.disclosures().await;
         let full = whole_feed_one_pass(&mut client, &discloser).await;
@@ -295,21 +261,14 @@ async fn concurrent_writers_reader_sees_every_change_once_in_order() {
             .iter()
             .map(ident)
             .collect();
-        assert_eq!(
-            paged, full_ids,
-            "{}: paging a quiet feed gives the same",
-            db.backend
-        );
+        assert_eq!(paged, full_ids, "{}: paging a quiet feed gives the same", db.backend);
         assert_eq!(
             seen.len(),
             calls,
             "{}: one change per state-changing call (publish, correct, withdraw)",
             db.backend
         );
-        assert_eq!(
-            calls as u64,
-            WRITERS * PER_WRITER + WRITERS * 9 + WRITERS * 5
-        );
+        assert_eq!(calls as u64, WRITERS * PER_WRITER + WRITERS * 9 + WRITERS * 5);
 
         // Per disclosure, its changes in the order they were made.
         let mut per: BTreeMap<String, Vec<i32>> = BTreeMap::new();
@@ -320,19 +279,9 @@ async fn concurrent_writers_reader_sees_every_change_once_in_order() {
                 assert!(c.record.is_none(), "a TERMINATED change carries no record");
             }
         }
-        assert_eq!(
-            per.len(),
-            expected.len(),
-            "{}: one disclosure per publish",
-            db.backend
-        );
+        assert_eq!(per.len(), expected.len(), "{}: one disclosure per publish", db.backend);
         for (name, kinds) in &expected {
-            assert_eq!(
-                per.get(name),
-                Some(kinds),
-                "{}: changes of {name}",
-                db.backend
-            );
+            assert_eq!(per.get(name), Some(kinds), "{}: changes of {name}", db.backend);
         }
         eprintln!(
             "{}: reader saw {} changes in {pages} non-empty pages while 8 writers ran",
@@ -357,11 +306,7 @@ async fn out_of_order_commits_never_let_a_reader_skip_a_sequence() {
         let d = create_and_publish(
             &mut enforcement,
             &officer,
-            decision(
-                "沪应急罚〔2026〕乱序-1号",
-                "2026-05-06",
-                &credit_code("91310115", 7),
-            ),
+            decision("沪应急罚〔2026〕乱序-1号", "2026-05-06", &credit_code("91310115", 7)),
         )
         .await;
         let disclosure_id = d
@@ -443,10 +388,7 @@ async fn out_of_order_commits_never_let_a_reader_skip_a_sequence() {
                     // Some work of the transaction, then the feed entry, then
                     // a random delay before commit: without the lock, later
                     // numbers would routinely commit before earlier ones.
-                    let _ = tx
-                        .disclosure_for_update("no-such-disclosure")
-                        .await
-                        .expect("work");
+                    let _ = tx.disclosure_for_update("no-such-disclosure").await.expect("work");
                     tokio::time::sleep(Duration::from_micros(rand::random_range(0..2000))).await;
                     let seq = tx.append_change(&change).await.expect("append_change");
                     tokio::time::sleep(Duration::from_micros(rand::random_range(0..4000))).await;
@@ -481,11 +423,7 @@ async fn out_of_order_commits_never_let_a_reader_skip_a_sequence() {
             "{}: the feed holds exactly the committed changes",
             db.backend
         );
-        let missed: Vec<i64> = appended
-            .iter()
-            .filter(|s| !seen.contains(s))
-            .copied()
-            .collect();
+        let missed: Vec<i64> = appended.iter().filter(|s| !seen.contains(s)).copied().collect();
         assert!(
             missed.is_empty(),
             "{}: a reader paging by after_sequence skipped {} committed change(s): {missed:?}",
@@ -498,10 +436,7 @@ async fn out_of_order_commits_never_let_a_reader_skip_a_sequence() {
 }
 
 /// The next message of a watch, within the delivery timeout.
-async fn next_change(
-    stream: &mut tonic::Streaming<pb::DisclosureChange>,
-    what: &str,
-) -> pb::DisclosureChange {
+async fn next_change(stream: &mut tonic::Streaming<pb::DisclosureChange>, what: &str) -> pb::DisclosureChange {
     tokio::time::timeout(DELIVERY_TIMEOUT, stream.message())
         .await
         .unwrap_or_else(|_| panic!("{what}: no change delivered within {DELIVERY_TIMEOUT:?}"))
@@ -516,18 +451,9 @@ async fn assert_quiet(stream: &mut tonic::Streaming<pb::DisclosureChange>, what:
     }
 }
 
-async fn watch(
-    client: &mut DisclosureClient,
-    key: &str,
-    after: i64,
-) -> tonic::Streaming<pb::DisclosureChange> {
+async fn watch(client: &mut DisclosureClient, key: &str, after: i64) -> tonic::Streaming<pb::DisclosureChange> {
     client
-        .watch_disclosure_changes(req(
-            pb::WatchDisclosureChangesRequest {
-                after_sequence: after,
-            },
-            key,
-        ))
+        .watch_disclosure_changes(req(pb::WatchDisclosureChangesRequest { after_sequence: after }, key))
         .await
         .expect("WatchDisclosureChanges")
         .into_inner()
@@ -584,13 +510,7 @@ async fn watch_delivers_changes_written_by_another_instance() {
             written += 1;
             let mut d = d;
             if i < 3 {
-                d = correct_facts(
-                    &mut enf_b,
-                    &officer,
-                    &d,
-                    &format!("经查，更正后的事实 B{i}。"),
-                )
-                .await;
+                d = correct_facts(&mut enf_b, &officer, &d, &format!("经查，更正后的事实 B{i}。")).await;
                 written += 1;
             }
             if i == 1 || i == 6 {
@@ -637,11 +557,7 @@ async fn watch_delivers_changes_written_by_another_instance() {
         let d = create_and_publish(
             &mut enf_b,
             &officer,
-            decision(
-                "沪应急罚〔2026〕观-C号",
-                "2026-05-06",
-                &credit_code("91310115", 400),
-            ),
+            decision("沪应急罚〔2026〕观-C号", "2026-05-06", &credit_code("91310115", 400)),
         )
         .await;
         let c1 = next_change(&mut stream, "latest write").await;
@@ -657,10 +573,7 @@ async fn watch_delivers_changes_written_by_another_instance() {
             match tokio::time::timeout(DELIVERY_TIMEOUT, s.message()).await {
                 Ok(Ok(None) | Err(_)) => {}
                 Ok(Ok(Some(m))) => panic!("{}: unexpected delivery after stop: {m:?}", db.backend),
-                Err(_) => panic!(
-                    "{}: the watch did not end when its server stopped",
-                    db.backend
-                ),
+                Err(_) => panic!("{}: the watch did not end when its server stopped", db.backend),
             }
         }
         b.stop().await;
@@ -704,11 +617,11 @@ async fn terminated_content_is_never_served_again() {
             .filter(|c| c.disclosure == gone.disclosure)
             .collect();
         assert_eq!(gone_before.len(), 2);
-        assert!(gone_before.iter().all(|c| {
-            c.record
-                .as_ref()
-                .is_some_and(|r| r.party_name == GONE_PARTY)
-        }));
+        assert!(
+            gone_before
+                .iter()
+                .all(|c| { c.record.as_ref().is_some_and(|r| r.party_name == GONE_PARTY) })
+        );
         assert_eq!(
             gone_before[1].record.as_ref().unwrap().violation_facts,
             "经查，更正后的违法事实：未如实记录培训情况。"
@@ -750,11 +663,7 @@ async fn terminated_content_is_never_served_again() {
         for _ in 0..after.changes.len() {
             let c = next_change(&mut stream, "watch from 0").await;
             if c.disclosure == gone.disclosure {
-                assert!(
-                    c.record.is_none(),
-                    "{}: watch served withdrawn content",
-                    db.backend
-                );
+                assert!(c.record.is_none(), "{}: watch served withdrawn content", db.backend);
             }
         }
         drop(stream);
@@ -767,10 +676,7 @@ async fn terminated_content_is_never_served_again() {
             .collect();
         assert_eq!(kept_changes.len(), 1);
         assert_eq!(
-            kept_changes[0]
-                .record
-                .as_ref()
-                .map(|r| r.party_name.as_str()),
+            kept_changes[0].record.as_ref().map(|r| r.party_name.as_str()),
             Some(KEPT_PARTY)
         );
 

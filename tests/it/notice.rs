@@ -24,14 +24,28 @@ fn safety(number: &str, decided_on: &str, party: &str) -> pb::PenaltyDecision {
     d
 }
 
-async fn bundle(c: &mut NoticeServiceClient<Channel>, key: &str, decision: &str, version: i32) -> Result<pb::NoticeBundle, tonic::Status> {
-    c.get_notice_bundle(req(pb::GetNoticeBundleRequest { name: format!("{decision}/noticeBundle"), version }, key))
-        .await
-        .map(|r| r.into_inner())
+async fn bundle(
+    c: &mut NoticeServiceClient<Channel>,
+    key: &str,
+    decision: &str,
+    version: i32,
+) -> Result<pb::NoticeBundle, tonic::Status> {
+    c.get_notice_bundle(req(
+        pb::GetNoticeBundleRequest {
+            name: format!("{decision}/noticeBundle"),
+            version,
+        },
+        key,
+    ))
+    .await
+    .map(|r| r.into_inner())
 }
 
-fn doc<'a>(b: &'a pb::NoticeBundle, kind: pb::DocumentKind) -> &'a pb::NoticeDocument {
-    b.documents.iter().find(|d| d.kind == kind as i32).unwrap_or_else(|| panic!("no {kind:?} in bundle"))
+fn doc(b: &pb::NoticeBundle, kind: pb::DocumentKind) -> &pb::NoticeDocument {
+    b.documents
+        .iter()
+        .find(|d| d.kind == kind as i32)
+        .unwrap_or_else(|| panic!("no {kind:?} in bundle"))
 }
 
 #[tokio::test]
@@ -41,7 +55,12 @@ async fn rendering_is_stable_across_requests_and_restarts_and_matches_golden_fil
         let server = TestServer::start(&db.url, clock.clone()).await;
         let officer = server.key(Role::Officer, None).await;
         let mut e = server.enforcement().await;
-        let decision = support::create_and_publish(&mut e, &officer, safety("沪浦应急罚〔2025〕15号", "2025-06-10", &credit_code("91310115", 77))).await;
+        let decision = support::create_and_publish(
+            &mut e,
+            &officer,
+            safety("沪浦应急罚〔2025〕15号", "2025-06-10", &credit_code("91310115", 77)),
+        )
+        .await;
         let mut n = notices(&server).await;
         let first = bundle(&mut n, &officer, &decision.name, 0).await.expect("bundle");
         assert_eq!(first.version, 1);
@@ -49,7 +68,11 @@ async fn rendering_is_stable_across_requests_and_restarts_and_matches_golden_fil
         let kinds: Vec<i32> = first.documents.iter().map(|d| d.kind).collect();
         assert_eq!(
             kinds,
-            [pb::DocumentKind::PenaltyDecision as i32, pb::DocumentKind::CreditRepairNotice as i32, pb::DocumentKind::CreditCommitment as i32],
+            [
+                pb::DocumentKind::PenaltyDecision as i32,
+                pb::DocumentKind::CreditRepairNotice as i32,
+                pb::DocumentKind::CreditCommitment as i32
+            ],
             "{}: default 三书同达 set",
             db.backend
         );
@@ -68,7 +91,11 @@ async fn rendering_is_stable_across_requests_and_restarts_and_matches_golden_fil
         let mut n = notices(&server).await;
         let officer2 = server.key(Role::Officer, None).await;
         let after_restart = bundle(&mut n, &officer2, &decision.name, 0).await.unwrap();
-        assert_eq!(after_restart.documents, first.documents, "{}: byte-identical after restart", db.backend);
+        assert_eq!(
+            after_restart.documents, first.documents,
+            "{}: byte-identical after restart",
+            db.backend
+        );
 
         // A fresh rendering from scratch (another database) gives the same bytes too:
         // compare with the golden files, written once with GONGSHI_UPDATE_GOLDEN=1.
@@ -80,7 +107,13 @@ async fn rendering_is_stable_across_requests_and_restarts_and_matches_golden_fil
                 std::fs::write(&path, &d.body).unwrap();
             }
             let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("golden file {}: {e}", path.display()));
-            assert_eq!(d.body, want, "{}: {} differs from its golden file", db.backend, path.display());
+            assert_eq!(
+                d.body,
+                want,
+                "{}: {} differs from its golden file",
+                db.backend,
+                path.display()
+            );
         }
         server.stop().await;
     }
@@ -92,7 +125,11 @@ async fn compliance_advice_golden_file_when_configured() {
     let db = support::sqlite_db();
     let cfg = gongshi::config::Config {
         database_url: db.url.clone(),
-        notice_documents: vec!["PENALTY_DECISION".into(), "CREDIT_REPAIR_NOTICE".into(), "COMPLIANCE_ADVICE".into()],
+        notice_documents: vec![
+            "PENALTY_DECISION".into(),
+            "CREDIT_REPAIR_NOTICE".into(),
+            "COMPLIANCE_ADVICE".into(),
+        ],
         ..Default::default()
     };
     let app = cfg.open_app(support::clock_at("2025-06-20")).await.unwrap();
@@ -121,25 +158,48 @@ async fn repair_notice_states_the_computed_dates() {
         let mut n = notices(&server).await;
 
         // 安全生产, general, decided 2025-06-10 (Shanghai under 令第58号: minimum 1 year, maximum 3 years).
-        let a = support::create_and_publish(&mut e, &officer, safety("沪浦应急罚〔2025〕1号", "2025-06-10", &credit_code("91310115", 1))).await;
+        let a = support::create_and_publish(
+            &mut e,
+            &officer,
+            safety("沪浦应急罚〔2025〕1号", "2025-06-10", &credit_code("91310115", 1)),
+        )
+        .await;
         let b = bundle(&mut n, &officer, &a.name, 0).await.unwrap();
         let notice = &doc(&b, pb::DocumentKind::CreditRepairNotice).body;
-        assert!(notice.contains("自2026年6月11日起，你单位可以申请信用修复"), "{}: {notice}", db.backend);
+        assert!(
+            notice.contains("自2026年6月11日起，你单位可以申请信用修复"),
+            "{}: {notice}",
+            db.backend
+        );
         assert!(notice.contains("公示至2028年6月10日"), "{notice}");
-        assert!(notice.contains("最短公示期为1年") && notice.contains("最长公示期为3年"), "{notice}");
+        assert!(
+            notice.contains("最短公示期为1年") && notice.contains("最长公示期为3年"),
+            "{notice}"
+        );
         assert!(notice.contains("一般失信信息"), "{notice}");
 
         // Decided 2026-05-06 under NDRC 令第36号: minimum 3 months, maximum 1 year.
-        let c = support::create_and_publish(&mut e, &officer, safety("沪浦应急罚〔2026〕2号", "2026-05-06", &credit_code("91310115", 2))).await;
+        let c = support::create_and_publish(
+            &mut e,
+            &officer,
+            safety("沪浦应急罚〔2026〕2号", "2026-05-06", &credit_code("91310115", 2)),
+        )
+        .await;
         let b = bundle(&mut n, &officer, &c.name, 0).await.unwrap();
         let notice = &doc(&b, pb::DocumentKind::CreditRepairNotice).body;
         assert!(notice.contains("自2026年8月7日起"), "{notice}");
         assert!(notice.contains("公示至2027年5月6日"), "{notice}");
         assert!(notice.contains("令第36号"), "{notice}");
         let decision_doc = &doc(&b, pb::DocumentKind::PenaltyDecision).body;
-        assert!(decision_doc.contains("六十日内") && decision_doc.contains("六个月内"), "reconsideration and suit: {decision_doc}");
+        assert!(
+            decision_doc.contains("六十日内") && decision_doc.contains("六个月内"),
+            "reconsideration and suit: {decision_doc}"
+        );
         assert!(decision_doc.contains("人民币20,000.00元"), "{decision_doc}");
-        assert!(!decision_doc.contains(support::KNOWN_ID_2), "no ID number in the documents");
+        assert!(
+            !decision_doc.contains(support::KNOWN_ID_2),
+            "no ID number in the documents"
+        );
 
         // A decision that will not be published gets the decision document alone.
         let mut simple = safety("沪浦应急罚〔2026〕3号", "2026-05-06", &credit_code("91310115", 3));
@@ -159,15 +219,24 @@ async fn correction_makes_a_new_version_and_keeps_the_old() {
         let officer = server.key(Role::Officer, None).await;
         let mut e = server.enforcement().await;
         let mut n = notices(&server).await;
-        let d = support::create_and_publish(&mut e, &officer, safety("沪浦应急罚〔2026〕9号", "2026-05-06", &credit_code("91310115", 9))).await;
+        let d = support::create_and_publish(
+            &mut e,
+            &officer,
+            safety("沪浦应急罚〔2026〕9号", "2026-05-06", &credit_code("91310115", 9)),
+        )
+        .await;
         let v1 = bundle(&mut n, &officer, &d.name, 0).await.unwrap();
-        let mut patch = pb::PenaltyDecision::default();
-        patch.violation_facts = "经复核，更正后的违法事实。".into();
+        let patch = pb::PenaltyDecision {
+            violation_facts: "经复核，更正后的违法事实。".into(),
+            ..Default::default()
+        };
         e.correct_penalty_decision(req(
             pb::CorrectPenaltyDecisionRequest {
                 name: d.name.clone(),
                 penalty_decision: Some(patch),
-                update_mask: Some(prost_types::FieldMask { paths: vec!["violation_facts".into()] }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["violation_facts".into()],
+                }),
                 reason: "笔误".into(),
                 etag: String::new(),
             },
@@ -177,7 +246,11 @@ async fn correction_makes_a_new_version_and_keeps_the_old() {
         .expect("correct");
         let v2 = bundle(&mut n, &officer, &d.name, 0).await.unwrap();
         assert_eq!(v2.version, 2, "{}", db.backend);
-        assert!(doc(&v2, pb::DocumentKind::PenaltyDecision).body.contains("更正后的违法事实"));
+        assert!(
+            doc(&v2, pb::DocumentKind::PenaltyDecision)
+                .body
+                .contains("更正后的违法事实")
+        );
         let old = bundle(&mut n, &officer, &d.name, 1).await.unwrap();
         assert_eq!(old.documents, v1.documents, "the old version is kept for audit");
         let missing = bundle(&mut n, &officer, &d.name, 7).await.unwrap_err();
@@ -206,24 +279,44 @@ async fn delivery_rules() {
         let officer = server.key(Role::Officer, None).await;
         let mut e = server.enforcement().await;
         let mut n = notices(&server).await;
-        let now = prost_types::Timestamp { seconds: clock_secs(&server), nanos: 0 };
+        let now = prost_types::Timestamp {
+            seconds: clock_secs(&server),
+            nanos: 0,
+        };
 
         // One delivery act covers every document.
-        let a = support::create_and_publish(&mut e, &officer, safety("沪浦应急罚〔2026〕21号", "2026-05-06", &credit_code("91310115", 21))).await;
+        let a = support::create_and_publish(
+            &mut e,
+            &officer,
+            safety("沪浦应急罚〔2026〕21号", "2026-05-06", &credit_code("91310115", 21)),
+        )
+        .await;
         let name = format!("{}/noticeBundle", a.name);
-        let b = n.record_notice_delivery(req(delivery(&name, pb::DeliveryMethod::Direct, now), &officer)).await.expect("deliver").into_inner();
+        let b = n
+            .record_notice_delivery(req(delivery(&name, pb::DeliveryMethod::Direct, now), &officer))
+            .await
+            .expect("deliver")
+            .into_inner();
         assert_eq!(b.delivery_state, pb::DeliveryState::Delivered as i32, "{}", db.backend);
         let dl = b.delivery.clone().unwrap();
         assert_eq!(dl.documents.len(), 3, "all three documents in the one act");
         assert!(dl.deemed_delivered_at.is_none());
         // A second delivery of a delivered bundle is refused.
-        let again = n.record_notice_delivery(req(delivery(&name, pb::DeliveryMethod::Postal, now), &officer)).await.unwrap_err();
+        let again = n
+            .record_notice_delivery(req(delivery(&name, pb::DeliveryMethod::Postal, now), &officer))
+            .await
+            .unwrap_err();
         assert_eq!(again.code(), tonic::Code::FailedPrecondition);
         assert_eq!(support::reason(&again), "ALREADY_DELIVERED");
         // The receipt (送达回证).
         let r = n
             .record_notice_receipt(req(
-                pb::RecordNoticeReceiptRequest { name: name.clone(), signed_by: "王五".into(), signed_at: Some(now), etag: b.etag.clone() },
+                pb::RecordNoticeReceiptRequest {
+                    name: name.clone(),
+                    signed_by: "王五".into(),
+                    signed_at: Some(now),
+                    etag: b.etag.clone(),
+                },
                 &officer,
             ))
             .await
@@ -234,7 +327,12 @@ async fn delivery_rules() {
         // Stale etag.
         let stale = n
             .record_notice_receipt(req(
-                pb::RecordNoticeReceiptRequest { name: name.clone(), signed_by: "x".into(), signed_at: Some(now), etag: b.etag.clone() },
+                pb::RecordNoticeReceiptRequest {
+                    name: name.clone(),
+                    signed_by: "x".into(),
+                    signed_at: Some(now),
+                    etag: b.etag.clone(),
+                },
                 &officer,
             ))
             .await
@@ -242,26 +340,50 @@ async fn delivery_rules() {
         assert_eq!(stale.code(), tonic::Code::Aborted);
 
         // ELECTRONIC needs consent_ref.
-        let c = support::create_and_publish(&mut e, &officer, safety("沪浦应急罚〔2026〕22号", "2026-05-06", &credit_code("91310115", 22))).await;
+        let c = support::create_and_publish(
+            &mut e,
+            &officer,
+            safety("沪浦应急罚〔2026〕22号", "2026-05-06", &credit_code("91310115", 22)),
+        )
+        .await;
         let name_c = format!("{}/noticeBundle", c.name);
-        let err = n.record_notice_delivery(req(delivery(&name_c, pb::DeliveryMethod::Electronic, now), &officer)).await.unwrap_err();
+        let err = n
+            .record_notice_delivery(req(delivery(&name_c, pb::DeliveryMethod::Electronic, now), &officer))
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
         assert_eq!(support::reason(&err), "CONSENT_REQUIRED");
         assert_eq!(support::bad_fields(&err), ["consent_ref"]);
         let mut ok = delivery(&name_c, pb::DeliveryMethod::Electronic, now);
         ok.consent_ref = "电子送达确认书 2026-001".into();
-        n.record_notice_delivery(req(ok, &officer)).await.expect("electronic with consent");
+        n.record_notice_delivery(req(ok, &officer))
+            .await
+            .expect("electronic with consent");
 
         // PUBLIC_NOTICE: the decision alone, deemed delivered 30 days after publication; no 回证.
-        let p = support::create_and_publish(&mut e, &officer, safety("沪浦应急罚〔2026〕23号", "2026-05-06", &credit_code("91310115", 23))).await;
+        let p = support::create_and_publish(
+            &mut e,
+            &officer,
+            safety("沪浦应急罚〔2026〕23号", "2026-05-06", &credit_code("91310115", 23)),
+        )
+        .await;
         let name_p = format!("{}/noticeBundle", p.name);
-        let b = n.record_notice_delivery(req(delivery(&name_p, pb::DeliveryMethod::PublicNotice, now), &officer)).await.expect("public notice").into_inner();
+        let b = n
+            .record_notice_delivery(req(delivery(&name_p, pb::DeliveryMethod::PublicNotice, now), &officer))
+            .await
+            .expect("public notice")
+            .into_inner();
         let dl = b.delivery.unwrap();
         assert_eq!(dl.documents, [pb::DocumentKind::PenaltyDecision as i32]);
         assert_eq!(dl.deemed_delivered_at.unwrap().seconds - now.seconds, 30 * 86_400);
         let err = n
             .record_notice_receipt(req(
-                pb::RecordNoticeReceiptRequest { name: name_p.clone(), signed_by: "x".into(), signed_at: Some(now), etag: String::new() },
+                pb::RecordNoticeReceiptRequest {
+                    name: name_p.clone(),
+                    signed_by: "x".into(),
+                    signed_at: Some(now),
+                    etag: String::new(),
+                },
                 &officer,
             ))
             .await
@@ -270,21 +392,49 @@ async fn delivery_rules() {
 
         // Rendering, delivery and receipt are events of the decision.
         let events = e
-            .list_penalty_decision_events(req(pb::ListPenaltyDecisionEventsRequest { name: a.name.clone(), page_size: 100, page_token: String::new() }, &officer))
+            .list_penalty_decision_events(req(
+                pb::ListPenaltyDecisionEventsRequest {
+                    name: a.name.clone(),
+                    page_size: 100,
+                    page_token: String::new(),
+                },
+                &officer,
+            ))
             .await
             .unwrap()
             .into_inner()
             .events;
         let kinds: Vec<i32> = events.iter().map(|e| e.kind).collect();
-        for k in [pb::DecisionEventKind::NoticeRendered, pb::DecisionEventKind::NoticeDelivered, pb::DecisionEventKind::NoticeReceipted] {
-            assert!(kinds.contains(&(k as i32)), "{}: {k:?} missing from {kinds:?}", db.backend);
+        for k in [
+            pb::DecisionEventKind::NoticeRendered,
+            pb::DecisionEventKind::NoticeDelivered,
+            pb::DecisionEventKind::NoticeReceipted,
+        ] {
+            assert!(
+                kinds.contains(&(k as i32)),
+                "{}: {k:?} missing from {kinds:?}",
+                db.backend
+            );
         }
-        let delivered = events.iter().find(|e| e.kind == pb::DecisionEventKind::NoticeDelivered as i32).unwrap();
-        assert_eq!(delivered.document_sha256.len(), 3, "the delivered documents' hashes are recorded");
+        let delivered = events
+            .iter()
+            .find(|e| e.kind == pb::DecisionEventKind::NoticeDelivered as i32)
+            .unwrap();
+        assert_eq!(
+            delivered.document_sha256.len(),
+            3,
+            "the delivered documents' hashes are recorded"
+        );
 
         // Listing by delivery state.
         let list = n
-            .list_notice_bundles(req(pb::ListNoticeBundlesRequest { delivery_state: pb::DeliveryState::Receipted as i32, ..Default::default() }, &officer))
+            .list_notice_bundles(req(
+                pb::ListNoticeBundlesRequest {
+                    delivery_state: pb::DeliveryState::Receipted as i32,
+                    ..Default::default()
+                },
+                &officer,
+            ))
             .await
             .unwrap()
             .into_inner();
@@ -307,40 +457,83 @@ async fn portal_and_enterprise_see_only_their_own_bundles() {
         let a_code = credit_code("91310115", 31);
         let b_code = credit_code("91310115", 32);
         let mut e = server.enforcement().await;
-        let a = support::create_and_publish(&mut e, &officer, safety("沪浦应急罚〔2026〕31号", "2026-05-06", &a_code)).await;
-        let b = support::create_and_publish(&mut e, &officer, safety("沪浦应急罚〔2026〕32号", "2026-05-06", &b_code)).await;
+        let a = support::create_and_publish(
+            &mut e,
+            &officer,
+            safety("沪浦应急罚〔2026〕31号", "2026-05-06", &a_code),
+        )
+        .await;
+        let b = support::create_and_publish(
+            &mut e,
+            &officer,
+            safety("沪浦应急罚〔2026〕32号", "2026-05-06", &b_code),
+        )
+        .await;
         let ent_a = server.key(Role::Enterprise, Some(&a_code)).await;
         let portal = server.key(Role::Portal, None).await;
         let mut n = notices(&server).await;
 
-        assert!(bundle(&mut n, &ent_a, &a.name, 0).await.is_ok(), "{}: own bundle", db.backend);
+        assert!(
+            bundle(&mut n, &ent_a, &a.name, 0).await.is_ok(),
+            "{}: own bundle",
+            db.backend
+        );
         let err = bundle(&mut n, &ent_a, &b.name, 0).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::NotFound, "another enterprise's bundle");
 
         let as_portal = |decision: &str, code: &str| {
-            let mut r = req(pb::GetNoticeBundleRequest { name: format!("{decision}/noticeBundle"), version: 0 }, &portal);
+            let mut r = req(
+                pb::GetNoticeBundleRequest {
+                    name: format!("{decision}/noticeBundle"),
+                    version: 0,
+                },
+                &portal,
+            );
             r.metadata_mut().insert("x-gongshi-on-behalf-of", code.parse().unwrap());
             r
         };
         assert!(n.get_notice_bundle(as_portal(&a.name, &a_code)).await.is_ok());
         let err = n.get_notice_bundle(as_portal(&b.name, &a_code)).await.unwrap_err();
-        assert_eq!(err.code(), tonic::Code::NotFound, "portal acting for A cannot read B's bundle");
+        assert_eq!(
+            err.code(),
+            tonic::Code::NotFound,
+            "portal acting for A cannot read B's bundle"
+        );
 
         // Listing: forced to the own enterprise; asking for another is refused.
         bundle(&mut n, &officer, &b.name, 0).await.unwrap();
-        let list = n.list_notice_bundles(req(pb::ListNoticeBundlesRequest::default(), &ent_a)).await.unwrap().into_inner();
-        assert!(list.notice_bundles.iter().all(|x| x.party_credit_code == a_code), "{list:?}");
+        let list = n
+            .list_notice_bundles(req(pb::ListNoticeBundlesRequest::default(), &ent_a))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            list.notice_bundles.iter().all(|x| x.party_credit_code == a_code),
+            "{list:?}"
+        );
         assert_eq!(list.notice_bundles.len(), 1);
         let err = n
-            .list_notice_bundles(req(pb::ListNoticeBundlesRequest { party_credit_code: b_code.clone(), ..Default::default() }, &ent_a))
+            .list_notice_bundles(req(
+                pb::ListNoticeBundlesRequest {
+                    party_credit_code: b_code.clone(),
+                    ..Default::default()
+                },
+                &ent_a,
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied);
 
         // Writes are the officer's.
-        let now = prost_types::Timestamp { seconds: clock_secs(&server), nanos: 0 };
+        let now = prost_types::Timestamp {
+            seconds: clock_secs(&server),
+            nanos: 0,
+        };
         let err = n
-            .record_notice_delivery(req(delivery(&format!("{}/noticeBundle", a.name), pb::DeliveryMethod::Direct, now), &ent_a))
+            .record_notice_delivery(req(
+                delivery(&format!("{}/noticeBundle", a.name), pb::DeliveryMethod::Direct, now),
+                &ent_a,
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied);

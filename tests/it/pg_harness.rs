@@ -32,12 +32,8 @@ async fn harness_gives_two_distinct_empty_databases() {
         .expect("a second database on the same server");
     assert_ne!(url_a, url_b);
 
-    let a = PgPool::connect(&url_a)
-        .await
-        .expect("connect to database A");
-    let b = PgPool::connect(&url_b)
-        .await
-        .expect("connect to database B");
+    let a = PgPool::connect(&url_a).await.expect("connect to database A");
+    let b = PgPool::connect(&url_b).await.expect("connect to database B");
 
     let name_a: String = sqlx::query_scalar("SELECT current_database()")
         .fetch_one(&a)
@@ -73,10 +69,7 @@ async fn harness_gives_two_distinct_empty_databases() {
     // TEST_DATABASE_URL has whatever settings it has.
     match pg::server_kind() {
         Some(pg::ServerKind::LocalCluster | pg::ServerKind::Docker) => {
-            let fsync: String = sqlx::query_scalar("SHOW fsync")
-                .fetch_one(&a)
-                .await
-                .unwrap();
+            let fsync: String = sqlx::query_scalar("SHOW fsync").fetch_one(&a).await.unwrap();
             assert_eq!(fsync, "off");
         }
         Some(pg::ServerKind::EnvUrl) | None => {}

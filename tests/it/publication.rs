@@ -22,9 +22,7 @@ async fn key(server: &TestServer, role: Role) -> String {
 
 /// Moves the injected clock to noon CST of a date.
 fn set_today(server: &TestServer, date: &str) {
-    server
-        .clock
-        .set(cst_midnight(d(date)) + chrono::Duration::hours(12));
+    server.clock.set(cst_midnight(d(date)) + chrono::Duration::hours(12));
 }
 
 async fn create(c: &mut Enf, key: &str, p: pb::PenaltyDecision) -> pb::PenaltyDecision {
@@ -40,12 +38,7 @@ async fn create(c: &mut Enf, key: &str, p: pb::PenaltyDecision) -> pb::PenaltyDe
     .into_inner()
 }
 
-async fn publish(
-    c: &mut Enf,
-    key: &str,
-    name: &str,
-    etag: &str,
-) -> Result<pb::PenaltyDecision, Status> {
+async fn publish(c: &mut Enf, key: &str, name: &str, etag: &str) -> Result<pb::PenaltyDecision, Status> {
     c.publish_penalty_decision(req(
         pb::PublishPenaltyDecisionRequest {
             name: name.to_string(),
@@ -118,13 +111,7 @@ type Row = (
     &'static str,
     pb::Severity,
     pb::Sector,
-    (
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static str,
-    ),
+    (&'static str, &'static str, &'static str, &'static str, &'static str),
 );
 
 const fn case(r: Row) -> Case {
@@ -181,10 +168,7 @@ async fn periods_follow_the_rule_set_of_the_decision_date() {
         let officer = key(&server, Role::Officer).await;
         let discloser = key(&server, Role::Discloser).await;
         for (i, c) in cases.iter().enumerate() {
-            let ctx = format!(
-                "{b}: case {i} ({} {:?} {:?})",
-                c.decided_on, c.severity, c.sector
-            );
+            let ctx = format!("{b}: case {i} ({} {:?} {:?})", c.decided_on, c.severity, c.sector);
             set_today(&server, c.today);
             let mut p = decision(
                 &format!("沪浦应急罚〔{}〕{i}号", &c.decided_on[..4]),
@@ -197,11 +181,7 @@ async fn periods_follow_the_rule_set_of_the_decision_date() {
             let published = publish(&mut enf, &officer, &created.name, &created.etag)
                 .await
                 .expect(&ctx);
-            assert_eq!(
-                published.state,
-                pb::DecisionState::Published as i32,
-                "{ctx}"
-            );
+            assert_eq!(published.state, pb::DecisionState::Published as i32, "{ctx}");
             assert!(published.exclusion.is_none(), "{ctx}");
             assert!(published.publish_time.is_some(), "{ctx}");
             let got = dis
@@ -234,10 +214,7 @@ async fn periods_follow_the_rule_set_of_the_decision_date() {
             let changes = feed(&mut dis, &discloser).await;
             let change = changes
                 .iter()
-                .find(|ch| {
-                    ch.disclosure == published.disclosure
-                        && ch.kind == pb::ChangeKind::Published as i32
-                })
+                .find(|ch| ch.disclosure == published.disclosure && ch.kind == pb::ChangeKind::Published as i32)
                 .unwrap_or_else(|| panic!("{ctx}: no PUBLISHED change"));
             let rec = change.record.as_ref().expect("record");
             assert_eq!(rec.publicity_ends_on, c.ends, "{ctx}");
@@ -355,19 +332,12 @@ async fn excluded_decisions_are_recorded_but_not_published() {
                 np[0]
             );
             assert!(
-                !ev.iter()
-                    .any(|e| e.kind == pb::DecisionEventKind::Published as i32),
+                !ev.iter().any(|e| e.kind == pb::DecisionEventKind::Published as i32),
                 "{ctx}"
             );
             // Nothing public, nothing on the feed.
-            assert!(
-                feed(&mut dis, &discloser).await.is_empty(),
-                "{ctx}: no feed change"
-            );
-            assert!(
-                active(&mut dis, &discloser).await.is_empty(),
-                "{ctx}: no disclosure"
-            );
+            assert!(feed(&mut dis, &discloser).await.is_empty(), "{ctx}: no feed change");
+            assert!(active(&mut dis, &discloser).await.is_empty(), "{ctx}: no disclosure");
             // Publishing again is refused.
             let s = publish(&mut enf, &officer, &created.name, &out.etag)
                 .await
@@ -385,11 +355,7 @@ async fn excluded_decisions_are_recorded_but_not_published() {
                 .expect("get")
                 .into_inner();
             assert_eq!(now.state, pb::DecisionState::NotPublished as i32, "{ctx}");
-            assert_eq!(
-                now.exclusion.map(|e| e.rule).as_deref(),
-                Some(rule),
-                "{ctx}"
-            );
+            assert_eq!(now.exclusion.map(|e| e.rule).as_deref(), Some(rule), "{ctx}");
         }
 
         // A warning with a fine is published.
@@ -422,11 +388,7 @@ async fn a_decision_entered_after_its_publicity_ended_is_never_shared() {
         let officer = key(&server, Role::Officer).await;
         let discloser = key(&server, Role::Discloser).await;
         let auditor = key(&server, Role::Auditor).await;
-        let mut p = decision(
-            "沪浦应急罚〔2022〕88号",
-            "2022-08-31",
-            &credit_code("91310115", 88),
-        );
+        let mut p = decision("沪浦应急罚〔2022〕88号", "2022-08-31", &credit_code("91310115", 88));
         p.severity = pb::Severity::Serious as i32;
         let created = create(&mut enf, &officer, p).await;
         let out = publish(&mut enf, &officer, &created.name, &created.etag)
@@ -466,11 +428,7 @@ async fn a_decision_entered_after_its_publicity_ended_is_never_shared() {
             assert_eq!(a.publicity_ends_on, "2025-08-31", "{b}");
         } else {
             assert_eq!(out.state, pb::DecisionState::NotPublished as i32, "{b}");
-            assert_eq!(
-                out.exclusion.map(|e| e.rule).as_deref(),
-                Some("ALREADY_EXPIRED"),
-                "{b}"
-            );
+            assert_eq!(out.exclusion.map(|e| e.rule).as_deref(), Some("ALREADY_EXPIRED"), "{b}");
         }
         server.stop().await;
     }

@@ -11,10 +11,16 @@ async fn create(
     officer: &str,
     p: pb::PenaltyDecision,
 ) -> pb::PenaltyDecision {
-    e.create_penalty_decision(req(pb::CreatePenaltyDecisionRequest { request_id: String::new(), penalty_decision: Some(p) }, officer))
-        .await
-        .expect("create")
-        .into_inner()
+    e.create_penalty_decision(req(
+        pb::CreatePenaltyDecisionRequest {
+            request_id: String::new(),
+            penalty_decision: Some(p),
+        },
+        officer,
+    ))
+    .await
+    .expect("create")
+    .into_inner()
 }
 
 async fn publish(
@@ -22,14 +28,24 @@ async fn publish(
     officer: &str,
     name: &str,
 ) -> pb::PenaltyDecision {
-    e.publish_penalty_decision(req(pb::PublishPenaltyDecisionRequest { name: name.into(), etag: String::new() }, officer))
-        .await
-        .expect("publish")
-        .into_inner()
+    e.publish_penalty_decision(req(
+        pb::PublishPenaltyDecisionRequest {
+            name: name.into(),
+            etag: String::new(),
+        },
+        officer,
+    ))
+    .await
+    .expect("publish")
+    .into_inner()
 }
 
 fn fined(n: u64, decided_on: &str, yuan: i64) -> pb::PenaltyDecision {
-    let mut p = support::decision(&format!("沪浦应急罚〔{}〕{n}号", &decided_on[..4]), decided_on, &credit_code("91310115", n));
+    let mut p = support::decision(
+        &format!("沪浦应急罚〔{}〕{n}号", &decided_on[..4]),
+        decided_on,
+        &credit_code("91310115", n),
+    );
     p.fine_fen = yuan * 100;
     p
 }
@@ -80,7 +96,13 @@ async fn annual_figures_reproduce_worked_examples() {
 
         let mut r = ReportServiceClient::new(server.channel().await);
         let report = r
-            .get_annual_report(req(pb::GetAnnualReportRequest { year: 2026, authority_credit_code: String::new() }, &auditor))
+            .get_annual_report(req(
+                pb::GetAnnualReportRequest {
+                    year: 2026,
+                    authority_credit_code: String::new(),
+                },
+                &auditor,
+            ))
             .await
             .expect("report")
             .into_inner();
@@ -94,7 +116,11 @@ async fn annual_figures_reproduce_worked_examples() {
         assert_eq!(g.decisions_pct, "100.00", "{b}");
         assert_eq!(cur.enterprises_penalized, 4, "{b}");
         // 公示率: 2 of the 3 that must be published; 及时率: 1 of 3 within 7 working days.
-        assert_eq!((cur.must_publish, cur.published, cur.published_on_time), (3, 2, 1), "{b}");
+        assert_eq!(
+            (cur.must_publish, cur.published, cur.published_on_time),
+            (3, 2, 1),
+            "{b}"
+        );
         assert_eq!(cur.disclosure_rate_pct, "66.67", "{b}");
         assert_eq!(cur.timeliness_rate_pct, "33.33", "{b}");
         assert_eq!(prev.disclosure_rate_pct, "100.00", "{b}");
@@ -105,7 +131,10 @@ async fn annual_figures_reproduce_worked_examples() {
         // Per authority: another authority has nothing.
         let other = r
             .get_annual_report(req(
-                pb::GetAnnualReportRequest { year: 2026, authority_credit_code: credit_code("11310115", 999) },
+                pb::GetAnnualReportRequest {
+                    year: 2026,
+                    authority_credit_code: credit_code("11310115", 999),
+                },
                 &auditor,
             ))
             .await
@@ -113,7 +142,13 @@ async fn annual_figures_reproduce_worked_examples() {
             .into_inner();
         assert_eq!(other.current.unwrap().decisions, 0, "{b}");
         let own = r
-            .get_annual_report(req(pb::GetAnnualReportRequest { year: 2026, authority_credit_code: support::authority_code() }, &auditor))
+            .get_annual_report(req(
+                pb::GetAnnualReportRequest {
+                    year: 2026,
+                    authority_credit_code: support::authority_code(),
+                },
+                &auditor,
+            ))
             .await
             .unwrap()
             .into_inner();
@@ -121,9 +156,27 @@ async fn annual_figures_reproduce_worked_examples() {
 
         // Roles and input.
         let discloser = server.key(Role::Discloser, None).await;
-        let err = r.get_annual_report(req(pb::GetAnnualReportRequest { year: 2026, ..Default::default() }, &discloser)).await.unwrap_err();
+        let err = r
+            .get_annual_report(req(
+                pb::GetAnnualReportRequest {
+                    year: 2026,
+                    ..Default::default()
+                },
+                &discloser,
+            ))
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied);
-        let err = r.get_annual_report(req(pb::GetAnnualReportRequest { year: 0, ..Default::default() }, &auditor)).await.unwrap_err();
+        let err = r
+            .get_annual_report(req(
+                pb::GetAnnualReportRequest {
+                    year: 0,
+                    ..Default::default()
+                },
+                &auditor,
+            ))
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
         let _ = d("2026-01-01");
     }

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use gongshi::api::pb;
 use gongshi::domain::lifecycle::Role;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
 use crate::support::{self, TestServer, req};
 
@@ -38,15 +38,14 @@ async fn shutdown_flips_health_and_ends_watches() {
         .await
         .expect("health update before the deadline");
     let m = next.expect("health stream still open").expect("an update");
-    assert_eq!(m.status, ServingStatus::NotServing as i32, "health flips to NOT_SERVING");
+    assert_eq!(
+        m.status,
+        ServingStatus::NotServing as i32,
+        "health flips to NOT_SERVING"
+    );
     // The open watch ends (cleanly or with an error), it does not hang.
     let ended = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match feed.message().await {
-                Ok(Some(_)) => continue,
-                _ => break,
-            }
-        }
+        while let Ok(Some(_)) = feed.message().await {}
     })
     .await;
     assert!(ended.is_ok(), "the watch stream ended at shutdown");
@@ -69,12 +68,17 @@ async fn watch_ends_when_its_key_is_revoked() {
     let mut feed = server
         .disclosures()
         .await
-        .watch_disclosure_changes(req(pb::WatchDisclosureChangesRequest { after_sequence: 0 }, &key.secret))
+        .watch_disclosure_changes(req(
+            pb::WatchDisclosureChangesRequest { after_sequence: 0 },
+            &key.secret,
+        ))
         .await
         .expect("watch")
         .into_inner();
     assert!(server.app.store.revoke_key(&key.row.id, 1).await.unwrap());
-    let end = tokio::time::timeout(Duration::from_secs(15), feed.message()).await.expect("the watch ends within the re-check period");
+    let end = tokio::time::timeout(Duration::from_secs(15), feed.message())
+        .await
+        .expect("the watch ends within the re-check period");
     let status = end.expect_err("ended with an error");
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
 }

@@ -35,12 +35,20 @@ pub struct TestDb {
 pub fn sqlite_db() -> TestDb {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite:{}", dir.path().join("gongshi.db").display());
-    TestDb { backend: "sqlite", url, _dir: Some(dir) }
+    TestDb {
+        backend: "sqlite",
+        url,
+        _dir: Some(dir),
+    }
 }
 
 /// A fresh PostgreSQL database, if a server can be had (see `pg`).
 pub async fn pg_db() -> Option<TestDb> {
-    pg::fresh_database_url().await.map(|url| TestDb { backend: "postgres", url, _dir: None })
+    pg::fresh_database_url().await.map(|url| TestDb {
+        backend: "postgres",
+        url,
+        _dir: None,
+    })
 }
 
 /// One fresh database per available backend: SQLite always, PostgreSQL when
@@ -130,10 +138,8 @@ pub fn decision(number: &str, decided_on: &str, party_code: &str) -> pb::Penalty
 /// Wraps a message with a bearer key (and optional on-behalf-of).
 pub fn req<T>(msg: T, key: &str) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {key}").parse().expect("ascii key"),
-    );
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {key}").parse().expect("ascii key"));
     r
 }
 
@@ -180,7 +186,13 @@ impl TestServer {
             })
             .await;
         });
-        TestServer { addr, app, clock, stop: Some(stop), handle: Some(handle) }
+        TestServer {
+            addr,
+            app,
+            clock,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
     }
 
     /// A channel to the server.
@@ -240,7 +252,10 @@ pub async fn create_and_publish(
 ) -> pb::PenaltyDecision {
     let created = client
         .create_penalty_decision(req(
-            pb::CreatePenaltyDecisionRequest { request_id: String::new(), penalty_decision: Some(decision) },
+            pb::CreatePenaltyDecisionRequest {
+                request_id: String::new(),
+                penalty_decision: Some(decision),
+            },
             officer,
         ))
         .await
@@ -248,7 +263,10 @@ pub async fn create_and_publish(
         .into_inner();
     client
         .publish_penalty_decision(req(
-            pb::PublishPenaltyDecisionRequest { name: created.name.clone(), etag: created.etag.clone() },
+            pb::PublishPenaltyDecisionRequest {
+                name: created.name.clone(),
+                etag: created.etag.clone(),
+            },
             officer,
         ))
         .await

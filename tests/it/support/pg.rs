@@ -170,10 +170,7 @@ impl Server {
             match sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await {
                 Ok(_) => break name,
                 Err(e) => {
-                    let code = e
-                        .as_database_error()
-                        .and_then(|d| d.code())
-                        .map(|c| c.into_owned());
+                    let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned());
                     match code.as_deref() {
                         // duplicate_database: left over from an earlier run
                         // with the same pid on a shared server.
@@ -183,10 +180,7 @@ impl Server {
                         Some("55006") if attempts < 50 => {
                             tokio::time::sleep(Duration::from_millis(100)).await;
                         }
-                        _ => panic!(
-                            "cannot create test database {name} on {}: {e}",
-                            redact(&self.admin_url)
-                        ),
+                        _ => panic!("cannot create test database {name} on {}: {e}", redact(&self.admin_url)),
                     }
                 }
             }
@@ -225,10 +219,7 @@ fn find_server() -> Result<Server, String> {
     let started = Instant::now();
     match find_bindir().and_then(|bindir| match start_local_cluster(&bindir) {
         Ok((server, port)) => Ok((server, port, bindir)),
-        Err(e) => Err(format!(
-            "local cluster from {} failed: {e}",
-            bindir.display()
-        )),
+        Err(e) => Err(format!("local cluster from {} failed: {e}", bindir.display())),
     }) {
         Ok((server, port, bindir)) => {
             loud(&format!(
@@ -245,9 +236,7 @@ fn find_server() -> Result<Server, String> {
     }
 
     if postgres_required() {
-        loud(&format!(
-            "PostgreSQL tests FAIL (GONGSHI_REQUIRE_POSTGRES=1): {why}"
-        ));
+        loud(&format!("PostgreSQL tests FAIL (GONGSHI_REQUIRE_POSTGRES=1): {why}"));
     } else {
         loud(&format!(
             "PostgreSQL tests SKIPPED: {why}; set TEST_DATABASE_URL, start \
@@ -292,10 +281,7 @@ fn start_docker() -> Result<Server, String> {
         .output()
         .map_err(|e| format!("docker run: {e}"))?;
     if !out.status.success() {
-        return Err(format!(
-            "docker run {DOCKER_IMAGE} failed: {}",
-            last_line(&out.stderr)
-        ));
+        return Err(format!("docker run {DOCKER_IMAGE} failed: {}", last_line(&out.stderr)));
     }
     let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
 
@@ -305,10 +291,7 @@ fn start_docker() -> Result<Server, String> {
 
     // From here on, returning an error drops `watchdog`, which removes the
     // container.
-    let port = match Command::new("docker")
-        .args(["port", &id, "5432/tcp"])
-        .output()
-    {
+    let port = match Command::new("docker").args(["port", &id, "5432/tcp"]).output() {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
             .lines()
             .next()
@@ -359,11 +342,7 @@ fn start_local_cluster(bindir: &Path) -> Result<(Server, u16), String> {
     let pg_ctl = bindir.join("pg_ctl");
 
     let as_root = is_root();
-    let postgres_ids = if as_root {
-        Some(postgres_user_ids()?)
-    } else {
-        None
-    };
+    let postgres_ids = if as_root { Some(postgres_user_ids()?) } else { None };
 
     // /tmp is traversable by the postgres user (TMPDIR might not be).
     let top = tempfile::Builder::new()
@@ -441,10 +420,7 @@ fn start_local_cluster(bindir: &Path) -> Result<(Server, u16), String> {
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("cannot find a free port: {e}"))?
             .port();
-        let mut options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1",
-            sock.display()
-        );
+        let mut options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", sock.display());
         for setting in SERVER_SETTINGS {
             let _ = write!(options, " -c {setting}");
         }
@@ -468,11 +444,7 @@ fn start_local_cluster(bindir: &Path) -> Result<(Server, u16), String> {
         // Most likely the port was taken between the check and the start:
         // try another one. The log says what happened.
         let log_text = std::fs::read(&log).unwrap_or_default();
-        last_error = format!(
-            "pg_ctl start failed ({}): {}",
-            out.status,
-            last_line(&log_text)
-        );
+        last_error = format!("pg_ctl start failed ({}): {}", out.status, last_line(&log_text));
     }
     Err(last_error)
 }
@@ -506,11 +478,7 @@ fn find_bindir() -> Result<PathBuf, String> {
         };
     }
 
-    let pg_config = match Command::new("pg_config")
-        .arg("--bindir")
-        .stderr(Stdio::null())
-        .output()
-    {
+    let pg_config = match Command::new("pg_config").arg("--bindir").stderr(Stdio::null()).output() {
         Ok(out) if out.status.success() => {
             let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
             if has_binaries(&dir) {
@@ -593,10 +561,7 @@ fn spawn_watchdog(cleanup: &str, args: &[&str]) -> std::io::Result<ChildStdin> {
 
 /// Runs `cmd` (output discarded) and waits at most `timeout`; `Ok(None)` if
 /// it timed out (the process is then killed).
-fn status_within(
-    cmd: &mut Command,
-    timeout: Duration,
-) -> std::io::Result<Option<std::process::ExitStatus>> {
+fn status_within(cmd: &mut Command, timeout: Duration) -> std::io::Result<Option<std::process::ExitStatus>> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
