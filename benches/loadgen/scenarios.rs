@@ -1,0 +1,692 @@
+//! The scenarios, their measurements and the report (table and JSON).
+
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use gongshi::api::{page, pb};
+use gongshi::app::App;
+use gongshi::domain::lifecycle::DisclosureState;
+use gongshi::store::DisclosureFilter;
+use serde_json::json;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::ServerProcess;
+
+/// Scenario names, in running order.
+pub const ALL: [&str; 7] = ["health", "get", "list", "deep", "changes", "export", "submit"];
+
+type DisclosureClient = pb::disclosure_service_client::DisclosureServiceClient<Channel>;
+
+/// What a backend's run shares.
+pub struct Setup {
+    pub url: String,
+    pub app: Arc<App>,
+    pub key_id: String,
+    pub secret: String,
+    pub channels: Vec<Channel>,
+    pub records: usize,
+    pub duration: Duration,
+    pub concurrency: usize,
+    /// Eligible records per submit phase (gRPC, then plain SQL).
+    pub submit_records: usize,
+    pub server: ServerProcess,
+}
+
+/// A target and whether it is met.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub what: String,
+    pub value: f64,
+    pub met: bool,
+}
+
+/// One measured line of the report.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub name: String,
+    pub concurrency: usize,
+    pub requests: u64,
+    pub rows: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub secs: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// requests/s ÷ health requests/s, same run.
+    pub vs_health: Option<f64>,
+    pub target: Option<Target>,
+    pub extra: serde_json::Value,
+}
+
+impl Outcome {
+    pub fn failed(name: &str, error: String) -> Outcome {
+        eprintln!("   {name} FAILED: {error}");
+        Outcome {
+            name: name.to_string(),
+            errors: 1,
+            first_error: Some(error),
+            ..Outcome::default()
+        }
+    }
+
+    fn from_rec(name: &str, concurrency: usize, mut rec: Rec, secs: f64) -> Outcome {
+        rec.lat_us.sort_unstable();
+        let pct = |p: f64| -> f64 {
+            if rec.lat_us.is_empty() {
+                return 0.0;
+            }
+            let i = ((rec.lat_us.len() as f64 * p).ceil() as usize).clamp(1, rec.lat_us.len()) - 1;
+            rec.lat_us[i] as f64 / 1000.0
+        };
+        if let Some(e) = &rec.first_error {
+            eprintln!("   {name}: {} errors, first: {e}", rec.errors);
+        }
+        Outcome {
+            name: name.to_string(),
+            concurrency,
+            requests: rec.requests,
+            rows: rec.rows,
+            errors: rec.errors + u64::from(rec.requests == 0),
+            first_error: rec
+                .first_error
+                .clone()
+                .or_else(|| (rec.requests == 0).then(|| "no request completed".into())),
+            secs,
+            p50_ms: pct(0.50),
+            p99_ms: pct(0.99),
+            ..Outcome::default()
+        }
+    }
+
+    pub fn req_per_s(&self) -> f64 {
+        if self.secs > 0.0 {
+            self.requests as f64 / self.secs
+        } else {
+            0.0
+        }
+    }
+
+    pub fn rows_per_s(&self) -> f64 {
+        if self.secs > 0.0 {
+            self.rows as f64 / self.secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Latencies and counts of one or more workers.
+#[derive(Default)]
+pub struct Rec {
+    lat_us: Vec<u64>,
+    requests: u64,
+    rows: u64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+impl Rec {
+    pub fn ok(&mut self, t0: Instant, rows: u64) {
+        self.lat_us.push(t0.elapsed().as_micros() as u64);
+        self.requests += 1;
+        self.rows += rows;
+    }
+
+    pub fn err(&mut self, e: impl Display) {
+        self.errors += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(e.to_string());
+        }
+    }
+
+    fn merge(&mut self, o: Rec) {
+        self.lat_us.extend(o.lat_us);
+        self.requests += o.requests;
+        self.rows += o.rows;
+        self.errors += o.errors;
+        if self.first_error.is_none() {
+            self.first_error = o.first_error;
+        }
+    }
+}
+
+/// Runs `concurrency` workers until the scenario's time is up.
+pub async fn timed<F, Fut>(s: &Setup, name: &str, concurrency: usize, worker: F) -> Outcome
+where
+    F: Fn(usize, Channel, Instant) -> Fut,
+    Fut: Future<Output = Rec> + Send + 'static,
+{
+    let started = Instant::now();
+    let deadline = started + s.duration;
+    let handles: Vec<_> = (0..concurrency)
+        .map(|i| tokio::spawn(worker(i, s.channels[i % s.channels.len()].clone(), deadline)))
+        .collect();
+    let mut rec = Rec::default();
+    for h in handles {
+        match h.await {
+            Ok(r) => rec.merge(r),
+            Err(e) => rec.err(format!("worker panicked: {e}")),
+        }
+    }
+    Outcome::from_rec(name, concurrency, rec, started.elapsed().as_secs_f64())
+}
+
+/// A request with the caller's key.
+pub fn req<T>(msg: T, secret: &str) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {secret}").parse().expect("ascii key"));
+    r
+}
+
+fn disclosures(ch: Channel) -> DisclosureClient {
+    DisclosureClient::new(ch).max_decoding_message_size(64 * 1024 * 1024)
+}
+
+/// A small per-worker PRNG (xorshift64*): no shared state, `Send`.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
+    }
+}
+
+pub async fn run(s: &Setup, name: &str) -> Result<Vec<Outcome>, String> {
+    match name {
+        "health" => Ok(vec![health(s).await]),
+        "get" => get(s).await.map(|o| vec![o]),
+        "list" => Ok(vec![list(s).await]),
+        "deep" => deep(s).await,
+        "changes" => changes(s).await,
+        "export" => export(s).await.map(|o| vec![o]),
+        "submit" => crate::submit::run(s).await,
+        other => Err(format!("unknown scenario {other:?}")),
+    }
+}
+
+async fn health(s: &Setup) -> Outcome {
+    timed(s, "health", s.concurrency, |_, ch, deadline| async move {
+        let mut c = HealthClient::new(ch);
+        let mut r = Rec::default();
+        while Instant::now() < deadline {
+            let t0 = Instant::now();
+            match c.check(HealthCheckRequest { service: String::new() }).await {
+                Ok(_) => r.ok(t0, 0),
+                Err(e) => r.err(e),
+            }
+        }
+        r
+    })
+    .await
+}
+
+// ------------------------------------------------------------ SQL helpers
+
+/// Up to `limit` random disclosure ids.
+async fn sample_ids(url: &str, limit: i64) -> Result<Vec<String>, String> {
+    let sql = "SELECT id FROM disclosures ORDER BY random() LIMIT $1";
+    let e = |e: sqlx::Error| format!("sample ids: {e}");
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.map_err(e)?;
+        let ids = sqlx::query_scalar(sql).bind(limit).fetch_all(&pool).await.map_err(e)?;
+        pool.close().await;
+        Ok(ids)
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.map_err(e)?;
+        let ids = sqlx::query_scalar(sql).bind(limit).fetch_all(&pool).await.map_err(e)?;
+        pool.close().await;
+        Ok(ids)
+    }
+}
+
+/// The id of the active disclosure at 0-based position `pos` in id order.
+async fn id_at(url: &str, pos: usize) -> Result<String, String> {
+    let sql = "SELECT id FROM disclosures WHERE state = 'ACTIVE' ORDER BY id LIMIT 1 OFFSET $1";
+    let e = |e: sqlx::Error| format!("id at {pos}: {e}");
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.map_err(e)?;
+        let id = sqlx::query_scalar(sql)
+            .bind(pos as i64)
+            .fetch_one(&pool)
+            .await
+            .map_err(e)?;
+        pool.close().await;
+        Ok(id)
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.map_err(e)?;
+        let id = sqlx::query_scalar(sql)
+            .bind(pos as i64)
+            .fetch_one(&pool)
+            .await
+            .map_err(e)?;
+        pool.close().await;
+        Ok(id)
+    }
+}
+
+// ------------------------------------------------------------ reads
+
+async fn get(s: &Setup) -> Result<Outcome, String> {
+    let ids = Arc::new(sample_ids(&s.url, 10_000).await?);
+    if ids.is_empty() {
+        return Err("no records".into());
+    }
+    let secret = s.secret.clone();
+    Ok(timed(s, "get", s.concurrency, |i, ch, deadline| {
+        let ids = ids.clone();
+        let secret = secret.clone();
+        async move {
+            let mut c = disclosures(ch);
+            let mut rng = Xorshift(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0x1234_5678_9ABC_DEF1));
+            let mut r = Rec::default();
+            while Instant::now() < deadline {
+                let name = format!("disclosures/{}", ids[rng.below(ids.len())]);
+                let t0 = Instant::now();
+                match c.get_disclosure(req(pb::GetDisclosureRequest { name }, &secret)).await {
+                    Ok(_) => r.ok(t0, 1),
+                    Err(e) => r.err(e),
+                }
+            }
+            r
+        }
+    })
+    .await)
+}
+
+async fn list(s: &Setup) -> Outcome {
+    let secret = s.secret.clone();
+    timed(s, "list", s.concurrency, |_, ch, deadline| {
+        let secret = secret.clone();
+        async move {
+            let mut c = disclosures(ch);
+            let mut r = Rec::default();
+            let mut token = String::new();
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let msg = pb::ListDisclosuresRequest {
+                    page_size: 100,
+                    page_token: token.clone(),
+                    ..Default::default()
+                };
+                match c.list_disclosures(req(msg, &secret)).await {
+                    Ok(resp) => {
+                        let resp = resp.into_inner();
+                        r.ok(t0, resp.disclosures.len() as u64);
+                        if !resp.next_page_token.is_empty() && resp.disclosures.len() != 100 {
+                            r.err(format!("a page of {} with a next page", resp.disclosures.len()));
+                        }
+                        token = resp.next_page_token;
+                    }
+                    Err(e) => {
+                        r.err(e);
+                        token.clear();
+                    }
+                }
+            }
+            r
+        }
+    })
+    .await
+}
+
+/// The scope string `ListDisclosures` binds its tokens to for an unfiltered
+/// list by this key (src/api/disclosure.rs).
+fn list_scope(key_id: &str) -> String {
+    let filter = DisclosureFilter {
+        state: Some(DisclosureState::Active),
+        ..DisclosureFilter::default()
+    };
+    format!("disclosures|{key_id}|{filter:?}")
+}
+
+async fn deep(s: &Setup) -> Result<Vec<Outcome>, String> {
+    let scope = list_scope(&s.key_id);
+    let mut c = disclosures(s.channels[0].clone());
+    // Our computed token must be the server's own.
+    let first = c
+        .list_disclosures(req(
+            pb::ListDisclosuresRequest {
+                page_size: 100,
+                ..Default::default()
+            },
+            &s.secret,
+        ))
+        .await
+        .map_err(|e| format!("first page: {e}"))?
+        .into_inner();
+    let last = first.disclosures.last().ok_or("empty first page")?;
+    let last_id = last.name.strip_prefix("disclosures/").unwrap_or(&last.name);
+    if !first.next_page_token.is_empty() && page::token(&scope, last_id) != first.next_page_token {
+        return Err("computed page token differs from the server's (scope changed?)".into());
+    }
+    let pos = 999_900.min(s.records.saturating_sub(100)).max(1);
+    let deep_token = page::token(&scope, &id_at(&s.url, pos - 1).await?);
+    let mut out = Vec::new();
+    for (name, token) in [("deep-first", String::new()), (&*format!("deep-{pos}"), deep_token)] {
+        let secret = s.secret.clone();
+        let o = timed(s, name, 1, |_, ch, deadline| {
+            let secret = secret.clone();
+            let token = token.clone();
+            async move {
+                let mut c = disclosures(ch);
+                let mut r = Rec::default();
+                while Instant::now() < deadline {
+                    let t0 = Instant::now();
+                    let msg = pb::ListDisclosuresRequest {
+                        page_size: 100,
+                        page_token: token.clone(),
+                        ..Default::default()
+                    };
+                    match c.list_disclosures(req(msg, &secret)).await {
+                        Ok(resp) if resp.get_ref().disclosures.len() == 100 => r.ok(t0, 100),
+                        Ok(resp) => r.err(format!("page of {} rows, not 100", resp.get_ref().disclosures.len())),
+                        Err(e) => r.err(e),
+                    }
+                }
+                r
+            }
+        })
+        .await;
+        out.push(o);
+    }
+    out[1].extra = json!({ "position": pos });
+    Ok(out)
+}
+
+/// The store's feed query (src/store/sql.rs `list_changes`), whole.
+const FEED_SQL: &str = "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
+     c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, \
+     CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' THEN v.content END AS content \
+     FROM disclosure_changes c \
+     JOIN disclosures d ON d.id = c.disclosure_id \
+     LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
+     WHERE c.sequence > 0 ORDER BY c.sequence";
+
+async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
+    // One consumer, pages of 1000, from 0 to the end.
+    let mut c = disclosures(s.channels[0].clone());
+    let mut rec = Rec::default();
+    let started = Instant::now();
+    let mut after = 0;
+    loop {
+        let t0 = Instant::now();
+        let msg = pb::ListDisclosureChangesRequest {
+            after_sequence: after,
+            page_size: 1000,
+        };
+        match c.list_disclosure_changes(req(msg, &s.secret)).await {
+            Ok(resp) => {
+                let resp = resp.into_inner();
+                rec.ok(t0, resp.changes.len() as u64);
+                if resp.changes.is_empty() {
+                    break;
+                }
+                after = resp.last_sequence;
+            }
+            Err(e) => {
+                rec.err(e);
+                break;
+            }
+        }
+    }
+    let feed = Outcome::from_rec("changes", 1, rec, started.elapsed().as_secs_f64());
+
+    // The same rows straight from the database.
+    let e = |e: sqlx::Error| format!("reference read: {e}");
+    let started = Instant::now();
+    let (name, rows) = if s.url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&s.url).await.map_err(e)?;
+        let mut rows = 0u64;
+        let mut stream = sqlx::query(FEED_SQL).fetch(&pool);
+        while let Some(row) = stream.next().await {
+            let row = row.map_err(e)?;
+            // Decode what the server decodes most of: the content.
+            let content: Option<String> = sqlx::Row::try_get(&row, "content").map_err(e)?;
+            std::hint::black_box(content);
+            rows += 1;
+        }
+        drop(stream);
+        pool.close().await;
+        ("changes-select", rows)
+    } else {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&s.url).await.map_err(e)?;
+        let mut rows = 0u64;
+        {
+            let mut stream = conn
+                .copy_out_raw(&format!("COPY ({FEED_SQL}) TO STDOUT"))
+                .await
+                .map_err(e)?;
+            while let Some(bytes) = stream.next().await {
+                rows += bytes.map_err(e)?.iter().filter(|b| **b == b'\n').count() as u64;
+            }
+        }
+        let _ = conn.close().await;
+        ("changes-copy", rows)
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let mut reference = Outcome {
+        name: name.into(),
+        concurrency: 1,
+        requests: 1,
+        rows,
+        secs,
+        ..Outcome::default()
+    };
+    reference.p50_ms = secs * 1000.0;
+    reference.p99_ms = secs * 1000.0;
+    if rows != feed.rows {
+        reference.errors = 1;
+        reference.first_error = Some(format!("{rows} rows from SQL but {} from the feed", feed.rows));
+    }
+    Ok(vec![feed, reference])
+}
+
+async fn export(s: &Setup) -> Result<Outcome, String> {
+    let hwm_before = s.server.status_bytes("VmHWM");
+    let rss_before = s.server.status_bytes("VmRSS");
+    let mut c = disclosures(s.channels[0].clone());
+    let started = Instant::now();
+    let mut stream = c
+        .export_disclosures(req(
+            pb::ExportDisclosuresRequest {
+                format: pb::ExportFormat::Csv as i32,
+            },
+            &s.secret,
+        ))
+        .await
+        .map_err(|e| format!("export: {e}"))?
+        .into_inner();
+    let mut bytes = 0u64;
+    let mut rows = 0u64;
+    let mut chunks = 0u64;
+    let mut rss_peak_sampled = rss_before;
+    let mut lat = Vec::new();
+    let mut t0 = Instant::now();
+    while let Some(chunk) = stream.message().await.map_err(|e| format!("export stream: {e}"))? {
+        lat.push(t0.elapsed().as_micros() as u64);
+        t0 = Instant::now();
+        chunks += 1;
+        bytes += chunk.data.len() as u64;
+        if chunks.is_multiple_of(64) {
+            rss_peak_sampled = rss_peak_sampled.max(s.server.status_bytes("VmRSS"));
+        }
+        if chunk.last {
+            rows = chunk.row_count as u64;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let hwm_after = s.server.status_bytes("VmHWM");
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let mut o = Outcome::from_rec(
+        "export",
+        1,
+        Rec {
+            lat_us: lat,
+            requests: 1,
+            rows,
+            ..Rec::default()
+        },
+        secs,
+    );
+    o.requests = 1;
+    if rows != s.records as u64 {
+        o.errors += 1;
+        o.first_error = Some(format!("exported {rows} rows, expected {}", s.records));
+    }
+    o.extra = json!({
+        "bytes": bytes,
+        "chunks": chunks,
+        "server_rss_before_mib": mib(rss_before),
+        "server_rss_peak_sampled_mib": mib(rss_peak_sampled),
+        "server_vmhwm_before_mib": mib(hwm_before),
+        "server_vmhwm_after_mib": mib(hwm_after),
+    });
+    o.target = Some(Target {
+        what: format!("server peak RSS {:.0} MiB <= 150 MiB", mib(hwm_after)),
+        value: mib(hwm_after),
+        met: mib(hwm_after) <= 150.0,
+    });
+    Ok(o)
+}
+
+// ------------------------------------------------------------ report
+
+/// Ratios against `health` and the issue's targets.
+pub fn add_ratios(outcomes: &mut [Outcome]) {
+    let find = |outcomes: &[Outcome], name: &str| outcomes.iter().find(|o| o.name == name).cloned();
+    let health = find(outcomes, "health").map(|h| h.req_per_s()).filter(|r| *r > 0.0);
+    let first_p50 = find(outcomes, "deep-first").map(|o| o.p50_ms);
+    let reference_rows = find(outcomes, "changes-copy")
+        .or_else(|| find(outcomes, "changes-select"))
+        .map(|o| o.rows_per_s());
+    let sql_submit = find(outcomes, "submit-sql").map(|o| o.req_per_s());
+    for o in outcomes.iter_mut() {
+        if let Some(h) = health
+            && o.name != "health"
+            && !o.name.starts_with("changes-")
+            && o.name != "submit-sql"
+            && o.name != "export"
+        {
+            o.vs_health = Some(o.req_per_s() / h);
+        }
+        let ratio_target = |what: &str, value: f64, limit: f64, at_least: bool| Target {
+            what: format!("{what} {value:.2} {} {limit}", if at_least { ">=" } else { "<=" }),
+            value,
+            met: if at_least { value >= limit } else { value <= limit },
+        };
+        o.target = match o.name.as_str() {
+            "get" => o.vs_health.map(|v| ratio_target("req/s vs health", v, 0.5, true)),
+            "list" => o.vs_health.map(|v| ratio_target("req/s vs health", v, 0.2, true)),
+            n if n.starts_with("deep-") && n != "deep-first" => first_p50
+                .filter(|p| *p > 0.0)
+                .map(|p| ratio_target("p50 vs first page", o.p50_ms / p, 1.3, false)),
+            "changes" => reference_rows
+                .filter(|r| *r > 0.0)
+                .map(|r| ratio_target("rows/s vs SQL", o.rows_per_s() / r, 0.5, true)),
+            "submit" => sql_submit
+                .filter(|r| *r > 0.0)
+                .map(|r| ratio_target("req/s vs plain SQL", o.req_per_s() / r, 0.5, true)),
+            _ => o.target.take(),
+        };
+    }
+}
+
+pub fn print_table(backend: &str, outcomes: &[Outcome]) {
+    println!();
+    println!("{backend}");
+    println!(
+        "{:<16} {:>5} {:>9} {:>10} {:>11} {:>9} {:>9} {:>8} {:>6}  target",
+        "scenario", "conc", "requests", "req/s", "rows/s", "p50 ms", "p99 ms", "÷health", "errors"
+    );
+    for o in outcomes {
+        let target = o.target.as_ref().map_or(String::new(), |t| {
+            format!("{} {}", if t.met { "MET" } else { "MISSED" }, t.what)
+        });
+        println!(
+            "{:<16} {:>5} {:>9} {:>10.0} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>6}  {}",
+            o.name,
+            o.concurrency,
+            o.requests,
+            o.req_per_s(),
+            o.rows_per_s(),
+            o.p50_ms,
+            o.p99_ms,
+            o.vs_health.map_or("-".into(), |v| format!("{:.0}%", v * 100.0)),
+            o.errors,
+            target
+        );
+    }
+}
+
+pub fn to_json(
+    records: &usize,
+    seconds: f64,
+    concurrency: usize,
+    machine: &str,
+    all: &[(String, Vec<Outcome>)],
+) -> serde_json::Value {
+    let backends: serde_json::Map<String, serde_json::Value> = all
+        .iter()
+        .map(|(backend, outcomes)| {
+            let list: Vec<_> = outcomes
+                .iter()
+                .map(|o| {
+                    json!({
+                        "scenario": o.name,
+                        "concurrency": o.concurrency,
+                        "requests": o.requests,
+                        "rows": o.rows,
+                        "seconds": o.secs,
+                        "requests_per_s": o.req_per_s(),
+                        "rows_per_s": o.rows_per_s(),
+                        "p50_ms": o.p50_ms,
+                        "p99_ms": o.p99_ms,
+                        "ratio_vs_health": o.vs_health,
+                        "errors": o.errors,
+                        "first_error": o.first_error,
+                        "target": o.target.as_ref().map(|t| json!({"what": t.what, "value": t.value, "met": t.met})),
+                        "extra": o.extra,
+                    })
+                })
+                .collect();
+            (backend.clone(), serde_json::Value::Array(list))
+        })
+        .collect();
+    json!({
+        "date_utc": chrono::Utc::now().to_rfc3339(),
+        "machine": machine,
+        "records": records,
+        "seconds_per_scenario": seconds,
+        "concurrency": concurrency,
+        "backends": backends,
+    })
+}
+
+/// nproc, memory and CPU model.
+pub fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU".to_string(), |(_, m)| m.trim().to_string());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kb: u64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    format!("{cpus} CPUs, {:.1} GiB, {model}", mem_kb as f64 / (1024.0 * 1024.0))
+}

@@ -1,0 +1,351 @@
+//! Seeding N active disclosures by plain multi-row INSERTs (adapted from the
+//! `seed` of tests/it/export.rs): the JSON columns are produced with
+//! gongshi's own types, so the rows are exactly what the store would write.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use gongshi::app::{App, new_id};
+use gongshi::domain::clock::{Clock, SystemClock};
+use gongshi::domain::ids::compute_check_char;
+use gongshi::domain::lifecycle::{Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, Fulfillment, Role};
+use gongshi::domain::policy::{
+    PartyKind, PenaltyKind, PolicyInput, Procedure, PublicationDecision, PublicityPeriods, Sector, Severity,
+};
+use gongshi::domain::record::{
+    DecisionDoc, IdType, LegalRepresentative, Org, Party, PublicDates, PublicRecord, sha256_hex,
+};
+
+/// Rows per multi-row INSERT (16 binds a row: within SQLite's 32,766).
+const STATEMENT_ROWS: usize = 1_000;
+/// Rows per transaction.
+const TX_ROWS: usize = 50_000;
+
+/// A valid unified social credit code: `prefix` + zero-padded `n` + check character.
+pub fn credit_code(prefix: &str, n: u64) -> String {
+    let body = format!("{prefix}{:0width$}", n, width = 17 - prefix.len());
+    let check = compute_check_char(&body).expect("valid credit code body");
+    format!("{body}{check}")
+}
+
+struct Row {
+    decision_id: String,
+    disclosure_id: String,
+    decision_number: String,
+    party_credit_code: String,
+    doc_json: String,
+    content_json: String,
+    content_sha256: String,
+}
+
+struct Common {
+    authority_code: String,
+    decided_on: String,
+    publicity_ends_on: String,
+    repair_eligible_on: String,
+    meta_json: String,
+    now: i64,
+}
+
+macro_rules! insert_chunk {
+    ($tx:expr, $db:ty, $chunk:expr, $c:expr) => {{
+        let c = $c;
+        let chunk = $chunk;
+        sqlx::QueryBuilder::<$db>::new(
+            "INSERT INTO penalty_decisions (id, authority_code, decision_number, request_key, party_credit_code, \
+             state, decided_on, disclosure_id, version, doc, meta, create_time, update_time) ",
+        )
+        .push_values(chunk, |mut b, r: &Row| {
+            b.push_bind(r.decision_id.clone())
+                .push_bind(c.authority_code.clone())
+                .push_bind(r.decision_number.clone())
+                .push_bind(None::<String>)
+                .push_bind(r.party_credit_code.clone())
+                .push_bind(DecisionState::Published.as_str())
+                .push_bind(c.decided_on.clone())
+                .push_bind(r.disclosure_id.clone())
+                .push_bind(2_i64)
+                .push_bind(r.doc_json.clone())
+                .push_bind(c.meta_json.clone())
+                .push_bind(c.now)
+                .push_bind(c.now);
+        })
+        .build()
+        .execute(&mut *$tx)
+        .await?;
+        sqlx::QueryBuilder::<$db>::new(
+            "INSERT INTO disclosures (id, decision_id, state, version, content, content_sha256, party_credit_code, \
+             authority_code, decided_on, publicity_ends_on, repair_eligible_on, repair_pending, published_at, \
+             terminated_at, termination_reason, update_time) ",
+        )
+        .push_values(chunk, |mut b, r: &Row| {
+            b.push_bind(r.disclosure_id.clone())
+                .push_bind(r.decision_id.clone())
+                .push_bind(DisclosureState::Active.as_str())
+                .push_bind(1_i64)
+                .push_bind(r.content_json.clone())
+                .push_bind(r.content_sha256.clone())
+                .push_bind(r.party_credit_code.clone())
+                .push_bind(c.authority_code.clone())
+                .push_bind(c.decided_on.clone())
+                .push_bind(c.publicity_ends_on.clone())
+                .push_bind(c.repair_eligible_on.clone())
+                .push_bind(false)
+                .push_bind(c.now)
+                .push_bind(None::<i64>)
+                .push_bind(None::<String>)
+                .push_bind(c.now);
+        })
+        .build()
+        .execute(&mut *$tx)
+        .await?;
+        sqlx::QueryBuilder::<$db>::new(
+            "INSERT INTO disclosure_versions (disclosure_id, version, content, content_sha256, created_at) ",
+        )
+        .push_values(chunk, |mut b, r: &Row| {
+            b.push_bind(r.disclosure_id.clone())
+                .push_bind(1_i64)
+                .push_bind(r.content_json.clone())
+                .push_bind(r.content_sha256.clone())
+                .push_bind(c.now);
+        })
+        .build()
+        .execute(&mut *$tx)
+        .await?;
+        sqlx::QueryBuilder::<$db>::new(
+            "INSERT INTO disclosure_changes (disclosure_id, kind, reason, version, content_sha256, public_reason, \
+             effective_time) ",
+        )
+        .push_values(chunk, |mut b, r: &Row| {
+            b.push_bind(r.disclosure_id.clone())
+                .push_bind(ChangeKind::Published.as_str())
+                .push_bind(None::<String>)
+                .push_bind(1_i64)
+                .push_bind(r.content_sha256.clone())
+                .push_bind(None::<String>)
+                .push_bind(c.now);
+        })
+        .build()
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
+/// What to seed.
+pub struct Batch {
+    /// How many records.
+    pub n: usize,
+    /// Party credit codes are numbered from here (distinct across batches).
+    pub first: u64,
+    /// Repair-eligible records: decided long enough ago that the minimum
+    /// publicity period has passed (still published), fulfilment recorded.
+    pub eligible: bool,
+}
+
+/// Today's policy outcome for a decision `days_back` days ago.
+fn publication(app: &App, days_back: i64) -> Result<(NaiveDate, PublicityPeriods), String> {
+    let decided_on = SystemClock.today_cst() - chrono::Duration::days(days_back);
+    match app
+        .policy
+        .decide(&PolicyInput {
+            decided_on,
+            severity: Severity::General,
+            sector: Sector::Other,
+            procedure: Procedure::Ordinary,
+            penalty_kinds: vec![PenaltyKind::Fine],
+            party_kind: PartyKind::LegalPerson,
+        })
+        .map_err(|e| format!("policy: {e}"))?
+    {
+        PublicationDecision::Publish(p) => Ok((decided_on, p)),
+        PublicationDecision::NotPublished { rule, .. } => Err(format!("not published: {rule}")),
+    }
+}
+
+/// Seeds a batch of active, distinct disclosures (decision, first version,
+/// PUBLISHED change each); ordinary ones are decided today (CST) so the
+/// real-clock server serves them. `app` has already migrated the schema.
+/// Returns (disclosure id, party credit code) of each record.
+pub async fn seed(app: &Arc<App>, url: &str, batch: &Batch) -> Result<Vec<(String, String)>, String> {
+    let n = batch.n;
+    let today = SystemClock.today_cst();
+    let (decided_on, p) = if batch.eligible {
+        let mut found = None;
+        for days_back in [100, 200, 300, 400, 500, 700] {
+            let (on, p) = publication(app, days_back)?;
+            if p.repair_eligible_on <= today && p.publicity_ends_on > today {
+                found = Some((on, p));
+                break;
+            }
+        }
+        found.ok_or("no decision date is repair-eligible today and still published")?
+    } else {
+        publication(app, 0)?
+    };
+    let dates = PublicDates {
+        min_ends_on: p.min_ends_on,
+        repair_eligible_on: p.repair_eligible_on,
+        publicity_ends_on: p.publicity_ends_on,
+        rule_set: p.rule_set.clone(),
+    };
+    let authority = Org {
+        name: "上海市浦东新区应急管理局".into(),
+        credit_code: credit_code("11310115", 1),
+    };
+    let template = DecisionDoc {
+        decision_number: "@NUM@".into(),
+        party: Party {
+            kind: PartyKind::LegalPerson,
+            name: "@NAME@".into(),
+            credit_code: "@CODE@".into(),
+            business_registration_number: String::new(),
+            organization_code: String::new(),
+            tax_registration_number: String::new(),
+            public_institution_certificate: String::new(),
+            social_organization_certificate: String::new(),
+            legal_representative: LegalRepresentative {
+                name: "张三".into(),
+                id_type: IdType::ResidentIdCard,
+                id_number: "110105194912310038".into(),
+            },
+            id_type: IdType::None,
+            id_number: String::new(),
+            address: "上海市浦东新区某路1号".into(),
+        },
+        violation_type: "未按规定开展安全生产教育和培训".into(),
+        violation_facts: format!(
+            "经查，该公司存在以下违法事实：{}",
+            "未如实记录安全生产教育和培训情况，".repeat(2)
+        ),
+        legal_basis: "《中华人民共和国安全生产法》第九十七条第三项".into(),
+        penalty_kinds: vec![PenaltyKind::Fine],
+        penalty_content: "罚款人民币贰万元整".into(),
+        fine_fen: 2_000_000,
+        confiscation_fen: 0,
+        license_action: String::new(),
+        procedure: Procedure::Ordinary,
+        sector: Sector::Other,
+        severity: Severity::General,
+        major: false,
+        decided_on,
+        effective_until: None,
+        authority: authority.clone(),
+        data_source: authority.clone(),
+        remarks: String::new(),
+    };
+    let doc_tpl = serde_json::to_string(&template).map_err(|e| e.to_string())?;
+    let content_tpl = PublicRecord::from_decision(&template, &dates).canonical_json();
+    let now = app.now_micros();
+    let meta = DecisionMeta {
+        recorded_by: Actor {
+            key_id: "loadgen".into(),
+            label: "loadgen".into(),
+            role: Role::Officer,
+            on_behalf_of: None,
+        },
+        review: None,
+        fulfillment: batch.eligible.then(|| Fulfillment {
+            fulfilled_on: decided_on + chrono::Duration::days(10),
+            evidence: "罚款已缴入国库（缴款书号 0001）".into(),
+            recorded_by: Actor {
+                key_id: "loadgen".into(),
+                label: "loadgen".into(),
+                role: Role::Officer,
+                on_behalf_of: None,
+            },
+            at: now,
+        }),
+        exclusion: None,
+        withdrawal: None,
+        publish_time: Some(now),
+    };
+    let common = Common {
+        authority_code: authority.credit_code.clone(),
+        decided_on: decided_on.to_string(),
+        publicity_ends_on: dates.publicity_ends_on.to_string(),
+        repair_eligible_on: dates.repair_eligible_on.to_string(),
+        meta_json: serde_json::to_string(&meta).map_err(|e| e.to_string())?,
+        now,
+    };
+    // Per-run prefix, so a second seeding of the same database does not
+    // collide with the unique decision numbers.
+    let run = &new_id()[16..];
+    let make = |i: usize| {
+        let number = format!("沪应急罚〔2026〕压-{run}-{i}号");
+        let name = format!("上海压测第{i}化工有限公司");
+        let code = credit_code("91310115", 1_000_000 + batch.first + i as u64);
+        let fill = |tpl: &str| {
+            tpl.replace("@NUM@", &number)
+                .replace("@NAME@", &name)
+                .replace("@CODE@", &code)
+        };
+        let content_json = fill(&content_tpl);
+        Row {
+            decision_id: new_id(),
+            disclosure_id: new_id(),
+            decision_number: number.clone(),
+            party_credit_code: code.clone(),
+            doc_json: fill(&doc_tpl),
+            content_sha256: sha256_hex(content_json.as_bytes()),
+            content_json,
+        }
+    };
+
+    let started = Instant::now();
+    let db_err = |e: sqlx::Error| format!("seeding: {e}");
+    let mut done = 0;
+    let mut out = Vec::with_capacity(if batch.eligible { n } else { 0 });
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.map_err(db_err)?;
+        while done < n {
+            let end = (done + TX_ROWS).min(n);
+            let rows: Vec<Row> = (done..end).map(make).collect();
+            if batch.eligible {
+                out.extend(
+                    rows.iter()
+                        .map(|r| (r.disclosure_id.clone(), r.party_credit_code.clone())),
+                );
+            }
+            let r: Result<(), sqlx::Error> = async {
+                let mut tx = pool.begin().await?;
+                for chunk in rows.chunks(STATEMENT_ROWS) {
+                    insert_chunk!(tx, sqlx::Sqlite, chunk, &common);
+                }
+                tx.commit().await
+            }
+            .await;
+            r.map_err(db_err)?;
+            done = end;
+            eprint!("\r  seeded {done}/{n} ({:.0} s)", started.elapsed().as_secs_f64());
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.map_err(db_err)?;
+        while done < n {
+            let end = (done + TX_ROWS).min(n);
+            let rows: Vec<Row> = (done..end).map(make).collect();
+            if batch.eligible {
+                out.extend(
+                    rows.iter()
+                        .map(|r| (r.disclosure_id.clone(), r.party_credit_code.clone())),
+                );
+            }
+            let r: Result<(), sqlx::Error> = async {
+                let mut tx = pool.begin().await?;
+                for chunk in rows.chunks(STATEMENT_ROWS) {
+                    insert_chunk!(tx, sqlx::Postgres, chunk, &common);
+                }
+                tx.commit().await
+            }
+            .await;
+            r.map_err(db_err)?;
+            done = end;
+            eprint!("\r  seeded {done}/{n} ({:.0} s)", started.elapsed().as_secs_f64());
+        }
+        sqlx::query("ANALYZE").execute(&pool).await.map_err(db_err)?;
+        pool.close().await;
+    }
+    eprintln!();
+    Ok(out)
+}

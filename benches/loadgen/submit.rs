@@ -1,0 +1,228 @@
+//! `submit`: SubmitRepairApplication on distinct eligible disclosures
+//! (fulfilment recorded, minimum publicity period passed), against the same
+//! rows inserted by plain SQL on a pool of the server's size.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use gongshi::api::pb;
+use gongshi::app::new_id;
+use gongshi::config::Config;
+use gongshi::domain::lifecycle::Role;
+use tonic::transport::Channel;
+
+use crate::scenarios::{Outcome, Rec, Setup, req, timed};
+use crate::seed::{Batch, seed};
+
+type RepairClient = pb::credit_repair_service_client::CreditRepairServiceClient<Channel>;
+
+/// A complete application (as tests/it/repair_support.rs makes them).
+fn application(disclosure: &str, code: &str) -> pb::RepairApplication {
+    pb::RepairApplication {
+        disclosure: format!("disclosures/{disclosure}"),
+        applicant: Some(pb::Organization {
+            name: "上海某某化工有限公司".into(),
+            credit_code: code.into(),
+        }),
+        contact: Some(pb::Contact {
+            name: "李四".into(),
+            phone: "021-5555 0101".into(),
+        }),
+        commitment: Some(pb::CreditCommitment {
+            code: String::new(),
+            content: "本单位承诺所提交的信用修复申请材料真实、准确、完整，已履行行政处罚决定规定的义务。".into(),
+            liability: "如有虚假，自愿按最长期限公示并承担相应法律责任".into(),
+            made_on: "2025-06-11".into(),
+            signer: "张三".into(),
+            reason: "申请行政处罚信息信用修复".into(),
+            fulfillment_status: pb::CommitmentFulfillment::Full as i32,
+        }),
+        materials: vec![pb::Material {
+            kind: pb::MaterialKind::FulfillmentProof as i32,
+            file_name: "缴款凭证.pdf".into(),
+            media_type: "application/pdf".into(),
+            content: b"%PDF-1.4 fine paid: 20000 CNY".to_vec(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// The plain-SQL equivalent of one submission: copies of a real
+/// application's rows (application, material, commitment, event) for another
+/// disclosure, and the disclosure's repair_pending flag, in one transaction
+/// (on SQLite begun with `BEGIN IMMEDIATE`, as the store does).
+const COPY_APPLICATION: &str = "INSERT INTO repair_applications (id, disclosure_id, applicant_code, state, receipt_code, \
+     request_key, open_disclosure_id, accept_due_on, decide_due_on, overall_due_on, doc, version, create_time, update_time) \
+     SELECT $1, $2, $3, state, $4, NULL, $2, accept_due_on, decide_due_on, overall_due_on, doc, version, create_time, \
+     update_time FROM repair_applications WHERE id = $5";
+const COPY_MATERIAL: &str = "INSERT INTO repair_materials (application_id, seq, kind, file_name, media_type, sha256, \
+     size_bytes, content, created_at) SELECT $1, seq, kind, file_name, media_type, sha256, size_bytes, content, created_at \
+     FROM repair_materials WHERE application_id = $2";
+const COPY_COMMITMENT: &str = "INSERT INTO credit_commitments (code, application_id, committer_name, committer_code, \
+     commitment_type, reason, content, liability, made_on, signer, fulfillment_status, created_at) \
+     SELECT $1, $2, committer_name, $3, commitment_type, reason, content, liability, made_on, signer, fulfillment_status, \
+     created_at FROM credit_commitments WHERE application_id = $4";
+const COPY_EVENT: &str = "INSERT INTO repair_events (application_id, actor, at, from_state, to_state, reason) \
+     SELECT $1, actor, at, from_state, to_state, reason FROM repair_events WHERE application_id = $2";
+const SET_PENDING: &str = "UPDATE disclosures SET repair_pending = TRUE, update_time = update_time + 1 WHERE id = $1";
+
+macro_rules! sql_submit {
+    ($begin:expr, $template:expr, $disclosure:expr, $code:expr) => {{
+        let id = new_id();
+        let mut tx = $begin.await?;
+        sqlx::query(COPY_APPLICATION)
+            .bind(&id)
+            .bind($disclosure)
+            .bind($code)
+            .bind(format!("R{}", &id[10..]))
+            .bind($template)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(COPY_MATERIAL)
+            .bind(&id)
+            .bind($template)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(COPY_COMMITMENT)
+            .bind(format!("XYCN-{id}"))
+            .bind(&id)
+            .bind($code)
+            .bind($template)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(COPY_EVENT)
+            .bind(&id)
+            .bind($template)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(SET_PENDING).bind($disclosure).execute(&mut *tx).await?;
+        tx.commit().await
+    }};
+}
+
+pub async fn run(s: &Setup) -> Result<Vec<Outcome>, String> {
+    let per_phase = s.submit_records;
+    let eligible = seed(
+        &s.app,
+        &s.url,
+        &Batch {
+            n: 2 * per_phase,
+            first: 10_000_000,
+            eligible: true,
+        },
+    )
+    .await?;
+    let (grpc_set, sql_set) = eligible.split_at(per_phase);
+    let grpc_set = Arc::new(grpc_set.to_vec());
+    let sql_set = Arc::new(sql_set.to_vec());
+    let portal = s
+        .app
+        .create_key(Role::Portal, "loadgen portal", None, None)
+        .await
+        .map_err(|e| e.to_string())?
+        .secret;
+
+    // Through the server.
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut grpc = timed(s, "submit", s.concurrency, |_, ch, deadline| {
+        let (set, next, portal) = (grpc_set.clone(), next.clone(), portal.clone());
+        async move {
+            let mut c = RepairClient::new(ch);
+            let mut r = Rec::default();
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((disclosure, code)) = set.get(i) else { break };
+                let mut request = req(
+                    pb::SubmitRepairApplicationRequest {
+                        request_id: String::new(),
+                        repair_application: Some(application(disclosure, code)),
+                    },
+                    &portal,
+                );
+                request
+                    .metadata_mut()
+                    .insert("x-gongshi-on-behalf-of", code.parse().expect("ascii code"));
+                let t0 = Instant::now();
+                match c.submit_repair_application(request).await {
+                    Ok(_) => r.ok(t0, 1),
+                    Err(e) => r.err(e),
+                }
+            }
+            r
+        }
+    })
+    .await;
+    let used = next.load(Ordering::Relaxed).min(per_phase);
+    grpc.extra = serde_json::json!({ "eligible_records": per_phase, "exhausted": used >= per_phase });
+
+    // The same rows by plain SQL, on a pool of the server's size.
+    let template: String = {
+        let e = |e: sqlx::Error| format!("template: {e}");
+        let sql = "SELECT id FROM repair_applications ORDER BY create_time LIMIT 1";
+        if s.url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&s.url).await.map_err(e)?;
+            sqlx::query_scalar(sql).fetch_one(&pool).await.map_err(e)?
+        } else {
+            let pool = sqlx::PgPool::connect(&s.url).await.map_err(e)?;
+            sqlx::query_scalar(sql).fetch_one(&pool).await.map_err(e)?
+        }
+    };
+    let pool_size = Config::default().max_connections;
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut sql = if s.url.starts_with("sqlite:") {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(pool_size)
+            .connect(&s.url)
+            .await
+            .map_err(|e| e.to_string())?;
+        timed(s, "submit-sql", s.concurrency, |_, _, deadline| {
+            let (set, next, pool, template) = (sql_set.clone(), next.clone(), pool.clone(), template.clone());
+            async move {
+                let mut r = Rec::default();
+                while Instant::now() < deadline {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((disclosure, code)) = set.get(i) else { break };
+                    let t0 = Instant::now();
+                    let res: Result<(), sqlx::Error> =
+                        async { sql_submit!(pool.begin_with("BEGIN IMMEDIATE"), &template, disclosure, code) }.await;
+                    match res {
+                        Ok(()) => r.ok(t0, 1),
+                        Err(e) => r.err(e),
+                    }
+                }
+                r
+            }
+        })
+        .await
+    } else {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(pool_size)
+            .connect(&s.url)
+            .await
+            .map_err(|e| e.to_string())?;
+        timed(s, "submit-sql", s.concurrency, |_, _, deadline| {
+            let (set, next, pool, template) = (sql_set.clone(), next.clone(), pool.clone(), template.clone());
+            async move {
+                let mut r = Rec::default();
+                while Instant::now() < deadline {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((disclosure, code)) = set.get(i) else { break };
+                    let t0 = Instant::now();
+                    let res: Result<(), sqlx::Error> =
+                        async { sql_submit!(pool.begin(), &template, disclosure, code) }.await;
+                    match res {
+                        Ok(()) => r.ok(t0, 1),
+                        Err(e) => r.err(e),
+                    }
+                }
+                r
+            }
+        })
+        .await
+    };
+    let used = next.load(Ordering::Relaxed).min(per_phase);
+    sql.extra = serde_json::json!({ "pool_size": pool_size, "exhausted": used >= per_phase });
+    Ok(vec![grpc, sql])
+}
