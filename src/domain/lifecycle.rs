@@ -7,24 +7,6 @@ use serde::{Deserialize, Serialize};
 /// Microseconds since the Unix epoch (UTC): how instants are stored.
 pub type Micros = i64;
 
-macro_rules! str_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-        pub enum $name { $($(#[$vm])* $v),+ }
-        impl $name {
-            /// The stored spelling.
-            pub fn as_str(&self) -> &'static str { match self { $($name::$v => $s),+ } }
-            /// Parses the stored spelling.
-            pub fn parse(s: &str) -> Option<Self> { match s { $($s => Some($name::$v),)+ _ => None } }
-        }
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
-        }
-    };
-}
-
 str_enum!(
     /// Where a penalty decision stands.
     DecisionState {

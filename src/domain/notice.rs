@@ -11,27 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::policy::{PublicationDecision, Severity};
 use super::record::{DecisionDoc, sha256_hex};
 
-macro_rules! notice_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-        pub enum $name { $($(#[$vm])* $v),+ }
-        impl $name {
-            /// Every value.
-            pub const ALL: &'static [$name] = &[$($name::$v),+];
-            /// The stored spelling.
-            pub fn as_str(&self) -> &'static str { match self { $($name::$v => $s),+ } }
-            /// Parses the stored spelling.
-            pub fn parse(s: &str) -> Option<Self> { match s { $($s => Some($name::$v),)+ _ => None } }
-        }
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
-        }
-    };
-}
-
-notice_enum!(
+str_enum!(
     /// The documents of a bundle.
     DocumentKind {
         /// 行政处罚决定书.
@@ -45,7 +25,7 @@ notice_enum!(
     }
 );
 
-notice_enum!(
+str_enum!(
     /// 送达方式 (行政处罚法 Art. 61; 民事诉讼法 Arts. 87-95).
     DeliveryMethod {
         /// 直接送达.
@@ -63,7 +43,7 @@ notice_enum!(
     }
 );
 
-notice_enum!(
+str_enum!(
     /// Where a bundle's delivery stands.
     DeliveryState {
         /// Not yet delivered.

@@ -8,27 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::calendar::{CalendarError, WorkingCalendar};
 use super::lifecycle::DisclosureState;
 
-macro_rules! repair_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-        pub enum $name { $($(#[$vm])* $v),+ }
-        impl $name {
-            /// Every value.
-            pub const ALL: &'static [$name] = &[$($name::$v),+];
-            /// The stored spelling.
-            pub fn as_str(&self) -> &'static str { match self { $($name::$v => $s),+ } }
-            /// Parses the stored spelling.
-            pub fn parse(s: &str) -> Option<Self> { match s { $($s => Some($name::$v),)+ _ => None } }
-        }
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
-        }
-    };
-}
-
-repair_enum!(
+str_enum!(
     /// Where a repair application stands.
     RepairState {
         /// Submitted, awaiting acceptance.
@@ -50,7 +30,7 @@ repair_enum!(
     }
 );
 
-repair_enum!(
+str_enum!(
     /// The transitions of DOMAIN.md §4, one per custom method.
     RepairAction {
         /// AcceptRepairApplication.
@@ -509,7 +489,7 @@ impl std::fmt::Debug for Contact {
     }
 }
 
-repair_enum!(
+str_enum!(
     /// Material kinds: since 国办发〔2025〕22号 only proof of fulfilment and the
     /// credit commitment are required.
     MaterialKind {
@@ -522,7 +502,7 @@ repair_enum!(
     }
 );
 
-repair_enum!(
+str_enum!(
     /// 履行状态 of a commitment.
     CommitmentFulfillment {
         /// 全部履行.
