@@ -25,6 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         // An RPC added to the proto answers UNIMPLEMENTED until it is written.
         .generate_default_stubs(true)
+        // Decode errors are INVALID_ARGUMENT (MALFORMED_REQUEST), not tonic's INTERNAL.
+        .codec_path("crate::api::codec::GongshiCodec")
         .compile_fds(fds)?;
     Ok(())
 }

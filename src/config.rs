@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::app::guard::KeyRate;
 use crate::app::{App, MajorRules};
 use crate::domain::calendar::WorkingCalendar;
 use crate::domain::clock::Clock;
@@ -62,6 +63,33 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// Receipt-code look-ups per client address per minute.
     pub lookups_per_minute: u32,
+    /// Requests per second per API key, sustained (0 = no limit).
+    pub key_requests_per_second: f64,
+    /// Requests an idle API key may make at once.
+    pub key_burst: u32,
+    /// Milliseconds an API key is cached: a revoked key stops working within
+    /// this (0 = read the key on every call).
+    pub key_cache_millis: u64,
+    /// Calls in flight on this instance at most; more are shed (0 = no limit).
+    pub max_in_flight: usize,
+    /// Seconds a call may take until its response starts.
+    pub request_deadline_seconds: u64,
+    /// How often the database is pinged for health (milliseconds).
+    pub db_check_interval_millis: u64,
+    /// HTTP/2 keepalive PING interval (seconds).
+    pub keepalive_interval_seconds: u64,
+    /// Seconds to wait for a keepalive PING's answer before closing.
+    pub keepalive_timeout_seconds: u64,
+    /// Concurrent HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
+    /// TLS certificate chain (PEM); with `tls_key_file`, the server speaks TLS only.
+    pub tls_cert_file: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key_file: Option<PathBuf>,
+    /// CA (PEM) of partner platforms' client certificates: turns on mutual TLS.
+    pub tls_client_ca_file: Option<PathBuf>,
+    /// With `tls_client_ca_file`: also serve clients without a certificate.
+    pub tls_client_auth_optional: bool,
     /// Where penalties are published (quoted in the notices).
     pub notice_publication_site: String,
     /// Where credit repair is applied for (quoted in the notices).
@@ -104,6 +132,19 @@ impl Default for Config {
             max_materials: 10,
             max_message_bytes: 52 * 1024 * 1024,
             lookups_per_minute: 10,
+            key_requests_per_second: KeyRate::default().rate_per_second,
+            key_burst: KeyRate::default().burst,
+            key_cache_millis: 1000,
+            max_in_flight: 256,
+            request_deadline_seconds: 30,
+            db_check_interval_millis: 500,
+            keepalive_interval_seconds: 30,
+            keepalive_timeout_seconds: 10,
+            max_concurrent_streams: 200,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_client_ca_file: None,
+            tls_client_auth_optional: false,
             notice_publication_site: NoticeSettings::default().publication_site,
             notice_repair_channel: NoticeSettings::default().repair_channel,
             notice_reconsideration_body: NoticeSettings::default().reconsideration_body,
@@ -170,6 +211,28 @@ impl Config {
         env_parse("GONGSHI_MAX_MATERIALS", &mut cfg.max_materials)?;
         env_parse("GONGSHI_MAX_MESSAGE_BYTES", &mut cfg.max_message_bytes)?;
         env_parse("GONGSHI_LOOKUPS_PER_MINUTE", &mut cfg.lookups_per_minute)?;
+        env_parse("GONGSHI_KEY_REQUESTS_PER_SECOND", &mut cfg.key_requests_per_second)?;
+        env_parse("GONGSHI_KEY_BURST", &mut cfg.key_burst)?;
+        env_parse("GONGSHI_KEY_CACHE_MILLIS", &mut cfg.key_cache_millis)?;
+        env_parse("GONGSHI_MAX_IN_FLIGHT", &mut cfg.max_in_flight)?;
+        env_parse("GONGSHI_REQUEST_DEADLINE_SECONDS", &mut cfg.request_deadline_seconds)?;
+        env_parse("GONGSHI_DB_CHECK_INTERVAL_MILLIS", &mut cfg.db_check_interval_millis)?;
+        env_parse(
+            "GONGSHI_KEEPALIVE_INTERVAL_SECONDS",
+            &mut cfg.keepalive_interval_seconds,
+        )?;
+        env_parse("GONGSHI_KEEPALIVE_TIMEOUT_SECONDS", &mut cfg.keepalive_timeout_seconds)?;
+        env_parse("GONGSHI_MAX_CONCURRENT_STREAMS", &mut cfg.max_concurrent_streams)?;
+        env_parse("GONGSHI_TLS_CLIENT_AUTH_OPTIONAL", &mut cfg.tls_client_auth_optional)?;
+        for (name, slot) in [
+            ("GONGSHI_TLS_CERT_FILE", &mut cfg.tls_cert_file),
+            ("GONGSHI_TLS_KEY_FILE", &mut cfg.tls_key_file),
+            ("GONGSHI_TLS_CLIENT_CA_FILE", &mut cfg.tls_client_ca_file),
+        ] {
+            if let Some(v) = std::env::var_os(name) {
+                *slot = Some(PathBuf::from(v));
+            }
+        }
         if let Ok(v) = std::env::var("GONGSHI_MAJOR_PENALTY_KINDS") {
             cfg.major_penalty_kinds = v
                 .split(',')
@@ -223,6 +286,46 @@ impl Config {
         }
         if self.max_message_bytes < 1024 * 1024 {
             return Err(ConfigError("max_message_bytes must be at least 1 MiB".into()));
+        }
+        if !self.key_requests_per_second.is_finite() || self.key_requests_per_second < 0.0 {
+            return Err(ConfigError(
+                "key_requests_per_second must be a non-negative number (0 = no limit)".into(),
+            ));
+        }
+        if self.key_cache_millis > 60_000 {
+            return Err(ConfigError(
+                "key_cache_millis must be at most 60000: a revoked key would keep working that long".into(),
+            ));
+        }
+        if self.key_requests_per_second > 0.0 && self.key_burst == 0 {
+            return Err(ConfigError(
+                "key_burst must be at least 1 when key_requests_per_second is set".into(),
+            ));
+        }
+        if self.request_deadline_seconds == 0
+            || self.db_check_interval_millis == 0
+            || self.keepalive_interval_seconds == 0
+            || self.keepalive_timeout_seconds == 0
+            || self.max_concurrent_streams == 0
+        {
+            return Err(ConfigError(
+                "request_deadline_seconds, db_check_interval_millis, keepalive_interval_seconds, \
+                 keepalive_timeout_seconds and max_concurrent_streams must be positive"
+                    .into(),
+            ));
+        }
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(_), Some(_)) | (None, None) => {}
+            _ => {
+                return Err(ConfigError(
+                    "tls_cert_file and tls_key_file go together: set both or neither".into(),
+                ));
+            }
+        }
+        if self.tls_client_ca_file.is_some() && self.tls_cert_file.is_none() {
+            return Err(ConfigError(
+                "tls_client_ca_file (mutual TLS) needs tls_cert_file and tls_key_file".into(),
+            ));
         }
         if self.major_fine_threshold_fen <= 0 {
             return Err(ConfigError("major_fine_threshold_fen must be positive".into()));
@@ -367,6 +470,27 @@ impl Config {
             expiry_interval: Duration::from_secs(self.expiry_interval_seconds),
             lookups_per_minute: self.lookups_per_minute,
             max_message_bytes: self.max_message_bytes,
+            key_rate: KeyRate {
+                rate_per_second: self.key_requests_per_second,
+                burst: self.key_burst,
+            },
+            key_cache_ttl: Duration::from_millis(self.key_cache_millis),
+            max_in_flight: self.max_in_flight,
+            request_deadline: Duration::from_secs(self.request_deadline_seconds),
+            db_check_interval: Duration::from_millis(self.db_check_interval_millis),
+            keepalive_interval: Duration::from_secs(self.keepalive_interval_seconds),
+            keepalive_timeout: Duration::from_secs(self.keepalive_timeout_seconds),
+            max_concurrent_streams: self.max_concurrent_streams,
+            tls: match (&self.tls_cert_file, &self.tls_key_file) {
+                (Some(cert), Some(key)) => Some(crate::server::TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    client_ca: self.tls_client_ca_file.clone(),
+                    client_auth_optional: self.tls_client_auth_optional,
+                }),
+                _ => None,
+            },
+            ..crate::server::ServerOptions::default()
         }
     }
 }

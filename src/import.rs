@@ -33,6 +33,7 @@ use crate::api::pb;
 use crate::app::import::{ImportItem, ImportSource, import_caller};
 use crate::app::{App, AppError, FieldViolation};
 use crate::domain::policy::{PartyKind, PenaltyKind, Procedure, Sector, Severity};
+use crate::domain::record::DecisionDoc;
 
 /// Decisions per transaction: one transaction per row spends most of the
 /// import's time committing (measured: about twice as slow on SQLite).
@@ -296,14 +297,15 @@ fn match_header(h: &str, names: &HashMap<String, Column>) -> Option<Column> {
 
 /// Where each column is in the file, and its header as written there.
 #[derive(Debug)]
-struct Layout {
+pub struct Layout {
     index: HashMap<Column, usize>,
     header: HashMap<Column, String>,
     ignored: Vec<String>,
 }
 
 impl Layout {
-    fn from_header(header: &[String]) -> Result<Layout, String> {
+    /// Finds the columns in a header row; `Err` names the missing or doubled ones.
+    pub fn from_header(header: &[String]) -> Result<Layout, String> {
         let names = header_names();
         let mut layout = Layout {
             index: HashMap::new(),
@@ -684,6 +686,21 @@ fn decode_text(bytes: Vec<u8>) -> Result<String, String> {
 
 fn read_csv(path: &Path) -> Result<Sheet, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let rows = parse_csv(bytes)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, cells)| SheetRow {
+            number: i as u64 + 1,
+            cells,
+            errors: Vec::new(),
+        })
+        .collect();
+    Ok(Sheet { rows })
+}
+
+/// The rows of a CSV file's bytes (UTF-8 with or without BOM, else GB18030),
+/// header first. Public for the fuzz targets (`benches/fuzz`).
+pub fn parse_csv(bytes: Vec<u8>) -> Result<Vec<Vec<String>>, String> {
     let text = decode_text(bytes)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -692,13 +709,9 @@ fn read_csv(path: &Path) -> Result<Sheet, String> {
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| format!("not valid CSV near row {}: {e}", i + 1))?;
-        rows.push(SheetRow {
-            number: i as u64 + 1,
-            cells: record.iter().map(str::to_string).collect(),
-            errors: Vec::new(),
-        });
+        rows.push(record.iter().map(str::to_string).collect());
     }
-    Ok(Sheet { rows })
+    Ok(rows)
 }
 
 /// A spreadsheet cell as text: numbers as written (`0.2`, `12345`), dates as
@@ -1067,33 +1080,16 @@ pub async fn import_file(app: &App, path: &Path, opts: &ImportOptions) -> Result
             cells,
             errors: cell_errors,
         } = row;
-        let mut problems: Vec<(Option<Column>, String)> = Vec::new();
-        let mut reported = HashSet::new();
-        for (i, e) in cell_errors {
-            if let Some((&col, _)) = layout.index.iter().find(|(_, idx)| **idx == i) {
-                reported.insert(col);
-                problems.push((Some(col), e));
-            }
-        }
-        let (msg, read) = row_message(&cells, &layout, opts);
-        for (col, reason) in read {
-            if reported.insert(col) {
-                problems.push((Some(col), reason));
-            }
-        }
-        match convert::decision_doc(&msg, "penalty_decision.", today) {
-            Ok(doc) if problems.is_empty() => batch.push(ImportItem {
+        match validate_row(&layout, &cells, &cell_errors, opts, today) {
+            Ok(doc) => batch.push(ImportItem {
                 doc,
                 source: ImportSource {
                     file: file_name.clone(),
                     row: number,
                 },
             }),
-            Ok(_) => {}
-            Err(AppError::Invalid { violations, .. }) => problems.extend(violation_problems(&violations, &reported)),
-            Err(e) => problems.push((None, e.to_string())),
+            Err(problems) => summary.fail(&layout, number, problems),
         }
-        summary.fail(&layout, number, problems);
         if batch.len() == BATCH || (k + 1 == total && !batch.is_empty()) {
             let items = std::mem::take(&mut batch);
             let first_row = items.first().map(|i| i.source.row).unwrap_or(number);
@@ -1153,6 +1149,40 @@ pub async fn import_file(app: &App, path: &Path, opts: &ImportOptions) -> Result
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// Validates one data row exactly as `CreatePenaltyDecision` validates: the
+/// decision, or every problem of the row by column. `cell_errors` are the
+/// cells a spreadsheet marked as errors (index, reason). Public for the fuzz
+/// targets (`benches/fuzz`).
+pub fn validate_row(
+    layout: &Layout,
+    cells: &[String],
+    cell_errors: &[(usize, String)],
+    opts: &ImportOptions,
+    today: NaiveDate,
+) -> Result<DecisionDoc, Vec<(Option<Column>, String)>> {
+    let mut problems: Vec<(Option<Column>, String)> = Vec::new();
+    let mut reported = HashSet::new();
+    for (i, e) in cell_errors {
+        if let Some((&col, _)) = layout.index.iter().find(|(_, idx)| *idx == i) {
+            reported.insert(col);
+            problems.push((Some(col), e.clone()));
+        }
+    }
+    let (msg, read) = row_message(cells, layout, opts);
+    for (col, reason) in read {
+        if reported.insert(col) {
+            problems.push((Some(col), reason));
+        }
+    }
+    match convert::decision_doc(&msg, "penalty_decision.", today) {
+        Ok(doc) if problems.is_empty() => return Ok(doc),
+        Ok(_) => {}
+        Err(AppError::Invalid { violations, .. }) => problems.extend(violation_problems(&violations, &reported)),
+        Err(e) => problems.push((None, e.to_string())),
+    }
+    Err(problems)
 }
 
 /// `FILE.errors.csv`: UTF-8 with BOM (so Excel reads it), CRLF, columns

@@ -223,7 +223,7 @@ async fn keys(action: KeysCommand, db: DbArgs) -> anyhow::Result<()> {
             if !app.store.revoke_key(&id, app.now_micros()).await? {
                 bail!("no active key with id {id:?}");
             }
-            eprintln!("revoked key {id}");
+            eprintln!("revoked key {id}; running servers refuse it within their key_cache_millis (default 1 s)");
         }
     }
     Ok(())

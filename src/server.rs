@@ -10,6 +10,7 @@ use tokio::sync::{Notify, watch};
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
+use crate::api::admission::{AdmissionLayer, AdmissionOptions};
 use crate::api::pb::credit_repair_service_server::CreditRepairServiceServer;
 use crate::api::pb::disclosure_service_server::DisclosureServiceServer;
 use crate::api::pb::enforcement_service_server::EnforcementServiceServer;
@@ -17,6 +18,7 @@ use crate::api::pb::notice_service_server::NoticeServiceServer;
 use crate::api::pb::report_service_server::ReportServiceServer;
 use crate::api::{self, CreditRepairApi, DisclosureApi, EnforcementApi, NoticeApi, ReportApi};
 use crate::app::App;
+use crate::app::guard::KeyRate;
 
 pub use crate::api::disclosure_options::FeedOptions;
 
@@ -42,6 +44,46 @@ pub struct ServerOptions {
     pub lookups_per_minute: u32,
     /// Largest request message accepted (bytes); larger ones get RESOURCE_EXHAUSTED.
     pub max_message_bytes: usize,
+    /// Requests per second per API key (RESOURCE_EXHAUSTED `RATE_LIMITED` beyond).
+    pub key_rate: KeyRate,
+    /// How long an API-key row is cached (revocation takes effect on this
+    /// instance within it); zero reads the key on every call.
+    pub key_cache_ttl: Duration,
+    /// Calls in flight on this instance at most (the excess is shed with
+    /// RESOURCE_EXHAUSTED `OVERLOADED`; health and reflection are exempt); 0 = no limit.
+    pub max_in_flight: usize,
+    /// Server-side deadline of every call until its response starts
+    /// (DEADLINE_EXCEEDED beyond). A client's shorter `grpc-timeout` also applies.
+    pub request_deadline: Duration,
+    /// How often the database is pinged; a failed ping turns health
+    /// NOT_SERVING and makes calls fail fast with UNAVAILABLE until one succeeds.
+    pub db_check_interval: Duration,
+    /// HTTP/2 PING to an idle connection after this long (dead peers are dropped).
+    pub keepalive_interval: Duration,
+    /// A connection whose PING is not answered within this is closed.
+    pub keepalive_timeout: Duration,
+    /// Concurrent HTTP/2 streams one connection may open.
+    pub max_concurrent_streams: u32,
+    /// Streams a client may reset before being answered (the "rapid reset"
+    /// flood, CVE-2023-44487): at most this many pending reset streams per connection.
+    pub max_pending_reset_streams: usize,
+    /// TLS, optionally requiring client certificates; plaintext when `None`.
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files for TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The server's certificate chain.
+    pub cert: std::path::PathBuf,
+    /// The server's private key.
+    pub key: std::path::PathBuf,
+    /// CA certificates that sign partner platforms' client certificates; when
+    /// set, mutual TLS is on.
+    pub client_ca: Option<std::path::PathBuf>,
+    /// With `client_ca`: also accept clients without a certificate (their API
+    /// key still decides). Default false: a certificate is required.
+    pub client_auth_optional: bool,
 }
 
 impl Default for ServerOptions {
@@ -53,6 +95,16 @@ impl Default for ServerOptions {
             lookups_per_minute: 10,
             // Room for 10 materials of 5 MiB in one submission.
             max_message_bytes: 52 * 1024 * 1024,
+            key_rate: KeyRate::default(),
+            key_cache_ttl: crate::app::guard::DEFAULT_KEY_CACHE_TTL,
+            max_in_flight: 256,
+            request_deadline: Duration::from_secs(30),
+            db_check_interval: Duration::from_millis(500),
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            max_concurrent_streams: 200,
+            max_pending_reset_streams: 50,
+            tls: None,
         }
     }
 }
@@ -63,9 +115,32 @@ pub enum ServerError {
     /// Reflection could not be built from the descriptors.
     #[error("reflection: {0}")]
     Reflection(String),
+    /// The TLS files cannot be read or used.
+    #[error("tls: {0}")]
+    Tls(String),
     /// The transport failed.
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+}
+
+fn read_pem(what: &str, path: &std::path::Path) -> Result<Vec<u8>, ServerError> {
+    std::fs::read(path).map_err(|e| ServerError::Tls(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+/// The rustls server configuration for `files`.
+fn tls_config(files: &TlsFiles) -> Result<tonic::transport::ServerTlsConfig, ServerError> {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let identity = Identity::from_pem(
+        read_pem("tls_cert_file", &files.cert)?,
+        read_pem("tls_key_file", &files.key)?,
+    );
+    let mut cfg = ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &files.client_ca {
+        cfg = cfg
+            .client_ca_root(Certificate::from_pem(read_pem("tls_client_ca_file", ca)?))
+            .client_auth_optional(files.client_auth_optional);
+    }
+    Ok(cfg)
 }
 
 /// Serves on `listener` until `shutdown` resolves. Then health turns
@@ -98,8 +173,21 @@ pub async fn run(
         .build_v1alpha()
         .map_err(|e| ServerError::Reflection(e.to_string()))?;
 
+    app.guard.set_key_rate(opts.key_rate);
+    app.guard.set_key_cache_ttl(opts.key_cache_ttl);
+    let mut builder = Server::builder();
+    if let Some(files) = &opts.tls {
+        builder = builder.tls_config(tls_config(files)?)?;
+    }
+
     let (stop_tx, stop_rx) = watch::channel(false);
     let expiry = tokio::spawn(expiry_job(app.clone(), opts.expiry_interval, stop_rx.clone()));
+    let db_watch = tokio::spawn(db_watch(
+        app.clone(),
+        health_reporter.clone(),
+        opts.db_check_interval,
+        stop_rx.clone(),
+    ));
 
     let fired = Arc::new(Notify::new());
     let signal = {
@@ -123,7 +211,16 @@ pub async fn run(
 
     let addr = listener.local_addr().ok();
     tracing::info!(addr = ?addr, backend = app.store.backend(), "gongshi serving");
-    let serve = Server::builder()
+    let serve = builder
+        .http2_keepalive_interval(Some(opts.keepalive_interval))
+        .http2_keepalive_timeout(Some(opts.keepalive_timeout))
+        .max_concurrent_streams(Some(opts.max_concurrent_streams))
+        .http2_max_pending_accept_reset_streams(Some(opts.max_pending_reset_streams))
+        .layer(AdmissionLayer::new(AdmissionOptions {
+            max_in_flight: opts.max_in_flight,
+            deadline: opts.request_deadline,
+        }))
+        .layer(api::codec::WireErrorsLayer) // hostile input: ErrorInfo on tonic's own errors (api/codec.rs)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -139,12 +236,21 @@ pub async fn run(
             CreditRepairServiceServer::new(CreditRepairApi::new(app.clone(), opts.lookups_per_minute))
                 .max_decoding_message_size(opts.max_message_bytes),
         )
-        .add_service(NoticeServiceServer::new(NoticeApi::new(app.clone())))
-        .add_service(ReportServiceServer::new(ReportApi::new(app.clone())))
+        .add_service(
+            NoticeServiceServer::new(NoticeApi::new(app.clone())).max_decoding_message_size(opts.max_message_bytes),
+        )
+        .add_service(
+            ReportServiceServer::new(ReportApi::new(app.clone())).max_decoding_message_size(opts.max_message_bytes),
+        )
         // TCP_NODELAY on every accepted connection: with Nagle's algorithm a
         // response written in two parts waits for the client's delayed ACK
         // (~40 ms per call).
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .with_keepalive(Some(Duration::from_secs(60))),
+            signal,
+        );
     let grace = opts.shutdown_grace;
     let result = tokio::select! {
         r = serve => r.map_err(ServerError::from),
@@ -154,7 +260,44 @@ pub async fn run(
         }
     };
     expiry.abort();
+    db_watch.abort();
     result
+}
+
+/// Pings the database every `every`. A failed ping (or one slower than
+/// `every`, at least a second) turns every service NOT_SERVING and makes calls
+/// fail fast with UNAVAILABLE; the next good ping turns them back. Stops at
+/// shutdown, which owns the NOT_SERVING state from then on.
+async fn db_watch(
+    app: Arc<App>,
+    reporter: tonic_health::server::HealthReporter,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let limit = every.max(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        let up = matches!(tokio::time::timeout(limit, app.store.ping()).await, Ok(Ok(())));
+        if *stop.borrow() {
+            return;
+        }
+        if app.guard.set_db_up(up) {
+            let status = if up {
+                tracing::info!("database reachable again: serving");
+                tonic_health::ServingStatus::Serving
+            } else {
+                tracing::warn!("database unreachable: NOT_SERVING, calls answer UNAVAILABLE");
+                tonic_health::ServingStatus::NotServing
+            };
+            for s in SERVICES {
+                reporter.set_service_status(s, status).await;
+            }
+            reporter.set_service_status("", status).await;
+        }
+    }
 }
 
 /// Runs expiry at start and then every `every`, until shutdown. Errors

@@ -93,6 +93,30 @@ fn main() {
     std::process::exit(code);
 }
 
+/// The official calendar plus 1 January of each later year up to next year
+/// (BENCHMARK-ONLY: those years count as weekends-only). The server runs on
+/// the real clock and `submit` computes 10-working-day deadlines, which near
+/// the end of the official data would be refused with CALENDAR_NOT_LOADED;
+/// the holidays do not matter to the speed measured.
+fn benchmark_calendar() -> std::path::PathBuf {
+    use chrono::Datelike;
+    use gongshi::domain::clock::Clock;
+    let official = include_str!("../../data/cn-holidays.csv");
+    let last_official = official
+        .lines()
+        .filter_map(|l| l.get(..4)?.parse::<i32>().ok())
+        .max()
+        .unwrap_or(2026);
+    let mut text = official.trim_end().to_string();
+    for year in (last_official + 1)..=SystemClock.today_cst().year() + 1 {
+        text.push_str(&format!("\n{year}-01-01,holiday,元旦 (benchmark only)"));
+    }
+    text.push('\n');
+    let path = std::env::temp_dir().join(format!("gongshi-loadgen-calendar-{}.csv", std::process::id()));
+    std::fs::write(&path, text).expect("write the benchmark calendar");
+    path
+}
+
 /// The child: serves `url` until its stdin closes (the parent exited or is done).
 async fn serve_child(url: String) {
     let filter = std::env::var("LOADGEN_SERVER_LOG").unwrap_or_else(|_| "warn".into());
@@ -102,6 +126,7 @@ async fn serve_child(url: String) {
         .init();
     let cfg = Config {
         database_url: url,
+        calendar_file: Some(benchmark_calendar()),
         ..Config::default()
     };
     let app = cfg.open_app(Arc::new(SystemClock)).await.expect("open app");
@@ -113,8 +138,11 @@ async fn serve_child(url: String) {
         let mut sink = Vec::new();
         let _ = tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut sink).await;
     };
+    // Defaults, except the per-key rate limit: the generator is one key
+    // standing in for many clients (the limit is measured by tests, not here).
     let opts = ServerOptions {
         shutdown_grace: Duration::from_secs(2),
+        key_rate: gongshi::app::guard::KeyRate::OFF,
         ..ServerOptions::default()
     };
     gongshi::server::run(listener, app, opts, shutdown)

@@ -35,7 +35,23 @@ pub async fn check<T>(app: &App, req: &Request<T>, allowed: &[Role]) -> Result<C
             ))
         })?),
     };
+    // While the database is known to be down, answer at once rather than
+    // let every call wait out the pool's acquire timeout.
+    if !app.guard.db_up() {
+        return Err(AppError::Unavailable("database failed its last health check".into()).into());
+    }
     let caller = app.authenticate_key(token).await?;
+    if let Err(wait) = app.guard.admit(&caller.key_id) {
+        return Err(AppError::Exhausted {
+            reason: "RATE_LIMITED",
+            message: format!(
+                "this API key is over its rate of {} requests per second; retry later",
+                app.guard.key_rate().rate_per_second
+            ),
+            retry_after: wait,
+        }
+        .into());
+    }
     // An enterprise key naming another enterprise is refused outright.
     if caller.role == Role::Enterprise {
         App::act_for(caller.clone(), on_behalf_of)?;

@@ -90,7 +90,7 @@ impl Violations {
         }
     }
 
-    /// An ISO date; empty gives None.
+    /// An ISO date, exactly `YYYY-MM-DD`; empty gives None.
     pub fn date(&mut self, field: &str, value: &str, required: bool) -> Option<NaiveDate> {
         let v = value.trim();
         if v.is_empty() {
@@ -99,8 +99,17 @@ impl Violations {
             }
             return None;
         }
+        // chrono's %Y also takes a sign or a fifth digit ("-024-03-05" is year -24).
+        let iso = v.len() == 10
+            && v.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
         match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-            Ok(d) if v.len() == 10 => Some(d),
+            Ok(d) if iso => Some(d),
             _ => {
                 self.add("INVALID_DATE", field, "must be a date YYYY-MM-DD");
                 None
@@ -485,47 +494,47 @@ pub fn decision_out(row: &DecisionRow, sensitive: bool) -> pb::PenaltyDecision {
 }
 
 /// A public record as a Disclosure message (no ID numbers: the record has none).
-pub fn record_out(r: &PublicRecord) -> pb::Disclosure {
+pub fn record_out(r: PublicRecord) -> pb::Disclosure {
     pb::Disclosure {
-        party_name: r.party_name.clone(),
+        party_name: r.party_name,
         party_kind: enum_out!(pb::PartyKind, "PARTY_KIND_", r.party_kind),
-        party_credit_code: r.party_credit_code.clone(),
-        business_registration_number: r.business_registration_number.clone(),
-        organization_code: r.organization_code.clone(),
-        tax_registration_number: r.tax_registration_number.clone(),
-        public_institution_certificate: r.public_institution_certificate.clone(),
-        social_organization_certificate: r.social_organization_certificate.clone(),
-        legal_representative_name: r.legal_representative_name.clone(),
-        decision_number: r.decision_number.clone(),
-        violation_type: r.violation_type.clone(),
-        violation_facts: r.violation_facts.clone(),
-        legal_basis: r.legal_basis.clone(),
+        party_credit_code: r.party_credit_code,
+        business_registration_number: r.business_registration_number,
+        organization_code: r.organization_code,
+        tax_registration_number: r.tax_registration_number,
+        public_institution_certificate: r.public_institution_certificate,
+        social_organization_certificate: r.social_organization_certificate,
+        legal_representative_name: r.legal_representative_name,
+        decision_number: r.decision_number,
+        violation_type: r.violation_type,
+        violation_facts: r.violation_facts,
+        legal_basis: r.legal_basis,
         penalty_kinds: r
             .penalty_kinds
             .iter()
             .map(|k| enum_out!(pb::PenaltyKind, "PENALTY_KIND_", k))
             .collect(),
-        penalty_content: r.penalty_content.clone(),
+        penalty_content: r.penalty_content,
         fine_fen: r.fine_fen,
         confiscation_fen: r.confiscation_fen,
-        license_action: r.license_action.clone(),
+        license_action: r.license_action,
         decided_on: r.decided_on.to_string(),
         effective_until: r.effective_until.map(|e| e.to_string()).unwrap_or_default(),
         publicity_ends_on: r.publicity_ends_on.to_string(),
         authority: org(&r.authority),
         data_source: org(&r.data_source),
-        remarks: r.remarks.clone(),
+        remarks: r.remarks,
         severity: enum_out!(pb::Severity, "SEVERITY_", r.severity),
         sector: enum_out!(pb::Sector, "SECTOR_", r.sector),
         min_publicity_ends_on: r.min_publicity_ends_on.to_string(),
         repair_eligible_on: r.repair_eligible_on.to_string(),
-        rule_set: r.rule_set.clone(),
+        rule_set: r.rule_set,
         ..Default::default()
     }
 }
 
 /// A stored disclosure as protobuf.
-pub fn disclosure_out(d: &DisclosureRow) -> pb::Disclosure {
+pub fn disclosure_out(d: DisclosureRow) -> pb::Disclosure {
     pb::Disclosure {
         name: format!("disclosures/{}", d.id),
         penalty_decision: format!("penaltyDecisions/{}", d.decision_id),
@@ -533,8 +542,8 @@ pub fn disclosure_out(d: &DisclosureRow) -> pb::Disclosure {
         state: enum_out!(pb::DisclosureState, "DISCLOSURE_STATE_", d.state),
         repair_pending: d.repair_pending,
         version: i32::try_from(d.version).unwrap_or(i32::MAX),
-        content_sha256: d.content_sha256.clone(),
+        content_sha256: d.content_sha256,
         terminated_at: d.terminated_at.map(ts),
-        ..record_out(&d.content)
+        ..record_out(d.content)
     }
 }

@@ -61,7 +61,8 @@ impl DisclosureApi {
 
 /// A feed entry as protobuf: content only when the store served it (the
 /// disclosure is still active).
-pub fn change_out(c: &ChangeView) -> pb::DisclosureChange {
+pub fn change_out(c: ChangeView) -> pb::DisclosureChange {
+    let version = i32::try_from(c.version).unwrap_or(i32::MAX);
     pb::DisclosureChange {
         sequence: c.sequence,
         disclosure: format!("disclosures/{}", c.disclosure_id),
@@ -71,19 +72,19 @@ pub fn change_out(c: &ChangeView) -> pb::DisclosureChange {
             .map(|r| enum_out!(pb::TerminationReason, "TERMINATION_REASON_", r))
             .unwrap_or(0),
         effective_time: Some(ts(c.effective_time)),
-        record: c.record.as_ref().map(|r| pb::Disclosure {
+        record: c.record.map(|r| pb::Disclosure {
             name: format!("disclosures/{}", c.disclosure_id),
             penalty_decision: format!("penaltyDecisions/{}", c.decision_id),
             published_at: Some(ts(c.published_at)),
             state: pb::DisclosureState::Active as i32,
             repair_pending: c.repair_pending,
-            version: i32::try_from(c.version).unwrap_or(i32::MAX),
+            version,
             content_sha256: c.content_sha256.clone(),
             ..record_out(r)
         }),
-        content_sha256: c.content_sha256.clone(),
-        version: i32::try_from(c.version).unwrap_or(i32::MAX),
-        public_reason: c.public_reason.clone().unwrap_or_default(),
+        content_sha256: c.content_sha256,
+        version,
+        public_reason: c.public_reason.unwrap_or_default(),
     }
 }
 
@@ -106,7 +107,7 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
         if row.state != DisclosureState::Active && caller.role != Role::Auditor {
             return Err(not_found().into());
         }
-        Ok(Response::new(disclosure_out(&row)))
+        Ok(Response::new(disclosure_out(row)))
     }
 
     async fn list_disclosures(
@@ -152,7 +153,7 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
             _ => String::new(),
         };
         Ok(Response::new(pb::ListDisclosuresResponse {
-            disclosures: rows.iter().map(disclosure_out).collect(),
+            disclosures: rows.into_iter().map(disclosure_out).collect(),
             next_page_token: next,
         }))
     }
@@ -175,7 +176,7 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
             .map_err(AppError::from)?;
         let last_sequence = changes.last().map(|c| c.sequence).unwrap_or(r.after_sequence);
         Ok(Response::new(pb::ListDisclosureChangesResponse {
-            changes: changes.iter().map(change_out).collect(),
+            changes: changes.into_iter().map(change_out).collect(),
             last_sequence,
         }))
     }
@@ -220,11 +221,11 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
                 match app.store.list_changes(cursor, 500).await {
                     Ok(changes) => {
                         let full = changes.len() == 500;
-                        for c in &changes {
+                        for c in changes {
+                            cursor = c.sequence;
                             if tx.send(Ok(change_out(c))).await.is_err() {
                                 return; // the client went away
                             }
-                            cursor = c.sequence;
                         }
                         if full {
                             continue;

@@ -8,7 +8,7 @@ use super::auth::{self, sees_sensitive};
 use super::convert::{self, Violations, decision_out, enum_in, enum_out, ts};
 use super::{page, pb};
 use crate::app::keys::Caller;
-use crate::app::{App, AppError, CorrectionPatch, ReviewInput, has_sensitive};
+use crate::app::{App, AppError, CorrectionPatch, ReviewInput};
 use crate::domain::lifecycle::{DecisionState, ReviewChecklist, ReviewOpinion, Role, WithdrawalEvent};
 use crate::domain::record::limits;
 use crate::store::{DecisionFilter, DecisionRow};
@@ -53,19 +53,22 @@ impl EnforcementApi {
         Response::new(decision_out(row, sees_sensitive(caller.role)))
     }
 
-    /// Audits a read that shows sensitive fields to staff.
+    /// Audits a read that shows sensitive fields to staff: committed before
+    /// the response is built, so a failed audit sends an error instead.
     async fn audit_read(&self, caller: &Caller, rows: &[DecisionRow], via: &str) -> Result<(), Status> {
         if !sees_sensitive(caller.role) {
             return Ok(());
         }
-        let ids: Vec<String> = rows
-            .iter()
-            .filter(|r| has_sensitive(&r.doc))
-            .map(|r| r.id.clone())
-            .collect();
-        self.app.audit_sensitive_read(caller, &ids, via).await?;
+        self.app.audit_sensitive_read(caller, rows, via).await?;
         Ok(())
     }
+}
+
+/// The RPC a mutation's response is shown through, when it will show this
+/// caller sensitive fields: the operation then records the read in its own
+/// transaction (see `App::create_decision_shown`).
+fn shown_via(caller: &Caller, rpc: &'static str) -> Option<&'static str> {
+    sees_sensitive(caller.role).then_some(rpc)
 }
 
 fn check_reason(field: &str, value: &str, required: bool) -> Result<String, AppError> {
@@ -164,7 +167,10 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
             return Err(AppError::invalid_field("FIELD_REQUIRED", "penalty_decision", "is required").into());
         };
         let doc = convert::decision_doc(p, "penalty_decision.", self.app.clock.today_cst())?;
-        let row = self.app.create_decision(&caller, &r.request_id, doc).await?;
+        let row = self
+            .app
+            .create_decision_shown(&caller, &r.request_id, doc, shown_via(&caller, "CreatePenaltyDecision"))
+            .await?;
         Ok(self.respond(&caller, &row))
     }
 
@@ -255,7 +261,10 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
             },
             comment,
         };
-        let row = self.app.review_decision(&caller, id, &r.etag, input).await?;
+        let row = self
+            .app
+            .review_decision_shown(&caller, id, &r.etag, input, shown_via(&caller, "ReviewPenaltyDecision"))
+            .await?;
         Ok(self.respond(&caller, &row))
     }
 
@@ -266,7 +275,10 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         let caller = auth::check(&self.app, &req, OFFICER).await?;
         let r = req.into_inner();
         let id = decision_id(&r.name)?;
-        let row = self.app.publish_decision(&caller, id, &r.etag).await?;
+        let row = self
+            .app
+            .publish_decision_shown(&caller, id, &r.etag, shown_via(&caller, "PublishPenaltyDecision"))
+            .await?;
         Ok(self.respond(&caller, &row))
     }
 
@@ -286,7 +298,13 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         let doc = convert::decision_doc(&merged, "penalty_decision.", self.app.clock.today_cst())?;
         let row = self
             .app
-            .correct_decision(&caller, id, &r.etag, CorrectionPatch { doc, reason, paths })
+            .correct_decision_shown(
+                &caller,
+                id,
+                &r.etag,
+                CorrectionPatch { doc, reason, paths },
+                shown_via(&caller, "CorrectPenaltyDecision"),
+            )
             .await?;
         Ok(self.respond(&caller, &row))
     }
@@ -312,7 +330,15 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         v.finish()?;
         let row = self
             .app
-            .withdraw_decision(&caller, id, &r.etag, event, legal_event_on, &public_reason)
+            .withdraw_decision_shown(
+                &caller,
+                id,
+                &r.etag,
+                event,
+                legal_event_on,
+                &public_reason,
+                shown_via(&caller, "WithdrawPenaltyDecision"),
+            )
             .await?;
         Ok(self.respond(&caller, &row))
     }
@@ -333,7 +359,14 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         };
         let row = self
             .app
-            .record_fulfillment(&caller, id, &r.etag, date, &evidence)
+            .record_fulfillment_shown(
+                &caller,
+                id,
+                &r.etag,
+                date,
+                &evidence,
+                shown_via(&caller, "RecordFulfillment"),
+            )
             .await?;
         Ok(self.respond(&caller, &row))
     }
@@ -356,6 +389,8 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
             })?
         };
         // Existence first, so an unknown decision is NOT_FOUND, not an empty page.
+        // Events carry no ID numbers, addresses or contacts (their details
+        // name fields, never values), so this read is not audited.
         self.app.get_decision(id).await?;
         let rows = self
             .app

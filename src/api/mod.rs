@@ -1,7 +1,9 @@
 //! The gRPC layer: tonic services translating protobuf to application calls.
 //! No SQL here; every RPC authenticates and checks its role first.
 
+pub mod admission;
 pub mod auth;
+pub mod codec;
 pub mod convert;
 mod disclosure;
 /// Feed and export tuning.

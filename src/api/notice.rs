@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::auth;
+use super::auth::{self, sees_sensitive};
 use super::convert::{Violations, enum_in, enum_out, from_ts, ts};
 use super::{page, pb};
+use crate::app::keys::Caller;
 use crate::app::notice::DeliveryInput;
 use crate::app::{App, AppError, etag};
 use crate::domain::lifecycle::Role;
@@ -35,6 +36,30 @@ fn bundle_decision_id(name: &str) -> Result<&str, AppError> {
     name.strip_suffix("/noticeBundle")
         .and_then(|n| super::enforcement::decision_id(n).ok())
         .ok_or_else(|| AppError::invalid_field("INVALID_NAME", "name", "must be penaltyDecisions/{id}/noticeBundle"))
+}
+
+/// Whether showing this caller a bundle's personal data (a natural
+/// person's address in the decision document) is a read to audit: staff
+/// reads are; the party's own (enterprise, or the portal acting for it) are
+/// not, as for repair contacts.
+fn audits_bundle(role: Role) -> bool {
+    sees_sensitive(role)
+}
+
+/// The RPC a mutation's response is shown through, when it is audited.
+fn shown_via(caller: &Caller, rpc: &'static str) -> Option<&'static str> {
+    audits_bundle(caller.role).then_some(rpc)
+}
+
+impl NoticeApi {
+    /// Audits a read that shows staff personal data in documents: committed
+    /// before the response is built, so a failed audit sends an error instead.
+    async fn audit_read(&self, caller: &Caller, bundles: &[BundleRow], via: &str) -> Result<(), Status> {
+        if audits_bundle(caller.role) {
+            self.app.audit_bundle_reads(caller, bundles, via).await?;
+        }
+        Ok(())
+    }
 }
 
 /// A bundle as protobuf.
@@ -93,6 +118,8 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
             return Err(AppError::invalid_field("INVALID_VERSION", "version", "must not be negative").into());
         }
         let b = self.app.notice_bundle(&caller, id, i64::from(r.version)).await?;
+        self.audit_read(&caller, std::slice::from_ref(&b), "GetNoticeBundle")
+            .await?;
         Ok(Response::new(bundle_out(&b)))
     }
 
@@ -139,6 +166,7 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
             .list_bundles(&filter, &after, limit)
             .await
             .map_err(AppError::from)?;
+        self.audit_read(&caller, &rows, "ListNoticeBundles").await?;
         let next = match rows.last() {
             Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.decision_id),
             _ => String::new(),
@@ -184,7 +212,7 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
         };
         let b = self
             .app
-            .record_delivery(
+            .record_delivery_shown(
                 &caller,
                 id,
                 &r.etag,
@@ -196,6 +224,7 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
                     consent_ref,
                     witnesses,
                 },
+                shown_via(&caller, "RecordNoticeDelivery"),
             )
             .await?;
         Ok(Response::new(bundle_out(&b)))
@@ -220,7 +249,14 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
         };
         let b = self
             .app
-            .record_receipt(&caller, id, &r.etag, &signed_by, signed_at)
+            .record_receipt_shown(
+                &caller,
+                id,
+                &r.etag,
+                &signed_by,
+                signed_at,
+                shown_via(&caller, "RecordNoticeReceipt"),
+            )
             .await?;
         Ok(Response::new(bundle_out(&b)))
     }

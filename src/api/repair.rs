@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use super::auth::{self, sees_sensitive};
+use super::auth;
 use super::convert::{Violations, enum_in, enum_out, ts};
 use super::enforcement::resource_id;
 use super::ratelimit::RateLimiter;
@@ -109,12 +109,53 @@ fn application_out(row: &RepairRow, show_contact: bool, today: chrono::NaiveDate
     }
 }
 
+/// Who is shown an application's contact: the applicant (its own, isolated
+/// to its enterprise) and staff. A discloser never is.
+fn shows_contact(role: Role) -> bool {
+    !matches!(role, Role::Discloser | Role::System)
+}
+
+/// Whether showing this caller a contact is a read to audit: staff reads
+/// are (issue 7 item 8, DOMAIN.md §3 "every read is audited" of data kept
+/// "for internal use"); the applicant reading back the contact it gave
+/// itself — an enterprise, or the portal acting for it — is not an
+/// internal use of personal data and is not recorded.
+fn audits_contact(role: Role) -> bool {
+    shows_contact(role) && !matches!(role, Role::Portal | Role::Enterprise)
+}
+
+/// The RPC of a transition, named in its audit event.
+fn rpc_of(action: RepairAction) -> &'static str {
+    match action {
+        RepairAction::Accept => "AcceptRepairApplication",
+        RepairAction::Decline => "DeclineRepairApplication",
+        RepairAction::RequestSupplement => "RequestSupplement",
+        RepairAction::Supplement => "SupplementRepairApplication",
+        RepairAction::Approve => "ApproveRepairApplication",
+        RepairAction::Reject => "RejectRepairApplication",
+        RepairAction::Withdraw => "WithdrawRepairApplication",
+        RepairAction::Revoke => "RevokeRepair",
+    }
+}
+
 impl CreditRepairApi {
+    /// Responds with an application. A read by staff must have been audited
+    /// (`audit_contact_reads`, or in the transition's transaction) before.
     fn respond(&self, caller: &Caller, row: &RepairRow) -> Response<pb::RepairApplication> {
-        // The applicant sees its own contact; staff who may see contacts see it.
-        let show = matches!(caller.role, Role::Portal | Role::Enterprise | Role::RepairReviewer)
-            || sees_sensitive(caller.role);
-        Response::new(application_out(row, show, self.app.clock.today_cst()))
+        Response::new(application_out(
+            row,
+            shows_contact(caller.role),
+            self.app.clock.today_cst(),
+        ))
+    }
+
+    /// Audits a read that shows contacts to staff: committed before the
+    /// response is built, so a failed audit sends an error instead.
+    async fn audit_read(&self, caller: &Caller, rows: &[RepairRow], via: &str) -> Result<(), Status> {
+        if audits_contact(caller.role) {
+            self.app.audit_contact_reads(caller, rows, via).await?;
+        }
+        Ok(())
     }
 
     /// Validates uploads against the configured bounds.
@@ -170,9 +211,10 @@ impl CreditRepairApi {
         let mut v = Violations::default();
         let reason = v.text("reason", step.reason, limits::REASON, step.reason_required);
         v.finish()?;
+        let shown_via = audits_contact(caller.role).then_some(rpc_of(step.action));
         let row = self
             .app
-            .transition_repair(&caller, id, etag_given, step.action, &reason, step.uploads)
+            .transition_repair_shown(&caller, id, etag_given, step.action, &reason, step.uploads, shown_via)
             .await?;
         Ok(self.respond(&caller, &row))
     }
@@ -348,6 +390,8 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         let caller = auth::check(&self.app, &req, READERS).await?;
         let id = application_id(&req.get_ref().name)?;
         let row = self.app.get_repair(&caller, id).await?;
+        self.audit_read(&caller, std::slice::from_ref(&row), "GetRepairApplication")
+            .await?;
         Ok(self.respond(&caller, &row))
     }
 
@@ -395,12 +439,13 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
             .list_repairs(&filter, &after, limit)
             .await
             .map_err(AppError::from)?;
+        self.audit_read(&caller, &rows, "ListRepairApplications").await?;
         let next = match rows.last() {
             Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id),
             _ => String::new(),
         };
         let today = self.app.clock.today_cst();
-        let show = caller.role != Role::Discloser;
+        let show = shows_contact(caller.role);
         Ok(Response::new(pb::ListRepairApplicationsResponse {
             repair_applications: rows.iter().map(|r| application_out(r, show, today)).collect(),
             next_page_token: next,
@@ -562,7 +607,9 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         let r = req.into_inner();
         let id = application_id(&r.name)?;
         let limit = page::size(r.page_size)?;
-        self.app.get_repair(&caller, id).await?; // existence and isolation first
+        // Existence and isolation first. Events carry actors, states and
+        // reasons, never the contact, so this read is not audited.
+        self.app.get_repair(&caller, id).await?;
         let scope = format!("repair-events|{}|{:?}|{}", caller.key_id, caller.enterprise, id);
         let after = page::position(&scope, &r.page_token)?;
         let after: i64 = if after.is_empty() {

@@ -72,6 +72,14 @@ impl From<AppError> for Status {
                     "the service is temporarily unavailable; retry".into(),
                 )
             }
+            AppError::Exhausted {
+                reason,
+                message,
+                retry_after,
+            } => {
+                d.set_retry_info(Some(retry_after.max(Duration::from_millis(10))));
+                (Code::ResourceExhausted, reason.into(), message)
+            }
             AppError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 (Code::Internal, "INTERNAL".into(), "internal error".into())

@@ -9,9 +9,9 @@ use super::keys::Caller;
 use super::{App, AppError, AppResult, FieldViolation, new_id};
 use crate::domain::lifecycle::{
     Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Exclusion, Fulfillment, LegalReview,
-    ReviewChecklist, ReviewOpinion, TerminationReason, Withdrawal, WithdrawalEvent,
+    Micros, ReviewChecklist, ReviewOpinion, TerminationReason, Withdrawal, WithdrawalEvent,
 };
-use crate::domain::policy::{PolicyInput, PublicationDecision};
+use crate::domain::policy::{PartyKind, PolicyInput, PublicationDecision};
 use crate::domain::record::{DecisionDoc, PublicDates, PublicRecord};
 use crate::store::{DecisionRow, DisclosureRow, NewChange, NewEvent, Tx};
 
@@ -74,6 +74,31 @@ fn with_note(mut details: serde_json::Value, note: Option<&EventNote>) -> serde_
     details
 }
 
+/// One record whose sensitive fields a response shows: the decision whose
+/// 全过程记录 gets the `SENSITIVE_DATA_READ` event, the resource shown (a
+/// decision, a repair application, a notice bundle) and which fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct SensitiveRead {
+    /// The decision the record belongs to.
+    pub decision_id: String,
+    /// Resource name of what was shown.
+    pub record: String,
+    /// The sensitive fields it showed (names only, never values).
+    pub fields: Vec<&'static str>,
+}
+
+impl SensitiveRead {
+    /// The read of a decision, if it holds sensitive fields.
+    pub fn of_decision(row: &DecisionRow) -> Option<SensitiveRead> {
+        let fields = sensitive_fields(&row.doc);
+        (!fields.is_empty()).then(|| SensitiveRead {
+            decision_id: row.id.clone(),
+            record: decision_name(&row.id),
+            fields,
+        })
+    }
+}
+
 fn decision_name(id: &str) -> String {
     format!("penaltyDecisions/{id}")
 }
@@ -94,12 +119,22 @@ impl App {
             || doc.penalty_kinds.iter().any(|k| self.major.kinds.contains(k))
     }
 
-    /// Records a decision. Idempotent on (caller key, `request_id`).
-    pub async fn create_decision(
+    /// Records a decision. Idempotent on (caller key, `request_id`). The
+    /// result is shown to no one: RPCs use [`App::create_decision_shown`].
+    pub async fn create_decision(&self, caller: &Caller, request_id: &str, doc: DecisionDoc) -> AppResult<DecisionRow> {
+        self.create_decision_shown(caller, request_id, doc, None).await
+    }
+
+    /// Records a decision. With `shown_via`, the response of that RPC shows
+    /// the caller the decision's sensitive fields: the read is recorded in
+    /// the same transaction (a replayed request's too), so no response
+    /// carrying them goes out without its `SENSITIVE_DATA_READ` event.
+    pub async fn create_decision_shown(
         &self,
         caller: &Caller,
         request_id: &str,
         mut doc: DecisionDoc,
+        shown_via: Option<&str>,
     ) -> AppResult<DecisionRow> {
         doc.major = self.is_major(&doc);
         let now = self.now_micros();
@@ -108,7 +143,7 @@ impl App {
         if let Some(k) = &request_key
             && let Some(existing) = tx.decision_by_request_key(k).await?
         {
-            return Ok(existing);
+            return self.replay_shown(tx, caller, existing, shown_via, now).await;
         }
         let row = DecisionRow {
             id: new_id(),
@@ -131,7 +166,7 @@ impl App {
             if let Some(k) = &request_key
                 && let Some(existing) = tx.decision_by_request_key(k).await?
             {
-                return Ok(existing);
+                return self.replay_shown(tx, caller, existing, shown_via, now).await;
             }
             return Err(AppError::AlreadyExists {
                 reason: "DUPLICATE_DECISION_NUMBER",
@@ -151,8 +186,25 @@ impl App {
             document_sha256: vec![],
         })
         .await?;
+        self.audit_shown(&mut tx, caller, &row, shown_via, now).await?;
         tx.commit().await?;
         Ok(row)
+    }
+
+    /// The answer to a replayed create: the first result, its read recorded.
+    async fn replay_shown(
+        &self,
+        mut tx: Box<dyn Tx>,
+        caller: &Caller,
+        existing: DecisionRow,
+        shown_via: Option<&str>,
+        now: Micros,
+    ) -> AppResult<DecisionRow> {
+        if shown_via.is_some() {
+            self.audit_shown(&mut tx, caller, &existing, shown_via, now).await?;
+            tx.commit().await?;
+        }
+        Ok(existing)
     }
 
     /// A decision by id.
@@ -173,13 +225,26 @@ impl App {
     }
 
     /// Records a legal review (重大执法决定法制审核). The reviewer must not be
-    /// the officer who recorded the decision.
+    /// the officer who recorded the decision. Shown to no one.
     pub async fn review_decision(
         &self,
         caller: &Caller,
         id: &str,
         etag_given: &str,
         input: ReviewInput,
+    ) -> AppResult<DecisionRow> {
+        self.review_decision_shown(caller, id, etag_given, input, None).await
+    }
+
+    /// [`App::review_decision`], the result shown through `shown_via` (the
+    /// read recorded in the same transaction, see [`App::create_decision_shown`]).
+    pub async fn review_decision_shown(
+        &self,
+        caller: &Caller,
+        id: &str,
+        etag_given: &str,
+        input: ReviewInput,
+        shown_via: Option<&str>,
     ) -> AppResult<DecisionRow> {
         if input.opinion == ReviewOpinion::Approve {
             let c = &input.checklist;
@@ -259,6 +324,7 @@ impl App {
             document_sha256: vec![],
         })
         .await?;
+        self.audit_shown(&mut tx, caller, &row, shown_via, now).await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -277,8 +343,21 @@ impl App {
     }
 
     /// Publishes a decision by the policy: a disclosure with a `PUBLISHED`
-    /// change, or `NOT_PUBLISHED` naming the rule that excluded it.
+    /// change, or `NOT_PUBLISHED` naming the rule that excluded it. Shown to
+    /// no one.
     pub async fn publish_decision(&self, caller: &Caller, id: &str, etag_given: &str) -> AppResult<DecisionRow> {
+        self.publish_decision_shown(caller, id, etag_given, None).await
+    }
+
+    /// [`App::publish_decision`], the result shown through `shown_via` (the
+    /// read recorded in the same transaction, see [`App::create_decision_shown`]).
+    pub async fn publish_decision_shown(
+        &self,
+        caller: &Caller,
+        id: &str,
+        etag_given: &str,
+        shown_via: Option<&str>,
+    ) -> AppResult<DecisionRow> {
         let mut tx = self.store.begin().await?;
         let row = self.locked_decision(&mut tx, id, etag_given).await?;
         if row.state != DecisionState::Recorded {
@@ -291,6 +370,10 @@ impl App {
                 "a major decision needs an approving legal review before publication (行政处罚法 Art. 58)",
             ));
         }
+        // Publication changes no content, so the read is recorded before it:
+        // the feed entry must stay the last write of the transaction.
+        self.audit_shown(&mut tx, caller, &row, shown_via, self.now_micros())
+            .await?;
         let (row, fed) = self.publish_in_tx(&mut tx, &caller.actor(), row, None).await?;
         tx.commit().await?;
         if fed {
@@ -422,13 +505,28 @@ impl App {
     }
 
     /// Corrects a decision. A published one gets a new disclosure version and
-    /// a `CORRECTED` change; its periods are recomputed by the policy.
+    /// a `CORRECTED` change; its periods are recomputed by the policy. Shown
+    /// to no one.
     pub async fn correct_decision(
         &self,
         caller: &Caller,
         id: &str,
         etag_given: &str,
         patch: CorrectionPatch,
+    ) -> AppResult<DecisionRow> {
+        self.correct_decision_shown(caller, id, etag_given, patch, None).await
+    }
+
+    /// [`App::correct_decision`], the corrected decision shown through
+    /// `shown_via` (the read recorded in the same transaction, see
+    /// [`App::create_decision_shown`]).
+    pub async fn correct_decision_shown(
+        &self,
+        caller: &Caller,
+        id: &str,
+        etag_given: &str,
+        patch: CorrectionPatch,
+        shown_via: Option<&str>,
     ) -> AppResult<DecisionRow> {
         let mut tx = self.store.begin().await?;
         let mut row = self.locked_decision(&mut tx, id, etag_given).await?;
@@ -493,6 +591,7 @@ impl App {
             document_sha256: change.iter().map(|c| c.content_sha256.clone()).collect(),
         })
         .await?;
+        self.audit_shown(&mut tx, caller, &row, shown_via, now).await?;
         let fed = change.is_some();
         if let Some(c) = change {
             tx.append_change(&c).await?;
@@ -505,7 +604,7 @@ impl App {
     }
 
     /// Withdraws a decision (行政处罚法 Art. 48) and terminates its disclosure
-    /// with the public reason.
+    /// with the public reason. Shown to no one.
     pub async fn withdraw_decision(
         &self,
         caller: &Caller,
@@ -514,6 +613,23 @@ impl App {
         legal_event: WithdrawalEvent,
         legal_event_on: Option<NaiveDate>,
         public_reason: &str,
+    ) -> AppResult<DecisionRow> {
+        self.withdraw_decision_shown(caller, id, etag_given, legal_event, legal_event_on, public_reason, None)
+            .await
+    }
+
+    /// [`App::withdraw_decision`], the result shown through `shown_via` (the
+    /// read recorded in the same transaction, see [`App::create_decision_shown`]).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn withdraw_decision_shown(
+        &self,
+        caller: &Caller,
+        id: &str,
+        etag_given: &str,
+        legal_event: WithdrawalEvent,
+        legal_event_on: Option<NaiveDate>,
+        public_reason: &str,
+        shown_via: Option<&str>,
     ) -> AppResult<DecisionRow> {
         let today = self.clock.today_cst();
         let legal_event_on = legal_event_on.unwrap_or(today);
@@ -570,6 +686,7 @@ impl App {
             document_sha256: vec![],
         })
         .await?;
+        self.audit_shown(&mut tx, caller, &row, shown_via, now).await?;
         let fed = change.is_some();
         if let Some(c) = change {
             tx.append_change(&c).await?;
@@ -581,7 +698,7 @@ impl App {
         Ok(row)
     }
 
-    /// Records that the penalty was carried out.
+    /// Records that the penalty was carried out. Shown to no one.
     pub async fn record_fulfillment(
         &self,
         caller: &Caller,
@@ -589,6 +706,21 @@ impl App {
         etag_given: &str,
         fulfilled_on: NaiveDate,
         evidence: &str,
+    ) -> AppResult<DecisionRow> {
+        self.record_fulfillment_shown(caller, id, etag_given, fulfilled_on, evidence, None)
+            .await
+    }
+
+    /// [`App::record_fulfillment`], the result shown through `shown_via` (the
+    /// read recorded in the same transaction, see [`App::create_decision_shown`]).
+    pub async fn record_fulfillment_shown(
+        &self,
+        caller: &Caller,
+        id: &str,
+        etag_given: &str,
+        fulfilled_on: NaiveDate,
+        evidence: &str,
+        shown_via: Option<&str>,
     ) -> AppResult<DecisionRow> {
         let mut tx = self.store.begin().await?;
         let mut row = self.locked_decision(&mut tx, id, etag_given).await?;
@@ -632,38 +764,100 @@ impl App {
             document_sha256: vec![],
         })
         .await?;
+        self.audit_shown(&mut tx, caller, &row, shown_via, now).await?;
         tx.commit().await?;
         Ok(row)
     }
 
-    /// Records that staff were shown ID numbers or contacts of these
-    /// decisions: one `SENSITIVE_DATA_READ` event each.
-    pub async fn audit_sensitive_read(&self, caller: &Caller, ids: &[String], via: &str) -> AppResult<()> {
-        if ids.is_empty() {
+    /// Records that staff were shown the sensitive fields of these decisions
+    /// (those without any are skipped): one `SENSITIVE_DATA_READ` event each,
+    /// committed before the caller may send the response.
+    pub async fn audit_sensitive_read(&self, caller: &Caller, rows: &[DecisionRow], via: &str) -> AppResult<()> {
+        let reads: Vec<SensitiveRead> = rows.iter().filter_map(SensitiveRead::of_decision).collect();
+        self.audit_reads(caller, &reads, via).await
+    }
+
+    /// Records reads in a transaction of their own, committed before the
+    /// response that shows them may go out.
+    pub(super) async fn audit_reads(&self, caller: &Caller, reads: &[SensitiveRead], via: &str) -> AppResult<()> {
+        if reads.is_empty() {
             return Ok(());
         }
         let now = self.now_micros();
         let mut tx = self.store.begin().await?;
-        for id in ids {
+        self.audit_in_tx(&mut tx, caller, reads, via, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Appends one `SENSITIVE_DATA_READ` event per read to the decisions'
+    /// 全过程记录, inside `tx`: who (key id, label, role, on-behalf-of), when,
+    /// which record and fields, and through which RPC. Never the values.
+    pub(super) async fn audit_in_tx(
+        &self,
+        tx: &mut Box<dyn Tx>,
+        caller: &Caller,
+        reads: &[SensitiveRead],
+        via: &str,
+        now: Micros,
+    ) -> AppResult<()> {
+        for r in reads {
             tx.append_event(&NewEvent {
-                decision_id: id.clone(),
+                decision_id: r.decision_id.clone(),
                 kind: EventKind::SensitiveDataRead,
                 actor: caller.actor(),
                 at: now,
-                summary: format!("sensitive fields read via {via}"),
-                details: json!({"via": via}),
+                summary: format!("sensitive fields of {} read via {via}", r.record),
+                details: json!({"via": via, "record": r.record, "fields": r.fields}),
                 document_sha256: vec![],
             })
             .await?;
         }
-        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records, inside `tx`, that the response of `shown_via` (if any) shows
+    /// the caller this decision's sensitive fields (if it has any).
+    async fn audit_shown(
+        &self,
+        tx: &mut Box<dyn Tx>,
+        caller: &Caller,
+        row: &DecisionRow,
+        shown_via: Option<&str>,
+        now: Micros,
+    ) -> AppResult<()> {
+        if let Some(via) = shown_via
+            && let Some(read) = SensitiveRead::of_decision(row)
+        {
+            self.audit_in_tx(tx, caller, &[read], via, now).await?;
+        }
         Ok(())
     }
 }
 
 /// Whether a decision holds data only some roles may see.
 pub fn has_sensitive(doc: &DecisionDoc) -> bool {
-    !doc.party.id_number.is_empty()
-        || !doc.party.legal_representative.id_number.is_empty()
-        || (doc.party.kind == crate::domain::policy::PartyKind::NaturalPerson && !doc.party.address.is_empty())
+    !sensitive_fields(doc).is_empty()
+}
+
+/// The fields of a decision only some roles may see (API.md): ID numbers,
+/// and a natural person's address.
+pub(super) fn sensitive_fields(doc: &DecisionDoc) -> Vec<&'static str> {
+    let p = &doc.party;
+    let mut out = Vec::new();
+    if !p.id_number.is_empty() {
+        out.push("party.id_number");
+    }
+    if !p.legal_representative.id_number.is_empty() {
+        out.push("party.legal_representative.id_number");
+    }
+    if natural_person_address(doc) {
+        out.push("party.address");
+    }
+    out
+}
+
+/// Whether the decision holds a natural person's address.
+pub(super) fn natural_person_address(doc: &DecisionDoc) -> bool {
+    doc.party.kind == PartyKind::NaturalPerson && !doc.party.address.is_empty()
 }

@@ -80,6 +80,16 @@ pub enum AppError {
     /// The database is down (`UNAVAILABLE`).
     #[error("service temporarily unavailable")]
     Unavailable(String),
+    /// Over a limit (`RESOURCE_EXHAUSTED` with `RetryInfo`).
+    #[error("{message}")]
+    Exhausted {
+        /// ErrorInfo reason.
+        reason: &'static str,
+        /// Message.
+        message: String,
+        /// When a retry may succeed.
+        retry_after: std::time::Duration,
+    },
     /// A bug or corrupt data (`INTERNAL`); the detail is logged, never sent.
     #[error("internal error")]
     Internal(String),

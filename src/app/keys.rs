@@ -143,12 +143,18 @@ impl App {
         if id.is_empty() || id.len() > 64 || secret.len() != 64 {
             return Err(bad());
         }
-        let key = self.store.get_key(id).await?.ok_or_else(bad)?;
+        let (key, cached) = match self.guard.cached_key(id) {
+            Some(k) => (k, true),
+            None => (self.store.get_key(id).await?.ok_or_else(bad)?, false),
+        };
         if !constant_time_eq(sha256_hex(secret.as_bytes()).as_bytes(), key.secret_hash.as_bytes()) {
             return Err(bad());
         }
         if key.revoked_at.is_some() {
             return Err(AppError::Unauthenticated("API key revoked".into()));
+        }
+        if !cached {
+            self.guard.cache_key(&key);
         }
         if let Some(last) = key.expires_on
             && self.clock.today_cst() > last

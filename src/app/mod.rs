@@ -5,6 +5,7 @@
 mod decisions;
 mod error;
 mod expiry;
+pub mod guard;
 pub mod import;
 pub mod keys;
 pub mod notice;
@@ -67,6 +68,8 @@ pub struct App {
     /// Bumped after every commit that appended to the change feed, so local
     /// watchers wake at once (other instances' commits are found by polling).
     feed: watch::Sender<u64>,
+    /// Admission state of this instance: database health, per-key rate.
+    pub guard: Arc<guard::Guard>,
 }
 
 impl App {
@@ -92,6 +95,7 @@ impl App {
                 templates: Arc::new(crate::domain::notice::NoticeTemplates::empty()),
             },
             feed,
+            guard: Arc::new(guard::Guard::default()),
         }
     }
 

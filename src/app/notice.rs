@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::decisions::{SensitiveRead, natural_person_address};
 use super::keys::Caller;
 use super::repair::may_see;
 use super::{App, AppError, AppResult, etag};
@@ -17,7 +18,7 @@ use crate::domain::notice::{
     PUBLIC_NOTICE_DEEMED_DAYS, Receipt,
 };
 use crate::domain::policy::PublicationDecision;
-use crate::domain::record::sha256_hex;
+use crate::domain::record::{DecisionDoc, sha256_hex};
 use crate::store::{BundleRow, NewEvent};
 
 /// Templates and texts of the notices (configuration).
@@ -50,11 +51,35 @@ fn bundle_name(decision_id: &str) -> String {
     format!("penaltyDecisions/{decision_id}/noticeBundle")
 }
 
+/// The read of a bundle whose documents carry personal data. No template
+/// context holds an ID number; the 行政处罚决定书 prints the party's 住所
+/// (`templates/notices/penalty_decision.txt.j2`), which for a natural person
+/// is sensitive (API.md). Judged on the decision as it is now: the latest
+/// version is rendered from it; an older version rendered before a correction
+/// of the party's kind or address is judged by the corrected content.
+fn bundle_read(bundle: &BundleRow, doc: &DecisionDoc) -> Option<SensitiveRead> {
+    natural_person_address(doc).then(|| SensitiveRead {
+        decision_id: bundle.decision_id.clone(),
+        record: bundle_name(&bundle.decision_id),
+        fields: vec!["documents.body: party.address"],
+    })
+}
+
 impl App {
+    /// The decision behind a bundle. No decision and another enterprise's
+    /// decision must answer alike (existence does not leak), so a missing
+    /// decision is reported as a missing bundle.
+    async fn decision_for_bundle(&self, decision_id: &str) -> AppResult<crate::store::DecisionRow> {
+        match self.get_decision(decision_id).await {
+            Err(AppError::NotFound(_)) => Err(AppError::NotFound(bundle_name(decision_id))),
+            r => r,
+        }
+    }
+
     /// The bundle of a decision: version 0 means the latest, rendering it
     /// (and storing it) if the decision has none yet or was corrected since.
     pub async fn notice_bundle(&self, caller: &Caller, decision_id: &str, version: i64) -> AppResult<BundleRow> {
-        let decision = self.get_decision(decision_id).await?;
+        let decision = self.decision_for_bundle(decision_id).await?;
         if !may_see(caller, &decision.doc.party.credit_code) {
             return Err(AppError::NotFound(bundle_name(decision_id)));
         }
@@ -144,13 +169,40 @@ impl App {
         Ok(row)
     }
 
-    /// Records one delivery act for the latest bundle.
+    /// Records that staff were shown bundles whose documents carry personal
+    /// data: one `SENSITIVE_DATA_READ` event each, committed before the
+    /// caller may send the response.
+    pub async fn audit_bundle_reads(&self, caller: &Caller, bundles: &[BundleRow], via: &str) -> AppResult<()> {
+        let mut reads = Vec::new();
+        for b in bundles {
+            let decision = self.get_decision(&b.decision_id).await?;
+            reads.extend(bundle_read(b, &decision.doc));
+        }
+        self.audit_reads(caller, &reads, via).await
+    }
+
+    /// Records one delivery act for the latest bundle. Shown to no one.
     pub async fn record_delivery(
         &self,
         caller: &Caller,
         decision_id: &str,
         etag_given: &str,
         input: DeliveryInput,
+    ) -> AppResult<BundleRow> {
+        self.record_delivery_shown(caller, decision_id, etag_given, input, None)
+            .await
+    }
+
+    /// [`App::record_delivery`]. With `shown_via`, the response of that RPC
+    /// shows the caller the bundle's documents: a read of personal data they
+    /// carry is recorded in the delivery's own transaction.
+    pub async fn record_delivery_shown(
+        &self,
+        caller: &Caller,
+        decision_id: &str,
+        etag_given: &str,
+        input: DeliveryInput,
+        shown_via: Option<&str>,
     ) -> AppResult<BundleRow> {
         let current = self.notice_bundle(caller, decision_id, 0).await?;
         let decision = self.get_decision(decision_id).await?;
@@ -248,11 +300,16 @@ impl App {
             document_sha256: hashes,
         })
         .await?;
+        if let Some(via) = shown_via
+            && let Some(read) = bundle_read(&row, &decision.doc)
+        {
+            self.audit_in_tx(&mut tx, caller, &[read], via, now).await?;
+        }
         tx.commit().await?;
         Ok(row)
     }
 
-    /// Records the 送达回证 of a delivered bundle.
+    /// Records the 送达回证 of a delivered bundle. Shown to no one.
     pub async fn record_receipt(
         &self,
         caller: &Caller,
@@ -261,7 +318,22 @@ impl App {
         signed_by: &str,
         signed_at: DateTime<Utc>,
     ) -> AppResult<BundleRow> {
-        let decision = self.get_decision(decision_id).await?;
+        self.record_receipt_shown(caller, decision_id, etag_given, signed_by, signed_at, None)
+            .await
+    }
+
+    /// [`App::record_receipt`], the bundle shown through `shown_via` (the
+    /// read recorded in the same transaction, see [`App::record_delivery_shown`]).
+    pub async fn record_receipt_shown(
+        &self,
+        caller: &Caller,
+        decision_id: &str,
+        etag_given: &str,
+        signed_by: &str,
+        signed_at: DateTime<Utc>,
+        shown_via: Option<&str>,
+    ) -> AppResult<BundleRow> {
+        let decision = self.decision_for_bundle(decision_id).await?;
         if !may_see(caller, &decision.doc.party.credit_code) {
             return Err(AppError::NotFound(bundle_name(decision_id)));
         }
@@ -327,6 +399,11 @@ impl App {
             document_sha256: vec![],
         })
         .await?;
+        if let Some(via) = shown_via
+            && let Some(read) = bundle_read(&row, &decision.doc)
+        {
+            self.audit_in_tx(&mut tx, caller, &[read], via, now).await?;
+        }
         tx.commit().await?;
         Ok(row)
     }

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use rand::RngCore;
 use serde_json::json;
 
+use super::decisions::SensitiveRead;
 use super::keys::Caller;
 use super::{App, AppError, AppResult, PreconditionViolation, new_id};
 use crate::domain::lifecycle::{ChangeKind, DecisionState, DisclosureState, EventKind, Role, TerminationReason};
@@ -115,6 +116,24 @@ pub fn may_see(caller: &Caller, applicant_code: &str) -> bool {
         Role::Portal | Role::Enterprise => caller.enterprise.as_deref() == Some(applicant_code),
         _ => true,
     }
+}
+
+/// The read of an application's contact (sensitive, API.md), recorded on
+/// its decision's 全过程记录 naming the application.
+fn contact_read(row: &RepairRow, decision_id: &str) -> Option<SensitiveRead> {
+    let c = &row.doc.contact;
+    let mut fields = Vec::new();
+    if !c.name.is_empty() {
+        fields.push("contact.name");
+    }
+    if !c.phone.is_empty() {
+        fields.push("contact.phone");
+    }
+    (!fields.is_empty()).then(|| SensitiveRead {
+        decision_id: decision_id.to_string(),
+        record: application_name(&row.id),
+        fields,
+    })
 }
 
 /// A random receipt code, unbiased (rejection sampling over the alphabet).
@@ -342,6 +361,32 @@ impl App {
         Ok(row)
     }
 
+    /// Records that staff were shown the contacts of these applications: one
+    /// `SENSITIVE_DATA_READ` event each, on the 全过程记录 of the application's
+    /// decision (the repair side's `repair_events` holds transitions only),
+    /// committed before the caller may send the response.
+    pub async fn audit_contact_reads(&self, caller: &Caller, rows: &[RepairRow], via: &str) -> AppResult<()> {
+        let mut decisions: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+        let mut reads = Vec::new();
+        for row in rows {
+            let decision_id = match decisions.get(row.disclosure_id.as_str()) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = self
+                        .store
+                        .get_disclosure(&row.disclosure_id)
+                        .await?
+                        .ok_or_else(|| AppError::Internal(format!("application {} has no disclosure", row.id)))?
+                        .decision_id;
+                    decisions.insert(&row.disclosure_id, id.clone());
+                    id
+                }
+            };
+            reads.extend(contact_read(row, &decision_id));
+        }
+        self.audit_reads(caller, &reads, via).await
+    }
+
     /// Receipt-code look-up: a wrong code and a wrong credit code answer alike.
     pub async fn lookup_repair(&self, receipt_code: &str, applicant_code: &str) -> AppResult<RepairRow> {
         let not_found = || AppError::NotFound("repair application".into());
@@ -352,7 +397,8 @@ impl App {
             .ok_or_else(not_found)
     }
 
-    /// Applies one transition of DOMAIN.md §4.
+    /// Applies one transition of DOMAIN.md §4. The result is shown to no
+    /// one: RPCs use [`App::transition_repair_shown`].
     pub async fn transition_repair(
         &self,
         caller: &Caller,
@@ -361,6 +407,24 @@ impl App {
         action: RepairAction,
         reason: &str,
         uploads: Vec<Upload>,
+    ) -> AppResult<RepairRow> {
+        self.transition_repair_shown(caller, id, etag_given, action, reason, uploads, None)
+            .await
+    }
+
+    /// Applies one transition. With `shown_via`, the response of that RPC
+    /// shows the caller the application's contact: the read is recorded in
+    /// the transition's own transaction, so it commits with the act or not at all.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn transition_repair_shown(
+        &self,
+        caller: &Caller,
+        id: &str,
+        etag_given: &str,
+        action: RepairAction,
+        reason: &str,
+        uploads: Vec<Upload>,
+        shown_via: Option<&str>,
     ) -> AppResult<RepairRow> {
         let today = self.clock.today_cst();
         let now = self.now_micros();
@@ -456,6 +520,12 @@ impl App {
             reason: reason.to_string(),
         })
         .await?;
+        // Before the feed entry, which must stay the transaction's last write.
+        if let Some(via) = shown_via
+            && let Some(read) = contact_read(&row, &decision_id)
+        {
+            self.audit_in_tx(&mut tx, caller, &[read], via, now).await?;
+        }
         let fed = change.is_some();
         if let Some(c) = change {
             tx.append_change(&c).await?;

@@ -280,7 +280,9 @@ pub trait Store: RepairStore + NoticeStore + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Applies this backend's migrations.
     async fn migrate(&self) -> Result<()>;
-    /// Checks the database answers.
+    /// Checks the database answers, on a dedicated connection kept between
+    /// calls (re-made after a failure), so it neither waits for nor disturbs
+    /// the pool.
     async fn ping(&self) -> Result<()>;
     /// Begins a write transaction.
     async fn begin(&self) -> Result<Box<dyn Tx>>;
@@ -396,7 +398,9 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        | sqlx::Error::WorkerCrashed
+        // A connection cut mid-message (the server went away).
+        | sqlx::Error::Protocol(_) => StoreError::Unavailable(e.to_string()),
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
             match code.as_str() {

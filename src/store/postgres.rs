@@ -10,6 +10,8 @@ use super::{Result, StoreOptions, classify, redact_url};
 /// PostgreSQL store: for production and for several instances on one database.
 pub struct PgStore {
     pool: PgPool,
+    /// The health probe's own connection (see `Store::ping`).
+    probe: tokio::sync::Mutex<Option<sqlx::PgConnection>>,
 }
 
 impl PgStore {
@@ -28,7 +30,10 @@ impl PgStore {
                 tracing::warn!(url = %redact_url(url), error = %e, "cannot connect to PostgreSQL");
                 e
             })?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            probe: tokio::sync::Mutex::new(None),
+        })
     }
 }
 

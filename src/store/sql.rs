@@ -226,7 +226,20 @@ macro_rules! sql_store {
             }
 
             async fn ping(&self) -> $crate::store::Result<()> {
-                sqlx::query("SELECT 1").execute(&self.pool).await.map_err(classify)?;
+                // On a connection of its own, not the pool's: a busy pool is
+                // not a database outage, and a refused connection shows at once
+                // (the pool would retry until its acquire timeout).
+                use sqlx::{ConnectOptions, Connection};
+                let mut slot = self.probe.lock().await;
+                if let Some(conn) = slot.as_mut() {
+                    if conn.ping().await.is_ok() {
+                        return Ok(());
+                    }
+                    *slot = None;
+                }
+                let mut conn = self.pool.connect_options().connect().await.map_err(classify)?;
+                conn.ping().await.map_err(classify)?;
+                *slot = Some(conn);
                 Ok(())
             }
 

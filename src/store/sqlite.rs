@@ -13,6 +13,8 @@ use super::{Result, StoreError, StoreOptions, classify};
 /// sequence order; WAL lets readers and an export run beside the writer.
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The health probe's own connection (see `Store::ping`).
+    probe: tokio::sync::Mutex<Option<sqlx::SqliteConnection>>,
 }
 
 impl SqliteStore {
@@ -40,7 +42,10 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(classify)?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            probe: tokio::sync::Mutex::new(None),
+        })
     }
 }
 

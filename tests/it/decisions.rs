@@ -1873,15 +1873,25 @@ async fn events_are_ordered_paged_and_append_only() {
 
         use pb::DecisionEventKind as K;
         let all = events(&mut enf, &auditor, &c.name).await;
+        // Each response showed the caller the legal representative's ID
+        // number: a SENSITIVE_DATA_READ in the act's own transaction (after
+        // the act's event; before it for publication, whose feed entry must
+        // be the transaction's last write).
         assert_eq!(
             all.iter().map(|e| e.kind).collect::<Vec<_>>(),
             [
                 K::Recorded,
+                K::SensitiveDataRead,
                 K::LegalReviewed,
+                K::SensitiveDataRead,
+                K::SensitiveDataRead,
                 K::Published,
                 K::FulfillmentRecorded,
+                K::SensitiveDataRead,
                 K::Corrected,
-                K::Withdrawn
+                K::SensitiveDataRead,
+                K::Withdrawn,
+                K::SensitiveDataRead,
             ]
             .iter()
             .map(|k| *k as i32)
@@ -1896,11 +1906,18 @@ async fn events_are_ordered_paged_and_append_only() {
             })
             .collect();
         let off = (officer_id.clone(), "officer".to_string());
+        let rev = (reviewer_id.clone(), "legal_reviewer".to_string());
         assert_eq!(
             actors,
             vec![
                 off.clone(),
-                (reviewer_id.clone(), "legal_reviewer".into()),
+                off.clone(),
+                rev.clone(),
+                rev,
+                off.clone(),
+                off.clone(),
+                off.clone(),
+                off.clone(),
                 off.clone(),
                 off.clone(),
                 off.clone(),

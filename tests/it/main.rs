@@ -3,20 +3,27 @@
 //! tonic client over TCP.
 
 mod access;
+mod access_matrix;
 mod auth;
 mod binary;
 mod conformance;
+mod crash;
 mod decisions;
 mod demo;
 mod expiry;
 mod export;
 mod feed;
 mod import;
+mod malformed;
+mod multi_instance;
 mod notice;
+mod outage;
+mod overload;
 mod pg_harness;
 mod publication;
 mod repair;
 mod repair_support;
 mod report;
+mod sensitive_audit;
 mod shutdown;
 mod support;

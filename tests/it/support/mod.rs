@@ -195,6 +195,44 @@ impl TestServer {
         }
     }
 
+    /// Starts a server like [`TestServer::start`], with its options adjusted
+    /// by `tune` (e.g. a higher look-up rate limit).
+    pub async fn start_tuned(url: &str, clock: Arc<ManualClock>, tune: impl FnOnce(&mut ServerOptions)) -> TestServer {
+        let cfg = Config {
+            database_url: url.to_string(),
+            max_connections: 8,
+            ..Config::default()
+        };
+        let app = cfg.open_app(clock.clone()).await.expect("open app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let mut opts = ServerOptions {
+            feed: FeedOptions {
+                watch_poll: Duration::from_millis(50),
+                ..FeedOptions::default()
+            },
+            shutdown_grace: Duration::from_secs(2),
+            expiry_interval: Duration::from_millis(100),
+            ..ServerOptions::default()
+        };
+        tune(&mut opts);
+        let a = app.clone();
+        let handle = tokio::spawn(async move {
+            let _ = gongshi::server::run(listener, a, opts, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        TestServer {
+            addr,
+            app,
+            clock,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
     /// A channel to the server.
     pub async fn channel(&self) -> Channel {
         let url = format!("http://{}", self.addr);

@@ -338,115 +338,213 @@ fn start_docker() -> Result<Server, String> {
 
 /// Starts a private cluster from `bindir`; returns it with its port.
 fn start_local_cluster(bindir: &Path) -> Result<(Server, u16), String> {
-    let initdb = bindir.join("initdb");
-    let pg_ctl = bindir.join("pg_ctl");
-
-    let as_root = is_root();
-    let postgres_ids = if as_root { Some(postgres_user_ids()?) } else { None };
-
-    // /tmp is traversable by the postgres user (TMPDIR might not be).
-    let top = tempfile::Builder::new()
-        .prefix("gongshi-pg-")
-        .permissions(std::fs::Permissions::from_mode(0o755))
-        .tempdir_in(if as_root {
-            PathBuf::from("/tmp")
-        } else {
-            std::env::temp_dir()
-        })
-        .map_err(|e| format!("cannot create a temporary directory: {e}"))?
-        // The watchdog removes it, not a destructor (statics are never dropped).
-        .keep();
-    let data = top.join("data");
-    let sock = top.join("sock");
-    let log = top.join("server.log");
-    let remove_top = || {
-        let _ = std::fs::remove_dir_all(&top);
+    let cluster = OwnCluster::start_new(bindir)?;
+    let port = cluster.port;
+    let server = Server {
+        kind: ServerKind::LocalCluster,
+        admin_url: cluster.admin_url.clone(),
+        connect_timeout: Duration::from_secs(10),
+        _watchdog: cluster.watchdog,
     };
-    if let Err(e) = std::fs::create_dir(&sock) {
-        remove_top();
-        return Err(format!("cannot create {}: {e}", sock.display()));
+    Ok((server, port))
+}
+
+/// A private cluster of one's own, which a test may stop and start again
+/// (e.g. to take the database away from a running server). Local binaries
+/// only: a `TEST_DATABASE_URL` server or a container is not ours to stop.
+/// Cleaned up when the test process exits, like the shared cluster.
+pub struct OwnCluster {
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`.
+    pub admin_url: String,
+    /// Its port (the same after a restart).
+    pub port: u16,
+    pg_ctl: PathBuf,
+    top: PathBuf,
+    data: PathBuf,
+    log: PathBuf,
+    options: String,
+    as_root: bool,
+    watchdog: Option<ChildStdin>,
+}
+
+/// A cluster of the test's own (see [`OwnCluster`]), or `None` after a loud
+/// line when there are no local binaries (a panic with
+/// `GONGSHI_REQUIRE_POSTGRES=1`).
+pub fn own_cluster() -> Option<OwnCluster> {
+    match find_bindir().and_then(|b| OwnCluster::start_new(&b)) {
+        Ok(c) => Some(c),
+        Err(e) if postgres_required() => panic!("GONGSHI_REQUIRE_POSTGRES=1 but no own PostgreSQL cluster: {e}"),
+        Err(e) => {
+            loud(&format!("PostgreSQL outage tests SKIPPED: {e}"));
+            None
+        }
     }
-    if let Some((uid, gid)) = postgres_ids {
-        for dir in [&top, &sock] {
-            if let Err(e) = std::os::unix::fs::chown(dir, Some(uid), Some(gid)) {
-                remove_top();
-                return Err(format!("cannot chown {} to postgres: {e}", dir.display()));
+}
+
+impl OwnCluster {
+    fn start_new(bindir: &Path) -> Result<OwnCluster, String> {
+        let initdb = bindir.join("initdb");
+        let pg_ctl = bindir.join("pg_ctl");
+
+        let as_root = is_root();
+        let postgres_ids = if as_root { Some(postgres_user_ids()?) } else { None };
+
+        // /tmp is traversable by the postgres user (TMPDIR might not be).
+        let top = tempfile::Builder::new()
+            .prefix("gongshi-pg-")
+            .permissions(std::fs::Permissions::from_mode(0o755))
+            .tempdir_in(if as_root {
+                PathBuf::from("/tmp")
+            } else {
+                std::env::temp_dir()
+            })
+            .map_err(|e| format!("cannot create a temporary directory: {e}"))?
+            // The watchdog removes it, not a destructor (statics are never dropped).
+            .keep();
+        let data = top.join("data");
+        let sock = top.join("sock");
+        let log = top.join("server.log");
+        let remove_top = || {
+            let _ = std::fs::remove_dir_all(&top);
+        };
+        if let Err(e) = std::fs::create_dir(&sock) {
+            remove_top();
+            return Err(format!("cannot create {}: {e}", sock.display()));
+        }
+        if let Some((uid, gid)) = postgres_ids {
+            for dir in [&top, &sock] {
+                if let Err(e) = std::os::unix::fs::chown(dir, Some(uid), Some(gid)) {
+                    remove_top();
+                    return Err(format!("cannot chown {} to postgres: {e}", dir.display()));
+                }
             }
         }
-    }
 
-    // Started before initdb, so that even a start-up cut short is cleaned up:
-    // once this process is gone, stop whatever runs in DATA, delete TOP.
-    let stop = if as_root {
-        "runuser -u postgres -- \"$1\" -D \"$2\" stop -m immediate -t 30 >/dev/null 2>&1"
-    } else {
-        "\"$1\" -D \"$2\" stop -m immediate -t 30 >/dev/null 2>&1"
-    };
-    let script = format!("{stop}; rm -rf \"$3\"");
-    let watchdog = match spawn_watchdog(
-        &script,
-        &[
-            pg_ctl.to_str().unwrap_or_default(),
-            data.to_str().unwrap_or_default(),
-            top.to_str().unwrap_or_default(),
-        ],
-    ) {
-        Ok(watchdog) => watchdog,
-        Err(e) => {
-            remove_top();
-            return Err(format!("cannot start the cluster watchdog: {e}"));
-        }
-    };
-    // From here on, dropping `watchdog` (on an error) cleans up.
+        // Started before initdb, so that even a start-up cut short is cleaned up:
+        // once this process is gone, stop whatever runs in DATA, delete TOP.
+        let stop = if as_root {
+            "runuser -u postgres -- \"$1\" -D \"$2\" stop -m immediate -t 30 >/dev/null 2>&1"
+        } else {
+            "\"$1\" -D \"$2\" stop -m immediate -t 30 >/dev/null 2>&1"
+        };
+        let script = format!("{stop}; rm -rf \"$3\"");
+        let watchdog = match spawn_watchdog(
+            &script,
+            &[
+                pg_ctl.to_str().unwrap_or_default(),
+                data.to_str().unwrap_or_default(),
+                top.to_str().unwrap_or_default(),
+            ],
+        ) {
+            Ok(watchdog) => watchdog,
+            Err(e) => {
+                remove_top();
+                return Err(format!("cannot start the cluster watchdog: {e}"));
+            }
+        };
+        // From here on, dropping `watchdog` (on an error) cleans up.
 
-    let out = pg_command(as_root, &initdb, &top)
-        .args(["-A", "trust", "-U", "postgres", "--no-sync"])
-        .args(["-E", "UTF8", "--locale=C", "-D"])
-        .arg(&data)
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", initdb.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{} failed ({}): {}",
-            initdb.display(),
-            out.status,
-            last_line(&out.stderr)
-        ));
-    }
-
-    let mut last_error = String::new();
-    for _attempt in 0..5 {
-        let port = TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("cannot find a free port: {e}"))?
-            .port();
-        let mut options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", sock.display());
-        for setting in SERVER_SETTINGS {
-            let _ = write!(options, " -c {setting}");
-        }
-        let out = pg_command(as_root, &pg_ctl, &top)
-            .args(["start", "-w", "-t", "60", "-D"])
+        let out = pg_command(as_root, &initdb, &top)
+            .args(["-A", "trust", "-U", "postgres", "--no-sync"])
+            .args(["-E", "UTF8", "--locale=C", "-D"])
             .arg(&data)
-            .arg("-l")
-            .arg(&log)
-            .args(["-o", &options])
             .output()
-            .map_err(|e| format!("cannot run {}: {e}", pg_ctl.display()))?;
-        if out.status.success() {
-            let server = Server {
-                kind: ServerKind::LocalCluster,
-                admin_url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-                connect_timeout: Duration::from_secs(10),
-                _watchdog: Some(watchdog),
-            };
-            return Ok((server, port));
+            .map_err(|e| format!("cannot run {}: {e}", initdb.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{} failed ({}): {}",
+                initdb.display(),
+                out.status,
+                last_line(&out.stderr)
+            ));
         }
-        // Most likely the port was taken between the check and the start:
-        // try another one. The log says what happened.
-        let log_text = std::fs::read(&log).unwrap_or_default();
-        last_error = format!("pg_ctl start failed ({}): {}", out.status, last_line(&log_text));
+
+        let mut last_error = String::new();
+        for _attempt in 0..5 {
+            let port = TcpListener::bind(("127.0.0.1", 0))
+                .and_then(|l| l.local_addr())
+                .map_err(|e| format!("cannot find a free port: {e}"))?
+                .port();
+            let mut options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", sock.display());
+            for setting in SERVER_SETTINGS {
+                let _ = write!(options, " -c {setting}");
+            }
+            let mut cluster = OwnCluster {
+                admin_url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+                port,
+                pg_ctl: pg_ctl.clone(),
+                top: top.clone(),
+                data: data.clone(),
+                log: log.clone(),
+                options,
+                as_root,
+                watchdog: None,
+            };
+            match cluster.start() {
+                Ok(()) => {
+                    cluster.watchdog = Some(watchdog);
+                    return Ok(cluster);
+                }
+                // Most likely the port was taken between the check and the
+                // start: try another one.
+                Err(e) => last_error = e,
+            }
+        }
+        Err(last_error)
     }
-    Err(last_error)
+
+    /// Starts the (stopped) cluster on its port, waiting until it accepts
+    /// connections.
+    pub fn start(&self) -> Result<(), String> {
+        let out = pg_command(self.as_root, &self.pg_ctl, &self.top)
+            .args(["start", "-w", "-t", "60", "-D"])
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&self.log)
+            .args(["-o", &self.options])
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", self.pg_ctl.display()))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let log_text = std::fs::read(&self.log).unwrap_or_default();
+        Err(format!(
+            "pg_ctl start failed ({}): {}",
+            out.status,
+            last_line(&log_text)
+        ))
+    }
+
+    /// Stops the cluster at once (`-m immediate`: connections are cut as in
+    /// a crash or a network loss), waiting until it is down.
+    pub fn stop(&self) -> Result<(), String> {
+        let out = pg_command(self.as_root, &self.pg_ctl, &self.top)
+            .args(["stop", "-w", "-m", "immediate", "-t", "60", "-D"])
+            .arg(&self.data)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", self.pg_ctl.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "pg_ctl stop failed ({}): {}",
+                out.status,
+                last_line(&out.stderr)
+            ))
+        }
+    }
+
+    /// A new empty database on this cluster.
+    pub async fn create_database(&self) -> String {
+        Server {
+            kind: ServerKind::LocalCluster,
+            admin_url: self.admin_url.clone(),
+            connect_timeout: Duration::from_secs(10),
+            _watchdog: None,
+        }
+        .create_database()
+        .await
+    }
 }
 
 /// A command for a PostgreSQL binary: as the `postgres` user when root,

@@ -1,0 +1,2466 @@
+//! Crash safety (issue 7, item 1): the real `gongshi` binary, SIGKILLed at
+//! random moments under write load and restarted on the same database, loses
+//! no acknowledged write and leaves nothing half-written — on SQLite and on
+//! PostgreSQL.
+//!
+//! Per backend, keys are made in-process first; then `gongshi serve` runs as a
+//! child process on a fixed free port while [`CLIENTS`] client tasks drive the
+//! API: decisions (create with `request_id`, legal review, publish, fulfil,
+//! correct, withdraw), credit repair (submit with `request_id`, accept,
+//! approve, reject, withdraw, revoke) and notice bundles (render, deliver,
+//! receipt). Each task owns its cases and does one write at a time, so it
+//! knows exactly what every acknowledged write produced (version, state, and
+//! a unique marker in the reason, comment, evidence or recipient it sent). A
+//! transport error is "not acknowledged": the task re-reads the resource from
+//! the next process (or retries a create/submit with the same `request_id`)
+//! and carries on from what it finds. The server is killed with
+//! `Child::kill` (SIGKILL) 100–1500 ms after each start, [`KILLS`] times, and
+//! restarted on the same database. After the last restart:
+//!
+//! 1. **Acknowledged writes** ([`check_acks`], [`verify_api`]): every one is
+//!    there at its version or a later one. At exactly its version the row has
+//!    the acknowledged state, and the write's event is the one at that
+//!    version (a decision's version counts its versioned events, an
+//!    application's its transitions) and carries the write's marker. Checked
+//!    on the database and, resource by resource, through the API with an
+//!    auditor key.
+//! 2. **Nothing half-written** ([`check_database`], SQL straight on the
+//!    database): every decision's version and state agree with its events;
+//!    a published decision has its disclosure and the disclosure its
+//!    versions (each version's hash recomputed) and feed entries; each
+//!    disclosure's state agrees with its last feed entry, and every feed
+//!    entry with the event of the act that wrote it; every application's
+//!    state and version agree with its transitions and it has its commitment
+//!    and every material (hashes recomputed); `repair_pending` and the open
+//!    application agree; every bundle version has its rendering event and
+//!    documents (hashes recomputed), and a delivered bundle has every
+//!    document, its delivery event and receipt; the feed's sequence is dense
+//!    (SQLite) or has at most one gap per kill (PostgreSQL: a sequence value
+//!    taken by a transaction the kill rolled back is not reused; the feed
+//!    lock lets only one transaction hold an uncommitted one).
+//! 3. **Idempotent retries**: an in-doubt create or submit is retried with its
+//!    `request_id` and must return the first result (counted: how often the
+//!    first attempt had in fact committed); after every restart each task
+//!    replays its last acknowledged create and submit and must get the same
+//!    resource; and the database holds exactly one decision and application
+//!    per `request_id` answered OK, none other.
+//!
+//! The server runs on the real clock, so the decisions are dated 200 days ago
+//! (publicity minimum passed, maximum not: the disclosures are repairable and
+//! nothing expires), and the repair deadlines need the working-day calendar
+//! to cover the next few weeks.
+//!
+//! `GONGSHI_CRASH_SEED=<u64>` replays a run's kill moments and client choices
+//! (the seed is printed).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use gongshi::api::pb;
+use gongshi::config::Config;
+use gongshi::domain::clock::{Clock, SystemClock};
+use gongshi::domain::lifecycle::Role;
+use gongshi::domain::record::{PublicRecord, sha256_hex};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_types::StatusExt;
+
+use crate::repair_support::{As, call, commitment, proof};
+use crate::support::{self, TestDb, credit_code, decision, req};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gongshi");
+/// Kills (and restarts) per backend.
+const KILLS: usize = 20;
+/// Client tasks applying load.
+const CLIENTS: usize = 4;
+/// Acknowledged writes the run waits for (bounded) before it stops the load.
+const MIN_ACKS: usize = 300;
+/// A call with no answer in this time is in doubt.
+const RPC_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a client keeps retrying while no server answers.
+const OUTAGE_LIMIT: Duration = Duration::from_secs(120);
+
+type EnfClient = pb::enforcement_service_client::EnforcementServiceClient<Channel>;
+type RepClient = pb::credit_repair_service_client::CreditRepairServiceClient<Channel>;
+type NotClient = pb::notice_service_client::NoticeServiceClient<Channel>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_load_loses_no_acknowledged_write_and_leaves_nothing_half_written() {
+    for db in support::backends().await {
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(900), run_backend(&db))
+            .await
+            .unwrap_or_else(|_| panic!("{}: the crash test did not finish within 15 minutes", db.backend));
+        eprintln!(
+            "crash[{}]: finished in {:.1} s",
+            db.backend,
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+// ------------------------------------------------------------ the run
+
+async fn run_backend(db: &TestDb) {
+    let seed = std::env::var("GONGSHI_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(rand::random::<u64>);
+    let backend = db.backend;
+    eprintln!("crash[{backend}]: seed {seed} (GONGSHI_CRASH_SEED to replay)");
+    let keys = make_keys(&db.url).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("server.log");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let shared = Arc::new(Shared {
+        addr: addr.clone(),
+        stop: AtomicBool::new(false),
+        log: Mutex::new(Log::default()),
+    });
+
+    for counter in [&RPC_TIMEOUTS, &SLOWEST_CALL, &SLOW_CALLS] {
+        counter.store(0, Ordering::SeqCst);
+    }
+    let load_started = Instant::now();
+    let mut server = ServerProcess::spawn(&db.url, &addr, &log);
+    server.wait_ready(&addr).await;
+    let decided = SystemClock.today_cst() - chrono::Duration::days(200);
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|t| {
+            let w = Worker::new(t, shared.clone(), keys.for_worker(t), decided, seed);
+            tokio::spawn(w.run())
+        })
+        .collect();
+
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut slowest_restart = Duration::ZERO;
+    for _ in 0..KILLS {
+        tokio::time::sleep(Duration::from_millis(rng.random_range(100..=1500))).await;
+        server.kill();
+        let restart = Instant::now();
+        server = ServerProcess::spawn(&db.url, &addr, &log);
+        server.wait_ready(&addr).await;
+        slowest_restart = slowest_restart.max(restart.elapsed());
+    }
+    // Some load on the last process too (on a slow machine, until enough
+    // writes were acknowledged to mean something, within a bound), then let
+    // every task finish its current step (in-doubt writes resolved against
+    // this process).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while shared.log.lock().unwrap().acks.len() < MIN_ACKS && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shared.stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        tokio::time::timeout(Duration::from_secs(180), w)
+            .await
+            .expect("a client task did not stop")
+            .expect("a client task panicked");
+    }
+    let load_time = load_started.elapsed();
+
+    let log_state = std::mem::take(&mut *shared.log.lock().unwrap());
+    assert!(
+        log_state.violations.is_empty(),
+        "{backend}: {} client-side violations (seed {seed}), first: {:#?}\nserver log (tail):\n{}",
+        log_state.violations.len(),
+        &log_state.violations[..log_state.violations.len().min(20)],
+        tail(&log)
+    );
+    let acks = &log_state.acks;
+    assert!(
+        acks.len() >= MIN_ACKS / 2,
+        "{backend}: only {} writes acknowledged: too little load to mean anything",
+        acks.len()
+    );
+
+    // Through the API, with the last process still serving.
+    let (api_checked, api_problems) = verify_api(&addr, &keys, acks).await;
+    server.kill();
+    drop(server);
+
+    // Straight on the database.
+    let snap = Snapshot::load(db).await;
+    let ix = Index::new(&snap);
+    let mut problems = api_problems;
+    problems.extend(check_acks(&ix, acks));
+    let expect = Expected {
+        decision_keys: &log_state.decision_keys,
+        repair_keys: &log_state.repair_keys,
+        kills: KILLS,
+        backend,
+    };
+    let (db_problems, counts) = check_database(&snap, &ix, &expect);
+    problems.extend(db_problems);
+    assert!(
+        problems.is_empty(),
+        "{backend}: {} problems after {KILLS} kills (seed {seed}), first: {:#?}\nserver log (tail):\n{}",
+        problems.len(),
+        &problems[..problems.len().min(30)],
+        tail(&log)
+    );
+    assert!(
+        log_state.replays > 0,
+        "{backend}: no request_id was replayed after a restart"
+    );
+
+    let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in acks {
+        *by_kind.entry(a.kind()).or_default() += 1;
+    }
+    eprintln!(
+        "crash[{backend}]: {KILLS} kills in {:.1} s of load; {} acknowledged writes {by_kind:?}, {} in-doubt calls, \
+         {} conflicts retried, {} calls timed out, {} took over 1 s (slowest {:.2} s); slowest restart {:.2} s; \
+         0 acknowledged writes lost, 0 partial records",
+        load_time.as_secs_f64(),
+        acks.len(),
+        log_state.in_doubt,
+        log_state.conflicts,
+        RPC_TIMEOUTS.load(Ordering::SeqCst),
+        SLOW_CALLS.load(Ordering::SeqCst),
+        SLOWEST_CALL.load(Ordering::SeqCst) as f64 / 1e6,
+        slowest_restart.as_secs_f64(),
+    );
+    eprintln!(
+        "crash[{backend}]: request_id: {} in-doubt creates retried ({} had committed the first time), {} in-doubt \
+         submits retried ({} had committed), {} replays after restarts returned the first result; {} decisions and \
+         {} applications, one per request_id answered OK",
+        log_state.create_retries,
+        log_state.create_retries_first_committed,
+        log_state.submit_retries,
+        log_state.submit_retries_first_committed,
+        log_state.replays,
+        log_state.decision_keys.len(),
+        log_state.repair_keys.len(),
+    );
+    eprintln!(
+        "crash[{backend}]: verified {} acknowledged writes on the database and {api_checked} resources through the \
+         API; records checked: {counts}",
+        acks.len()
+    );
+}
+
+/// A free port below the kernel's ephemeral range: the server is restarted
+/// on it, and while it is down no `bind(…:0)` or outgoing connection of
+/// another test can be given it.
+fn free_port() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let mut rng = rand::rng();
+    if low > 12_000 {
+        for _ in 0..500 {
+            let port = rng.random_range(10_000..low);
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// `gongshi serve` as a child process; killed (SIGKILL) when dropped.
+struct ServerProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+/// The server runs on the real clock, and repair deadlines are counted up to
+/// 10 working days ahead: near the end of the last year of the official
+/// calendar (`data/cn-holidays.csv`) submissions would be refused with
+/// CALENDAR_NOT_LOADED. This TEST-ONLY calendar is the official one plus one
+/// row (1 January, always a holiday) for each year after it up to next year,
+/// so those years count as weekends-only. Crash safety does not depend on the
+/// holidays; production never uses this file.
+fn test_calendar() -> PathBuf {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        use chrono::Datelike;
+        let official = include_str!("../../data/cn-holidays.csv");
+        let last_official = official
+            .lines()
+            .filter_map(|l| l.get(..4)?.parse::<i32>().ok())
+            .max()
+            .expect("official calendar years");
+        let mut text = official.trim_end().to_string();
+        let next_year = SystemClock.today_cst().year() + 1;
+        for year in (last_official + 1)..=next_year {
+            text.push_str(&format!("\n{year}-01-01,holiday,元旦 (test only)"));
+        }
+        text.push('\n');
+        let path = std::env::temp_dir().join(format!("gongshi-crash-calendar-{}.csv", std::process::id()));
+        std::fs::write(&path, text).expect("write the test calendar");
+        path
+    })
+    .clone()
+}
+
+impl ServerProcess {
+    fn spawn(url: &str, addr: &str, log: &Path) -> ServerProcess {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("server log file");
+        let mut cmd = Command::new(BIN);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("GONGSHI_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.args(["serve", "--listen", addr, "--database-url", url])
+            .env("GONGSHI_LOG", "warn")
+            .env("GONGSHI_CALENDAR_FILE", test_calendar())
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(out));
+        ServerProcess {
+            child: cmd.spawn().expect("spawn gongshi serve"),
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// Waits (bounded) until the health check answers SERVING.
+    async fn wait_ready(&mut self, addr: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                panic!(
+                    "gongshi serve exited ({status}) before serving; log:\n{}",
+                    tail(&self.log)
+                );
+            }
+            if let Ok(ch) = Channel::from_shared(format!("http://{addr}"))
+                .expect("uri")
+                .connect()
+                .await
+            {
+                let ok = HealthClient::new(ch)
+                    .check(HealthCheckRequest { service: String::new() })
+                    .await
+                    .is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32);
+                if ok {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gongshi serve not serving within 60 s; log:\n{}",
+                tail(&self.log)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILL (`Child::kill` on Unix), then reap.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+// ------------------------------------------------------------ keys
+
+#[derive(Clone)]
+struct Key {
+    secret: String,
+    id: String,
+}
+
+struct AllKeys {
+    officers: Vec<Key>,
+    portals: Vec<Key>,
+    legal: String,
+    reviewer: String,
+    auditor: String,
+}
+
+#[derive(Clone)]
+struct WorkerKeys {
+    officer: Key,
+    portal: Key,
+    legal: String,
+    reviewer: As,
+}
+
+impl AllKeys {
+    fn for_worker(&self, t: usize) -> WorkerKeys {
+        WorkerKeys {
+            officer: self.officers[t].clone(),
+            portal: self.portals[t].clone(),
+            legal: self.legal.clone(),
+            reviewer: As::key(&self.reviewer),
+        }
+    }
+}
+
+/// Keys made in-process before the server first starts (the migrations run
+/// here too). Each client task has its own officer and portal key, so a
+/// `request_id` replay is the same caller.
+async fn make_keys(url: &str) -> AllKeys {
+    let app = Config {
+        database_url: url.to_string(),
+        ..Config::default()
+    }
+    .open_app(Arc::new(SystemClock))
+    .await
+    .expect("open app");
+    let make = async |role: Role, label: String| {
+        let k = app.create_key(role, &label, None, None).await.expect("create key");
+        Key {
+            secret: k.secret,
+            id: k.row.id,
+        }
+    };
+    let mut officers = Vec::new();
+    let mut portals = Vec::new();
+    for t in 0..CLIENTS {
+        officers.push(make(Role::Officer, format!("crash officer {t}")).await);
+        portals.push(make(Role::Portal, format!("crash portal {t}")).await);
+    }
+    AllKeys {
+        officers,
+        portals,
+        legal: make(Role::LegalReviewer, "crash legal".into()).await.secret,
+        reviewer: make(Role::RepairReviewer, "crash reviewer".into()).await.secret,
+        auditor: make(Role::Auditor, "crash auditor".into()).await.secret,
+    }
+}
+
+// ------------------------------------------------------------ what clients record
+
+/// One acknowledged write and what it produced.
+#[derive(Debug, Clone)]
+enum Ack {
+    /// A decision write: the version it made, the state, the event it wrote
+    /// at that version and the marker the event must carry.
+    Decision {
+        id: String,
+        version: i64,
+        state: String,
+        event: &'static str,
+        marker: Option<String>,
+    },
+    /// A repair application transition (or the submission, version 1).
+    Repair {
+        id: String,
+        version: i64,
+        state: String,
+        marker: Option<String>,
+    },
+    /// A bundle version returned by GetNoticeBundle (rendered or stored).
+    Render {
+        decision: String,
+        version: i64,
+        shas: Vec<String>,
+    },
+    /// A delivery or receipt of a bundle version.
+    Delivery {
+        decision: String,
+        version: i64,
+        row_version: i64,
+        state: &'static str,
+        marker: String,
+    },
+}
+
+impl Ack {
+    fn kind(&self) -> &'static str {
+        match self {
+            Ack::Decision { event, .. } => event,
+            Ack::Repair { version: 1, .. } => "SUBMIT",
+            Ack::Repair { .. } => "REPAIR_TRANSITION",
+            Ack::Render { .. } => "RENDER",
+            Ack::Delivery { state, .. } => state,
+        }
+    }
+}
+
+struct Shared {
+    addr: String,
+    stop: AtomicBool,
+    log: Mutex<Log>,
+}
+
+#[derive(Default)]
+struct Log {
+    acks: Vec<Ack>,
+    violations: Vec<String>,
+    in_doubt: u64,
+    conflicts: u64,
+    create_retries: u64,
+    create_retries_first_committed: u64,
+    submit_retries: u64,
+    submit_retries_first_committed: u64,
+    replays: u64,
+    /// `{officer key id}:{request_id}` of every create answered OK.
+    decision_keys: BTreeSet<String>,
+    /// `{portal key id}:{credit code}:{request_id}` of every submit answered OK.
+    repair_keys: BTreeSet<String>,
+}
+
+/// The outcome of one call.
+enum Out<T> {
+    /// Acknowledged.
+    Ok(T),
+    /// Refused by gongshi (an ErrorInfo of domain gongshi.v1): nothing done.
+    No(Status),
+    /// Transport error, timeout or unavailable: may or may not have happened.
+    Doubt,
+}
+
+/// Calls that got no answer within [`RPC_TIMEOUT`] (reported).
+static RPC_TIMEOUTS: AtomicU64 = AtomicU64::new(0);
+
+/// The slowest answered call, in microseconds, and how many took over a second (reported).
+static SLOWEST_CALL: AtomicU64 = AtomicU64::new(0);
+static SLOW_CALLS: AtomicU64 = AtomicU64::new(0);
+
+async fn rpc<T>(fut: impl Future<Output = Result<tonic::Response<T>, Status>>) -> Out<T> {
+    let started = Instant::now();
+    let answer = tokio::time::timeout(RPC_TIMEOUT, fut).await;
+    if answer.is_ok() {
+        let took = started.elapsed();
+        SLOWEST_CALL.fetch_max(took.as_micros() as u64, Ordering::SeqCst);
+        if took > Duration::from_secs(1) {
+            SLOW_CALLS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    match answer {
+        Err(_) => {
+            RPC_TIMEOUTS.fetch_add(1, Ordering::SeqCst);
+            Out::Doubt
+        }
+        Ok(Ok(r)) => Out::Ok(r.into_inner()),
+        Ok(Err(s)) => {
+            let from_gongshi = s.get_details_error_info().is_some_and(|e| e.domain == "gongshi.v1");
+            if from_gongshi && s.code() != Code::Unavailable {
+                Out::No(s)
+            } else {
+                Out::Doubt
+            }
+        }
+    }
+}
+
+/// Runs one call on a fresh clone of the worker's clients.
+macro_rules! attempt {
+    ($w:expr, |$c:ident| $call:expr) => {{
+        let mut $c = $w.clients.clone();
+        rpc($call).await
+    }};
+}
+
+#[derive(Clone)]
+struct Clients {
+    enf: EnfClient,
+    rep: RepClient,
+    not: NotClient,
+}
+
+impl Clients {
+    fn new(addr: &str) -> Clients {
+        let ch = Channel::from_shared(format!("http://{addr}"))
+            .expect("uri")
+            .connect_timeout(Duration::from_secs(2))
+            .connect_lazy();
+        Clients {
+            enf: EnfClient::new(ch.clone()),
+            rep: RepClient::new(ch.clone()),
+            not: NotClient::new(ch),
+        }
+    }
+}
+
+fn etag_version(etag: &str) -> i64 {
+    etag.trim_matches('"')
+        .parse()
+        .unwrap_or_else(|_| panic!("etag {etag:?} is not a row version"))
+}
+
+fn decision_state(v: i32) -> String {
+    let s = pb::DecisionState::try_from(v).map(|s| s.as_str_name()).unwrap_or("?");
+    s.trim_start_matches("DECISION_STATE_").to_string()
+}
+
+fn repair_state(v: i32) -> String {
+    let s = pb::RepairState::try_from(v).map(|s| s.as_str_name()).unwrap_or("?");
+    s.trim_start_matches("REPAIR_STATE_").to_string()
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_micros() as i64
+}
+
+fn ts_micros(t: &Option<prost_types::Timestamp>) -> i64 {
+    t.as_ref()
+        .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)
+        .unwrap_or(i64::MAX)
+}
+
+fn now_ts() -> prost_types::Timestamp {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
+    prost_types::Timestamp {
+        seconds: d.as_secs() as i64 - 1,
+        nanos: 0,
+    }
+}
+
+/// The id in `collection/{id}` or `penaltyDecisions/{id}/noticeBundle`.
+fn id_of(name: &str) -> String {
+    name.split('/').nth(1).unwrap_or_default().to_string()
+}
+
+// ------------------------------------------------------------ the client tasks
+
+/// One case: a decision of its own enterprise, its applications and bundle.
+struct Case {
+    n: u64,
+    code: String,
+    request_id: String,
+    dec: Option<pb::PenaltyDecision>,
+    app: Option<pb::RepairApplication>,
+    bundle: Option<pb::NoticeBundle>,
+    submits: u32,
+    /// Corrections, repair rounds and revocations still to do.
+    extras: u32,
+    want_review: bool,
+    want_receipt: bool,
+    want_withdraw: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Create,
+    Review,
+    Publish,
+    Fulfil,
+    Render,
+    Deliver,
+    Receipt,
+    Correct,
+    Withdraw,
+    Submit,
+    Accept,
+    Approve,
+    Reject,
+    WithdrawApp,
+    Revoke,
+}
+
+struct Worker {
+    t: usize,
+    sh: Arc<Shared>,
+    keys: WorkerKeys,
+    clients: Clients,
+    rng: StdRng,
+    decided_on: String,
+    fulfilled_on: String,
+    next_case: u64,
+    next_marker: u64,
+    need_replay: bool,
+    last_create: Option<(pb::CreatePenaltyDecisionRequest, String)>,
+    last_submit: Option<(pb::SubmitRepairApplicationRequest, As, String)>,
+}
+
+impl Worker {
+    fn new(t: usize, sh: Arc<Shared>, keys: WorkerKeys, decided: chrono::NaiveDate, seed: u64) -> Worker {
+        Worker {
+            t,
+            clients: Clients::new(&sh.addr),
+            sh,
+            keys,
+            rng: StdRng::seed_from_u64(seed ^ (0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(t as u64 + 1))),
+            decided_on: decided.to_string(),
+            fulfilled_on: (decided + chrono::Duration::days(10)).to_string(),
+            next_case: 0,
+            next_marker: 0,
+            need_replay: false,
+            last_create: None,
+            last_submit: None,
+        }
+    }
+
+    async fn run(mut self) {
+        while !self.stopping() {
+            let mut case = self.new_case();
+            self.drive(&mut case).await;
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.sh.stop.load(Ordering::SeqCst)
+    }
+
+    fn new_case(&mut self) -> Case {
+        let n = self.next_case;
+        self.next_case += 1;
+        Case {
+            n,
+            code: credit_code("91310115", 200_000 + self.t as u64 * 10_000 + n),
+            request_id: format!("crash-{}-{n}", self.t),
+            dec: None,
+            app: None,
+            bundle: None,
+            submits: 0,
+            extras: self.rng.random_range(1..=4),
+            want_review: self.rng.random_bool(0.4),
+            want_receipt: self.rng.random_bool(0.5),
+            want_withdraw: self.rng.random_bool(0.25),
+        }
+    }
+
+    /// A marker no other write carries (delimited, so none is a prefix of another).
+    fn marker(&mut self) -> String {
+        self.next_marker += 1;
+        format!("[m{}.{}]", self.t, self.next_marker)
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, Log> {
+        self.sh.log.lock().unwrap()
+    }
+
+    fn ack(&self, a: Ack) {
+        self.log().acks.push(a);
+    }
+
+    fn violation(&self, what: String) {
+        self.log().violations.push(format!("client {}: {what}", self.t));
+    }
+
+    /// Something was in doubt: after the next process answers, replay the
+    /// last acknowledged create and submit.
+    fn doubt(&mut self) {
+        self.log().in_doubt += 1;
+        self.need_replay = true;
+    }
+
+    /// Waits a little and reconnects; fails the test if no server has
+    /// answered for [`OUTAGE_LIMIT`].
+    async fn pause(&mut self, since: Instant, what: &str) {
+        assert!(
+            since.elapsed() < OUTAGE_LIMIT,
+            "client {}: no server answered {what} for {OUTAGE_LIMIT:?}",
+            self.t
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        self.clients = Clients::new(&self.sh.addr);
+    }
+
+    /// A refusal: a concurrent-update conflict is retried after a re-read;
+    /// anything else means the client's exact picture was wrong.
+    fn refused(&self, what: &str, s: &Status) {
+        if s.code() == Code::Aborted && support::reason(s) == "CONCURRENT_UPDATE" {
+            self.log().conflicts += 1;
+        } else {
+            self.violation(format!(
+                "{what} refused: {:?} {} ({})",
+                s.code(),
+                s.message(),
+                support::reason(s)
+            ));
+        }
+    }
+
+    fn next_action(&mut self, c: &mut Case) -> Option<Action> {
+        let Some(d) = &c.dec else {
+            return Some(Action::Create);
+        };
+        match decision_state(d.state).as_str() {
+            "RECORDED" => {
+                return Some(if c.want_review && d.legal_review.is_none() {
+                    Action::Review
+                } else {
+                    Action::Publish
+                });
+            }
+            "PUBLISHED" => {}
+            _ => return None, // withdrawn: the case is over
+        }
+        if d.fulfillment.is_none() {
+            return Some(Action::Fulfil);
+        }
+        match &c.bundle {
+            None => return Some(Action::Render),
+            Some(b) if b.delivery_state == pb::DeliveryState::Pending as i32 => return Some(Action::Deliver),
+            Some(b) if b.delivery_state == pb::DeliveryState::Delivered as i32 && c.want_receipt => {
+                return Some(Action::Receipt);
+            }
+            Some(_) => {}
+        }
+        if let Some(a) = &c.app {
+            match repair_state(a.state).as_str() {
+                "SUBMITTED" => {
+                    return Some(if self.rng.random_bool(0.15) {
+                        Action::WithdrawApp
+                    } else {
+                        Action::Accept
+                    });
+                }
+                "ACCEPTED" => {
+                    return Some(if self.rng.random_bool(0.6) {
+                        Action::Approve
+                    } else {
+                        Action::Reject
+                    });
+                }
+                "APPROVED" => {
+                    // The disclosure is repaired: revoke (it is published
+                    // again) or leave the case.
+                    if c.extras == 0 {
+                        return None;
+                    }
+                    c.extras -= 1;
+                    return Some(Action::Revoke);
+                }
+                _ => {} // closed
+            }
+        }
+        if c.extras > 0 {
+            c.extras -= 1;
+            return Some(if self.rng.random_bool(0.35) {
+                Action::Correct
+            } else {
+                Action::Submit
+            });
+        }
+        if c.want_withdraw {
+            // Only with the disclosure active and no application open.
+            c.want_withdraw = false;
+            return Some(Action::Withdraw);
+        }
+        None
+    }
+
+    async fn drive(&mut self, c: &mut Case) {
+        while !self.stopping() {
+            if self.need_replay {
+                self.need_replay = false;
+                self.replay().await;
+            }
+            let Some(action) = self.next_action(c) else {
+                return;
+            };
+            match action {
+                Action::Create => self.create(c).await,
+                Action::Review | Action::Publish | Action::Fulfil | Action::Correct | Action::Withdraw => {
+                    self.decision_write(c, action).await
+                }
+                Action::Render => self.render(c).await,
+                Action::Deliver | Action::Receipt => self.deliver(c, action).await,
+                Action::Submit => self.submit(c).await,
+                Action::Accept | Action::Approve | Action::Reject | Action::WithdrawApp | Action::Revoke => {
+                    self.transition(c, action).await
+                }
+            }
+        }
+    }
+
+    // --- decisions
+
+    async fn create(&mut self, c: &mut Case) {
+        let request = pb::CreatePenaltyDecisionRequest {
+            request_id: c.request_id.clone(),
+            penalty_decision: Some(decision(
+                &format!("沪应急罚〔2026〕崩{}-{}号", self.t, c.n),
+                &self.decided_on,
+                &c.code,
+            )),
+        };
+        let since = Instant::now();
+        let mut doubted = false;
+        loop {
+            let sent = now_micros();
+            match attempt!(self, |k| k
+                .enf
+                .create_penalty_decision(req(request.clone(), &self.keys.officer.secret)))
+            {
+                Out::Ok(d) => {
+                    {
+                        let mut log = self.log();
+                        if doubted {
+                            log.create_retries += 1;
+                            if ts_micros(&d.create_time) < sent {
+                                log.create_retries_first_committed += 1;
+                            }
+                        }
+                        log.decision_keys
+                            .insert(format!("{}:{}", self.keys.officer.id, c.request_id));
+                    }
+                    self.ack(Ack::Decision {
+                        id: id_of(&d.name),
+                        version: etag_version(&d.etag),
+                        state: decision_state(d.state),
+                        event: "RECORDED",
+                        marker: None,
+                    });
+                    self.last_create = Some((request, d.name.clone()));
+                    c.dec = Some(d);
+                    return;
+                }
+                Out::Doubt => {
+                    doubted = true;
+                    self.doubt();
+                    self.pause(since, "a create").await;
+                }
+                Out::No(s) => {
+                    // Also a retry answered DUPLICATE_DECISION_NUMBER: the
+                    // first attempt committed and the retry did not find it.
+                    self.violation(format!(
+                        "create {} (retry: {doubted}) refused: {:?} {} ({})",
+                        c.request_id,
+                        s.code(),
+                        s.message(),
+                        support::reason(&s)
+                    ));
+                    return self.abandon(c);
+                }
+            }
+        }
+    }
+
+    /// Ends a case that cannot continue (after a recorded violation).
+    fn abandon(&mut self, c: &mut Case) {
+        c.dec = Some(pb::PenaltyDecision {
+            state: pb::DecisionState::Withdrawn as i32,
+            ..Default::default()
+        });
+    }
+
+    async fn decision_write(&mut self, c: &mut Case, action: Action) {
+        let d = c.dec.clone().expect("decision");
+        let marker = self.marker();
+        let officer = self.keys.officer.secret.clone();
+        let (out, event, marker) = match action {
+            Action::Review => {
+                let r = pb::ReviewPenaltyDecisionRequest {
+                    name: d.name.clone(),
+                    opinion: pb::ReviewOpinion::Approve as i32,
+                    checklist: Some(pb::ReviewChecklist {
+                        subject_and_powers_ok: true,
+                        procedure_ok: true,
+                        facts_and_evidence_ok: true,
+                        law_and_discretion_ok: true,
+                        documents_complete: true,
+                        crime_transfer_needed: false,
+                        other_points: String::new(),
+                    }),
+                    comment: format!("同意 {marker}"),
+                    etag: d.etag.clone(),
+                };
+                let out = attempt!(self, |k| k.enf.review_penalty_decision(req(r, &self.keys.legal)));
+                (out, "LEGAL_REVIEWED", Some(marker))
+            }
+            Action::Publish => {
+                let r = pb::PublishPenaltyDecisionRequest {
+                    name: d.name.clone(),
+                    etag: d.etag.clone(),
+                };
+                let out = attempt!(self, |k| k.enf.publish_penalty_decision(req(r, &officer)));
+                (out, "PUBLISHED", None)
+            }
+            Action::Fulfil => {
+                let r = pb::RecordFulfillmentRequest {
+                    name: d.name.clone(),
+                    fulfilled_on: self.fulfilled_on.clone(),
+                    evidence: format!("罚款已缴入国库 {marker}"),
+                    etag: d.etag.clone(),
+                };
+                let out = attempt!(self, |k| k.enf.record_fulfillment(req(r, &officer)));
+                (out, "FULFILLMENT_RECORDED", Some(marker))
+            }
+            Action::Correct => {
+                let r = pb::CorrectPenaltyDecisionRequest {
+                    name: d.name.clone(),
+                    penalty_decision: Some(pb::PenaltyDecision {
+                        violation_facts: format!("经复核，更正后的违法事实{marker}。"),
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["violation_facts".into()],
+                    }),
+                    reason: format!("笔误 {marker}"),
+                    etag: d.etag.clone(),
+                };
+                // The documents depend on the content: render again.
+                c.bundle = None;
+                let out = attempt!(self, |k| k.enf.correct_penalty_decision(req(r, &officer)));
+                (out, "CORRECTED", Some(marker))
+            }
+            Action::Withdraw => {
+                let r = pb::WithdrawPenaltyDecisionRequest {
+                    name: d.name.clone(),
+                    legal_event: pb::WithdrawalEvent::Revoked as i32,
+                    public_reason: format!("行政处罚决定已被撤销 {marker}"),
+                    etag: d.etag.clone(),
+                    legal_event_on: String::new(),
+                };
+                let out = attempt!(self, |k| k.enf.withdraw_penalty_decision(req(r, &officer)));
+                (out, "WITHDRAWN", Some(marker))
+            }
+            other => unreachable!("{other:?} is not a decision write"),
+        };
+        match out {
+            Out::Ok(nd) => {
+                self.ack(Ack::Decision {
+                    id: id_of(&nd.name),
+                    version: etag_version(&nd.etag),
+                    state: decision_state(nd.state),
+                    event,
+                    marker,
+                });
+                c.dec = Some(nd);
+            }
+            Out::Doubt => {
+                self.doubt();
+                self.reread_decision(c).await;
+            }
+            Out::No(s) => {
+                self.refused(&format!("{action:?} of {} at {}", d.name, d.etag), &s);
+                self.reread_decision(c).await;
+            }
+        }
+    }
+
+    async fn reread_decision(&mut self, c: &mut Case) {
+        let name = c.dec.as_ref().expect("decision").name.clone();
+        let since = Instant::now();
+        loop {
+            let r = pb::GetPenaltyDecisionRequest { name: name.clone() };
+            match attempt!(self, |k| k.enf.get_penalty_decision(req(r, &self.keys.officer.secret))) {
+                Out::Ok(d) => {
+                    c.dec = Some(d);
+                    return;
+                }
+                Out::Doubt => self.pause(since, "a decision read").await,
+                Out::No(s) => {
+                    self.violation(format!("GetPenaltyDecision {name} refused: {s:?}"));
+                    return self.abandon(c);
+                }
+            }
+        }
+    }
+
+    // --- notice bundles
+
+    /// GetNoticeBundle (renders a new version when needed); a read, so it is
+    /// simply retried until answered.
+    async fn render(&mut self, c: &mut Case) {
+        let d = c.dec.clone().expect("decision");
+        let since = Instant::now();
+        loop {
+            let r = pb::GetNoticeBundleRequest {
+                name: format!("{}/noticeBundle", d.name),
+                version: 0,
+            };
+            match attempt!(self, |k| k.not.get_notice_bundle(req(r, &self.keys.officer.secret))) {
+                Out::Ok(b) => {
+                    self.ack(Ack::Render {
+                        decision: id_of(&b.name),
+                        version: i64::from(b.version),
+                        shas: b.documents.iter().map(|d| d.sha256.clone()).collect(),
+                    });
+                    c.bundle = Some(b);
+                    return;
+                }
+                Out::Doubt => {
+                    self.doubt();
+                    self.pause(since, "a bundle read").await;
+                }
+                Out::No(s) => {
+                    self.violation(format!("GetNoticeBundle of {} refused: {s:?}", d.name));
+                    return self.abandon(c);
+                }
+            }
+        }
+    }
+
+    async fn deliver(&mut self, c: &mut Case, action: Action) {
+        let b = c.bundle.clone().expect("bundle");
+        let marker = self.marker();
+        let officer = self.keys.officer.secret.clone();
+        let (out, state) = if let Action::Receipt = action {
+            let r = pb::RecordNoticeReceiptRequest {
+                name: b.name.clone(),
+                signed_by: format!("王五 {marker}"),
+                signed_at: Some(now_ts()),
+                etag: b.etag.clone(),
+            };
+            (
+                attempt!(self, |k| k.not.record_notice_receipt(req(r, &officer))),
+                "RECEIPTED",
+            )
+        } else {
+            let r = pb::RecordNoticeDeliveryRequest {
+                name: b.name.clone(),
+                method: pb::DeliveryMethod::Direct as i32,
+                recipient: format!("王五 {marker}"),
+                recipient_relation: "法定代表人".into(),
+                delivered_at: Some(now_ts()),
+                consent_ref: String::new(),
+                witnesses: vec![],
+                etag: b.etag.clone(),
+            };
+            (
+                attempt!(self, |k| k.not.record_notice_delivery(req(r, &officer))),
+                "DELIVERED",
+            )
+        };
+        match out {
+            Out::Ok(nb) => {
+                self.ack(Ack::Delivery {
+                    decision: id_of(&nb.name),
+                    version: i64::from(nb.version),
+                    row_version: etag_version(&nb.etag),
+                    state,
+                    marker,
+                });
+                if state == "RECEIPTED" {
+                    c.want_receipt = false;
+                }
+                c.bundle = Some(nb);
+            }
+            Out::Doubt => {
+                self.doubt();
+                self.render(c).await;
+            }
+            Out::No(s) => {
+                self.refused(&format!("{action:?} of {} at {}", b.name, b.etag), &s);
+                self.render(c).await;
+            }
+        }
+    }
+
+    // --- credit repair
+
+    fn applicant(&self, c: &Case) -> As {
+        As {
+            key: self.keys.portal.secret.clone(),
+            obo: Some(c.code.clone()),
+        }
+    }
+
+    async fn submit(&mut self, c: &mut Case) {
+        let d = c.dec.clone().expect("decision");
+        c.submits += 1;
+        let request_id = format!("{}-app-{}", c.request_id, c.submits);
+        let request = pb::SubmitRepairApplicationRequest {
+            request_id: request_id.clone(),
+            repair_application: Some(pb::RepairApplication {
+                disclosure: d.disclosure.clone(),
+                applicant: Some(pb::Organization {
+                    name: "上海某某化工有限公司".into(),
+                    credit_code: c.code.clone(),
+                }),
+                contact: Some(pb::Contact {
+                    name: "李四".into(),
+                    phone: "021-5555 0101".into(),
+                }),
+                commitment: Some(commitment()),
+                materials: vec![proof()],
+                ..Default::default()
+            }),
+        };
+        let who = self.applicant(c);
+        let since = Instant::now();
+        let mut doubted = false;
+        loop {
+            let sent = now_micros();
+            match attempt!(self, |k| k.rep.submit_repair_application(call(request.clone(), &who))) {
+                Out::Ok(a) => {
+                    {
+                        let mut log = self.log();
+                        if doubted {
+                            log.submit_retries += 1;
+                            if ts_micros(&a.create_time) < sent {
+                                log.submit_retries_first_committed += 1;
+                            }
+                        }
+                        log.repair_keys
+                            .insert(format!("{}:{}:{request_id}", self.keys.portal.id, c.code));
+                    }
+                    self.ack(Ack::Repair {
+                        id: id_of(&a.name),
+                        version: etag_version(&a.etag),
+                        state: repair_state(a.state),
+                        marker: None,
+                    });
+                    self.last_submit = Some((request, who, a.name.clone()));
+                    c.app = Some(a);
+                    return;
+                }
+                Out::Doubt => {
+                    doubted = true;
+                    self.doubt();
+                    self.pause(since, "a submission").await;
+                }
+                Out::No(s) => {
+                    // Also APPLICATION_ALREADY_OPEN on a retry: the first
+                    // attempt committed and the retry did not find it.
+                    self.violation(format!(
+                        "submit {request_id} (retry: {doubted}) refused: {:?} {} ({})",
+                        s.code(),
+                        s.message(),
+                        support::reason(&s)
+                    ));
+                    return self.abandon(c);
+                }
+            }
+        }
+    }
+
+    async fn transition(&mut self, c: &mut Case, action: Action) {
+        let a = c.app.clone().expect("application");
+        let marker = self.marker();
+        let reviewer = self.keys.reviewer.clone();
+        let applicant = self.applicant(c);
+        let (name, etag) = (a.name.clone(), a.etag.clone());
+        let (out, marker) = match action {
+            Action::Accept => {
+                let r = pb::AcceptRepairApplicationRequest { name, etag };
+                (
+                    attempt!(self, |k| k.rep.accept_repair_application(call(r, &reviewer))),
+                    None,
+                )
+            }
+            Action::Approve => {
+                let r = pb::ApproveRepairApplicationRequest {
+                    name,
+                    opinion: format!("符合修复条件，同意修复 {marker}"),
+                    etag,
+                };
+                (
+                    attempt!(self, |k| k.rep.approve_repair_application(call(r, &reviewer))),
+                    Some(marker),
+                )
+            }
+            Action::Reject => {
+                let r = pb::RejectRepairApplicationRequest {
+                    name,
+                    reason: format!("整改不到位，驳回 {marker}"),
+                    etag,
+                };
+                (
+                    attempt!(self, |k| k.rep.reject_repair_application(call(r, &reviewer))),
+                    Some(marker),
+                )
+            }
+            Action::WithdrawApp => {
+                let r = pb::WithdrawRepairApplicationRequest { name, etag };
+                (
+                    attempt!(self, |k| k.rep.withdraw_repair_application(call(r, &applicant))),
+                    None,
+                )
+            }
+            Action::Revoke => {
+                let r = pb::RevokeRepairRequest {
+                    name,
+                    reason: format!("发现申请材料虚假，撤销修复 {marker}"),
+                    etag,
+                };
+                (
+                    attempt!(self, |k| k.rep.revoke_repair(call(r, &reviewer))),
+                    Some(marker),
+                )
+            }
+            other => unreachable!("{other:?} is not a repair transition"),
+        };
+        match out {
+            Out::Ok(na) => {
+                self.ack(Ack::Repair {
+                    id: id_of(&na.name),
+                    version: etag_version(&na.etag),
+                    state: repair_state(na.state),
+                    marker,
+                });
+                c.app = Some(na);
+            }
+            Out::Doubt => {
+                self.doubt();
+                self.reread_application(c).await;
+            }
+            Out::No(s) => {
+                self.refused(&format!("{action:?} of {} at {}", a.name, a.etag), &s);
+                self.reread_application(c).await;
+            }
+        }
+    }
+
+    async fn reread_application(&mut self, c: &mut Case) {
+        let name = c.app.as_ref().expect("application").name.clone();
+        let reviewer = self.keys.reviewer.clone();
+        let since = Instant::now();
+        loop {
+            let r = pb::GetRepairApplicationRequest { name: name.clone() };
+            match attempt!(self, |k| k.rep.get_repair_application(call(r, &reviewer))) {
+                Out::Ok(a) => {
+                    c.app = Some(a);
+                    return;
+                }
+                Out::Doubt => self.pause(since, "an application read").await,
+                Out::No(s) => {
+                    self.violation(format!("GetRepairApplication {name} refused: {s:?}"));
+                    return self.abandon(c);
+                }
+            }
+        }
+    }
+
+    /// After a restart: the last acknowledged create and submit, sent again
+    /// with the same `request_id` by the same caller, must name the same
+    /// resource (and create nothing: see the key-set check).
+    async fn replay(&mut self) {
+        if let Some((request, name)) = self.last_create.clone() {
+            let since = Instant::now();
+            loop {
+                match attempt!(self, |k| k
+                    .enf
+                    .create_penalty_decision(req(request.clone(), &self.keys.officer.secret)))
+                {
+                    Out::Ok(d) => {
+                        if d.name != name {
+                            self.violation(format!(
+                                "create {} replayed: {} instead of {name}",
+                                request.request_id, d.name
+                            ));
+                        }
+                        self.log().replays += 1;
+                        break;
+                    }
+                    Out::Doubt => self.pause(since, "a create replay").await,
+                    Out::No(s) => {
+                        self.violation(format!("create {} replayed: refused {s:?}", request.request_id));
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some((request, who, name)) = self.last_submit.clone() {
+            let since = Instant::now();
+            loop {
+                match attempt!(self, |k| k.rep.submit_repair_application(call(request.clone(), &who))) {
+                    Out::Ok(a) => {
+                        if a.name != name {
+                            self.violation(format!(
+                                "submit {} replayed: {} instead of {name}",
+                                request.request_id, a.name
+                            ));
+                        }
+                        self.log().replays += 1;
+                        break;
+                    }
+                    Out::Doubt => self.pause(since, "a submit replay").await,
+                    Out::No(s) => {
+                        self.violation(format!("submit {} replayed: refused {s:?}", request.request_id));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------ verification through the API
+
+/// What was acknowledged of one bundle version.
+#[derive(Default)]
+struct BundleAcks<'a> {
+    shas: Option<&'a [String]>,
+    row_version: i64,
+    markers: Vec<&'a str>,
+}
+
+/// Every acknowledged resource read back with an auditor key: at the
+/// acknowledged version or later; bundle versions with the same documents.
+async fn verify_api(addr: &str, keys: &AllKeys, acks: &[Ack]) -> (usize, Vec<String>) {
+    let mut decisions: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut apps: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut bundles: BTreeMap<(&str, i64), BundleAcks> = BTreeMap::new();
+    for a in acks {
+        match a {
+            Ack::Decision { id, version, .. } => {
+                let v = decisions.entry(id.as_str()).or_default();
+                *v = (*v).max(*version);
+            }
+            Ack::Repair { id, version, .. } => {
+                let v = apps.entry(id.as_str()).or_default();
+                *v = (*v).max(*version);
+            }
+            Ack::Render {
+                decision,
+                version,
+                shas,
+            } => {
+                bundles.entry((decision.as_str(), *version)).or_default().shas = Some(shas.as_slice());
+            }
+            Ack::Delivery {
+                decision,
+                version,
+                row_version,
+                marker,
+                ..
+            } => {
+                let e = bundles.entry((decision.as_str(), *version)).or_default();
+                e.row_version = e.row_version.max(*row_version);
+                e.markers.push(marker.as_str());
+            }
+        }
+    }
+    let clients = Clients::new(addr);
+    let auditor = &keys.auditor;
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (id, acked) in &decisions {
+        let r = pb::GetPenaltyDecisionRequest {
+            name: format!("penaltyDecisions/{id}"),
+        };
+        match clients.enf.clone().get_penalty_decision(req(r, auditor)).await {
+            Ok(d) if etag_version(&d.get_ref().etag) >= *acked => {}
+            Ok(d) => problems.push(format!(
+                "API: decision {id} at etag {} but version {acked} was acknowledged",
+                d.get_ref().etag
+            )),
+            Err(s) => problems.push(format!("API: decision {id}: {s:?}")),
+        }
+        checked += 1;
+    }
+    for (id, acked) in &apps {
+        let r = pb::GetRepairApplicationRequest {
+            name: format!("repairApplications/{id}"),
+        };
+        match clients.rep.clone().get_repair_application(req(r, auditor)).await {
+            Ok(a) if etag_version(&a.get_ref().etag) >= *acked => {}
+            Ok(a) => problems.push(format!(
+                "API: application {id} at etag {} but version {acked} was acknowledged",
+                a.get_ref().etag
+            )),
+            Err(s) => problems.push(format!("API: application {id}: {s:?}")),
+        }
+        checked += 1;
+    }
+    for (
+        (decision, version),
+        BundleAcks {
+            shas,
+            row_version,
+            markers,
+        },
+    ) in &bundles
+    {
+        let r = pb::GetNoticeBundleRequest {
+            name: format!("penaltyDecisions/{decision}/noticeBundle"),
+            version: *version as i32,
+        };
+        match clients.not.clone().get_notice_bundle(req(r, auditor)).await {
+            Ok(b) => {
+                let b = b.into_inner();
+                let got: Vec<&str> = b.documents.iter().map(|d| d.sha256.as_str()).collect();
+                if let Some(shas) = shas
+                    && got != shas.iter().map(String::as_str).collect::<Vec<_>>()
+                {
+                    problems.push(format!("API: bundle {decision} v{version} documents changed"));
+                }
+                if etag_version(&b.etag) < *row_version {
+                    problems.push(format!(
+                        "API: bundle {decision} v{version} at etag {} but {row_version} was acknowledged",
+                        b.etag
+                    ));
+                }
+                let delivery = format!("{:?}", b.delivery);
+                for m in markers {
+                    if !delivery.contains(m) {
+                        problems.push(format!("API: bundle {decision} v{version}: acknowledged {m} missing"));
+                    }
+                }
+            }
+            Err(s) => problems.push(format!("API: bundle {decision} v{version}: {s:?}")),
+        }
+        checked += 1;
+    }
+    (checked, problems)
+}
+
+// ------------------------------------------------------------ the database
+
+enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Pg(sqlx::PgPool),
+}
+
+macro_rules! fetch_all {
+    ($pool:expr, $t:ty, $sql:literal) => {
+        match $pool {
+            Pool::Sqlite(p) => sqlx::query_as::<_, $t>($sql).fetch_all(p).await,
+            Pool::Pg(p) => sqlx::query_as::<_, $t>($sql).fetch_all(p).await,
+        }
+        .unwrap_or_else(|e| panic!("{}: {e}", $sql))
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct DecisionSql {
+    id: String,
+    state: String,
+    version: i64,
+    disclosure_id: Option<String>,
+    meta: String,
+    request_key: Option<String>,
+    party_credit_code: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct EventSql {
+    decision_id: String,
+    kind: String,
+    details: String,
+    hashes: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct DisclosureSql {
+    id: String,
+    decision_id: String,
+    state: String,
+    version: i64,
+    content: String,
+    content_sha256: String,
+    repair_pending: bool,
+    terminated_at: Option<i64>,
+    termination_reason: Option<String>,
+    party_credit_code: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct VersionSql {
+    disclosure_id: String,
+    version: i64,
+    content: String,
+    content_sha256: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeSql {
+    sequence: i64,
+    disclosure_id: String,
+    kind: String,
+    reason: Option<String>,
+    version: i64,
+    content_sha256: String,
+    public_reason: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AppSql {
+    id: String,
+    disclosure_id: String,
+    applicant_code: String,
+    state: String,
+    request_key: Option<String>,
+    open_disclosure_id: Option<String>,
+    doc: String,
+    version: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct RepairEventSql {
+    application_id: String,
+    from_state: Option<String>,
+    to_state: String,
+    reason: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct MaterialSql {
+    application_id: String,
+    seq: i64,
+    sha256: String,
+    size_bytes: i64,
+    content: Vec<u8>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CommitmentSql {
+    code: String,
+    application_id: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct BundleSql {
+    decision_id: String,
+    version: i64,
+    is_latest: bool,
+    documents: String,
+    delivery_state: String,
+    delivery: Option<String>,
+    row_version: i64,
+    party_credit_code: String,
+}
+
+/// Every row that matters, read once the last server is gone.
+struct Snapshot {
+    decisions: Vec<DecisionSql>,
+    events: Vec<EventSql>,
+    disclosures: Vec<DisclosureSql>,
+    versions: Vec<VersionSql>,
+    changes: Vec<ChangeSql>,
+    apps: Vec<AppSql>,
+    repair_events: Vec<RepairEventSql>,
+    materials: Vec<MaterialSql>,
+    commitments: Vec<CommitmentSql>,
+    bundles: Vec<BundleSql>,
+}
+
+impl Snapshot {
+    async fn load(db: &TestDb) -> Snapshot {
+        let pool = if db.backend == "sqlite" {
+            Pool::Sqlite(sqlx::SqlitePool::connect(&db.url).await.expect("connect SQLite"))
+        } else {
+            Pool::Pg(sqlx::PgPool::connect(&db.url).await.expect("connect PostgreSQL"))
+        };
+        let s = Snapshot {
+            decisions: fetch_all!(
+                &pool,
+                DecisionSql,
+                "SELECT id, state, version, disclosure_id, meta, request_key, party_credit_code \
+                 FROM penalty_decisions ORDER BY id"
+            ),
+            events: fetch_all!(
+                &pool,
+                EventSql,
+                "SELECT decision_id, kind, details, hashes FROM decision_events ORDER BY id"
+            ),
+            disclosures: fetch_all!(
+                &pool,
+                DisclosureSql,
+                "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, terminated_at, \
+                 termination_reason, party_credit_code FROM disclosures ORDER BY id"
+            ),
+            versions: fetch_all!(
+                &pool,
+                VersionSql,
+                "SELECT disclosure_id, version, content, content_sha256 FROM disclosure_versions \
+                 ORDER BY disclosure_id, version"
+            ),
+            changes: fetch_all!(
+                &pool,
+                ChangeSql,
+                "SELECT sequence, disclosure_id, kind, reason, version, content_sha256, public_reason \
+                 FROM disclosure_changes ORDER BY sequence"
+            ),
+            apps: fetch_all!(
+                &pool,
+                AppSql,
+                "SELECT id, disclosure_id, applicant_code, state, request_key, open_disclosure_id, doc, version \
+                 FROM repair_applications ORDER BY id"
+            ),
+            repair_events: fetch_all!(
+                &pool,
+                RepairEventSql,
+                "SELECT application_id, from_state, to_state, reason FROM repair_events ORDER BY id"
+            ),
+            materials: fetch_all!(
+                &pool,
+                MaterialSql,
+                "SELECT application_id, seq, sha256, size_bytes, content FROM repair_materials \
+                 ORDER BY application_id, seq"
+            ),
+            commitments: fetch_all!(
+                &pool,
+                CommitmentSql,
+                "SELECT code, application_id FROM credit_commitments ORDER BY code"
+            ),
+            bundles: fetch_all!(
+                &pool,
+                BundleSql,
+                "SELECT decision_id, version, is_latest, documents, delivery_state, delivery, row_version, \
+                 party_credit_code FROM notice_bundles ORDER BY decision_id, version"
+            ),
+        };
+        match pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Pg(p) => p.close().await,
+        }
+        s
+    }
+}
+
+/// The rows grouped by what they belong to.
+struct Index<'a> {
+    decision: HashMap<&'a str, &'a DecisionSql>,
+    events: HashMap<&'a str, Vec<&'a EventSql>>,
+    disclosure: HashMap<&'a str, &'a DisclosureSql>,
+    disclosure_of: HashMap<&'a str, &'a DisclosureSql>,
+    versions: HashMap<&'a str, Vec<&'a VersionSql>>,
+    changes: HashMap<&'a str, Vec<&'a ChangeSql>>,
+    app: HashMap<&'a str, &'a AppSql>,
+    apps_of: HashMap<&'a str, Vec<&'a AppSql>>,
+    repair_events: HashMap<&'a str, Vec<&'a RepairEventSql>>,
+    materials: HashMap<&'a str, Vec<&'a MaterialSql>>,
+    commitments: HashMap<&'a str, Vec<&'a CommitmentSql>>,
+    bundles: HashMap<&'a str, Vec<&'a BundleSql>>,
+}
+
+fn group<'a, T>(rows: &'a [T], key: impl Fn(&'a T) -> &'a str) -> HashMap<&'a str, Vec<&'a T>> {
+    let mut m: HashMap<&str, Vec<&T>> = HashMap::new();
+    for r in rows {
+        m.entry(key(r)).or_default().push(r);
+    }
+    m
+}
+
+impl<'a> Index<'a> {
+    fn new(s: &'a Snapshot) -> Index<'a> {
+        Index {
+            decision: s.decisions.iter().map(|d| (d.id.as_str(), d)).collect(),
+            events: group(&s.events, |e| &e.decision_id),
+            disclosure: s.disclosures.iter().map(|d| (d.id.as_str(), d)).collect(),
+            disclosure_of: s.disclosures.iter().map(|d| (d.decision_id.as_str(), d)).collect(),
+            versions: group(&s.versions, |v| &v.disclosure_id),
+            changes: group(&s.changes, |c| &c.disclosure_id),
+            app: s.apps.iter().map(|a| (a.id.as_str(), a)).collect(),
+            apps_of: group(&s.apps, |a| &a.disclosure_id),
+            repair_events: group(&s.repair_events, |e| &e.application_id),
+            materials: group(&s.materials, |m| &m.application_id),
+            commitments: group(&s.commitments, |c| &c.application_id),
+            bundles: group(&s.bundles, |b| &b.decision_id),
+        }
+    }
+
+    fn events(&self, decision: &str) -> &[&'a EventSql] {
+        self.events.get(decision).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The events that each made one decision version.
+    fn versioned_events(&self, decision: &str) -> Vec<&'a EventSql> {
+        self.events(decision)
+            .iter()
+            .copied()
+            .filter(|e| VERSIONED.contains(&e.kind.as_str()))
+            .collect()
+    }
+}
+
+/// Decision events written by an act that also bumps the decision's version
+/// (the expiry job's DISCLOSURE_EXPIRED, the repair and notice events and
+/// sensitive-read audits do not).
+const VERSIONED: &[&str] = &[
+    "RECORDED",
+    "LEGAL_REVIEWED",
+    "PUBLISHED",
+    "NOT_PUBLISHED",
+    "CORRECTED",
+    "WITHDRAWN",
+    "FULFILLMENT_RECORDED",
+];
+
+const OPEN: &[&str] = &["SUBMITTED", "ACCEPTED", "SUPPLEMENT_REQUESTED"];
+
+fn json(text: &str, what: &str, problems: &mut Vec<String>) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| {
+        problems.push(format!("{what}: unreadable JSON: {e}"));
+        Value::Null
+    })
+}
+
+fn hashes(e: &EventSql) -> Vec<String> {
+    serde_json::from_str(&e.hashes).unwrap_or_default()
+}
+
+fn set(v: &Value, field: &str) -> bool {
+    v.get(field).is_some_and(|x| !x.is_null())
+}
+
+/// Every acknowledged write, on the database.
+fn check_acks(ix: &Index, acks: &[Ack]) -> Vec<String> {
+    let mut p = Vec::new();
+    for a in acks {
+        match a {
+            Ack::Decision {
+                id,
+                version,
+                state,
+                event,
+                marker,
+            } => {
+                let Some(d) = ix.decision.get(id.as_str()) else {
+                    p.push(format!("acknowledged decision {id} is missing"));
+                    continue;
+                };
+                if d.version < *version {
+                    p.push(format!(
+                        "decision {id}: version {} but {event} at version {version} was acknowledged",
+                        d.version
+                    ));
+                    continue;
+                }
+                if d.version == *version && d.state != *state {
+                    p.push(format!(
+                        "decision {id}: state {} at the acknowledged version {version} ({state} acknowledged)",
+                        d.state
+                    ));
+                }
+                let versioned = ix.versioned_events(id);
+                match versioned.get(*version as usize - 1) {
+                    Some(e) if e.kind == *event && marker.as_ref().is_none_or(|m| e.details.contains(m)) => {}
+                    other => p.push(format!(
+                        "decision {id}: the event at version {version} is {:?}, not the acknowledged {event} {marker:?}",
+                        other.map(|e| (&e.kind, &e.details))
+                    )),
+                }
+                let m = marker.as_deref().unwrap_or("");
+                let disclosure = d.disclosure_id.as_deref().unwrap_or("");
+                if *event == "WITHDRAWN"
+                    && !disclosure.is_empty()
+                    && !ix.changes.get(disclosure).is_some_and(|cs| {
+                        cs.iter().any(|c| {
+                            c.kind == "TERMINATED" && c.public_reason.as_deref().is_some_and(|r| r.contains(m))
+                        })
+                    })
+                {
+                    p.push(format!(
+                        "decision {id}: acknowledged withdrawal {m} has no TERMINATED change"
+                    ));
+                }
+                if *event == "CORRECTED"
+                    && !disclosure.is_empty()
+                    && !ix
+                        .versions
+                        .get(disclosure)
+                        .is_some_and(|vs| vs.iter().any(|v| v.content.contains(m)))
+                {
+                    p.push(format!(
+                        "decision {id}: acknowledged correction {m} is in no disclosure version"
+                    ));
+                }
+            }
+            Ack::Repair {
+                id,
+                version,
+                state,
+                marker,
+            } => {
+                let Some(app) = ix.app.get(id.as_str()) else {
+                    p.push(format!("acknowledged application {id} is missing"));
+                    continue;
+                };
+                if app.version < *version {
+                    p.push(format!(
+                        "application {id}: version {} but {state} at version {version} was acknowledged",
+                        app.version
+                    ));
+                    continue;
+                }
+                if app.version == *version && app.state != *state {
+                    p.push(format!(
+                        "application {id}: state {} at the acknowledged version {version} ({state} acknowledged)",
+                        app.state
+                    ));
+                }
+                let events = ix.repair_events.get(id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                match events.get(*version as usize - 1) {
+                    Some(e) if e.to_state == *state && marker.as_ref().is_none_or(|m| e.reason.contains(m)) => {}
+                    other => p.push(format!(
+                        "application {id}: transition {version} is {:?}, not the acknowledged {state} {marker:?}",
+                        other.map(|e| (&e.to_state, &e.reason))
+                    )),
+                }
+            }
+            Ack::Render {
+                decision,
+                version,
+                shas,
+            } => {
+                let row = ix
+                    .bundles
+                    .get(decision.as_str())
+                    .and_then(|bs| bs.iter().find(|b| b.version == *version));
+                let Some(b) = row else {
+                    p.push(format!("acknowledged bundle {decision} v{version} is missing"));
+                    continue;
+                };
+                let docs = json(&b.documents, "bundle documents", &mut p);
+                let stored: Vec<&str> = docs
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|d| d["sha256"].as_str()).collect())
+                    .unwrap_or_default();
+                if stored != shas.iter().map(String::as_str).collect::<Vec<_>>() {
+                    p.push(format!(
+                        "bundle {decision} v{version}: documents differ from the acknowledged ones"
+                    ));
+                }
+            }
+            Ack::Delivery {
+                decision,
+                version,
+                row_version,
+                state,
+                marker,
+            } => {
+                let row = ix
+                    .bundles
+                    .get(decision.as_str())
+                    .and_then(|bs| bs.iter().find(|b| b.version == *version));
+                let Some(b) = row else {
+                    p.push(format!(
+                        "bundle {decision} v{version} of an acknowledged {state} is missing"
+                    ));
+                    continue;
+                };
+                let ok_state = match *state {
+                    "DELIVERED" => b.delivery_state != "PENDING",
+                    _ => b.delivery_state == "RECEIPTED",
+                };
+                if b.row_version < *row_version
+                    || !ok_state
+                    || !b.delivery.as_deref().is_some_and(|d| d.contains(marker.as_str()))
+                {
+                    p.push(format!(
+                        "bundle {decision} v{version}: acknowledged {state} {marker} at row version {row_version} \
+                         lost (now {} at {}: {:?})",
+                        b.delivery_state, b.row_version, b.delivery
+                    ));
+                }
+            }
+        }
+    }
+    p
+}
+
+struct Expected<'a> {
+    decision_keys: &'a BTreeSet<String>,
+    repair_keys: &'a BTreeSet<String>,
+    kills: usize,
+    backend: &'static str,
+}
+
+#[derive(Default)]
+struct Counts {
+    decisions: usize,
+    events: usize,
+    disclosures: usize,
+    versions: usize,
+    changes: usize,
+    feed_gaps: i64,
+    applications: usize,
+    transitions: usize,
+    materials: usize,
+    commitments: usize,
+    bundles: usize,
+    delivered: usize,
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} decisions with {} events, {} disclosures with {} versions, {} feed entries ({} sequence gaps), \
+             {} applications with {} transitions, {} materials and {} commitments, {} bundle versions \
+             ({} delivered)",
+            self.decisions,
+            self.events,
+            self.disclosures,
+            self.versions,
+            self.changes,
+            self.feed_gaps,
+            self.applications,
+            self.transitions,
+            self.materials,
+            self.commitments,
+            self.bundles,
+            self.delivered
+        )
+    }
+}
+
+/// Nothing half-written: every record agrees with the records its act wrote
+/// in the same transaction.
+fn check_database(s: &Snapshot, ix: &Index, x: &Expected) -> (Vec<String>, Counts) {
+    let mut p: Vec<String> = Vec::new();
+    let counts = Counts {
+        decisions: s.decisions.len(),
+        events: s.events.len(),
+        disclosures: s.disclosures.len(),
+        versions: s.versions.len(),
+        changes: s.changes.len(),
+        applications: s.apps.len(),
+        transitions: s.repair_events.len(),
+        materials: s.materials.len(),
+        commitments: s.commitments.len(),
+        bundles: s.bundles.len(),
+        delivered: s.bundles.iter().filter(|b| b.delivery_state != "PENDING").count(),
+        feed_gaps: s.changes.last().map(|c| c.sequence).unwrap_or(0) - s.changes.len() as i64,
+    };
+
+    // --- exactly one decision and application per request_id answered OK
+    let decision_keys: BTreeSet<String> = s.decisions.iter().filter_map(|d| d.request_key.clone()).collect();
+    if decision_keys != *x.decision_keys || decision_keys.len() != s.decisions.len() {
+        p.push(format!(
+            "{} decisions with {} request keys, but {} creates were answered OK; not acknowledged: {:?}, \
+             acknowledged but missing: {:?}",
+            s.decisions.len(),
+            decision_keys.len(),
+            x.decision_keys.len(),
+            decision_keys.difference(x.decision_keys).collect::<Vec<_>>(),
+            x.decision_keys.difference(&decision_keys).collect::<Vec<_>>()
+        ));
+    }
+    let repair_keys: BTreeSet<String> = s.apps.iter().filter_map(|a| a.request_key.clone()).collect();
+    if repair_keys != *x.repair_keys || repair_keys.len() != s.apps.len() {
+        p.push(format!(
+            "{} applications with {} request keys, but {} submits were answered OK; not acknowledged: {:?}, \
+             acknowledged but missing: {:?}",
+            s.apps.len(),
+            repair_keys.len(),
+            x.repair_keys.len(),
+            repair_keys.difference(x.repair_keys).collect::<Vec<_>>(),
+            x.repair_keys.difference(&repair_keys).collect::<Vec<_>>()
+        ));
+    }
+
+    // --- decisions and their events
+    for d in &s.decisions {
+        let id = d.id.as_str();
+        let ev = ix.events(id);
+        let count = |kind: &str| ev.iter().filter(|e| e.kind == kind).count();
+        if ev.first().map(|e| e.kind.as_str()) != Some("RECORDED") || count("RECORDED") != 1 {
+            p.push(format!("decision {id}: does not start with its one RECORDED event"));
+        }
+        let versioned = ix.versioned_events(id);
+        if versioned.len() as i64 != d.version {
+            p.push(format!(
+                "decision {id}: version {} but {} versioned events {:?}",
+                d.version,
+                versioned.len(),
+                versioned.iter().map(|e| &e.kind).collect::<Vec<_>>()
+            ));
+        }
+        let by_events = ev.iter().rev().find_map(|e| match e.kind.as_str() {
+            k @ ("RECORDED" | "PUBLISHED" | "NOT_PUBLISHED" | "WITHDRAWN") => Some(k),
+            _ => None,
+        });
+        if by_events != Some(d.state.as_str()) {
+            p.push(format!(
+                "decision {id}: state {} but its last state event is {by_events:?}",
+                d.state
+            ));
+        }
+        if count("DISCLOSURE_EXPIRED") > 0 {
+            p.push(format!(
+                "decision {id}: expired, though nothing in this load can expire"
+            ));
+        }
+        let meta = json(&d.meta, "decision meta", &mut p);
+        for (field, kind) in [
+            ("review", "LEGAL_REVIEWED"),
+            ("fulfillment", "FULFILLMENT_RECORDED"),
+            ("withdrawal", "WITHDRAWN"),
+            ("publish_time", "PUBLISHED"),
+        ] {
+            if set(&meta, field) != (count(kind) > 0) {
+                p.push(format!(
+                    "decision {id}: meta.{field} set: {} but {} {kind} events",
+                    set(&meta, field),
+                    count(kind)
+                ));
+            }
+        }
+        let disclosure = ix.disclosure_of.get(id);
+        match (&d.disclosure_id, disclosure) {
+            (Some(x), Some(row)) if *x == row.id => {}
+            (None, None) => {}
+            (a, b) => p.push(format!(
+                "decision {id}: disclosure_id {a:?} but disclosure row {:?}",
+                b.map(|r| &r.id)
+            )),
+        }
+        if (count("PUBLISHED") == 1) != d.disclosure_id.is_some() || count("PUBLISHED") > 1 {
+            p.push(format!(
+                "decision {id}: {} PUBLISHED events, disclosure {:?}",
+                count("PUBLISHED"),
+                d.disclosure_id
+            ));
+        }
+        // Bundles of the decision.
+        let bundles = ix.bundles.get(id).map(Vec::as_slice).unwrap_or(&[]);
+        check_bundles(id, d, bundles, ev, &mut p);
+    }
+    for e in &s.events {
+        if !ix.decision.contains_key(e.decision_id.as_str()) {
+            p.push(format!("event {} of a missing decision {}", e.kind, e.decision_id));
+        }
+    }
+
+    // --- disclosures, their versions and feed entries
+    for dis in &s.disclosures {
+        let id = dis.id.as_str();
+        let Some(dec) = ix.decision.get(dis.decision_id.as_str()) else {
+            p.push(format!("disclosure {id}: decision {} missing", dis.decision_id));
+            continue;
+        };
+        if dec.disclosure_id.as_deref() != Some(id) || dec.party_credit_code != dis.party_credit_code {
+            p.push(format!("disclosure {id}: its decision does not point back at it"));
+        }
+        let ev = ix.events(&dis.decision_id);
+        let count = |kind: &str| ev.iter().filter(|e| e.kind == kind).count();
+        let versions = ix.versions.get(id).map(Vec::as_slice).unwrap_or(&[]);
+        if versions.iter().map(|v| v.version).collect::<Vec<_>>() != (1..=dis.version).collect::<Vec<_>>() {
+            p.push(format!(
+                "disclosure {id}: version {} but stored versions {:?}",
+                dis.version,
+                versions.iter().map(|v| v.version).collect::<Vec<_>>()
+            ));
+        }
+        for v in versions {
+            match serde_json::from_str::<PublicRecord>(&v.content) {
+                Ok(r) if r.content_sha256() == v.content_sha256 => {}
+                Ok(_) => p.push(format!(
+                    "disclosure {id} v{}: content does not match its hash",
+                    v.version
+                )),
+                Err(e) => p.push(format!("disclosure {id} v{}: unreadable content: {e}", v.version)),
+            }
+        }
+        match versions.iter().find(|v| v.version == dis.version) {
+            Some(v) if v.content == dis.content && v.content_sha256 == dis.content_sha256 => {}
+            _ => p.push(format!(
+                "disclosure {id}: current content is not its stored version {}",
+                dis.version
+            )),
+        }
+        let changes = ix.changes.get(id).map(Vec::as_slice).unwrap_or(&[]);
+        for c in changes {
+            if !versions
+                .iter()
+                .any(|v| v.version == c.version && v.content_sha256 == c.content_sha256)
+            {
+                p.push(format!(
+                    "feed {}: {} of {id} v{} matches no stored version",
+                    c.sequence, c.kind, c.version
+                ));
+            }
+        }
+        match changes.first() {
+            Some(c) if c.kind == "PUBLISHED" && c.version == 1 => {}
+            other => p.push(format!(
+                "disclosure {id}: first feed entry {:?}, not PUBLISHED v1",
+                other.map(|c| (&c.kind, c.version))
+            )),
+        }
+        let last = changes.last();
+        if dis.state == "ACTIVE" {
+            let ok = dis.terminated_at.is_none()
+                && dis.termination_reason.is_none()
+                && last.is_some_and(|c| {
+                    c.kind != "TERMINATED" && c.version == dis.version && c.content_sha256 == dis.content_sha256
+                });
+            if !ok {
+                p.push(format!(
+                    "disclosure {id}: ACTIVE v{} but last feed entry {:?}",
+                    dis.version,
+                    last.map(|c| (&c.kind, c.version))
+                ));
+            }
+        } else {
+            let ok = dis.terminated_at.is_some()
+                && dis.termination_reason.as_deref() == Some(dis.state.as_str())
+                && last.is_some_and(|c| c.kind == "TERMINATED" && c.reason == dis.termination_reason);
+            if !ok {
+                p.push(format!(
+                    "disclosure {id}: {} ({:?}) but last feed entry {:?}",
+                    dis.state,
+                    dis.termination_reason,
+                    last.map(|c| (&c.kind, &c.reason))
+                ));
+            }
+        }
+        // Each feed entry with the event of the act that wrote it. (This load
+        // withdraws only active disclosures, so every withdrawal of a
+        // published decision terminated one.)
+        let kinds = |kind: &str, reason: Option<&str>| {
+            changes
+                .iter()
+                .filter(|c| c.kind == kind && c.reason.as_deref() == reason)
+                .count()
+        };
+        let corrected_events = ev
+            .iter()
+            .filter(|e| e.kind == "CORRECTED" && !hashes(e).is_empty())
+            .count();
+        let expected = [
+            (
+                "PUBLISHED",
+                kinds("PUBLISHED", None),
+                count("PUBLISHED") + count("DISCLOSURE_RESTORED"),
+            ),
+            ("CORRECTED", kinds("CORRECTED", None), corrected_events),
+            (
+                "TERMINATED REPAIRED",
+                kinds("TERMINATED", Some("REPAIRED")),
+                count("DISCLOSURE_REPAIRED"),
+            ),
+            (
+                "TERMINATED WITHDRAWN",
+                kinds("TERMINATED", Some("WITHDRAWN")),
+                count("WITHDRAWN"),
+            ),
+        ];
+        for (what, feed, events) in expected {
+            if feed != events {
+                p.push(format!(
+                    "disclosure {id}: {feed} {what} feed entries but {events} events that write one"
+                ));
+            }
+        }
+        // Repair applications against the disclosure.
+        let apps = ix.apps_of.get(id).map(Vec::as_slice).unwrap_or(&[]);
+        let open = apps.iter().filter(|a| OPEN.contains(&a.state.as_str())).count();
+        if open > 1 || dis.repair_pending != (open == 1) {
+            p.push(format!(
+                "disclosure {id}: repair_pending {} with {open} open applications",
+                dis.repair_pending
+            ));
+        }
+        let latest_approved = apps.last().is_some_and(|a| a.state == "APPROVED");
+        if (dis.state == "REPAIRED") != latest_approved {
+            p.push(format!(
+                "disclosure {id}: {} but its latest application is {:?}",
+                dis.state,
+                apps.last().map(|a| &a.state)
+            ));
+        }
+        let transitions = |to: &str| {
+            apps.iter()
+                .flat_map(|a| ix.repair_events.get(a.id.as_str()).into_iter().flatten())
+                .filter(|e| e.to_state == to)
+                .count()
+        };
+        if transitions("APPROVED") != count("DISCLOSURE_REPAIRED")
+            || transitions("REVOKED") != count("DISCLOSURE_RESTORED")
+        {
+            p.push(format!(
+                "disclosure {id}: {} approvals / {} revocations but {} DISCLOSURE_REPAIRED / {} DISCLOSURE_RESTORED",
+                transitions("APPROVED"),
+                transitions("REVOKED"),
+                count("DISCLOSURE_REPAIRED"),
+                count("DISCLOSURE_RESTORED")
+            ));
+        }
+    }
+
+    // --- the feed's sequence
+    if s.changes.windows(2).any(|w| w[0].sequence >= w[1].sequence) {
+        p.push("feed sequence is not strictly increasing".into());
+    }
+    for c in &s.changes {
+        if !ix.disclosure.contains_key(c.disclosure_id.as_str()) {
+            p.push(format!("feed {}: disclosure {} missing", c.sequence, c.disclosure_id));
+        }
+    }
+    let allowed_gaps = if x.backend == "sqlite" { 0 } else { x.kills as i64 };
+    if counts.feed_gaps < 0 || counts.feed_gaps > allowed_gaps {
+        p.push(format!(
+            "feed: {} entries up to sequence {} ({} gaps; at most {allowed_gaps} allowed after {} kills)",
+            s.changes.len(),
+            s.changes.last().map(|c| c.sequence).unwrap_or(0),
+            counts.feed_gaps,
+            x.kills
+        ));
+    }
+
+    // --- repair applications
+    for a in &s.apps {
+        let id = a.id.as_str();
+        let Some(dis) = ix.disclosure.get(a.disclosure_id.as_str()) else {
+            p.push(format!("application {id}: disclosure {} missing", a.disclosure_id));
+            continue;
+        };
+        if a.applicant_code != dis.party_credit_code {
+            p.push(format!("application {id}: applicant is not the disclosure's party"));
+        }
+        let events = ix.repair_events.get(id).map(Vec::as_slice).unwrap_or(&[]);
+        let chain_ok = events
+            .first()
+            .is_some_and(|e| e.from_state.is_none() && e.to_state == "SUBMITTED")
+            && events
+                .windows(2)
+                .all(|w| w[1].from_state.as_deref() == Some(w[0].to_state.as_str()));
+        if !chain_ok
+            || events.len() as i64 != a.version
+            || events.last().map(|e| e.to_state.as_str()) != Some(a.state.as_str())
+        {
+            p.push(format!(
+                "application {id}: {} v{} but transitions {:?}",
+                a.state,
+                a.version,
+                events.iter().map(|e| (&e.from_state, &e.to_state)).collect::<Vec<_>>()
+            ));
+        }
+        let is_open = OPEN.contains(&a.state.as_str());
+        if a.open_disclosure_id.as_deref() != is_open.then_some(a.disclosure_id.as_str()) {
+            p.push(format!(
+                "application {id}: {} with open_disclosure_id {:?}",
+                a.state, a.open_disclosure_id
+            ));
+        }
+        let doc = json(&a.doc, "application doc", &mut p);
+        let commitments = ix.commitments.get(id).map(Vec::as_slice).unwrap_or(&[]);
+        match commitments {
+            [c] if doc["commitment"]["code"].as_str() == Some(c.code.as_str()) => {}
+            _ => p.push(format!("application {id}: {} commitment rows", commitments.len())),
+        }
+        let metas = doc["materials"].as_array().cloned().unwrap_or_default();
+        let rows = ix.materials.get(id).map(Vec::as_slice).unwrap_or(&[]);
+        let materials_ok = !metas.is_empty()
+            && rows.len() == metas.len()
+            && rows.iter().zip(&metas).enumerate().all(|(i, (m, meta))| {
+                m.seq == i as i64
+                    && meta["sha256"].as_str() == Some(m.sha256.as_str())
+                    && meta["size_bytes"].as_i64() == Some(m.size_bytes)
+                    && m.content.len() as i64 == m.size_bytes
+                    && sha256_hex(&m.content) == m.sha256
+            });
+        if !materials_ok {
+            p.push(format!(
+                "application {id}: {} material rows for {} materials (or a hash or size differs)",
+                rows.len(),
+                metas.len()
+            ));
+        }
+    }
+    for c in &s.commitments {
+        if !ix.app.contains_key(c.application_id.as_str()) {
+            p.push(format!("commitment {} of a missing application", c.code));
+        }
+    }
+    (p, counts)
+}
+
+/// A decision's bundle versions against its events.
+fn check_bundles(id: &str, d: &DecisionSql, bundles: &[&BundleSql], ev: &[&EventSql], p: &mut Vec<String>) {
+    let versions: Vec<i64> = bundles.iter().map(|b| b.version).collect();
+    if versions != (1..=bundles.len() as i64).collect::<Vec<_>>() {
+        p.push(format!("decision {id}: bundle versions {versions:?}"));
+    }
+    let latest: Vec<i64> = bundles.iter().filter(|b| b.is_latest).map(|b| b.version).collect();
+    if !bundles.is_empty() && latest != [bundles.len() as i64] {
+        p.push(format!("decision {id}: latest bundle flags on versions {latest:?}"));
+    }
+    let of_kind = |kind: &str, version: i64| -> Vec<&EventSql> {
+        ev.iter()
+            .copied()
+            .filter(|e| {
+                e.kind == kind
+                    && serde_json::from_str::<Value>(&e.details)
+                        .ok()
+                        .and_then(|v| v["version"].as_i64())
+                        == Some(version)
+            })
+            .collect()
+    };
+    let total = |kind: &str| ev.iter().filter(|e| e.kind == kind).count();
+    if total("NOTICE_RENDERED") != bundles.len() {
+        p.push(format!(
+            "decision {id}: {} bundle versions but {} NOTICE_RENDERED events",
+            bundles.len(),
+            total("NOTICE_RENDERED")
+        ));
+    }
+    let delivered = bundles.iter().filter(|b| b.delivery_state != "PENDING").count();
+    let receipted = bundles.iter().filter(|b| b.delivery_state == "RECEIPTED").count();
+    if total("NOTICE_DELIVERED") != delivered || total("NOTICE_RECEIPTED") != receipted {
+        p.push(format!(
+            "decision {id}: {delivered} delivered / {receipted} receipted bundles but {} NOTICE_DELIVERED / {} \
+             NOTICE_RECEIPTED events",
+            total("NOTICE_DELIVERED"),
+            total("NOTICE_RECEIPTED")
+        ));
+    }
+    for b in bundles {
+        let v = b.version;
+        if b.party_credit_code != d.party_credit_code {
+            p.push(format!("bundle {id} v{v}: party differs from the decision's"));
+        }
+        let docs = json(&b.documents, "bundle documents", p);
+        let docs = docs.as_array().cloned().unwrap_or_default();
+        let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+        let shas: Vec<String> = docs
+            .iter()
+            .filter_map(|d| d["sha256"].as_str().map(String::from))
+            .collect();
+        // Every decision of this load is published: the default 三书同达 set.
+        if kinds != ["PENALTY_DECISION", "CREDIT_REPAIR_NOTICE", "CREDIT_COMMITMENT"] {
+            p.push(format!("bundle {id} v{v}: documents {kinds:?}"));
+        }
+        for doc in &docs {
+            let body = doc["body"].as_str().unwrap_or_default();
+            if body.is_empty() || doc["sha256"].as_str() != Some(sha256_hex(body.as_bytes()).as_str()) {
+                p.push(format!(
+                    "bundle {id} v{v}: document {:?} does not match its hash",
+                    doc["kind"]
+                ));
+            }
+        }
+        match of_kind("NOTICE_RENDERED", v).as_slice() {
+            [e] if hashes(e) == shas => {}
+            other => p.push(format!(
+                "bundle {id} v{v}: {} rendering events with its hashes",
+                other.len()
+            )),
+        }
+        let delivery = b.delivery.as_deref().map(|t| json(t, "bundle delivery", p));
+        let receipt = delivery.as_ref().is_some_and(|dl| set(dl, "receipt"));
+        let ok = match b.delivery_state.as_str() {
+            "PENDING" => delivery.is_none() && b.row_version == 1,
+            state @ ("DELIVERED" | "RECEIPTED") => {
+                let dl = delivery.as_ref().cloned().unwrap_or(Value::Null);
+                let delivered_kinds: Vec<&str> = dl["documents"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|k| k.as_str()).collect())
+                    .unwrap_or_default();
+                let event_ok = matches!(of_kind("NOTICE_DELIVERED", v).as_slice(), [e] if hashes(e) == shas);
+                let receipted = state == "RECEIPTED";
+                delivered_kinds == kinds
+                    && event_ok
+                    && receipt == receipted
+                    && of_kind("NOTICE_RECEIPTED", v).len() == usize::from(receipted)
+                    && b.row_version == 2 + i64::from(receipted)
+            }
+            _ => false,
+        };
+        if !ok {
+            p.push(format!(
+                "bundle {id} v{v}: {} at row version {} with delivery {:?}",
+                b.delivery_state, b.row_version, b.delivery
+            ));
+        }
+    }
+}

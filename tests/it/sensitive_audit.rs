@@ -1,0 +1,1215 @@
+//! Issue 7 item 8, sensitive reads audited: every response that shows staff
+//! an ID number, a natural person's address or a repair application's
+//! contact leaves exactly one `SENSITIVE_DATA_READ` event per record shown
+//! (who: key id, role, on-behalf-of; when; which record; via which RPC), in
+//! the 全过程记录 of the record's decision; public roles never get those
+//! fields; and when the audit cannot be written, the response is withheld
+//! (and a mutation does not happen). On every backend.
+
+use std::collections::{BTreeMap, HashMap};
+
+use gongshi::api::pb;
+use gongshi::domain::clock::Clock;
+use gongshi::domain::lifecycle::Role;
+use gongshi::domain::repair::RepairAction;
+use prost::Message;
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic::transport::Channel;
+
+use crate::repair_support::{As, act_with, call, commitment, proof};
+use crate::support::{KNOWN_ID, KNOWN_ID_2, TestServer, backends, clock_at, credit_code, decision, req};
+
+type Enf = pb::enforcement_service_client::EnforcementServiceClient<Channel>;
+type Repair = pb::credit_repair_service_client::CreditRepairServiceClient<Channel>;
+type Notices = pb::notice_service_client::NoticeServiceClient<Channel>;
+
+/// After the minimum publicity period of a decision of [`DECIDED`].
+const TODAY: &str = "2025-09-15";
+const DECIDED: &str = "2025-06-10";
+const FULFILLED: &str = "2025-06-11";
+/// A natural person's home address (sensitive).
+const HOME: &str = "上海市徐汇区漕溪北路88弄3号502室";
+/// A repair application's contact (sensitive).
+const CONTACT_NAME: &str = "赵六联系人";
+const PHONE: &str = "021-6543 2109";
+
+/// A key with its id (for the audit trail) and secret.
+struct Key {
+    id: String,
+    secret: String,
+    role: &'static str,
+}
+
+async fn key(s: &TestServer, role: Role, code: Option<&str>) -> Key {
+    let k = s
+        .app
+        .create_key(role, &format!("audit test {role}"), code, None)
+        .await
+        .expect("create key");
+    Key {
+        id: k.row.id,
+        secret: k.secret,
+        role: role.as_str(),
+    }
+}
+
+impl Key {
+    fn who(&self) -> As {
+        As::key(&self.secret)
+    }
+
+    fn for_enterprise(&self, code: &str) -> As {
+        As {
+            key: self.secret.clone(),
+            obo: Some(code.to_string()),
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Asserts none of `secrets` is in the encoded message.
+#[track_caller]
+fn assert_free<M: Message>(m: &M, secrets: &[&str], ctx: &str) {
+    let bytes = m.encode_to_vec();
+    for s in secrets {
+        assert!(!contains(&bytes, s), "{ctx}: {s:?} in the response bytes");
+    }
+}
+
+/// Asserts `public` is in the encoded message (the response is the one we think).
+#[track_caller]
+fn assert_has<M: Message>(m: &M, public: &str, ctx: &str) {
+    assert!(
+        contains(&m.encode_to_vec(), public),
+        "{ctx}: {public:?} expected in the response"
+    );
+}
+
+/// One record a call is expected to have shown: its decision and its resource name.
+type Shown = (String, String);
+
+fn decision_shown(name: &str) -> Shown {
+    (name.to_string(), name.to_string())
+}
+
+/// The `SENSITIVE_DATA_READ` events of the watched decisions, read through
+/// ListPenaltyDecisionEvents by an auditor (a read that is not itself
+/// audited: events carry no sensitive values).
+struct Trail {
+    enf: Enf,
+    auditor: String,
+    backend: &'static str,
+    now_secs: i64,
+    /// Reads already accounted for, per decision name.
+    seen: BTreeMap<String, usize>,
+}
+
+impl Trail {
+    async fn new(server: &TestServer, auditor: &Key, backend: &'static str) -> Trail {
+        Trail {
+            enf: server.enforcement().await,
+            auditor: auditor.secret.clone(),
+            backend,
+            now_secs: server.clock.now().timestamp(),
+            seen: BTreeMap::new(),
+        }
+    }
+
+    async fn reads(&mut self, decision: &str) -> Vec<pb::PenaltyDecisionEvent> {
+        let r = self
+            .enf
+            .list_penalty_decision_events(req(
+                pb::ListPenaltyDecisionEventsRequest {
+                    name: decision.to_string(),
+                    page_size: 1000,
+                    page_token: String::new(),
+                },
+                &self.auditor,
+            ))
+            .await
+            .expect("auditor lists events")
+            .into_inner();
+        assert!(r.next_page_token.is_empty(), "one page holds every event");
+        r.events
+            .into_iter()
+            .filter(|e| e.kind == pb::DecisionEventKind::SensitiveDataRead as i32)
+            .collect()
+    }
+
+    /// Watches a decision from now on.
+    async fn watch(&mut self, decision: &str) {
+        let n = self.reads(decision).await.len();
+        self.seen.insert(decision.to_string(), n);
+    }
+
+    /// Watches a decision from its first event (for the create call itself).
+    fn watch_from_start(&mut self, decision: &str) {
+        self.seen.insert(decision.to_string(), 0);
+    }
+
+    /// Asserts that since the last check exactly one read was recorded for
+    /// each of `shown` — on its decision, naming the record, the caller and
+    /// the RPC — and nothing else on any watched decision.
+    async fn expect(&mut self, ctx: &str, who: &Key, via: &str, shown: &[Shown]) {
+        let ctx = format!("{}: {ctx}", self.backend);
+        let mut want: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (d, record) in shown {
+            assert!(self.seen.contains_key(d), "{ctx}: {d} is not watched");
+            want.entry(d.as_str()).or_default().push(record.as_str());
+        }
+        let decisions: Vec<String> = self.seen.keys().cloned().collect();
+        for d in decisions {
+            let all = self.reads(&d).await;
+            let from = self.seen[&d];
+            let new = &all[from.min(all.len())..];
+            let mut expected: Vec<&str> = want.get(d.as_str()).cloned().unwrap_or_default();
+            expected.sort();
+            assert_eq!(
+                new.len(),
+                expected.len(),
+                "{ctx}: exactly one new SENSITIVE_DATA_READ per record shown, on {d}: {new:#?}"
+            );
+            let mut got = Vec::new();
+            for e in new {
+                let details: serde_json::Value = serde_json::from_str(&e.details_json).expect("details are JSON");
+                let actor = e.actor.clone().expect("actor");
+                assert_eq!(actor.key_id, who.id, "{ctx}: the read names the caller's key: {e:?}");
+                assert_eq!(actor.role, who.role, "{ctx}: and its role: {e:?}");
+                assert_eq!(actor.on_behalf_of, "", "{ctx}: staff act for no one: {e:?}");
+                assert_eq!(details["via"], via, "{ctx}: the read names the RPC: {e:?}");
+                assert!(
+                    details["fields"].as_array().is_some_and(|f| !f.is_empty()),
+                    "{ctx}: the read names the fields shown: {e:?}"
+                );
+                assert_eq!(
+                    e.time.as_ref().map(|t| t.seconds),
+                    Some(self.now_secs),
+                    "{ctx}: the read is dated: {e:?}"
+                );
+                assert_free(e, &[KNOWN_ID, KNOWN_ID_2, HOME, PHONE, CONTACT_NAME], &ctx);
+                got.push(details["record"].as_str().unwrap_or_default().to_string());
+            }
+            got.sort();
+            assert_eq!(
+                got, expected,
+                "{ctx}: exactly one new SENSITIVE_DATA_READ per record shown, on {d}"
+            );
+            self.seen.insert(d, all.len());
+        }
+    }
+
+    /// Asserts no watched decision got a read since the last check.
+    async fn expect_none(&mut self, ctx: &str) {
+        let nobody = Key {
+            id: String::new(),
+            secret: String::new(),
+            role: "",
+        };
+        self.expect(ctx, &nobody, "", &[]).await;
+    }
+}
+
+fn full_checklist() -> pb::ReviewChecklist {
+    pb::ReviewChecklist {
+        subject_and_powers_ok: true,
+        procedure_ok: true,
+        facts_and_evidence_ok: true,
+        law_and_discretion_ok: true,
+        documents_complete: true,
+        crime_transfer_needed: false,
+        other_points: String::new(),
+    }
+}
+
+/// A natural person's decision: ID number and home address.
+fn natural_person(number: &str) -> pb::PenaltyDecision {
+    let mut p = decision(number, DECIDED, "");
+    let party = p.party.as_mut().expect("party");
+    party.kind = pb::PartyKind::NaturalPerson as i32;
+    party.name = "王五".into();
+    party.legal_representative = None;
+    party.id_type = pb::IdType::ResidentIdCard as i32;
+    party.id_number = KNOWN_ID.into();
+    party.address = HOME.into();
+    p
+}
+
+/// A legal person's decision with nothing sensitive recorded.
+fn plain(number: &str, code: &str) -> pb::PenaltyDecision {
+    let mut p = decision(number, DECIDED, code);
+    p.party.as_mut().expect("party").legal_representative = Some(pb::LegalRepresentative {
+        name: "张三".into(),
+        ..Default::default()
+    });
+    p
+}
+
+async fn create(enf: &mut Enf, officer: &Key, request_id: &str, p: pb::PenaltyDecision) -> pb::PenaltyDecision {
+    enf.create_penalty_decision(req(
+        pb::CreatePenaltyDecisionRequest {
+            request_id: request_id.to_string(),
+            penalty_decision: Some(p),
+        },
+        &officer.secret,
+    ))
+    .await
+    .expect("create")
+    .into_inner()
+}
+
+async fn get(enf: &mut Enf, who: &Key, name: &str) -> Result<pb::PenaltyDecision, tonic::Status> {
+    enf.get_penalty_decision(req(
+        pb::GetPenaltyDecisionRequest { name: name.to_string() },
+        &who.secret,
+    ))
+    .await
+    .map(|r| r.into_inner())
+}
+
+async fn publish(enf: &mut Enf, officer: &Key, name: &str) -> pb::PenaltyDecision {
+    enf.publish_penalty_decision(req(
+        pb::PublishPenaltyDecisionRequest {
+            name: name.to_string(),
+            etag: String::new(),
+        },
+        &officer.secret,
+    ))
+    .await
+    .expect("publish")
+    .into_inner()
+}
+
+async fn fulfil(enf: &mut Enf, officer: &Key, name: &str) -> pb::PenaltyDecision {
+    enf.record_fulfillment(req(
+        pb::RecordFulfillmentRequest {
+            name: name.to_string(),
+            fulfilled_on: FULFILLED.into(),
+            evidence: "罚款已缴入国库".into(),
+            etag: String::new(),
+        },
+        &officer.secret,
+    ))
+    .await
+    .expect("fulfil")
+    .into_inner()
+}
+
+fn rep_id(d: &pb::PenaltyDecision) -> String {
+    d.party
+        .as_ref()
+        .and_then(|p| p.legal_representative.as_ref())
+        .map(|r| r.id_number.clone())
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------
+// EnforcementService (and what the public side and reports serve)
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn enforcement_responses_showing_id_numbers_are_audited() {
+    for db in backends().await {
+        let b = db.backend;
+        let server = TestServer::start(&db.url, clock_at(TODAY)).await;
+        let officer = key(&server, Role::Officer, None).await;
+        let reviewer = key(&server, Role::LegalReviewer, None).await;
+        let auditor = key(&server, Role::Auditor, None).await;
+        let discloser = key(&server, Role::Discloser, None).await;
+        let mut enf = server.enforcement().await;
+        let mut trail = Trail::new(&server, &auditor, b).await;
+
+        // CreatePenaltyDecision: the response shows the legal
+        // representative's ID number to the officer.
+        let code = credit_code("91310115", 7101);
+        let mut p = decision("沪徐应急罚〔2025〕审计1号", DECIDED, &code);
+        p.major = true;
+        let d = create(&mut enf, &officer, "audit-1", p.clone()).await;
+        assert_eq!(rep_id(&d), KNOWN_ID_2, "{b}: officers see what they wrote");
+        trail.watch_from_start(&d.name);
+        trail
+            .expect("create", &officer, "CreatePenaltyDecision", &[decision_shown(&d.name)])
+            .await;
+        // A replayed create answers the first result again: read again.
+        let again = create(&mut enf, &officer, "audit-1", p).await;
+        assert_eq!(again.name, d.name, "{b}: idempotent");
+        trail
+            .expect(
+                "replayed create",
+                &officer,
+                "CreatePenaltyDecision",
+                &[decision_shown(&d.name)],
+            )
+            .await;
+
+        // Nothing sensitive recorded: nothing to audit.
+        let quiet = create(
+            &mut enf,
+            &officer,
+            "",
+            plain("沪徐应急罚〔2025〕审计2号", &credit_code("91310115", 7102)),
+        )
+        .await;
+        trail.watch_from_start(&quiet.name);
+        get(&mut enf, &officer, &quiet.name).await.expect("get");
+        trail.expect_none("create and get without sensitive fields").await;
+
+        // A natural person: ID number and address.
+        let n = create(&mut enf, &officer, "", natural_person("沪徐应急罚〔2025〕审计3号")).await;
+        assert_eq!(n.party.as_ref().map(|p| p.address.as_str()), Some(HOME), "{b}");
+        trail.watch_from_start(&n.name);
+        trail
+            .expect(
+                "create natural person",
+                &officer,
+                "CreatePenaltyDecision",
+                &[decision_shown(&n.name)],
+            )
+            .await;
+        let ev = trail.reads(&n.name).await;
+        let fields: serde_json::Value = serde_json::from_str(&ev[0].details_json).expect("json");
+        assert_eq!(
+            fields["fields"],
+            serde_json::json!(["party.id_number", "party.address"]),
+            "{b}: the event names the fields, never their values"
+        );
+
+        // GetPenaltyDecision, by each staff role.
+        for who in [&officer, &reviewer, &auditor] {
+            let got = get(&mut enf, who, &d.name).await.expect("get");
+            assert_eq!(rep_id(&got), KNOWN_ID_2, "{b}");
+            trail
+                .expect(
+                    &format!("get by {}", who.role),
+                    who,
+                    "GetPenaltyDecision",
+                    &[decision_shown(&d.name)],
+                )
+                .await;
+        }
+
+        // ListPenaltyDecisions: one read per decision with sensitive fields shown.
+        for who in [&officer, &auditor] {
+            let list = enf
+                .list_penalty_decisions(req(
+                    pb::ListPenaltyDecisionsRequest {
+                        page_size: 1000,
+                        ..Default::default()
+                    },
+                    &who.secret,
+                ))
+                .await
+                .expect("list")
+                .into_inner();
+            assert_eq!(list.penalty_decisions.len(), 3, "{b}");
+            trail
+                .expect(
+                    &format!("list by {}", who.role),
+                    who,
+                    "ListPenaltyDecisions",
+                    &[decision_shown(&d.name), decision_shown(&n.name)],
+                )
+                .await;
+        }
+
+        // ReviewPenaltyDecision: the legal reviewer is shown the decision.
+        let reviewed = enf
+            .review_penalty_decision(req(
+                pb::ReviewPenaltyDecisionRequest {
+                    name: d.name.clone(),
+                    opinion: pb::ReviewOpinion::Approve as i32,
+                    checklist: Some(full_checklist()),
+                    comment: String::new(),
+                    etag: String::new(),
+                },
+                &reviewer.secret,
+            ))
+            .await
+            .expect("review")
+            .into_inner();
+        assert_eq!(rep_id(&reviewed), KNOWN_ID_2, "{b}");
+        trail
+            .expect("review", &reviewer, "ReviewPenaltyDecision", &[decision_shown(&d.name)])
+            .await;
+
+        // PublishPenaltyDecision.
+        let published = publish(&mut enf, &officer, &d.name).await;
+        assert_eq!(published.state, pb::DecisionState::Published as i32, "{b}");
+        assert_eq!(rep_id(&published), KNOWN_ID_2, "{b}");
+        trail
+            .expect(
+                "publish",
+                &officer,
+                "PublishPenaltyDecision",
+                &[decision_shown(&d.name)],
+            )
+            .await;
+        publish(&mut enf, &officer, &quiet.name).await;
+        trail.expect_none("publish without sensitive fields").await;
+
+        // CorrectPenaltyDecision.
+        let corrected = enf
+            .correct_penalty_decision(req(
+                pb::CorrectPenaltyDecisionRequest {
+                    name: d.name.clone(),
+                    penalty_decision: Some(pb::PenaltyDecision {
+                        violation_facts: "更正后的违法事实（审计测试）".into(),
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["violation_facts".into()],
+                    }),
+                    reason: "笔误".into(),
+                    etag: String::new(),
+                },
+                &officer.secret,
+            ))
+            .await
+            .expect("correct")
+            .into_inner();
+        assert_eq!(rep_id(&corrected), KNOWN_ID_2, "{b}");
+        trail
+            .expect(
+                "correct",
+                &officer,
+                "CorrectPenaltyDecision",
+                &[decision_shown(&d.name)],
+            )
+            .await;
+
+        // RecordFulfillment.
+        let fulfilled = fulfil(&mut enf, &officer, &d.name).await;
+        assert_eq!(rep_id(&fulfilled), KNOWN_ID_2, "{b}");
+        trail
+            .expect("fulfil", &officer, "RecordFulfillment", &[decision_shown(&d.name)])
+            .await;
+
+        // ListPenaltyDecisionEvents: no sensitive values, no read recorded.
+        for who in [&officer, &auditor] {
+            let events = enf
+                .list_penalty_decision_events(req(
+                    pb::ListPenaltyDecisionEventsRequest {
+                        name: d.name.clone(),
+                        page_size: 1000,
+                        page_token: String::new(),
+                    },
+                    &who.secret,
+                ))
+                .await
+                .expect("events")
+                .into_inner();
+            assert!(events.events.len() >= 5, "{b}");
+            assert_free(&events, &[KNOWN_ID, KNOWN_ID_2, HOME], &format!("{b}: events"));
+        }
+        trail.expect_none("list events").await;
+
+        // The public side: the disclosure, the feed, the export carry none.
+        let mut dis = server.disclosures().await;
+        let disclosure = dis
+            .get_disclosure(req(
+                pb::GetDisclosureRequest {
+                    name: published.disclosure.clone(),
+                },
+                &discloser.secret,
+            ))
+            .await
+            .expect("get disclosure")
+            .into_inner();
+        assert_has(&disclosure, &code, &format!("{b}: disclosure"));
+        let secrets = [KNOWN_ID, KNOWN_ID_2, HOME, "王五"];
+        assert_free(&disclosure, &secrets, &format!("{b}: GetDisclosure"));
+        let listed = dis
+            .list_disclosures(req(
+                pb::ListDisclosuresRequest {
+                    page_size: 1000,
+                    ..Default::default()
+                },
+                &discloser.secret,
+            ))
+            .await
+            .expect("list disclosures")
+            .into_inner();
+        assert_eq!(listed.disclosures.len(), 2, "{b}");
+        assert_free(&listed, &secrets, &format!("{b}: ListDisclosures"));
+        let changes = dis
+            .list_disclosure_changes(req(
+                pb::ListDisclosureChangesRequest {
+                    after_sequence: 0,
+                    page_size: 1000,
+                },
+                &discloser.secret,
+            ))
+            .await
+            .expect("changes")
+            .into_inner();
+        assert!(!changes.changes.is_empty(), "{b}");
+        assert_free(&changes, &secrets, &format!("{b}: ListDisclosureChanges"));
+        let mut export = dis
+            .export_disclosures(req(
+                pb::ExportDisclosuresRequest {
+                    format: pb::ExportFormat::Csv as i32,
+                },
+                &discloser.secret,
+            ))
+            .await
+            .expect("export")
+            .into_inner();
+        let mut csv = Vec::new();
+        while let Some(chunk) = export.next().await {
+            let chunk = chunk.expect("chunk");
+            csv.extend_from_slice(&chunk.encode_to_vec());
+            if chunk.last {
+                break;
+            }
+        }
+        assert!(contains(&csv, &code), "{b}: the export has the record");
+        for s in secrets {
+            assert!(!contains(&csv, s), "{b}: {s} in the export");
+        }
+        // Reports are figures only.
+        let mut reports = pb::report_service_client::ReportServiceClient::new(server.channel().await);
+        let report = reports
+            .get_annual_report(req(
+                pb::GetAnnualReportRequest {
+                    year: 2025,
+                    authority_credit_code: String::new(),
+                },
+                &officer.secret,
+            ))
+            .await
+            .expect("report")
+            .into_inner();
+        assert_free(&report, &secrets, &format!("{b}: GetAnnualReport"));
+        trail.expect_none("public reads and reports").await;
+
+        // WithdrawPenaltyDecision, last.
+        let withdrawn = enf
+            .withdraw_penalty_decision(req(
+                pb::WithdrawPenaltyDecisionRequest {
+                    name: d.name.clone(),
+                    legal_event: pb::WithdrawalEvent::Changed as i32,
+                    public_reason: "决定已变更".into(),
+                    etag: String::new(),
+                    legal_event_on: String::new(),
+                },
+                &officer.secret,
+            ))
+            .await
+            .expect("withdraw")
+            .into_inner();
+        assert_eq!(rep_id(&withdrawn), KNOWN_ID_2, "{b}");
+        trail
+            .expect(
+                "withdraw",
+                &officer,
+                "WithdrawPenaltyDecision",
+                &[decision_shown(&d.name)],
+            )
+            .await;
+        server.stop().await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// CreditRepairService
+// ---------------------------------------------------------------------------
+
+fn application(disclosure: &str, code: &str) -> pb::RepairApplication {
+    pb::RepairApplication {
+        disclosure: disclosure.to_string(),
+        applicant: Some(pb::Organization {
+            name: "上海某某化工有限公司".into(),
+            credit_code: code.to_string(),
+        }),
+        contact: Some(pb::Contact {
+            name: CONTACT_NAME.into(),
+            phone: PHONE.into(),
+        }),
+        commitment: Some(commitment()),
+        materials: vec![proof()],
+        ..Default::default()
+    }
+}
+
+async fn submit(r: &mut Repair, who: &As, disclosure: &str, code: &str) -> pb::RepairApplication {
+    r.submit_repair_application(call(
+        pb::SubmitRepairApplicationRequest {
+            request_id: String::new(),
+            repair_application: Some(application(disclosure, code)),
+        },
+        who,
+    ))
+    .await
+    .expect("submit")
+    .into_inner()
+}
+
+fn phone(a: &pb::RepairApplication) -> &str {
+    a.contact.as_ref().map(|c| c.phone.as_str()).unwrap_or_default()
+}
+
+/// A published, fulfilled decision of enterprise `code`: (decision, disclosure).
+async fn repairable(enf: &mut Enf, officer: &Key, number: &str, code: &str) -> (String, String) {
+    let d = create(enf, officer, "", plain(number, code)).await;
+    let p = publish(enf, officer, &d.name).await;
+    fulfil(enf, officer, &d.name).await;
+    assert!(!p.disclosure.is_empty());
+    (d.name, p.disclosure)
+}
+
+#[tokio::test]
+async fn repair_contacts_shown_to_staff_are_audited() {
+    for db in backends().await {
+        let b = db.backend;
+        let server = TestServer::start(&db.url, clock_at(TODAY)).await;
+        let officer = key(&server, Role::Officer, None).await;
+        let auditor = key(&server, Role::Auditor, None).await;
+        let repairer = key(&server, Role::RepairReviewer, None).await;
+        let portal = key(&server, Role::Portal, None).await;
+        let code = credit_code("91310115", 7201);
+        let other_code = credit_code("91310115", 7202);
+        let ent = key(&server, Role::Enterprise, Some(&code)).await;
+        let other_ent = key(&server, Role::Enterprise, Some(&other_code)).await;
+        let mut enf = server.enforcement().await;
+        let mut r = Repair::new(server.channel().await);
+        let mut trail = Trail::new(&server, &auditor, b).await;
+
+        let (d1, s1) = repairable(&mut enf, &officer, "沪徐应急罚〔2025〕修审1号", &code).await;
+        let (d2, s2) = repairable(&mut enf, &officer, "沪徐应急罚〔2025〕修审2号", &code).await;
+        let (d3, s3) = repairable(&mut enf, &officer, "沪徐应急罚〔2025〕修审3号", &code).await;
+        let (d4, s4) = repairable(&mut enf, &officer, "沪徐应急罚〔2025〕修审4号", &other_code).await;
+        for d in [&d1, &d2, &d3, &d4] {
+            trail.watch(d).await;
+        }
+
+        // Submissions: the applicant is shown the contact it gave; not audited.
+        let a1 = submit(&mut r, &ent.who(), &s1, &code).await;
+        let a2 = submit(&mut r, &portal.for_enterprise(&code), &s2, &code).await;
+        let a3 = submit(&mut r, &ent.who(), &s3, &code).await;
+        let a4 = submit(&mut r, &other_ent.who(), &s4, &other_code).await;
+        assert_eq!(phone(&a1), PHONE, "{b}: the applicant sees its own contact");
+        assert_eq!(phone(&a2), PHONE, "{b}");
+        trail.expect_none("submissions").await;
+        let shown = |d: &str, a: &pb::RepairApplication| (d.to_string(), a.name.clone());
+
+        // GetRepairApplication by staff.
+        for who in [&repairer, &auditor] {
+            let got = r
+                .get_repair_application(req(
+                    pb::GetRepairApplicationRequest { name: a1.name.clone() },
+                    &who.secret,
+                ))
+                .await
+                .expect("get")
+                .into_inner();
+            assert_eq!(phone(&got), PHONE, "{b}: staff see the contact");
+            trail
+                .expect(
+                    &format!("get by {}", who.role),
+                    who,
+                    "GetRepairApplication",
+                    &[shown(&d1, &a1)],
+                )
+                .await;
+        }
+        // By the applicant itself (enterprise, portal acting for it): not audited.
+        for who in [ent.who(), portal.for_enterprise(&code)] {
+            let got = r
+                .get_repair_application(call(pb::GetRepairApplicationRequest { name: a1.name.clone() }, &who))
+                .await
+                .expect("own get")
+                .into_inner();
+            assert_eq!(phone(&got), PHONE, "{b}");
+        }
+        // Another enterprise, or the portal acting for it: NOT_FOUND, nothing shown.
+        for who in [other_ent.who(), portal.for_enterprise(&other_code)] {
+            let err = r
+                .get_repair_application(call(pb::GetRepairApplicationRequest { name: a1.name.clone() }, &who))
+                .await
+                .expect_err("another enterprise's application");
+            assert_eq!(err.code(), Code::NotFound, "{b}");
+            assert!(
+                !err.message().contains(PHONE) && !err.message().contains(CONTACT_NAME),
+                "{b}"
+            );
+        }
+        trail.expect_none("the applicant's own reads").await;
+
+        // ListRepairApplications by staff: one read per application shown.
+        for who in [&repairer, &auditor] {
+            let list = r
+                .list_repair_applications(req(
+                    pb::ListRepairApplicationsRequest {
+                        page_size: 1000,
+                        ..Default::default()
+                    },
+                    &who.secret,
+                ))
+                .await
+                .expect("list")
+                .into_inner();
+            assert_eq!(list.repair_applications.len(), 4, "{b}");
+            trail
+                .expect(
+                    &format!("list by {}", who.role),
+                    who,
+                    "ListRepairApplications",
+                    &[shown(&d1, &a1), shown(&d2, &a2), shown(&d3, &a3), shown(&d4, &a4)],
+                )
+                .await;
+        }
+        for who in [ent.who(), portal.for_enterprise(&code)] {
+            let list = r
+                .list_repair_applications(call(
+                    pb::ListRepairApplicationsRequest {
+                        page_size: 1000,
+                        ..Default::default()
+                    },
+                    &who,
+                ))
+                .await
+                .expect("own list")
+                .into_inner();
+            assert_eq!(list.repair_applications.len(), 3, "{b}: its own only");
+            assert!(!contains(&list.encode_to_vec(), &other_code), "{b}");
+        }
+        trail.expect_none("the applicant's own list").await;
+
+        // Every transition's response shows the reviewer the contact.
+        let (reviewer, applicant) = (repairer.who(), ent.who());
+        let steps = [
+            (RepairAction::Accept, &a1, &d1, Some("AcceptRepairApplication")),
+            (RepairAction::RequestSupplement, &a1, &d1, Some("RequestSupplement")),
+            // The applicant's own transitions are not audited.
+            (RepairAction::Supplement, &a1, &d1, None),
+            (RepairAction::Approve, &a1, &d1, Some("ApproveRepairApplication")),
+            (RepairAction::Revoke, &a1, &d1, Some("RevokeRepair")),
+            (RepairAction::Decline, &a2, &d2, Some("DeclineRepairApplication")),
+            (RepairAction::Accept, &a3, &d3, Some("AcceptRepairApplication")),
+            (RepairAction::Reject, &a3, &d3, Some("RejectRepairApplication")),
+        ];
+        for (action, a, d, via) in steps {
+            let out = act_with(&mut r, &reviewer, &applicant, action, &a.name, "")
+                .await
+                .unwrap_or_else(|e| panic!("{b}: {action:?}: {e:?}"));
+            assert_eq!(phone(&out), PHONE, "{b}: {action:?} shows the contact");
+            let ctx = format!("{action:?}");
+            match via {
+                Some(via) => trail.expect(&ctx, &repairer, via, &[shown(d, a)]).await,
+                None => trail.expect_none(&ctx).await,
+            }
+        }
+        let a5 = submit(&mut r, &ent.who(), &s3, &code).await;
+        act_with(&mut r, &reviewer, &applicant, RepairAction::Withdraw, &a5.name, "")
+            .await
+            .expect("withdraw");
+        trail.expect_none("resubmission and withdrawal by the applicant").await;
+
+        // The event list carries no contact: not audited.
+        for who in [&repairer, &auditor] {
+            let events = r
+                .list_repair_application_events(req(
+                    pb::ListRepairApplicationEventsRequest {
+                        name: a1.name.clone(),
+                        page_size: 1000,
+                        page_token: String::new(),
+                    },
+                    &who.secret,
+                ))
+                .await
+                .expect("events")
+                .into_inner();
+            assert_eq!(events.events.len(), 6, "{b}: every transition, and only those");
+            assert_free(&events, &[PHONE, CONTACT_NAME], &format!("{b}: repair events"));
+        }
+        // Nor does the keyless look-up or the eligibility check.
+        let looked = r
+            .lookup_repair_application(tonic::Request::new(pb::LookupRepairApplicationRequest {
+                receipt_code: a4.receipt_code.clone(),
+                applicant_credit_code: other_code.clone(),
+            }))
+            .await
+            .expect("lookup")
+            .into_inner();
+        assert_free(&looked, &[PHONE, CONTACT_NAME], &format!("{b}: lookup"));
+        let eligibility = r
+            .check_repair_eligibility(call(
+                pb::CheckRepairEligibilityRequest { disclosure: s4.clone() },
+                &portal.for_enterprise(&other_code),
+            ))
+            .await
+            .expect("check")
+            .into_inner();
+        assert_free(
+            &eligibility,
+            &[PHONE, CONTACT_NAME, KNOWN_ID, KNOWN_ID_2],
+            &format!("{b}: eligibility"),
+        );
+        trail.expect_none("events, look-up, eligibility").await;
+        server.stop().await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// NoticeService
+// ---------------------------------------------------------------------------
+
+async fn bundle(n: &mut Notices, who: &As, decision: &str, version: i32) -> Result<pb::NoticeBundle, tonic::Status> {
+    n.get_notice_bundle(call(
+        pb::GetNoticeBundleRequest {
+            name: format!("{decision}/noticeBundle"),
+            version,
+        },
+        who,
+    ))
+    .await
+    .map(|r| r.into_inner())
+}
+
+#[tokio::test]
+async fn notice_documents_showing_a_natural_persons_address_are_audited() {
+    for db in backends().await {
+        let b = db.backend;
+        let server = TestServer::start(&db.url, clock_at(TODAY)).await;
+        let officer = key(&server, Role::Officer, None).await;
+        let auditor = key(&server, Role::Auditor, None).await;
+        let portal = key(&server, Role::Portal, None).await;
+        let code = credit_code("91310115", 7301);
+        let ent = key(&server, Role::Enterprise, Some(&code)).await;
+        let mut enf = server.enforcement().await;
+        let mut n = Notices::new(server.channel().await);
+        let mut trail = Trail::new(&server, &auditor, b).await;
+
+        // A natural person's decision (recorded, not published) and a legal
+        // person's with its representative's ID number (published).
+        let np = create(&mut enf, &officer, "", natural_person("沪徐应急罚〔2025〕书审1号")).await;
+        publish(&mut enf, &officer, &np.name).await;
+        let lp = create(
+            &mut enf,
+            &officer,
+            "",
+            decision("沪徐应急罚〔2025〕书审2号", DECIDED, &code),
+        )
+        .await;
+        publish(&mut enf, &officer, &lp.name).await;
+        trail.watch(&np.name).await;
+        trail.watch(&lp.name).await;
+        let np_bundle = (np.name.clone(), format!("{}/noticeBundle", np.name));
+
+        // GetNoticeBundle: the 行政处罚决定书 prints the natural person's address.
+        let got = bundle(&mut n, &officer.who(), &np.name, 0).await.expect("officer get");
+        assert_has(&got, HOME, &format!("{b}: the decision document states the address"));
+        assert_free(&got, &[KNOWN_ID], &format!("{b}: no ID number in any document"));
+        trail
+            .expect(
+                "get by officer",
+                &officer,
+                "GetNoticeBundle",
+                std::slice::from_ref(&np_bundle),
+            )
+            .await;
+        bundle(&mut n, &auditor.who(), &np.name, 1)
+            .await
+            .expect("auditor get v1");
+        trail
+            .expect(
+                "get by auditor",
+                &auditor,
+                "GetNoticeBundle",
+                std::slice::from_ref(&np_bundle),
+            )
+            .await;
+        // A legal person's bundle carries no ID number: not audited.
+        let lb = bundle(&mut n, &officer.who(), &lp.name, 0)
+            .await
+            .expect("legal person's bundle");
+        assert_has(&lb, &code, &format!("{b}: legal person's bundle"));
+        assert_free(
+            &lb,
+            &[KNOWN_ID, KNOWN_ID_2, HOME],
+            &format!("{b}: legal person's bundle"),
+        );
+        trail.expect_none("legal person's bundle").await;
+
+        // ListNoticeBundles: one read per bundle with personal data.
+        for who in [&officer, &auditor] {
+            let list = n
+                .list_notice_bundles(req(
+                    pb::ListNoticeBundlesRequest {
+                        page_size: 1000,
+                        ..Default::default()
+                    },
+                    &who.secret,
+                ))
+                .await
+                .expect("list")
+                .into_inner();
+            assert_eq!(list.notice_bundles.len(), 2, "{b}");
+            trail
+                .expect(
+                    &format!("list by {}", who.role),
+                    who,
+                    "ListNoticeBundles",
+                    std::slice::from_ref(&np_bundle),
+                )
+                .await;
+        }
+
+        // RecordNoticeDelivery and RecordNoticeReceipt answer with the bundle.
+        let now = prost_types::Timestamp {
+            seconds: server.clock.now().timestamp(),
+            nanos: 0,
+        };
+        let delivered = n
+            .record_notice_delivery(req(
+                pb::RecordNoticeDeliveryRequest {
+                    name: np_bundle.1.clone(),
+                    method: pb::DeliveryMethod::Direct as i32,
+                    recipient: "王五".into(),
+                    recipient_relation: "本人".into(),
+                    delivered_at: Some(now),
+                    consent_ref: String::new(),
+                    witnesses: vec![],
+                    etag: String::new(),
+                },
+                &officer.secret,
+            ))
+            .await
+            .expect("deliver")
+            .into_inner();
+        assert_has(&delivered, HOME, &format!("{b}: delivery answers with the documents"));
+        trail
+            .expect(
+                "delivery",
+                &officer,
+                "RecordNoticeDelivery",
+                std::slice::from_ref(&np_bundle),
+            )
+            .await;
+        let receipted = n
+            .record_notice_receipt(req(
+                pb::RecordNoticeReceiptRequest {
+                    name: np_bundle.1.clone(),
+                    signed_by: "王五".into(),
+                    signed_at: Some(now),
+                    etag: String::new(),
+                },
+                &officer.secret,
+            ))
+            .await
+            .expect("receipt")
+            .into_inner();
+        assert_has(&receipted, HOME, &format!("{b}: receipt answers with the documents"));
+        trail
+            .expect(
+                "receipt",
+                &officer,
+                "RecordNoticeReceipt",
+                std::slice::from_ref(&np_bundle),
+            )
+            .await;
+
+        // The enterprise and the portal get their own bundle: no ID number,
+        // no address of a natural person.
+        for who in [ent.who(), portal.for_enterprise(&code)] {
+            let own = bundle(&mut n, &who, &lp.name, 0).await.expect("own bundle");
+            assert_free(&own, &[KNOWN_ID, KNOWN_ID_2, HOME], &format!("{b}: own bundle"));
+            let list = n
+                .list_notice_bundles(call(
+                    pb::ListNoticeBundlesRequest {
+                        page_size: 1000,
+                        ..Default::default()
+                    },
+                    &who,
+                ))
+                .await
+                .expect("own list")
+                .into_inner();
+            assert_eq!(list.notice_bundles.len(), 1, "{b}");
+            assert_free(&list, &[KNOWN_ID, KNOWN_ID_2, HOME], &format!("{b}: own list"));
+            let err = bundle(&mut n, &who, &np.name, 0).await.expect_err("not theirs");
+            assert_eq!(err.code(), Code::NotFound, "{b}");
+        }
+        trail.expect_none("public roles' bundles").await;
+        server.stop().await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// No audit, no response
+// ---------------------------------------------------------------------------
+
+/// Runs statements on the test database directly.
+async fn sql(url: &str, backend: &str, statements: &[&'static str]) {
+    if backend == "postgres" {
+        let pool = sqlx::PgPool::connect(url).await.expect("connect");
+        for s in statements {
+            sqlx::query(*s)
+                .execute(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("{s}: {e}"));
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.expect("connect");
+        for s in statements {
+            sqlx::query(*s)
+                .execute(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("{s}: {e}"));
+        }
+        pool.close().await;
+    }
+}
+
+async fn count(url: &str, backend: &str, query: &'static str) -> i64 {
+    if backend == "postgres" {
+        let pool = sqlx::PgPool::connect(url).await.expect("connect");
+        let n = sqlx::query_scalar::<_, i64>(query)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        pool.close().await;
+        n
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.expect("connect");
+        let n = sqlx::query_scalar::<_, i64>(query)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        pool.close().await;
+        n
+    }
+}
+
+/// Makes every SENSITIVE_DATA_READ insert fail (the audit store is down).
+async fn break_audit(url: &str, backend: &str) {
+    if backend == "postgres" {
+        sql(
+            url,
+            backend,
+            &[
+                "CREATE OR REPLACE FUNCTION test_refuse_sensitive_reads() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$",
+                "CREATE TRIGGER test_refuse_sensitive_reads BEFORE INSERT ON decision_events FOR EACH ROW \
+                 WHEN (NEW.kind = 'SENSITIVE_DATA_READ') EXECUTE FUNCTION test_refuse_sensitive_reads()",
+            ],
+        )
+        .await;
+    } else {
+        sql(
+            url,
+            backend,
+            &[
+                "CREATE TRIGGER test_refuse_sensitive_reads BEFORE INSERT ON decision_events \
+               WHEN NEW.kind = 'SENSITIVE_DATA_READ' BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END",
+            ],
+        )
+        .await;
+    }
+}
+
+async fn mend_audit(url: &str, backend: &str) {
+    let drop = if backend == "postgres" {
+        "DROP TRIGGER test_refuse_sensitive_reads ON decision_events"
+    } else {
+        "DROP TRIGGER test_refuse_sensitive_reads"
+    };
+    sql(url, backend, &[drop]).await;
+}
+
+#[tokio::test]
+async fn without_its_audit_event_no_sensitive_response_goes_out() {
+    for db in backends().await {
+        let b = db.backend;
+        let server = TestServer::start(&db.url, clock_at(TODAY)).await;
+        let officer = key(&server, Role::Officer, None).await;
+        let repairer = key(&server, Role::RepairReviewer, None).await;
+        let code = credit_code("91310115", 7401);
+        let ent = key(&server, Role::Enterprise, Some(&code)).await;
+        let mut enf = server.enforcement().await;
+        let mut r = Repair::new(server.channel().await);
+        let mut n = Notices::new(server.channel().await);
+
+        let np = create(&mut enf, &officer, "", natural_person("沪徐应急罚〔2025〕断审1号")).await;
+        let (_, disclosure) = repairable(&mut enf, &officer, "沪徐应急罚〔2025〕断审2号", &code).await;
+        let a = submit(&mut r, &ent.who(), &disclosure, &code).await;
+        let decisions = count(&db.url, b, "SELECT COUNT(*) FROM penalty_decisions").await;
+
+        break_audit(&db.url, b).await;
+        // Reads: an error instead of the data.
+        let err = get(&mut enf, &officer, &np.name).await.expect_err("get without audit");
+        assert!(!err.message().contains(KNOWN_ID), "{b}: {err:?}");
+        let err = r
+            .get_repair_application(req(
+                pb::GetRepairApplicationRequest { name: a.name.clone() },
+                &repairer.secret,
+            ))
+            .await
+            .expect_err("repair get without audit");
+        assert!(!err.message().contains(PHONE), "{b}: {err:?}");
+        bundle(&mut n, &officer.who(), &np.name, 0)
+            .await
+            .expect_err("bundle without audit");
+        // Mutations: neither the response nor the act.
+        enf.create_penalty_decision(req(
+            pb::CreatePenaltyDecisionRequest {
+                request_id: String::new(),
+                penalty_decision: Some(natural_person("沪徐应急罚〔2025〕断审3号")),
+            },
+            &officer.secret,
+        ))
+        .await
+        .expect_err("create without audit");
+        assert_eq!(
+            count(&db.url, b, "SELECT COUNT(*) FROM penalty_decisions").await,
+            decisions,
+            "{b}: nothing recorded"
+        );
+        enf.record_fulfillment(req(
+            pb::RecordFulfillmentRequest {
+                name: np.name.clone(),
+                fulfilled_on: FULFILLED.into(),
+                evidence: "罚款已缴".into(),
+                etag: String::new(),
+            },
+            &officer.secret,
+        ))
+        .await
+        .expect_err("fulfil without audit");
+        act_with(&mut r, &repairer.who(), &ent.who(), RepairAction::Accept, &a.name, "")
+            .await
+            .expect_err("accept without audit");
+        // Nothing sensitive shown, nothing to audit: works as ever.
+        create(
+            &mut enf,
+            &officer,
+            "",
+            plain("沪徐应急罚〔2025〕断审4号", &credit_code("91310115", 7402)),
+        )
+        .await;
+        mend_audit(&db.url, b).await;
+
+        let after = get(&mut enf, &officer, &np.name).await.expect("get");
+        assert!(after.fulfillment.is_none(), "{b}: the fulfilment was not recorded");
+        assert_eq!(after.etag, np.etag, "{b}: unchanged");
+        let after = r
+            .get_repair_application(call(
+                pb::GetRepairApplicationRequest { name: a.name.clone() },
+                &ent.who(),
+            ))
+            .await
+            .expect("get")
+            .into_inner();
+        assert_eq!(after.state, pb::RepairState::Submitted as i32, "{b}: not accepted");
+        assert_eq!(
+            count(&db.url, b, "SELECT COUNT(*) FROM penalty_decisions").await,
+            decisions + 1,
+            "{b}"
+        );
+        server.stop().await;
+    }
+}
