@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use gongshi::api::pb;
 use gongshi::app::new_id;
@@ -172,9 +172,17 @@ pub async fn run(s: &Setup) -> Result<Vec<Outcome>, String> {
     let pool_size = Config::default().max_connections;
     let next = Arc::new(AtomicUsize::new(0));
     let mut sql = if s.url.starts_with("sqlite:") {
+        // The connection settings of gongshi's SQLite store (WAL, synchronous
+        // NORMAL, 30 s busy timeout), so the reference differs only in the work.
+        let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&s.url)
+            .map_err(|e| e.to_string())?
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(pool_size)
-            .connect(&s.url)
+            .connect_with(options)
             .await
             .map_err(|e| e.to_string())?;
         timed(s, "submit-sql", s.concurrency, |_, _, deadline| {
