@@ -45,6 +45,9 @@ async fn postgres_outage_answers_unavailable_then_recovers_without_restart() {
         &url,
         ServerOptions {
             db_check_interval: Duration::from_millis(500),
+            // One key drives all the load here (hundreds of calls a second):
+            // the per-key limit is tested in `overload`, not here.
+            key_rate: gongshi::app::guard::KeyRate::OFF,
             ..ServerOptions::default()
         },
     )
