@@ -153,14 +153,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    for s in SERVICES {
-        health_reporter
-            .set_service_status(s, tonic_health::ServingStatus::Serving)
-            .await;
-    }
-    health_reporter
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
+    set_health(&health_reporter, tonic_health::ServingStatus::Serving).await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(api::FILE_DESCRIPTOR_SET)
@@ -196,14 +189,7 @@ pub async fn run(
         async move {
             shutdown.await;
             tracing::info!("shutting down: health NOT_SERVING, finishing in-flight calls");
-            for s in SERVICES {
-                reporter
-                    .set_service_status(s, tonic_health::ServingStatus::NotServing)
-                    .await;
-            }
-            reporter
-                .set_service_status("", tonic_health::ServingStatus::NotServing)
-                .await;
+            set_health(&reporter, tonic_health::ServingStatus::NotServing).await;
             let _ = stop_tx.send(true);
             fired.notify_one();
         }
@@ -292,12 +278,17 @@ async fn db_watch(
                 tracing::warn!("database unreachable: NOT_SERVING, calls answer UNAVAILABLE");
                 tonic_health::ServingStatus::NotServing
             };
-            for s in SERVICES {
-                reporter.set_service_status(s, status).await;
-            }
-            reporter.set_service_status("", status).await;
+            set_health(&reporter, status).await;
         }
     }
+}
+
+/// Sets the health of every gongshi service and of the server as a whole ("").
+async fn set_health(reporter: &tonic_health::server::HealthReporter, status: tonic_health::ServingStatus) {
+    for s in SERVICES {
+        reporter.set_service_status(s, status).await;
+    }
+    reporter.set_service_status("", status).await;
 }
 
 /// Runs expiry at start and then every `every`, until shutdown. Errors

@@ -296,53 +296,39 @@ pub async fn seed(app: &Arc<App>, url: &str, batch: &Batch) -> Result<Vec<(Strin
     let db_err = |e: sqlx::Error| format!("seeding: {e}");
     let mut done = 0;
     let mut out = Vec::with_capacity(if batch.eligible { n } else { 0 });
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.map_err(db_err)?;
-        while done < n {
-            let end = (done + TX_ROWS).min(n);
-            let rows: Vec<Row> = (done..end).map(make).collect();
-            if batch.eligible {
-                out.extend(
-                    rows.iter()
-                        .map(|r| (r.disclosure_id.clone(), r.party_credit_code.clone())),
-                );
-            }
-            let r: Result<(), sqlx::Error> = async {
-                let mut tx = pool.begin().await?;
-                for chunk in rows.chunks(STATEMENT_ROWS) {
-                    insert_chunk!(tx, sqlx::Sqlite, chunk, &common);
+    // The same batches on either backend; only the pool and database types differ.
+    macro_rules! seed_batches {
+        ($pool:expr, $db:ty) => {{
+            let pool = $pool;
+            while done < n {
+                let end = (done + TX_ROWS).min(n);
+                let rows: Vec<Row> = (done..end).map(make).collect();
+                if batch.eligible {
+                    out.extend(
+                        rows.iter()
+                            .map(|r| (r.disclosure_id.clone(), r.party_credit_code.clone())),
+                    );
                 }
-                tx.commit().await
+                let r: Result<(), sqlx::Error> = async {
+                    let mut tx = pool.begin().await?;
+                    for chunk in rows.chunks(STATEMENT_ROWS) {
+                        insert_chunk!(tx, $db, chunk, &common);
+                    }
+                    tx.commit().await
+                }
+                .await;
+                r.map_err(db_err)?;
+                done = end;
+                eprint!("\r  seeded {done}/{n} ({:.0} s)", started.elapsed().as_secs_f64());
             }
-            .await;
-            r.map_err(db_err)?;
-            done = end;
-            eprint!("\r  seeded {done}/{n} ({:.0} s)", started.elapsed().as_secs_f64());
-        }
+            pool
+        }};
+    }
+    if url.starts_with("sqlite:") {
+        let pool = seed_batches!(sqlx::SqlitePool::connect(url).await.map_err(db_err)?, sqlx::Sqlite);
         pool.close().await;
     } else {
-        let pool = sqlx::PgPool::connect(url).await.map_err(db_err)?;
-        while done < n {
-            let end = (done + TX_ROWS).min(n);
-            let rows: Vec<Row> = (done..end).map(make).collect();
-            if batch.eligible {
-                out.extend(
-                    rows.iter()
-                        .map(|r| (r.disclosure_id.clone(), r.party_credit_code.clone())),
-                );
-            }
-            let r: Result<(), sqlx::Error> = async {
-                let mut tx = pool.begin().await?;
-                for chunk in rows.chunks(STATEMENT_ROWS) {
-                    insert_chunk!(tx, sqlx::Postgres, chunk, &common);
-                }
-                tx.commit().await
-            }
-            .await;
-            r.map_err(db_err)?;
-            done = end;
-            eprint!("\r  seeded {done}/{n} ({:.0} s)", started.elapsed().as_secs_f64());
-        }
+        let pool = seed_batches!(sqlx::PgPool::connect(url).await.map_err(db_err)?, sqlx::Postgres);
         sqlx::query("ANALYZE").execute(&pool).await.map_err(db_err)?;
         pool.close().await;
     }
