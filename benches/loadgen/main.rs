@@ -15,6 +15,8 @@
 #[rustfmt::skip]
 #[path = "../../tests/it/support/pg.rs"]
 mod pg;
+mod cpu;
+mod reference;
 mod scenarios;
 mod seed;
 mod submit;
@@ -127,6 +129,7 @@ async fn serve_child(url: String) {
     let cfg = Config {
         database_url: url,
         calendar_file: Some(benchmark_calendar()),
+        max_connections: reference::pool_size(),
         ..Config::default()
     };
     let app = cfg.open_app(Arc::new(SystemClock)).await.expect("open app");
@@ -179,6 +182,11 @@ impl ServerProcess {
             addr: addr.to_string(),
             child,
         })
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// A `/proc/<pid>/status` field in bytes (VmRSS, VmHWM).

@@ -16,8 +16,10 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::ServerProcess;
+use crate::cpu;
 
-/// Scenario names, in running order.
+/// Scenario names, in running order (`get` and `list` are followed by their
+/// plain-SQL references `get-sql` and `list-sql`).
 pub const ALL: [&str; 7] = ["health", "get", "list", "deep", "changes", "export", "submit"];
 
 type DisclosureClient = pb::disclosure_service_client::DisclosureServiceClient<Channel>;
@@ -43,6 +45,8 @@ pub struct Target {
     pub what: String,
     pub value: f64,
     pub met: bool,
+    /// The best value this machine allows, where a reference bounds it (see `add_ratios`).
+    pub limit: Option<f64>,
 }
 
 /// One measured line of the report.
@@ -61,6 +65,8 @@ pub struct Outcome {
     pub vs_health: Option<f64>,
     pub target: Option<Target>,
     pub extra: serde_json::Value,
+    /// CPU used while it ran.
+    pub cpu: Option<cpu::Used>,
 }
 
 impl Outcome {
@@ -74,7 +80,7 @@ impl Outcome {
         }
     }
 
-    fn from_rec(name: &str, concurrency: usize, mut rec: Rec, secs: f64) -> Outcome {
+    pub fn from_rec(name: &str, concurrency: usize, mut rec: Rec, secs: f64) -> Outcome {
         rec.lat_us.sort_unstable();
         let pct = |p: f64| -> f64 {
             if rec.lat_us.is_empty() {
@@ -117,6 +123,13 @@ impl Outcome {
         } else {
             0.0
         }
+    }
+
+    /// CPU time of the whole machine per request, in µs.
+    pub fn cpu_us_per_req(&self) -> Option<f64> {
+        self.cpu
+            .filter(|_| self.requests > 0)
+            .map(|c| c.machine_s * 1e6 / self.requests as f64)
     }
 }
 
@@ -161,6 +174,7 @@ where
     F: Fn(usize, Channel, Instant) -> Fut,
     Fut: Future<Output = Rec> + Send + 'static,
 {
+    let cpu0 = cpu::snap(s.server.pid());
     let started = Instant::now();
     let deadline = started + s.duration;
     let handles: Vec<_> = (0..concurrency)
@@ -173,7 +187,9 @@ where
             Err(e) => rec.err(format!("worker panicked: {e}")),
         }
     }
-    Outcome::from_rec(name, concurrency, rec, started.elapsed().as_secs_f64())
+    let mut o = Outcome::from_rec(name, concurrency, rec, started.elapsed().as_secs_f64());
+    o.cpu = Some(cpu::since(cpu0, s.server.pid()));
+    o
 }
 
 /// A request with the caller's key.
@@ -189,10 +205,15 @@ fn disclosures(ch: Channel) -> DisclosureClient {
 }
 
 /// A small per-worker PRNG (xorshift64*): no shared state, `Send`.
-struct Xorshift(u64);
+pub struct Xorshift(u64);
 
 impl Xorshift {
-    fn below(&mut self, n: usize) -> usize {
+    /// Worker `i`'s generator.
+    pub fn seeded(i: usize) -> Xorshift {
+        Xorshift(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0x1234_5678_9ABC_DEF1))
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -203,8 +224,8 @@ impl Xorshift {
 pub async fn run(s: &Setup, name: &str) -> Result<Vec<Outcome>, String> {
     match name {
         "health" => Ok(vec![health(s).await]),
-        "get" => get(s).await.map(|o| vec![o]),
-        "list" => Ok(vec![list(s).await]),
+        "get" => get(s).await,
+        "list" => Ok(vec![list(s).await, crate::reference::list(s).await?]),
         "deep" => deep(s).await,
         "changes" => changes(s).await,
         "export" => export(s).await.map(|o| vec![o]),
@@ -275,18 +296,18 @@ async fn id_at(url: &str, pos: usize) -> Result<String, String> {
 
 // ------------------------------------------------------------ reads
 
-async fn get(s: &Setup) -> Result<Outcome, String> {
+async fn get(s: &Setup) -> Result<Vec<Outcome>, String> {
     let ids = Arc::new(sample_ids(&s.url, 10_000).await?);
     if ids.is_empty() {
         return Err("no records".into());
     }
     let secret = s.secret.clone();
-    Ok(timed(s, "get", s.concurrency, |i, ch, deadline| {
+    let grpc = timed(s, "get", s.concurrency, |i, ch, deadline| {
         let ids = ids.clone();
         let secret = secret.clone();
         async move {
             let mut c = disclosures(ch);
-            let mut rng = Xorshift(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0x1234_5678_9ABC_DEF1));
+            let mut rng = Xorshift::seeded(i);
             let mut r = Rec::default();
             while Instant::now() < deadline {
                 let name = format!("disclosures/{}", ids[rng.below(ids.len())]);
@@ -299,7 +320,8 @@ async fn get(s: &Setup) -> Result<Outcome, String> {
             r
         }
     })
-    .await)
+    .await;
+    Ok(vec![grpc, crate::reference::get(s, ids).await?])
 }
 
 async fn list(s: &Setup) -> Outcome {
@@ -415,6 +437,7 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
     // One consumer, pages of 1000, from 0 to the end.
     let mut c = disclosures(s.channels[0].clone());
     let mut rec = Rec::default();
+    let cpu0 = cpu::snap(s.server.pid());
     let started = Instant::now();
     let mut after = 0;
     loop {
@@ -438,10 +461,12 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
             }
         }
     }
-    let feed = Outcome::from_rec("changes", 1, rec, started.elapsed().as_secs_f64());
+    let mut feed = Outcome::from_rec("changes", 1, rec, started.elapsed().as_secs_f64());
+    feed.cpu = Some(cpu::since(cpu0, s.server.pid()));
 
     // The same rows straight from the database.
     let e = |e: sqlx::Error| format!("reference read: {e}");
+    let cpu0 = cpu::snap(s.server.pid());
     let started = Instant::now();
     let (name, rows) = if s.url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(&s.url).await.map_err(e)?;
@@ -480,6 +505,7 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
         requests: 1,
         rows,
         secs,
+        cpu: Some(cpu::since(cpu0, s.server.pid())),
         ..Outcome::default()
     };
     reference.p50_ms = secs * 1000.0;
@@ -488,13 +514,15 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
         reference.errors = 1;
         reference.first_error = Some(format!("{rows} rows from SQL but {} from the feed", feed.rows));
     }
-    Ok(vec![feed, reference])
+    let paged = crate::reference::changes(s).await?;
+    Ok(vec![feed, reference, paged])
 }
 
 async fn export(s: &Setup) -> Result<Outcome, String> {
     let hwm_before = s.server.status_bytes("VmHWM");
     let rss_before = s.server.status_bytes("VmRSS");
     let mut c = disclosures(s.channels[0].clone());
+    let cpu0 = cpu::snap(s.server.pid());
     let started = Instant::now();
     let mut stream = c
         .export_disclosures(req(
@@ -539,6 +567,7 @@ async fn export(s: &Setup) -> Result<Outcome, String> {
         secs,
     );
     o.requests = 1;
+    o.cpu = Some(cpu::since(cpu0, s.server.pid()));
     if rows != s.records as u64 {
         o.errors += 1;
         o.first_error = Some(format!("exported {rows} rows, expected {}", s.records));
@@ -555,6 +584,7 @@ async fn export(s: &Setup) -> Result<Outcome, String> {
         what: format!("server peak RSS {:.0} MiB <= 150 MiB", mib(hwm_after)),
         value: mib(hwm_after),
         met: mib(hwm_after) <= 150.0,
+        limit: None,
     });
     Ok(o)
 }
@@ -562,19 +592,48 @@ async fn export(s: &Setup) -> Result<Outcome, String> {
 // ------------------------------------------------------------ report
 
 /// Ratios against `health` and the issue's targets.
+///
+/// For `get` and `list` the target also gets the best ratio this machine
+/// allows. Every call of those does at least what a health call does plus the
+/// store's read (`get-sql`, `list-sql`), so it costs the machine at least the
+/// sum of their CPU per request (all processes, from `/proc/stat`); with the
+/// cores saturated the rate is at most capacity ÷ that sum:
+/// `limit = (ncpu × 1 s ÷ (cpu_health + cpu_sql)) ÷ health req/s`.
 pub fn add_ratios(outcomes: &mut [Outcome]) {
     let find = |outcomes: &[Outcome], name: &str| outcomes.iter().find(|o| o.name == name).cloned();
-    let health = find(outcomes, "health").map(|h| h.req_per_s()).filter(|r| *r > 0.0);
+    let health_o = find(outcomes, "health");
+    let health = health_o.as_ref().map(|h| h.req_per_s()).filter(|r| *r > 0.0);
     let first_p50 = find(outcomes, "deep-first").map(|o| o.p50_ms);
     let reference_rows = find(outcomes, "changes-copy")
         .or_else(|| find(outcomes, "changes-select"))
         .map(|o| o.rows_per_s());
     let sql_submit = find(outcomes, "submit-sql").map(|o| o.req_per_s());
+    let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
+    // The ratio to health at best, and the CPU figures behind it.
+    let limit = |reference: &str| -> Option<(f64, f64, f64)> {
+        let h = health?;
+        let ch = health_o.as_ref()?.cpu_us_per_req()?;
+        let cs = find(outcomes, reference)?.cpu_us_per_req()?;
+        (ch + cs > 0.0).then(|| (cores * 1e6 / (ch + cs) / h, ch, cs))
+    };
+    let (get_limit, list_limit) = (limit("get-sql"), limit("list-sql"));
+    // The feed has one consumer, so its steps run one after another: per row
+    // at least the server's paged read (`changes-sql`) plus the client's own
+    // CPU for the row (measured in the `changes` run itself: receiving and
+    // decoding it).
+    let changes_limit = (|| -> Option<(f64, f64, f64)> {
+        let r = reference_rows.filter(|r| *r > 0.0)?;
+        let paged = find(outcomes, "changes-sql").filter(|o| o.rows > 0 && o.errors == 0)?;
+        let feed = find(outcomes, "changes").filter(|o| o.rows > 0)?;
+        let read_us = 1e6 / paged.rows_per_s();
+        let client_us = feed.cpu?.client_s * 1e6 / feed.rows as f64;
+        Some((1e6 / (read_us + client_us) / r, read_us, client_us))
+    })();
     for o in outcomes.iter_mut() {
         if let Some(h) = health
             && o.name != "health"
             && !o.name.starts_with("changes-")
-            && o.name != "submit-sql"
+            && !o.name.ends_with("-sql")
             && o.name != "export"
         {
             o.vs_health = Some(o.req_per_s() / h);
@@ -583,16 +642,39 @@ pub fn add_ratios(outcomes: &mut [Outcome]) {
             what: format!("{what} {value:.2} {} {limit}", if at_least { ">=" } else { "<=" }),
             value,
             met: if at_least { value >= limit } else { value <= limit },
+            limit: None,
+        };
+        let with_limit = |mut t: Target, l: Option<(f64, f64, f64)>, reference: &str| {
+            if let Some((best, ch, cs)) = l {
+                t.what = format!(
+                    "{}; at most {best:.2} here (CPU/call: health {ch:.0} µs + {reference} {cs:.0} µs)",
+                    t.what
+                );
+                t.limit = Some(best);
+            }
+            t
         };
         o.target = match o.name.as_str() {
-            "get" => o.vs_health.map(|v| ratio_target("req/s vs health", v, 0.5, true)),
-            "list" => o.vs_health.map(|v| ratio_target("req/s vs health", v, 0.2, true)),
+            "get" => o
+                .vs_health
+                .map(|v| with_limit(ratio_target("req/s vs health", v, 0.5, true), get_limit, "get-sql")),
+            "list" => o
+                .vs_health
+                .map(|v| with_limit(ratio_target("req/s vs health", v, 0.2, true), list_limit, "list-sql")),
             n if n.starts_with("deep-") && n != "deep-first" => first_p50
                 .filter(|p| *p > 0.0)
                 .map(|p| ratio_target("p50 vs first page", o.p50_ms / p, 1.3, false)),
-            "changes" => reference_rows
-                .filter(|r| *r > 0.0)
-                .map(|r| ratio_target("rows/s vs SQL", o.rows_per_s() / r, 0.5, true)),
+            "changes" => reference_rows.filter(|r| *r > 0.0).map(|r| {
+                let mut t = ratio_target("rows/s vs SQL", o.rows_per_s() / r, 0.5, true);
+                if let Some((best, read_us, client_us)) = changes_limit {
+                    t.what = format!(
+                        "{}; at most {best:.2} here (per row: changes-sql read {read_us:.1} µs + client {client_us:.1} µs)",
+                        t.what
+                    );
+                    t.limit = Some(best);
+                }
+                t
+            }),
             "submit" => sql_submit
                 .filter(|r| *r > 0.0)
                 .map(|r| ratio_target("req/s vs plain SQL", o.req_per_s() / r, 0.5, true)),
@@ -605,15 +687,15 @@ pub fn print_table(backend: &str, outcomes: &[Outcome]) {
     println!();
     println!("{backend}");
     println!(
-        "{:<16} {:>5} {:>9} {:>10} {:>11} {:>9} {:>9} {:>8} {:>6}  target",
-        "scenario", "conc", "requests", "req/s", "rows/s", "p50 ms", "p99 ms", "÷health", "errors"
+        "{:<16} {:>5} {:>9} {:>10} {:>11} {:>9} {:>9} {:>8} {:>9} {:>5} {:>6}  target",
+        "scenario", "conc", "requests", "req/s", "rows/s", "p50 ms", "p99 ms", "÷health", "cpu µs/r", "busy", "errors"
     );
     for o in outcomes {
         let target = o.target.as_ref().map_or(String::new(), |t| {
             format!("{} {}", if t.met { "MET" } else { "MISSED" }, t.what)
         });
         println!(
-            "{:<16} {:>5} {:>9} {:>10.0} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>6}  {}",
+            "{:<16} {:>5} {:>9} {:>10.0} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>9} {:>5} {:>6}  {}",
             o.name,
             o.concurrency,
             o.requests,
@@ -622,6 +704,8 @@ pub fn print_table(backend: &str, outcomes: &[Outcome]) {
             o.p50_ms,
             o.p99_ms,
             o.vs_health.map_or("-".into(), |v| format!("{:.0}%", v * 100.0)),
+            o.cpu_us_per_req().map_or("-".into(), |c| format!("{c:.0}")),
+            o.cpu.map_or("-".into(), |c| format!("{:.0}%", c.busy_share() * 100.0)),
             o.errors,
             target
         );
@@ -654,7 +738,15 @@ pub fn to_json(
                         "ratio_vs_health": o.vs_health,
                         "errors": o.errors,
                         "first_error": o.first_error,
-                        "target": o.target.as_ref().map(|t| json!({"what": t.what, "value": t.value, "met": t.met})),
+                        "target": o.target.as_ref().map(|t| json!({"what": t.what, "value": t.value, "met": t.met, "limit": t.limit})),
+                        "cpu": o.cpu.map(|c| json!({
+                            "machine_busy_s": c.machine_s,
+                            "machine_capacity_s": c.capacity_s,
+                            "busy_share": c.busy_share(),
+                            "client_process_s": c.client_s,
+                            "server_process_s": c.server_s,
+                            "machine_us_per_request": o.cpu_us_per_req(),
+                        })),
                         "extra": o.extra,
                     })
                 })

@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use gongshi::api::pb;
 use gongshi::app::new_id;
-use gongshi::config::Config;
 use gongshi::domain::lifecycle::Role;
 use tonic::transport::Channel;
 
+use crate::reference::Pool;
 use crate::scenarios::{Outcome, Rec, Setup, req, timed};
 use crate::seed::{Batch, seed};
 
@@ -169,66 +169,52 @@ pub async fn run(s: &Setup) -> Result<Vec<Outcome>, String> {
             sqlx::query_scalar(sql).fetch_one(&pool).await.map_err(e)?
         }
     };
-    let pool_size = Config::default().max_connections;
+    let pool_size = crate::reference::pool_size();
     let next = Arc::new(AtomicUsize::new(0));
-    let mut sql = if s.url.starts_with("sqlite:") {
-        // The connection settings of gongshi's SQLite store (WAL, synchronous
-        // NORMAL, 30 s busy timeout), so the reference differs only in the work.
-        let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&s.url)
-            .map_err(|e| e.to_string())?
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(pool_size)
-            .connect_with(options)
-            .await
-            .map_err(|e| e.to_string())?;
-        timed(s, "submit-sql", s.concurrency, |_, _, deadline| {
-            let (set, next, pool, template) = (sql_set.clone(), next.clone(), pool.clone(), template.clone());
-            async move {
-                let mut r = Rec::default();
-                while Instant::now() < deadline {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((disclosure, code)) = set.get(i) else { break };
-                    let t0 = Instant::now();
-                    let res: Result<(), sqlx::Error> =
-                        async { sql_submit!(pool.begin_with("BEGIN IMMEDIATE"), &template, disclosure, code) }.await;
-                    match res {
-                        Ok(()) => r.ok(t0, 1),
-                        Err(e) => r.err(e),
+    let mut sql = match Pool::open(&s.url).await? {
+        Pool::Sqlite(pool) => {
+            timed(s, "submit-sql", s.concurrency, |_, _, deadline| {
+                let (set, next, pool, template) = (sql_set.clone(), next.clone(), pool.clone(), template.clone());
+                async move {
+                    let mut r = Rec::default();
+                    while Instant::now() < deadline {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((disclosure, code)) = set.get(i) else { break };
+                        let t0 = Instant::now();
+                        let res: Result<(), sqlx::Error> =
+                            async { sql_submit!(pool.begin_with("BEGIN IMMEDIATE"), &template, disclosure, code) }
+                                .await;
+                        match res {
+                            Ok(()) => r.ok(t0, 1),
+                            Err(e) => r.err(e),
+                        }
                     }
+                    r
                 }
-                r
-            }
-        })
-        .await
-    } else {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(pool_size)
-            .connect(&s.url)
+            })
             .await
-            .map_err(|e| e.to_string())?;
-        timed(s, "submit-sql", s.concurrency, |_, _, deadline| {
-            let (set, next, pool, template) = (sql_set.clone(), next.clone(), pool.clone(), template.clone());
-            async move {
-                let mut r = Rec::default();
-                while Instant::now() < deadline {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((disclosure, code)) = set.get(i) else { break };
-                    let t0 = Instant::now();
-                    let res: Result<(), sqlx::Error> =
-                        async { sql_submit!(pool.begin(), &template, disclosure, code) }.await;
-                    match res {
-                        Ok(()) => r.ok(t0, 1),
-                        Err(e) => r.err(e),
+        }
+        Pool::Postgres(pool) => {
+            timed(s, "submit-sql", s.concurrency, |_, _, deadline| {
+                let (set, next, pool, template) = (sql_set.clone(), next.clone(), pool.clone(), template.clone());
+                async move {
+                    let mut r = Rec::default();
+                    while Instant::now() < deadline {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((disclosure, code)) = set.get(i) else { break };
+                        let t0 = Instant::now();
+                        let res: Result<(), sqlx::Error> =
+                            async { sql_submit!(pool.begin(), &template, disclosure, code) }.await;
+                        match res {
+                            Ok(()) => r.ok(t0, 1),
+                            Err(e) => r.err(e),
+                        }
                     }
+                    r
                 }
-                r
-            }
-        })
-        .await
+            })
+            .await
+        }
     };
     let used = next.load(Ordering::Relaxed).min(per_phase);
     sql.extra = serde_json::json!({ "pool_size": pool_size, "exhausted": used >= per_phase });

@@ -1,0 +1,239 @@
+//! Plain-SQL references for the read scenarios: the store's own `get` and
+//! `list` queries run by this process straight on a pool with the server's
+//! settings, each row decoded into its columns (no JSON parse, no protobuf, no
+//! gRPC). Whatever the server does on top, a `GetDisclosure` or a page of
+//! `ListDisclosures` cannot cost the machine less CPU than a health call plus
+//! this read, which bounds the ratio to health any implementation on this
+//! storage can reach (see `add_ratios`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gongshi::config::Config;
+
+use crate::scenarios::{Outcome, Rec, Setup, timed};
+
+/// A pool on the benchmark's database like the server's: its size and, on
+/// SQLite, the store's connection settings (WAL, synchronous NORMAL, 30 s busy
+/// timeout, foreign keys), so a reference differs from the server only in the work.
+pub enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// The server's pool size: `GONGSHI_MAX_CONNECTIONS` as gongshi reads it,
+/// else gongshi's default. The load generator passes it to the server it
+/// starts and uses it for the references.
+pub fn pool_size() -> u32 {
+    std::env::var("GONGSHI_MAX_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(Config::default().max_connections)
+}
+
+impl Pool {
+    pub async fn open(url: &str) -> Result<Pool, String> {
+        let size = pool_size();
+        if url.starts_with("sqlite:") {
+            let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
+                .map_err(|e| e.to_string())?
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(size)
+                .connect_with(options)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Pool::Sqlite(pool))
+        } else {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(size)
+                .connect(url)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Pool::Postgres(pool))
+        }
+    }
+}
+
+/// The columns `RawDisclosure` (src/store/sql.rs) reads, in its order.
+type DisclosureColumns = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    bool,
+    i64,
+    Option<i64>,
+    Option<String>,
+    i64,
+);
+
+/// The columns of `RawDisclosure`, as the store selects them.
+macro_rules! select_disclosures {
+    () => {
+        "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
+         published_at, terminated_at, termination_reason, update_time FROM disclosures"
+    };
+}
+
+/// The store's `get_disclosure` query.
+const GET_SQL: &str = concat!(select_disclosures!(), " WHERE id = $1");
+
+/// The store's `list_disclosures` query (bound as an unfiltered list of active records).
+const LIST_SQL: &str = concat!(
+    select_disclosures!(),
+    " WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR authority_code = $3) \
+     AND ($4 = '' OR state = $4) AND ($5 = '' OR decided_on >= $5) AND ($6 = '' OR decided_on <= $6) \
+     ORDER BY id LIMIT $7"
+);
+
+/// Runs `$body` with `$pool` bound to the backend's sqlx pool.
+macro_rules! on_pool {
+    ($p:expr, |$pool:ident| $body:expr) => {
+        match $p {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// `get-sql`: random records by id, C in flight.
+pub async fn get(s: &Setup, ids: Arc<Vec<String>>) -> Result<Outcome, String> {
+    let pool = Arc::new(Pool::open(&s.url).await?);
+    Ok(timed(s, "get-sql", s.concurrency, |i, _, deadline| {
+        let (ids, pool) = (ids.clone(), pool.clone());
+        async move {
+            let mut rng = crate::scenarios::Xorshift::seeded(i);
+            let mut r = Rec::default();
+            while Instant::now() < deadline {
+                let id = &ids[rng.below(ids.len())];
+                let t0 = Instant::now();
+                let row: Result<Option<DisclosureColumns>, sqlx::Error> = on_pool!(&*pool, |pool| {
+                    sqlx::query_as(GET_SQL).bind(id).fetch_optional(pool).await
+                });
+                match row {
+                    Ok(Some(row)) => {
+                        std::hint::black_box(row);
+                        r.ok(t0, 1)
+                    }
+                    Ok(None) => r.err(format!("no record {id}")),
+                    Err(e) => r.err(e),
+                }
+            }
+            r
+        }
+    })
+    .await)
+}
+
+/// `list-sql`: keyset pages of 100 from the start, each worker on its own walk, C in flight.
+pub async fn list(s: &Setup) -> Result<Outcome, String> {
+    let pool = Arc::new(Pool::open(&s.url).await?);
+    Ok(timed(s, "list-sql", s.concurrency, |_, _, deadline| {
+        let pool = pool.clone();
+        async move {
+            let mut r = Rec::default();
+            let mut after = String::new();
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let rows: Result<Vec<DisclosureColumns>, sqlx::Error> = on_pool!(&*pool, |pool| {
+                    sqlx::query_as(LIST_SQL)
+                        .bind(&after)
+                        .bind("")
+                        .bind("")
+                        .bind("ACTIVE")
+                        .bind("")
+                        .bind("")
+                        .bind(100i64)
+                        .fetch_all(pool)
+                        .await
+                });
+                match rows {
+                    Ok(rows) => {
+                        r.ok(t0, rows.len() as u64);
+                        after = if rows.len() == 100 {
+                            rows.last().map(|row| row.0.clone()).unwrap_or_default()
+                        } else {
+                            String::new()
+                        };
+                        std::hint::black_box(rows);
+                    }
+                    Err(e) => {
+                        r.err(e);
+                        after.clear();
+                    }
+                }
+            }
+            r
+        }
+    })
+    .await)
+}
+
+/// The columns `RawChange` (src/store/sql.rs) reads, in its order.
+type ChangeColumns = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    String,
+    Option<String>,
+    i64,
+    bool,
+    i64,
+    Option<String>,
+);
+
+/// The store's `list_changes` query.
+const CHANGES_SQL: &str = "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
+     c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, \
+     CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' THEN v.content END AS content \
+     FROM disclosure_changes c \
+     JOIN disclosures d ON d.id = c.disclosure_id \
+     LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
+     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2";
+
+/// `changes-sql`: the feed read as the server reads it — the store's query in
+/// pages of 1000 on a pool, one consumer, each row decoded into its columns.
+pub async fn changes(s: &Setup) -> Result<Outcome, String> {
+    let pool = Pool::open(&s.url).await?;
+    let cpu0 = crate::cpu::snap(s.server.pid());
+    let started = Instant::now();
+    let mut rec = Rec::default();
+    let mut after = 0i64;
+    loop {
+        let t0 = Instant::now();
+        let rows: Result<Vec<ChangeColumns>, sqlx::Error> = on_pool!(&pool, |pool| {
+            sqlx::query_as(CHANGES_SQL)
+                .bind(after)
+                .bind(1000i64)
+                .fetch_all(pool)
+                .await
+        });
+        match rows {
+            Ok(rows) => {
+                rec.ok(t0, rows.len() as u64);
+                match rows.last() {
+                    Some(last) => after = last.0,
+                    None => break,
+                }
+                std::hint::black_box(rows);
+            }
+            Err(e) => {
+                rec.err(e);
+                break;
+            }
+        }
+    }
+    let mut o = Outcome::from_rec("changes-sql", 1, rec, started.elapsed().as_secs_f64());
+    o.cpu = Some(crate::cpu::since(cpu0, s.server.pid()));
+    Ok(o)
+}
