@@ -16,6 +16,7 @@
 #[path = "../../tests/it/support/pg.rs"]
 mod pg;
 mod cpu;
+mod floor;
 mod reference;
 mod scenarios;
 mod seed;
@@ -71,6 +72,9 @@ struct Args {
     /// Internal: serve DATABASE_URL on 127.0.0.1 (the child server process).
     #[arg(long, hide = true)]
     serve: Option<String>,
+    /// Internal: serve the floor server (floor.rs) with answers read from DATABASE_URL.
+    #[arg(long, hide = true)]
+    serve_floor: Option<String>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -84,6 +88,10 @@ fn main() {
         .expect("tokio runtime");
     if let Some(url) = args.serve.clone() {
         rt.block_on(serve_child(url));
+        return;
+    }
+    if let Some(url) = args.serve_floor.clone() {
+        rt.block_on(floor::serve(url));
         return;
     }
     if args.smoke {
@@ -161,10 +169,11 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn start(url: &str) -> Result<ServerProcess, String> {
+    /// Starts this binary with `args` (`--serve URL` or `--serve-floor URL`).
+    fn start(args: &[&str]) -> Result<ServerProcess, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let mut child = Command::new(exe)
-            .args(["--serve", url])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -356,10 +365,13 @@ async fn run_backend(args: &Args, backend: &str, url: &str) -> Result<Vec<Outcom
         .create_key(Role::Discloser, "loadgen", None, None)
         .await
         .map_err(|e| format!("key: {e}"))?;
-    let server = ServerProcess::start(url)?;
+    let server = ServerProcess::start(&["--serve", url])?;
+    let floor = ServerProcess::start(&["--serve-floor", url])?;
     let mut channels = Vec::new();
+    let mut floor_channels = Vec::new();
     for _ in 0..4 {
         channels.push(server.channel().await?);
+        floor_channels.push(floor.channel().await?);
     }
     let setup = Setup {
         url: url.to_string(),
@@ -372,6 +384,8 @@ async fn run_backend(args: &Args, backend: &str, url: &str) -> Result<Vec<Outcom
         concurrency: args.concurrency,
         submit_records: args.submit_records,
         server,
+        floor,
+        floor_channels,
     };
     let wanted = |name: &str| args.scenarios.is_empty() || args.scenarios.iter().any(|s| s == name);
     let mut outcomes = Vec::new();

@@ -1,10 +1,14 @@
-//! Plain-SQL references for the read scenarios: the store's own `get` and
-//! `list` queries run by this process straight on a pool with the server's
-//! settings, each row decoded into its columns (no JSON parse, no protobuf, no
-//! gRPC). Whatever the server does on top, a `GetDisclosure` or a page of
-//! `ListDisclosures` cannot cost the machine less CPU than a health call plus
-//! this read, which bounds the ratio to health any implementation on this
-//! storage can reach (see `add_ratios`).
+//! Plain-SQL references for the read scenarios: the store's own `get`,
+//! `list` and feed queries run by this process straight on the database, each
+//! row decoded into its columns (no JSON parse, no protobuf, no gRPC), on
+//! connections of their own without a pool's per-use checks (sqlx's pool pings
+//! a connection before handing it out and again when it comes back): the
+//! cheapest read of the rows a response must carry. A `GetDisclosure` or a
+//! page cannot cost the machine less than its share of this read plus the gRPC
+//! work measured by the matching `*-floor` scenario (`floor.rs`), which bounds
+//! the ratio any implementation on this machine can reach (see `add_ratios`).
+//!
+//! `Pool` is also here: a sqlx pool like the server's, for `submit-sql`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,8 +17,9 @@ use gongshi::config::Config;
 
 use crate::scenarios::{Outcome, Rec, Setup, timed};
 
-/// A pool on the benchmark's database like the server's: its size and, on
-/// SQLite, the store's connection settings (WAL, synchronous NORMAL, 30 s busy
+/// A pool on the benchmark's database like the server's: its size, its
+/// check of idle connections (`gongshi::store::IDLE_CHECK`) and, on SQLite,
+/// the store's connection settings (WAL, synchronous NORMAL, 30 s busy
 /// timeout, foreign keys), so a reference differs from the server only in the work.
 pub enum Pool {
     Sqlite(sqlx::SqlitePool),
@@ -44,6 +49,8 @@ impl Pool {
                 .foreign_keys(true);
             let pool = sqlx::sqlite::SqlitePoolOptions::new()
                 .max_connections(size)
+                .test_before_acquire(false)
+                .before_acquire(gongshi::store::check_if_idle)
                 .connect_with(options)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -51,12 +58,88 @@ impl Pool {
         } else {
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(size)
+                .test_before_acquire(false)
+                .before_acquire(gongshi::store::check_if_idle)
                 .connect(url)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(Pool::Postgres(pool))
         }
     }
+}
+
+/// One connection of the reference's own (SQLite with the store's settings).
+enum Conn {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+/// `pool_size()` connections opened up front and lent out one per query,
+/// with no check on the way out or back.
+struct Conns {
+    idle: std::sync::Mutex<Vec<Conn>>,
+    permits: tokio::sync::Semaphore,
+}
+
+impl Conns {
+    async fn open(url: &str) -> Result<Arc<Conns>, String> {
+        use sqlx::Connection as _;
+        let n = pool_size() as usize;
+        let mut idle = Vec::with_capacity(n);
+        for _ in 0..n {
+            idle.push(if url.starts_with("sqlite:") {
+                let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
+                    .map_err(|e| e.to_string())?
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(30))
+                    .foreign_keys(true);
+                Conn::Sqlite(
+                    sqlx::SqliteConnection::connect_with(&options)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                )
+            } else {
+                Conn::Postgres(sqlx::PgConnection::connect(url).await.map_err(|e| e.to_string())?)
+            });
+        }
+        Ok(Arc::new(Conns {
+            idle: std::sync::Mutex::new(idle),
+            permits: tokio::sync::Semaphore::new(n),
+        }))
+    }
+
+    fn take(&self) -> Option<Conn> {
+        self.idle.lock().ok()?.pop()
+    }
+
+    fn put(&self, c: Conn) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(c);
+        }
+    }
+}
+
+/// Runs `$body` with `$conn` bound to a lent connection (`&mut` of the
+/// backend's connection type); the connection goes back afterwards.
+macro_rules! on_conn {
+    ($conns:expr, |$conn:ident| $body:expr) => {{
+        let conns = &$conns;
+        match conns.permits.acquire().await {
+            Err(e) => Err(sqlx::Error::Protocol(e.to_string())),
+            Ok(_permit) => match conns.take() {
+                None => Err(sqlx::Error::Protocol("no idle connection".into())),
+                Some(mut c) => {
+                    let out = match &mut c {
+                        Conn::Sqlite($conn) => $body,
+                        Conn::Postgres($conn) => $body,
+                    };
+                    conns.put(c);
+                    out
+                }
+            },
+        }
+    }};
 }
 
 /// The columns `RawDisclosure` (src/store/sql.rs) reads, in its order.
@@ -93,29 +176,19 @@ const LIST_SQL: &str = concat!(
      ORDER BY id LIMIT $7"
 );
 
-/// Runs `$body` with `$pool` bound to the backend's sqlx pool.
-macro_rules! on_pool {
-    ($p:expr, |$pool:ident| $body:expr) => {
-        match $p {
-            Pool::Sqlite($pool) => $body,
-            Pool::Postgres($pool) => $body,
-        }
-    };
-}
-
 /// `get-sql`: random records by id, C in flight.
 pub async fn get(s: &Setup, ids: Arc<Vec<String>>) -> Result<Outcome, String> {
-    let pool = Arc::new(Pool::open(&s.url).await?);
+    let conns = Conns::open(&s.url).await?;
     Ok(timed(s, "get-sql", s.concurrency, |i, _, deadline| {
-        let (ids, pool) = (ids.clone(), pool.clone());
+        let (ids, conns) = (ids.clone(), conns.clone());
         async move {
             let mut rng = crate::scenarios::Xorshift::seeded(i);
             let mut r = Rec::default();
             while Instant::now() < deadline {
                 let id = &ids[rng.below(ids.len())];
                 let t0 = Instant::now();
-                let row: Result<Option<DisclosureColumns>, sqlx::Error> = on_pool!(&*pool, |pool| {
-                    sqlx::query_as(GET_SQL).bind(id).fetch_optional(pool).await
+                let row: Result<Option<DisclosureColumns>, sqlx::Error> = on_conn!(conns, |conn| {
+                    sqlx::query_as(GET_SQL).bind(id).fetch_optional(conn).await
                 });
                 match row {
                     Ok(Some(row)) => {
@@ -134,15 +207,15 @@ pub async fn get(s: &Setup, ids: Arc<Vec<String>>) -> Result<Outcome, String> {
 
 /// `list-sql`: keyset pages of 100 from the start, each worker on its own walk, C in flight.
 pub async fn list(s: &Setup) -> Result<Outcome, String> {
-    let pool = Arc::new(Pool::open(&s.url).await?);
+    let conns = Conns::open(&s.url).await?;
     Ok(timed(s, "list-sql", s.concurrency, |_, _, deadline| {
-        let pool = pool.clone();
+        let conns = conns.clone();
         async move {
             let mut r = Rec::default();
             let mut after = String::new();
             while Instant::now() < deadline {
                 let t0 = Instant::now();
-                let rows: Result<Vec<DisclosureColumns>, sqlx::Error> = on_pool!(&*pool, |pool| {
+                let rows: Result<Vec<DisclosureColumns>, sqlx::Error> = on_conn!(conns, |conn| {
                     sqlx::query_as(LIST_SQL)
                         .bind(&after)
                         .bind("")
@@ -151,7 +224,7 @@ pub async fn list(s: &Setup) -> Result<Outcome, String> {
                         .bind("")
                         .bind("")
                         .bind(100i64)
-                        .fetch_all(pool)
+                        .fetch_all(conn)
                         .await
                 });
                 match rows {
@@ -201,21 +274,22 @@ const CHANGES_SQL: &str = "SELECT c.sequence, c.disclosure_id, d.decision_id, c.
      LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
      WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2";
 
-/// `changes-sql`: the feed read as the server reads it — the store's query in
-/// pages of 1000 on a pool, one consumer, each row decoded into its columns.
+/// `changes-sql`: the feed read as the server must read it — the store's query
+/// in pages of 1000 (a unary call cannot keep a cursor open), one consumer,
+/// each row decoded into its columns.
 pub async fn changes(s: &Setup) -> Result<Outcome, String> {
-    let pool = Pool::open(&s.url).await?;
+    let conns = Conns::open(&s.url).await?;
     let cpu0 = crate::cpu::snap(s.server.pid());
     let started = Instant::now();
     let mut rec = Rec::default();
     let mut after = 0i64;
     loop {
         let t0 = Instant::now();
-        let rows: Result<Vec<ChangeColumns>, sqlx::Error> = on_pool!(&pool, |pool| {
+        let rows: Result<Vec<ChangeColumns>, sqlx::Error> = on_conn!(conns, |conn| {
             sqlx::query_as(CHANGES_SQL)
                 .bind(after)
                 .bind(1000i64)
-                .fetch_all(pool)
+                .fetch_all(conn)
                 .await
         });
         match rows {

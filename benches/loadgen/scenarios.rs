@@ -37,6 +37,9 @@ pub struct Setup {
     /// Eligible records per submit phase (gRPC, then plain SQL).
     pub submit_records: usize,
     pub server: ServerProcess,
+    /// The floor server (floor.rs) and its connections.
+    pub floor: ServerProcess,
+    pub floor_channels: Vec<Channel>,
 }
 
 /// A target and whether it is met.
@@ -168,17 +171,33 @@ impl Rec {
     }
 }
 
-/// Runs `concurrency` workers until the scenario's time is up.
+/// Runs `concurrency` workers on the server until the scenario's time is up.
 pub async fn timed<F, Fut>(s: &Setup, name: &str, concurrency: usize, worker: F) -> Outcome
 where
     F: Fn(usize, Channel, Instant) -> Fut,
     Fut: Future<Output = Rec> + Send + 'static,
 {
-    let cpu0 = cpu::snap(s.server.pid());
+    timed_on(s, &s.channels, &s.server, name, concurrency, worker).await
+}
+
+/// Runs `concurrency` workers on `channels` to `server` until the time is up.
+pub async fn timed_on<F, Fut>(
+    s: &Setup,
+    channels: &[Channel],
+    server: &ServerProcess,
+    name: &str,
+    concurrency: usize,
+    worker: F,
+) -> Outcome
+where
+    F: Fn(usize, Channel, Instant) -> Fut,
+    Fut: Future<Output = Rec> + Send + 'static,
+{
+    let cpu0 = cpu::snap(server.pid());
     let started = Instant::now();
     let deadline = started + s.duration;
     let handles: Vec<_> = (0..concurrency)
-        .map(|i| tokio::spawn(worker(i, s.channels[i % s.channels.len()].clone(), deadline)))
+        .map(|i| tokio::spawn(worker(i, channels[i % channels.len()].clone(), deadline)))
         .collect();
     let mut rec = Rec::default();
     for h in handles {
@@ -188,7 +207,7 @@ where
         }
     }
     let mut o = Outcome::from_rec(name, concurrency, rec, started.elapsed().as_secs_f64());
-    o.cpu = Some(cpu::since(cpu0, s.server.pid()));
+    o.cpu = Some(cpu::since(cpu0, server.pid()));
     o
 }
 
@@ -225,7 +244,7 @@ pub async fn run(s: &Setup, name: &str) -> Result<Vec<Outcome>, String> {
     match name {
         "health" => Ok(vec![health(s).await]),
         "get" => get(s).await,
-        "list" => Ok(vec![list(s).await, crate::reference::list(s).await?]),
+        "list" => list(s).await,
         "deep" => deep(s).await,
         "changes" => changes(s).await,
         "export" => export(s).await.map(|o| vec![o]),
@@ -302,7 +321,7 @@ async fn get(s: &Setup) -> Result<Vec<Outcome>, String> {
         return Err("no records".into());
     }
     let secret = s.secret.clone();
-    let grpc = timed(s, "get", s.concurrency, |i, ch, deadline| {
+    let worker = |i: usize, ch: Channel, deadline: Instant| {
         let ids = ids.clone();
         let secret = secret.clone();
         async move {
@@ -319,14 +338,15 @@ async fn get(s: &Setup) -> Result<Vec<Outcome>, String> {
             }
             r
         }
-    })
-    .await;
-    Ok(vec![grpc, crate::reference::get(s, ids).await?])
+    };
+    let grpc = timed(s, "get", s.concurrency, worker).await;
+    let floor = timed_on(s, &s.floor_channels, &s.floor, "get-floor", s.concurrency, worker).await;
+    Ok(vec![grpc, floor, crate::reference::get(s, ids.clone()).await?])
 }
 
-async fn list(s: &Setup) -> Outcome {
+async fn list(s: &Setup) -> Result<Vec<Outcome>, String> {
     let secret = s.secret.clone();
-    timed(s, "list", s.concurrency, |_, ch, deadline| {
+    let worker = |_: usize, ch: Channel, deadline: Instant| {
         let secret = secret.clone();
         async move {
             let mut c = disclosures(ch);
@@ -356,8 +376,10 @@ async fn list(s: &Setup) -> Outcome {
             }
             r
         }
-    })
-    .await
+    };
+    let grpc = timed(s, "list", s.concurrency, worker).await;
+    let floor = timed_on(s, &s.floor_channels, &s.floor, "list-floor", s.concurrency, worker).await;
+    Ok(vec![grpc, floor, crate::reference::list(s).await?])
 }
 
 /// The scope string `ListDisclosures` binds its tokens to for an unfiltered
@@ -515,7 +537,38 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
         reference.first_error = Some(format!("{rows} rows from SQL but {} from the feed", feed.rows));
     }
     let paged = crate::reference::changes(s).await?;
-    Ok(vec![feed, reference, paged])
+    let floor = changes_floor(s, feed.rows.div_ceil(1000)).await;
+    Ok(vec![feed, reference, paged, floor])
+}
+
+/// `changes-floor`: as many pages of 1000 as the feed had, from the floor server.
+async fn changes_floor(s: &Setup, pages: u64) -> Outcome {
+    let mut c = disclosures(s.floor_channels[0].clone());
+    let mut rec = Rec::default();
+    let cpu0 = cpu::snap(s.floor.pid());
+    let started = Instant::now();
+    let mut after = 0;
+    for _ in 0..pages {
+        let t0 = Instant::now();
+        let msg = pb::ListDisclosureChangesRequest {
+            after_sequence: after,
+            page_size: 1000,
+        };
+        match c.list_disclosure_changes(req(msg, &s.secret)).await {
+            Ok(resp) => {
+                let resp = resp.into_inner();
+                rec.ok(t0, resp.changes.len() as u64);
+                after = resp.last_sequence;
+            }
+            Err(e) => {
+                rec.err(e);
+                break;
+            }
+        }
+    }
+    let mut o = Outcome::from_rec("changes-floor", 1, rec, started.elapsed().as_secs_f64());
+    o.cpu = Some(cpu::since(cpu0, s.floor.pid()));
+    o
 }
 
 async fn export(s: &Setup) -> Result<Outcome, String> {
@@ -593,41 +646,39 @@ async fn export(s: &Setup) -> Result<Outcome, String> {
 
 /// Ratios against `health` and the targets.
 ///
-/// For `get` and `list` the target also gets the best ratio this machine
-/// allows. Every call of those does at least what a health call does plus the
-/// store's read (`get-sql`, `list-sql`), so it costs the machine at least the
-/// sum of their CPU per request (all processes, from `/proc/stat`); with the
-/// cores saturated the rate is at most capacity ÷ that sum:
-/// `limit = (ncpu × 1 s ÷ (cpu_health + cpu_sql)) ÷ health req/s`.
+/// For `get`, `list` and `changes` the target also gets the best ratio this
+/// machine allows. A `get` or `list` call does at least what the floor server
+/// does for the same call (`*-floor`: the gRPC stack carrying the same
+/// request and response) plus the cheapest read of its rows (`*-sql`), so it
+/// costs the machine at least the sum of their CPU per request (all
+/// processes, from `/proc/stat`); with the cores saturated the rate is at most
+/// capacity ÷ that sum: `limit = ncpu × 1 s ÷ (cpu_floor + cpu_sql) ÷ health req/s`.
+/// The feed has one consumer, so its steps follow one another: per row at
+/// least the paged read (`changes-sql`) plus the floor's time per row
+/// (`changes-floor`): `limit = 1 ÷ (t_sql + t_floor) ÷ reference rows/s`.
 pub fn add_ratios(outcomes: &mut [Outcome]) {
     let find = |outcomes: &[Outcome], name: &str| outcomes.iter().find(|o| o.name == name).cloned();
-    let health_o = find(outcomes, "health");
-    let health = health_o.as_ref().map(|h| h.req_per_s()).filter(|r| *r > 0.0);
+    let health = find(outcomes, "health").map(|h| h.req_per_s()).filter(|r| *r > 0.0);
     let first_p50 = find(outcomes, "deep-first").map(|o| o.p50_ms);
     let reference_rows = find(outcomes, "changes-copy")
         .or_else(|| find(outcomes, "changes-select"))
         .map(|o| o.rows_per_s());
     let sql_submit = find(outcomes, "submit-sql").map(|o| o.req_per_s());
     let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
+    let clean = |name: &str| find(outcomes, name).filter(|o| o.errors == 0 && o.requests > 0);
     // The ratio to health at best, and the CPU figures behind it.
-    let limit = |reference: &str| -> Option<(f64, f64, f64)> {
+    let limit = |scenario: &str| -> Option<(f64, f64, f64)> {
         let h = health?;
-        let ch = health_o.as_ref()?.cpu_us_per_req()?;
-        let cs = find(outcomes, reference)?.cpu_us_per_req()?;
-        (ch + cs > 0.0).then(|| (cores * 1e6 / (ch + cs) / h, ch, cs))
+        let cf = clean(&format!("{scenario}-floor"))?.cpu_us_per_req()?;
+        let cs = clean(&format!("{scenario}-sql"))?.cpu_us_per_req()?;
+        (cf + cs > 0.0).then(|| (cores * 1e6 / (cf + cs) / h, cf, cs))
     };
-    let (get_limit, list_limit) = (limit("get-sql"), limit("list-sql"));
-    // The feed has one consumer, so its steps run one after another: per row
-    // at least the server's paged read (`changes-sql`) plus the client's own
-    // CPU for the row (measured in the `changes` run itself: receiving and
-    // decoding it).
+    let (get_limit, list_limit) = (limit("get"), limit("list"));
     let changes_limit = (|| -> Option<(f64, f64, f64)> {
         let r = reference_rows.filter(|r| *r > 0.0)?;
-        let paged = find(outcomes, "changes-sql").filter(|o| o.rows > 0 && o.errors == 0)?;
-        let feed = find(outcomes, "changes").filter(|o| o.rows > 0)?;
-        let read_us = 1e6 / paged.rows_per_s();
-        let client_us = feed.cpu?.client_s * 1e6 / feed.rows as f64;
-        Some((1e6 / (read_us + client_us) / r, read_us, client_us))
+        let read_us = 1e6 / clean("changes-sql").filter(|o| o.rows > 0)?.rows_per_s();
+        let floor_us = 1e6 / clean("changes-floor").filter(|o| o.rows > 0)?.rows_per_s();
+        Some((1e6 / (read_us + floor_us) / r, read_us, floor_us))
     })();
     for o in outcomes.iter_mut() {
         if let Some(h) = health
@@ -644,10 +695,10 @@ pub fn add_ratios(outcomes: &mut [Outcome]) {
             met: if at_least { value >= limit } else { value <= limit },
             limit: None,
         };
-        let with_limit = |mut t: Target, l: Option<(f64, f64, f64)>, reference: &str| {
-            if let Some((best, ch, cs)) = l {
+        let with_limit = |mut t: Target, l: Option<(f64, f64, f64)>, scenario: &str| {
+            if let Some((best, cf, cs)) = l {
                 t.what = format!(
-                    "{}; at most {best:.2} here (CPU/call: health {ch:.0} µs + {reference} {cs:.0} µs)",
+                    "{}; at most {best:.2} here (CPU/call: {scenario}-floor {cf:.0} µs + {scenario}-sql {cs:.0} µs)",
                     t.what
                 );
                 t.limit = Some(best);
@@ -657,18 +708,18 @@ pub fn add_ratios(outcomes: &mut [Outcome]) {
         o.target = match o.name.as_str() {
             "get" => o
                 .vs_health
-                .map(|v| with_limit(ratio_target("req/s vs health", v, 0.5, true), get_limit, "get-sql")),
+                .map(|v| with_limit(ratio_target("req/s vs health", v, 0.5, true), get_limit, "get")),
             "list" => o
                 .vs_health
-                .map(|v| with_limit(ratio_target("req/s vs health", v, 0.2, true), list_limit, "list-sql")),
+                .map(|v| with_limit(ratio_target("req/s vs health", v, 0.2, true), list_limit, "list")),
             n if n.starts_with("deep-") && n != "deep-first" => first_p50
                 .filter(|p| *p > 0.0)
                 .map(|p| ratio_target("p50 vs first page", o.p50_ms / p, 1.3, false)),
             "changes" => reference_rows.filter(|r| *r > 0.0).map(|r| {
                 let mut t = ratio_target("rows/s vs SQL", o.rows_per_s() / r, 0.5, true);
-                if let Some((best, read_us, client_us)) = changes_limit {
+                if let Some((best, read_us, floor_us)) = changes_limit {
                     t.what = format!(
-                        "{}; at most {best:.2} here (per row: changes-sql read {read_us:.1} µs + client {client_us:.1} µs)",
+                        "{}; at most {best:.2} here (per row: changes-sql {read_us:.1} µs + changes-floor {floor_us:.1} µs)",
                         t.what
                     );
                     t.limit = Some(best);

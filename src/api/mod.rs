@@ -18,7 +18,7 @@ mod repair;
 mod report;
 pub mod status;
 
-pub use disclosure::DisclosureApi;
+pub use disclosure::{DisclosureApi, change_out};
 pub use enforcement::EnforcementApi;
 pub use notice::NoticeApi;
 pub use repair::CreditRepairApi;

@@ -22,6 +22,8 @@ impl PgStore {
     pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections)
+            .test_before_acquire(false)
+            .before_acquire(super::check_if_idle)
             .acquire_timeout(opts.acquire_timeout)
             .connect(url)
             .await

@@ -38,6 +38,8 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(opts.max_connections.clamp(1, 64))
+            .test_before_acquire(false)
+            .before_acquire(super::check_if_idle)
             .acquire_timeout(opts.acquire_timeout)
             .connect_with(options)
             .await

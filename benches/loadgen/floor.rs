@@ -1,0 +1,116 @@
+//! The floor server: gongshi's `DisclosureService` on the same tonic stack and
+//! transport settings, answering `GetDisclosure`, `ListDisclosures` and
+//! `ListDisclosureChanges` with real records converted once at start (the
+//! same bytes the server sends), with no authentication, no database and no
+//! conversion per call. Its scenarios (`get-floor`, `list-floor`,
+//! `changes-floor`) run the same client against it, so they measure what the
+//! gRPC stack alone costs to carry those requests and responses on this
+//! machine — the part of a call no implementation of the service can avoid.
+//! Runs as its own process (`--serve-floor URL`), like the server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gongshi::api::convert::disclosure_out;
+use gongshi::api::pb::disclosure_service_server::{DisclosureService, DisclosureServiceServer};
+use gongshi::api::{change_out, pb};
+use gongshi::config::Config;
+use gongshi::domain::clock::SystemClock;
+use gongshi::domain::lifecycle::DisclosureState;
+use gongshi::store::DisclosureFilter;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Response, Status};
+
+/// The fixed answers.
+struct Floor {
+    page: Vec<pb::Disclosure>,
+    changes: Vec<pb::DisclosureChange>,
+}
+
+#[tonic::async_trait]
+impl DisclosureService for Floor {
+    async fn get_disclosure(&self, _: Request<pb::GetDisclosureRequest>) -> Result<Response<pb::Disclosure>, Status> {
+        self.page
+            .first()
+            .cloned()
+            .map(Response::new)
+            .ok_or_else(|| Status::not_found("no records"))
+    }
+
+    async fn list_disclosures(
+        &self,
+        _: Request<pb::ListDisclosuresRequest>,
+    ) -> Result<Response<pb::ListDisclosuresResponse>, Status> {
+        Ok(Response::new(pb::ListDisclosuresResponse {
+            disclosures: self.page.clone(),
+            next_page_token: "floor".into(),
+        }))
+    }
+
+    async fn list_disclosure_changes(
+        &self,
+        req: Request<pb::ListDisclosureChangesRequest>,
+    ) -> Result<Response<pb::ListDisclosureChangesResponse>, Status> {
+        Ok(Response::new(pb::ListDisclosureChangesResponse {
+            changes: self.changes.clone(),
+            last_sequence: req.get_ref().after_sequence + self.changes.len() as i64,
+        }))
+    }
+}
+
+/// The child: loads its answers from `url`, then serves until stdin closes.
+pub async fn serve(url: String) {
+    let cfg = Config {
+        database_url: url,
+        max_connections: 2,
+        ..Config::default()
+    };
+    let app = cfg.open_app(Arc::new(SystemClock)).await.expect("open app");
+    let filter = DisclosureFilter {
+        state: Some(DisclosureState::Active),
+        ..DisclosureFilter::default()
+    };
+    let page: Vec<_> = app
+        .store
+        .list_disclosures(&filter, "", 100)
+        .await
+        .expect("first page")
+        .into_iter()
+        .map(disclosure_out)
+        .collect();
+    let changes: Vec<_> = app
+        .store
+        .list_changes(0, 1000)
+        .await
+        .expect("first feed page")
+        .into_iter()
+        .map(change_out)
+        .collect();
+    drop(app);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    println!("LISTEN {addr}");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let shutdown = async {
+        let mut sink = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut sink).await;
+    };
+    // The transport settings of gongshi::server::run.
+    let defaults = gongshi::server::ServerOptions::default();
+    Server::builder()
+        .http2_keepalive_interval(Some(defaults.keepalive_interval))
+        .http2_keepalive_timeout(Some(defaults.keepalive_timeout))
+        .max_concurrent_streams(Some(defaults.max_concurrent_streams))
+        .add_service(
+            DisclosureServiceServer::new(Floor { page, changes }).max_decoding_message_size(defaults.max_message_bytes),
+        )
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .with_keepalive(Some(Duration::from_secs(60))),
+            shutdown,
+        )
+        .await
+        .expect("serve floor");
+}
