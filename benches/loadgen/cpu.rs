@@ -15,6 +15,7 @@ pub struct Snap {
     total: u64,
     client: u64,
     server: u64,
+    bystander: u64,
 }
 
 /// CPU used between two readings, in seconds.
@@ -28,6 +29,9 @@ pub struct Used {
     pub client_s: f64,
     /// The server process.
     pub server_s: f64,
+    /// An idle server that is not the one measured (the main server while a
+    /// floor scenario runs): not part of the scenario's work.
+    pub bystander_s: f64,
 }
 
 impl Used {
@@ -41,26 +45,29 @@ impl Used {
     }
 }
 
-/// Reads the counters now; `server_pid` is the server process.
-pub fn snap(server_pid: u32) -> Snap {
+/// Reads the counters now; `server_pid` is the server process measured,
+/// `bystander_pid` another server that should be idle.
+pub fn snap(server_pid: u32, bystander_pid: Option<u32>) -> Snap {
     let (busy, total) = machine_ticks();
     Snap {
         busy,
         total,
         client: process_ticks("self"),
         server: process_ticks(&server_pid.to_string()),
+        bystander: bystander_pid.map_or(0, |p| process_ticks(&p.to_string())),
     }
 }
 
 /// What was used since `before`.
-pub fn since(before: Snap, server_pid: u32) -> Used {
-    let now = snap(server_pid);
+pub fn since(before: Snap, server_pid: u32, bystander_pid: Option<u32>) -> Used {
+    let now = snap(server_pid, bystander_pid);
     let s = |a: u64, b: u64| a.saturating_sub(b) as f64 / TICKS_PER_S;
     Used {
         machine_s: s(now.busy, before.busy),
         capacity_s: s(now.total, before.total),
         client_s: s(now.client, before.client),
         server_s: s(now.server, before.server),
+        bystander_s: s(now.bystander, before.bystander),
     }
 }
 

@@ -7,6 +7,11 @@
 //! gRPC stack alone costs to carry those requests and responses on this
 //! machine — the part of a call no implementation of the service can avoid.
 //! Runs as its own process (`--serve-floor URL`), like the server.
+//!
+//! A `GetDisclosure` whose name starts with [`READ_PREFIX`] instead of
+//! `disclosures/` (same length, so the same bytes on the wire) also does the
+//! bare read of `get-sql` before answering (`get-floor-read`): the stack and
+//! the read together in one process, as a real server has them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,15 +27,26 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
+/// Names starting with this ask the floor to read the record first.
+pub const READ_PREFIX: &str = "floorread///";
+
 /// The fixed answers.
 struct Floor {
     page: Vec<pb::Disclosure>,
     changes: Vec<pb::DisclosureChange>,
+    conns: Arc<crate::reference::Conns>,
 }
 
 #[tonic::async_trait]
 impl DisclosureService for Floor {
-    async fn get_disclosure(&self, _: Request<pb::GetDisclosureRequest>) -> Result<Response<pb::Disclosure>, Status> {
+    async fn get_disclosure(&self, req: Request<pb::GetDisclosureRequest>) -> Result<Response<pb::Disclosure>, Status> {
+        if let Some(id) = req.get_ref().name.strip_prefix(READ_PREFIX) {
+            match crate::reference::read_one(&self.conns, id).await {
+                Ok(Some(row)) => drop(std::hint::black_box(row)),
+                Ok(None) => return Err(Status::not_found(id.to_string())),
+                Err(e) => return Err(Status::internal(e.to_string())),
+            }
+        }
         self.page
             .first()
             .cloned()
@@ -61,6 +77,7 @@ impl DisclosureService for Floor {
 
 /// The child: loads its answers from `url`, then serves until stdin closes.
 pub async fn serve(url: String) {
+    let url_for_reads = url.clone();
     let cfg = Config {
         database_url: url,
         max_connections: 2,
@@ -88,6 +105,9 @@ pub async fn serve(url: String) {
         .map(change_out)
         .collect();
     drop(app);
+    let conns = crate::reference::Conns::open(&url_for_reads)
+        .await
+        .expect("bare connections");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     println!("LISTEN {addr}");
@@ -103,7 +123,8 @@ pub async fn serve(url: String) {
         .http2_keepalive_timeout(Some(defaults.keepalive_timeout))
         .max_concurrent_streams(Some(defaults.max_concurrent_streams))
         .add_service(
-            DisclosureServiceServer::new(Floor { page, changes }).max_decoding_message_size(defaults.max_message_bytes),
+            DisclosureServiceServer::new(Floor { page, changes, conns })
+                .max_decoding_message_size(defaults.max_message_bytes),
         )
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener)

@@ -76,13 +76,13 @@ enum Conn {
 
 /// `pool_size()` connections opened up front and lent out one per query,
 /// with no check on the way out or back.
-struct Conns {
+pub struct Conns {
     idle: std::sync::Mutex<Vec<Conn>>,
     permits: tokio::sync::Semaphore,
 }
 
 impl Conns {
-    async fn open(url: &str) -> Result<Arc<Conns>, String> {
+    pub async fn open(url: &str) -> Result<Arc<Conns>, String> {
         use sqlx::Connection as _;
         let n = pool_size() as usize;
         let mut idle = Vec::with_capacity(n);
@@ -176,6 +176,16 @@ const LIST_SQL: &str = concat!(
      ORDER BY id LIMIT $7"
 );
 
+/// The store's `get_disclosure` read of `id`.
+pub async fn read_one(conns: &Conns, id: &str) -> Result<Option<impl Send + 'static>, sqlx::Error> {
+    on_conn!(conns, |conn| {
+        sqlx::query_as::<_, DisclosureColumns>(GET_SQL)
+            .bind(id)
+            .fetch_optional(conn)
+            .await
+    })
+}
+
 /// `get-sql`: random records by id, C in flight.
 pub async fn get(s: &Setup, ids: Arc<Vec<String>>) -> Result<Outcome, String> {
     let conns = Conns::open(&s.url).await?;
@@ -187,10 +197,7 @@ pub async fn get(s: &Setup, ids: Arc<Vec<String>>) -> Result<Outcome, String> {
             while Instant::now() < deadline {
                 let id = &ids[rng.below(ids.len())];
                 let t0 = Instant::now();
-                let row: Result<Option<DisclosureColumns>, sqlx::Error> = on_conn!(conns, |conn| {
-                    sqlx::query_as(GET_SQL).bind(id).fetch_optional(conn).await
-                });
-                match row {
+                match read_one(&conns, id).await {
                     Ok(Some(row)) => {
                         std::hint::black_box(row);
                         r.ok(t0, 1)
@@ -279,7 +286,7 @@ const CHANGES_SQL: &str = "SELECT c.sequence, c.disclosure_id, d.decision_id, c.
 /// each row decoded into its columns.
 pub async fn changes(s: &Setup) -> Result<Outcome, String> {
     let conns = Conns::open(&s.url).await?;
-    let cpu0 = crate::cpu::snap(s.server.pid());
+    let cpu0 = crate::cpu::snap(s.server.pid(), None);
     let started = Instant::now();
     let mut rec = Rec::default();
     let mut after = 0i64;
@@ -308,6 +315,6 @@ pub async fn changes(s: &Setup) -> Result<Outcome, String> {
         }
     }
     let mut o = Outcome::from_rec("changes-sql", 1, rec, started.elapsed().as_secs_f64());
-    o.cpu = Some(crate::cpu::since(cpu0, s.server.pid()));
+    o.cpu = Some(crate::cpu::since(cpu0, s.server.pid(), None));
     Ok(o)
 }

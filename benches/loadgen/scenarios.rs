@@ -128,11 +128,20 @@ impl Outcome {
         }
     }
 
-    /// CPU time of the whole machine per request, in µs.
+    /// Whether this is a reference run by the load generator itself, with
+    /// the server idle beside it.
+    pub fn is_reference(&self) -> bool {
+        ["-sql", "-copy", "-select"].iter().any(|end| self.name.ends_with(end))
+    }
+
+    /// CPU time of the whole machine per request, in µs, less what idle
+    /// servers that are not part of the scenario used meanwhile (the server
+    /// during a reference, the main server during a floor scenario).
     pub fn cpu_us_per_req(&self) -> Option<f64> {
-        self.cpu
-            .filter(|_| self.requests > 0)
-            .map(|c| c.machine_s * 1e6 / self.requests as f64)
+        self.cpu.filter(|_| self.requests > 0).map(|c| {
+            let idle = c.bystander_s + if self.is_reference() { c.server_s } else { 0.0 };
+            (c.machine_s - idle) * 1e6 / self.requests as f64
+        })
     }
 }
 
@@ -193,7 +202,8 @@ where
     F: Fn(usize, Channel, Instant) -> Fut,
     Fut: Future<Output = Rec> + Send + 'static,
 {
-    let cpu0 = cpu::snap(server.pid());
+    let bystander = (server.pid() != s.server.pid()).then(|| s.server.pid());
+    let cpu0 = cpu::snap(server.pid(), bystander);
     let started = Instant::now();
     let deadline = started + s.duration;
     let handles: Vec<_> = (0..concurrency)
@@ -207,7 +217,7 @@ where
         }
     }
     let mut o = Outcome::from_rec(name, concurrency, rec, started.elapsed().as_secs_f64());
-    o.cpu = Some(cpu::since(cpu0, server.pid()));
+    o.cpu = Some(cpu::since(cpu0, server.pid(), bystander));
     o
 }
 
@@ -320,28 +330,39 @@ async fn get(s: &Setup) -> Result<Vec<Outcome>, String> {
     if ids.is_empty() {
         return Err("no records".into());
     }
-    let secret = s.secret.clone();
-    let worker = |i: usize, ch: Channel, deadline: Instant| {
-        let ids = ids.clone();
-        let secret = secret.clone();
-        async move {
-            let mut c = disclosures(ch);
-            let mut rng = Xorshift::seeded(i);
-            let mut r = Rec::default();
-            while Instant::now() < deadline {
-                let name = format!("disclosures/{}", ids[rng.below(ids.len())]);
-                let t0 = Instant::now();
-                match c.get_disclosure(req(pb::GetDisclosureRequest { name }, &secret)).await {
-                    Ok(_) => r.ok(t0, 1),
-                    Err(e) => r.err(e),
+    let (ids_ref, secret) = (&ids, &s.secret);
+    let worker = |prefix: &'static str| {
+        move |i: usize, ch: Channel, deadline: Instant| {
+            let ids = ids_ref.clone();
+            let secret = secret.clone();
+            async move {
+                let mut c = disclosures(ch);
+                let mut rng = Xorshift::seeded(i);
+                let mut r = Rec::default();
+                while Instant::now() < deadline {
+                    let name = format!("{prefix}{}", ids[rng.below(ids.len())]);
+                    let t0 = Instant::now();
+                    match c.get_disclosure(req(pb::GetDisclosureRequest { name }, &secret)).await {
+                        Ok(_) => r.ok(t0, 1),
+                        Err(e) => r.err(e),
+                    }
                 }
+                r
             }
-            r
         }
     };
-    let grpc = timed(s, "get", s.concurrency, worker).await;
-    let floor = timed_on(s, &s.floor_channels, &s.floor, "get-floor", s.concurrency, worker).await;
-    Ok(vec![grpc, floor, crate::reference::get(s, ids.clone()).await?])
+    let name = "disclosures/";
+    let grpc = timed(s, "get", s.concurrency, worker(name)).await;
+    let (fc, fs) = (&s.floor_channels, &s.floor);
+    let floor = timed_on(s, fc, fs, "get-floor", s.concurrency, worker(name)).await;
+    let read = crate::floor::READ_PREFIX;
+    let floor_read = timed_on(s, fc, fs, "get-floor-read", s.concurrency, worker(read)).await;
+    Ok(vec![
+        grpc,
+        floor,
+        floor_read,
+        crate::reference::get(s, ids.clone()).await?,
+    ])
 }
 
 async fn list(s: &Setup) -> Result<Vec<Outcome>, String> {
@@ -459,7 +480,7 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
     // One consumer, pages of 1000, from 0 to the end.
     let mut c = disclosures(s.channels[0].clone());
     let mut rec = Rec::default();
-    let cpu0 = cpu::snap(s.server.pid());
+    let cpu0 = cpu::snap(s.server.pid(), None);
     let started = Instant::now();
     let mut after = 0;
     loop {
@@ -484,11 +505,11 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
         }
     }
     let mut feed = Outcome::from_rec("changes", 1, rec, started.elapsed().as_secs_f64());
-    feed.cpu = Some(cpu::since(cpu0, s.server.pid()));
+    feed.cpu = Some(cpu::since(cpu0, s.server.pid(), None));
 
     // The same rows straight from the database.
     let e = |e: sqlx::Error| format!("reference read: {e}");
-    let cpu0 = cpu::snap(s.server.pid());
+    let cpu0 = cpu::snap(s.server.pid(), None);
     let started = Instant::now();
     let (name, rows) = if s.url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(&s.url).await.map_err(e)?;
@@ -527,7 +548,7 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
         requests: 1,
         rows,
         secs,
-        cpu: Some(cpu::since(cpu0, s.server.pid())),
+        cpu: Some(cpu::since(cpu0, s.server.pid(), None)),
         ..Outcome::default()
     };
     reference.p50_ms = secs * 1000.0;
@@ -545,7 +566,7 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
 async fn changes_floor(s: &Setup, pages: u64) -> Outcome {
     let mut c = disclosures(s.floor_channels[0].clone());
     let mut rec = Rec::default();
-    let cpu0 = cpu::snap(s.floor.pid());
+    let cpu0 = cpu::snap(s.floor.pid(), Some(s.server.pid()));
     let started = Instant::now();
     let mut after = 0;
     for _ in 0..pages {
@@ -567,7 +588,7 @@ async fn changes_floor(s: &Setup, pages: u64) -> Outcome {
         }
     }
     let mut o = Outcome::from_rec("changes-floor", 1, rec, started.elapsed().as_secs_f64());
-    o.cpu = Some(cpu::since(cpu0, s.floor.pid()));
+    o.cpu = Some(cpu::since(cpu0, s.floor.pid(), Some(s.server.pid())));
     o
 }
 
@@ -575,7 +596,7 @@ async fn export(s: &Setup) -> Result<Outcome, String> {
     let hwm_before = s.server.status_bytes("VmHWM");
     let rss_before = s.server.status_bytes("VmRSS");
     let mut c = disclosures(s.channels[0].clone());
-    let cpu0 = cpu::snap(s.server.pid());
+    let cpu0 = cpu::snap(s.server.pid(), None);
     let started = Instant::now();
     let mut stream = c
         .export_disclosures(req(
@@ -620,7 +641,7 @@ async fn export(s: &Setup) -> Result<Outcome, String> {
         secs,
     );
     o.requests = 1;
-    o.cpu = Some(cpu::since(cpu0, s.server.pid()));
+    o.cpu = Some(cpu::since(cpu0, s.server.pid(), None));
     if rows != s.records as u64 {
         o.errors += 1;
         o.first_error = Some(format!("exported {rows} rows, expected {}", s.records));
@@ -656,6 +677,9 @@ async fn export(s: &Setup) -> Result<Outcome, String> {
 /// The feed has one consumer, so its steps follow one another: per row at
 /// least the paged read (`changes-sql`) plus the floor's time per row
 /// (`changes-floor`): `limit = 1 ÷ (t_sql + t_floor) ÷ reference rows/s`.
+/// For `get` the floor also runs with the bare read inside it
+/// (`get-floor-read`), which measures the two together, costs of running both
+/// in one process included; the lower of the two figures is the limit.
 pub fn add_ratios(outcomes: &mut [Outcome]) {
     let find = |outcomes: &[Outcome], name: &str| outcomes.iter().find(|o| o.name == name).cloned();
     let health = find(outcomes, "health").map(|h| h.req_per_s()).filter(|r| *r > 0.0);
@@ -674,6 +698,8 @@ pub fn add_ratios(outcomes: &mut [Outcome]) {
         (cf + cs > 0.0).then(|| (cores * 1e6 / (cf + cs) / h, cf, cs))
     };
     let (get_limit, list_limit) = (limit("get"), limit("list"));
+    // The floor doing the bare read too, in one process: measured, not summed.
+    let floor_read = health.and_then(|h| Some(clean("get-floor-read")?.req_per_s() / h));
     let changes_limit = (|| -> Option<(f64, f64, f64)> {
         let r = reference_rows.filter(|r| *r > 0.0)?;
         let read_us = 1e6 / clean("changes-sql").filter(|o| o.rows > 0)?.rows_per_s();
@@ -683,7 +709,7 @@ pub fn add_ratios(outcomes: &mut [Outcome]) {
     for o in outcomes.iter_mut() {
         if let Some(h) = health
             && o.name != "health"
-            && !o.name.starts_with("changes-")
+            && !o.name.starts_with("changes")
             && !o.name.ends_with("-sql")
             && o.name != "export"
         {
@@ -706,9 +732,14 @@ pub fn add_ratios(outcomes: &mut [Outcome]) {
             t
         };
         o.target = match o.name.as_str() {
-            "get" => o
-                .vs_health
-                .map(|v| with_limit(ratio_target("req/s vs health", v, 0.5, true), get_limit, "get")),
+            "get" => o.vs_health.map(|v| {
+                let mut t = with_limit(ratio_target("req/s vs health", v, 0.5, true), get_limit, "get");
+                if let Some(fr) = floor_read {
+                    t.what = format!("{}; get-floor-read reaches {fr:.2}", t.what);
+                    t.limit = Some(t.limit.map_or(fr, |l| l.min(fr)));
+                }
+                t
+            }),
             "list" => o
                 .vs_health
                 .map(|v| with_limit(ratio_target("req/s vs health", v, 0.2, true), list_limit, "list")),
@@ -796,6 +827,7 @@ pub fn to_json(
                             "busy_share": c.busy_share(),
                             "client_process_s": c.client_s,
                             "server_process_s": c.server_s,
+                            "bystander_server_s": c.bystander_s,
                             "machine_us_per_request": o.cpu_us_per_req(),
                         })),
                         "extra": o.extra,
