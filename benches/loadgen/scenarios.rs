@@ -478,34 +478,7 @@ const FEED_SQL: &str = "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kin
 
 async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
     // One consumer, pages of 1000, from 0 to the end.
-    let mut c = disclosures(s.channels[0].clone());
-    let mut rec = Rec::default();
-    let cpu0 = cpu::snap(s.server.pid(), None);
-    let started = Instant::now();
-    let mut after = 0;
-    loop {
-        let t0 = Instant::now();
-        let msg = pb::ListDisclosureChangesRequest {
-            after_sequence: after,
-            page_size: 1000,
-        };
-        match c.list_disclosure_changes(req(msg, &s.secret)).await {
-            Ok(resp) => {
-                let resp = resp.into_inner();
-                rec.ok(t0, resp.changes.len() as u64);
-                if resp.changes.is_empty() {
-                    break;
-                }
-                after = resp.last_sequence;
-            }
-            Err(e) => {
-                rec.err(e);
-                break;
-            }
-        }
-    }
-    let mut feed = Outcome::from_rec("changes", 1, rec, started.elapsed().as_secs_f64());
-    feed.cpu = Some(cpu::since(cpu0, s.server.pid(), None));
+    let feed = walk_feed(s, &s.channels, &s.server, "changes", None).await;
 
     // The same rows straight from the database.
     let e = |e: sqlx::Error| format!("reference read: {e}");
@@ -558,18 +531,21 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
         reference.first_error = Some(format!("{rows} rows from SQL but {} from the feed", feed.rows));
     }
     let paged = crate::reference::changes(s).await?;
-    let floor = changes_floor(s, feed.rows.div_ceil(1000)).await;
+    let pages = feed.rows.div_ceil(1000);
+    let floor = walk_feed(s, &s.floor_channels, &s.floor, "changes-floor", Some(pages)).await;
     Ok(vec![feed, reference, paged, floor])
 }
 
-/// `changes-floor`: as many pages of 1000 as the feed had, from the floor server.
-async fn changes_floor(s: &Setup, pages: u64) -> Outcome {
-    let mut c = disclosures(s.floor_channels[0].clone());
+/// One consumer reading the feed in pages of 1000 from sequence 0: to the
+/// first empty page, or for `pages` pages (`changes-floor`, whose pages never end).
+async fn walk_feed(s: &Setup, channels: &[Channel], server: &ServerProcess, name: &str, pages: Option<u64>) -> Outcome {
+    let mut c = disclosures(channels[0].clone());
     let mut rec = Rec::default();
-    let cpu0 = cpu::snap(s.floor.pid(), Some(s.server.pid()));
+    let bystander = (server.pid() != s.server.pid()).then(|| s.server.pid());
+    let cpu0 = cpu::snap(server.pid(), bystander);
     let started = Instant::now();
     let mut after = 0;
-    for _ in 0..pages {
+    while pages.is_none_or(|p| rec.requests < p) {
         let t0 = Instant::now();
         let msg = pb::ListDisclosureChangesRequest {
             after_sequence: after,
@@ -579,6 +555,9 @@ async fn changes_floor(s: &Setup, pages: u64) -> Outcome {
             Ok(resp) => {
                 let resp = resp.into_inner();
                 rec.ok(t0, resp.changes.len() as u64);
+                if resp.changes.is_empty() {
+                    break;
+                }
                 after = resp.last_sequence;
             }
             Err(e) => {
@@ -587,8 +566,8 @@ async fn changes_floor(s: &Setup, pages: u64) -> Outcome {
             }
         }
     }
-    let mut o = Outcome::from_rec("changes-floor", 1, rec, started.elapsed().as_secs_f64());
-    o.cpu = Some(cpu::since(cpu0, s.floor.pid(), Some(s.server.pid())));
+    let mut o = Outcome::from_rec(name, 1, rec, started.elapsed().as_secs_f64());
+    o.cpu = Some(cpu::since(cpu0, server.pid(), bystander));
     o
 }
 
