@@ -15,6 +15,9 @@
 #[rustfmt::skip]
 #[path = "../../tests/it/support/pg.rs"]
 mod pg;
+#[rustfmt::skip]
+#[path = "../../tests/it/support/calendar.rs"]
+mod calendar;
 mod cpu;
 mod floor;
 mod reference;
@@ -109,22 +112,7 @@ fn main() {
 /// the end of the official data would be refused with CALENDAR_NOT_LOADED;
 /// the holidays do not matter to the speed measured.
 fn benchmark_calendar() -> std::path::PathBuf {
-    use chrono::Datelike;
-    use gongshi::domain::clock::Clock;
-    let official = include_str!("../../data/cn-holidays.csv");
-    let last_official = official
-        .lines()
-        .filter_map(|l| l.get(..4)?.parse::<i32>().ok())
-        .max()
-        .unwrap_or(2026);
-    let mut text = official.trim_end().to_string();
-    for year in (last_official + 1)..=SystemClock.today_cst().year() + 1 {
-        text.push_str(&format!("\n{year}-01-01,holiday,元旦 (benchmark only)"));
-    }
-    text.push('\n');
-    let path = std::env::temp_dir().join(format!("gongshi-loadgen-calendar-{}.csv", std::process::id()));
-    std::fs::write(&path, text).expect("write the benchmark calendar");
-    path
+    calendar::extended_calendar("benchmark")
 }
 
 /// The child: serves `url` until its stdin closes (the parent exited or is done).

@@ -290,25 +290,8 @@ struct ServerProcess {
 /// holidays; production never uses this file.
 fn test_calendar() -> PathBuf {
     static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    PATH.get_or_init(|| {
-        use chrono::Datelike;
-        let official = include_str!("../../data/cn-holidays.csv");
-        let last_official = official
-            .lines()
-            .filter_map(|l| l.get(..4)?.parse::<i32>().ok())
-            .max()
-            .expect("official calendar years");
-        let mut text = official.trim_end().to_string();
-        let next_year = SystemClock.today_cst().year() + 1;
-        for year in (last_official + 1)..=next_year {
-            text.push_str(&format!("\n{year}-01-01,holiday,元旦 (test only)"));
-        }
-        text.push('\n');
-        let path = std::env::temp_dir().join(format!("gongshi-crash-calendar-{}.csv", std::process::id()));
-        std::fs::write(&path, text).expect("write the test calendar");
-        path
-    })
-    .clone()
+    PATH.get_or_init(|| crate::support::calendar::extended_calendar("crash-test"))
+        .clone()
 }
 
 impl ServerProcess {

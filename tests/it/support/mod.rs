@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod calendar;
 pub mod pg;
 
 use std::net::SocketAddr;
