@@ -15,7 +15,9 @@ use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
 use crate::decisions::{decision, valid_id_2};
-use crate::support::{KNOWN_ID, TestServer, backends, clock_at, create_and_publish, credit_code, d, reason, req};
+use crate::support::{
+    KNOWN_ID, TestServer, backends, clock_at, create_and_publish, credit_code, d, full_checklist, reason, req,
+};
 
 type Enf = EnforcementServiceClient<Channel>;
 type Dis = DisclosureServiceClient<Channel>;
@@ -156,18 +158,6 @@ struct Target {
     decision: String,
     disclosure: String,
     etag: String,
-}
-
-fn full_checklist() -> pb::ReviewChecklist {
-    pb::ReviewChecklist {
-        subject_and_powers_ok: true,
-        procedure_ok: true,
-        facts_and_evidence_ok: true,
-        law_and_discretion_ok: true,
-        documents_complete: true,
-        crime_transfer_needed: false,
-        other_points: String::new(),
-    }
 }
 
 /// Makes one call; Ok(()) when the server answered OK.

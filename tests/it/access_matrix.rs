@@ -29,9 +29,9 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
-use crate::repair_support::{As, call, commitment, material, proof};
+use crate::repair_support::{As, application_for, call, material};
 use crate::support::{
-    TestDb, TestServer, backends, clock_at, create_and_publish, credit_code, d, decision, reason, req,
+    TestDb, TestServer, backends, clock_at, create_and_publish, credit_code, d, decision, full_checklist, reason, req,
 };
 
 const PKG: &str = "gongshi.v1";
@@ -341,37 +341,6 @@ impl Row {
     }
 }
 
-fn full_checklist() -> pb::ReviewChecklist {
-    pb::ReviewChecklist {
-        subject_and_powers_ok: true,
-        procedure_ok: true,
-        facts_and_evidence_ok: true,
-        law_and_discretion_ok: true,
-        documents_complete: true,
-        crime_transfer_needed: false,
-        other_points: String::new(),
-    }
-}
-
-/// An application for `disclosure`; the applicant's code is left to the
-/// key (so another enterprise's call reaches the isolation check).
-fn application(disclosure: &str, code: &str) -> pb::RepairApplication {
-    pb::RepairApplication {
-        disclosure: disclosure.to_string(),
-        applicant: Some(pb::Organization {
-            name: "上海某某化工有限公司".into(),
-            credit_code: code.to_string(),
-        }),
-        contact: Some(pb::Contact {
-            name: "李四".into(),
-            phone: "021-5555 0101".into(),
-        }),
-        commitment: Some(commitment()),
-        materials: vec![proof()],
-        ..Default::default()
-    }
-}
-
 /// The access matrix: one row per RPC of the proto. Roles from API.md
 /// "Authentication and roles":
 /// - officer: everything in EnforcementService except ReviewPenaltyDecision;
@@ -580,7 +549,7 @@ fn rows() -> Vec<Row> {
             |t| {
                 msg(pb::SubmitRepairApplicationRequest {
                     request_id: String::new(),
-                    repair_application: Some(application(&t.free_disclosure, "")),
+                    repair_application: Some(application_for(&t.free_disclosure, "")),
                 })
             },
         ),
@@ -994,7 +963,7 @@ impl Fx {
                     .submit_repair_application(call(
                         pb::SubmitRepairApplicationRequest {
                             request_id: String::new(),
-                            repair_application: Some(application(&disclosure, &code)),
+                            repair_application: Some(application_for(&disclosure, &code)),
                         },
                         &who,
                     ))

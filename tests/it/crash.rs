@@ -76,7 +76,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
 
-use crate::repair_support::{As, call, commitment, proof};
+use crate::repair_support::{As, application_for, call};
 use crate::support::{self, TestDb, credit_code, decision, req};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gongshi");
@@ -951,15 +951,7 @@ impl Worker {
                 let r = pb::ReviewPenaltyDecisionRequest {
                     name: d.name.clone(),
                     opinion: pb::ReviewOpinion::Approve as i32,
-                    checklist: Some(pb::ReviewChecklist {
-                        subject_and_powers_ok: true,
-                        procedure_ok: true,
-                        facts_and_evidence_ok: true,
-                        law_and_discretion_ok: true,
-                        documents_complete: true,
-                        crime_transfer_needed: false,
-                        other_points: String::new(),
-                    }),
+                    checklist: Some(support::full_checklist()),
                     comment: format!("同意 {marker}"),
                     etag: d.etag.clone(),
                 };
@@ -1161,20 +1153,7 @@ impl Worker {
         let request_id = format!("{}-app-{}", c.request_id, c.submits);
         let request = pb::SubmitRepairApplicationRequest {
             request_id: request_id.clone(),
-            repair_application: Some(pb::RepairApplication {
-                disclosure: d.disclosure.clone(),
-                applicant: Some(pb::Organization {
-                    name: "上海某某化工有限公司".into(),
-                    credit_code: c.code.clone(),
-                }),
-                contact: Some(pb::Contact {
-                    name: "李四".into(),
-                    phone: "021-5555 0101".into(),
-                }),
-                commitment: Some(commitment()),
-                materials: vec![proof()],
-                ..Default::default()
-            }),
+            repair_application: Some(application_for(&d.disclosure, &c.code)),
         };
         let who = self.applicant(c);
         let since = Instant::now();

@@ -17,7 +17,7 @@ use tonic::{Code, Status};
 
 use crate::support::{
     self, KNOWN_ID_2, TestDb, TestServer, authority_code, backends, bad_fields, clock_at, create_and_publish,
-    credit_code, reason, req,
+    credit_code, full_checklist, reason, req,
 };
 
 type Enf = EnforcementServiceClient<Channel>;
@@ -135,18 +135,6 @@ async fn publish(c: &mut Enf, key: &str, name: &str, etag: &str) -> Result<pb::P
     ))
     .await
     .map(|r| r.into_inner())
-}
-
-fn full_checklist() -> pb::ReviewChecklist {
-    pb::ReviewChecklist {
-        subject_and_powers_ok: true,
-        procedure_ok: true,
-        facts_and_evidence_ok: true,
-        law_and_discretion_ok: true,
-        documents_complete: true,
-        crime_transfer_needed: false,
-        other_points: String::new(),
-    }
 }
 
 async fn review(

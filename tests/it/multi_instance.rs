@@ -37,7 +37,7 @@ use gongshi::domain::lifecycle::Role;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-use crate::repair_support::{As, call, commitment, proof};
+use crate::repair_support::{As, application_for, call};
 use crate::support::{self, TestDb, TestServer, clock_at, create_and_publish, credit_code, decision, reason, req};
 
 type EnfClient = pb::enforcement_service_client::EnforcementServiceClient<Channel>;
@@ -321,20 +321,7 @@ async fn one_request_id_creates_one_resource_across_instances() {
             let who = c.portal_for(&code);
             let request = pb::SubmitRepairApplicationRequest {
                 request_id: format!("multi-submit-{round}"),
-                repair_application: Some(pb::RepairApplication {
-                    disclosure: dec.disclosure.clone(),
-                    applicant: Some(pb::Organization {
-                        name: "上海某某化工有限公司".into(),
-                        credit_code: code.clone(),
-                    }),
-                    contact: Some(pb::Contact {
-                        name: "李四".into(),
-                        phone: "021-5555 0101".into(),
-                    }),
-                    commitment: Some(commitment()),
-                    materials: vec![proof()],
-                    ..Default::default()
-                }),
+                repair_application: Some(application_for(&dec.disclosure, &code)),
             };
             let chans = c.connections(CONCURRENT).await;
             let results = race(CONCURRENT, |i| {

@@ -105,6 +105,26 @@ pub fn commitment() -> pb::CreditCommitment {
     }
 }
 
+/// A complete application for `disclosure` by the enterprise `code` (an
+/// empty code leaves the applicant to the key, so another enterprise's call
+/// reaches the isolation check).
+pub fn application_for(disclosure: &str, code: &str) -> pb::RepairApplication {
+    pb::RepairApplication {
+        disclosure: disclosure.to_string(),
+        applicant: Some(pb::Organization {
+            name: "上海某某化工有限公司".into(),
+            credit_code: code.to_string(),
+        }),
+        contact: Some(pb::Contact {
+            name: "李四".into(),
+            phone: "021-5555 0101".into(),
+        }),
+        commitment: Some(commitment()),
+        materials: vec![proof()],
+        ..Default::default()
+    }
+}
+
 /// A published decision of its own enterprise, ready for repair applications.
 #[derive(Clone, Debug)]
 pub struct Case {
@@ -118,20 +138,7 @@ pub struct Case {
 impl Case {
     /// A complete application for this case's disclosure.
     pub fn application(&self) -> pb::RepairApplication {
-        pb::RepairApplication {
-            disclosure: self.disclosure.clone(),
-            applicant: Some(pb::Organization {
-                name: "上海某某化工有限公司".into(),
-                credit_code: self.code.clone(),
-            }),
-            contact: Some(pb::Contact {
-                name: "李四".into(),
-                phone: "021-5555 0101".into(),
-            }),
-            commitment: Some(commitment()),
-            materials: vec![proof()],
-            ..Default::default()
-        }
+        application_for(&self.disclosure, &self.code)
     }
 }
 

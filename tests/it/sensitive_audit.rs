@@ -18,7 +18,9 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::repair_support::{As, act_with, call, commitment, proof};
-use crate::support::{KNOWN_ID, KNOWN_ID_2, TestServer, backends, clock_at, credit_code, decision, req};
+use crate::support::{
+    KNOWN_ID, KNOWN_ID_2, TestServer, backends, clock_at, credit_code, decision, full_checklist, req,
+};
 
 type Enf = pb::enforcement_service_client::EnforcementServiceClient<Channel>;
 type Repair = pb::credit_repair_service_client::CreditRepairServiceClient<Channel>;
@@ -210,18 +212,6 @@ impl Trail {
             role: "",
         };
         self.expect(ctx, &nobody, "", &[]).await;
-    }
-}
-
-fn full_checklist() -> pb::ReviewChecklist {
-    pb::ReviewChecklist {
-        subject_and_powers_ok: true,
-        procedure_ok: true,
-        facts_and_evidence_ok: true,
-        law_and_discretion_ok: true,
-        documents_complete: true,
-        crime_transfer_needed: false,
-        other_points: String::new(),
     }
 }
 

@@ -299,3 +299,16 @@ pub fn bad_fields(s: &tonic::Status) -> Vec<String> {
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
 }
+
+/// A review checklist with every point satisfied and no transfer for a crime.
+pub fn full_checklist() -> pb::ReviewChecklist {
+    pb::ReviewChecklist {
+        subject_and_powers_ok: true,
+        procedure_ok: true,
+        facts_and_evidence_ok: true,
+        law_and_discretion_ok: true,
+        documents_complete: true,
+        crime_transfer_needed: false,
+        other_points: String::new(),
+    }
+}
