@@ -246,7 +246,7 @@ pub async fn run(
         };
         set_day(clock, decided_on, 10);
         let doc = convert::decision_doc(&p, "", decided_on)?;
-        let row = app.create_decision(&officer, &format!("demo-{i}"), doc).await?;
+        let row = app.create_decision(&officer, &format!("demo-{i}"), doc, None).await?;
         s.decisions += 1;
         if row.doc.major {
             set_day(clock, decided_on, 15);
@@ -267,6 +267,7 @@ pub async fn run(
                     },
                     comment: "同意".into(),
                 },
+                None,
             )
             .await?;
         }
@@ -295,6 +296,7 @@ pub async fn run(
                     },
                     witnesses: vec![],
                 },
+                None,
             )
             .await?;
             s.delivered += 1;
@@ -309,7 +311,7 @@ pub async fn run(
             continue;
         }
         set_day(clock, publish_day, 11);
-        let published = app.publish_decision(&officer, &row.id, "").await?;
+        let published = app.publish_decision(&officer, &row.id, "", None).await?;
         match published.state {
             DecisionState::Published => s.published += 1,
             _ => {
@@ -320,8 +322,15 @@ pub async fn run(
         let fulfilled_on = decided_on + Duration::days(rng.random_range(5..25));
         if fulfilled_on < today && rng.random_bool(0.8) {
             set_day(clock, fulfilled_on, 14);
-            app.record_fulfillment(&officer, &row.id, "", fulfilled_on, "罚款已缴纳，银行缴款凭证在卷")
-                .await?;
+            app.record_fulfillment(
+                &officer,
+                &row.id,
+                "",
+                fulfilled_on,
+                "罚款已缴纳，银行缴款凭证在卷",
+                None,
+            )
+            .await?;
         }
         let Some(disclosure_id) = published.disclosure_id.clone() else {
             continue;
@@ -342,6 +351,7 @@ pub async fn run(
                         reason: "更正违法事实表述".into(),
                         paths: vec!["violation_facts".into()],
                     },
+                    None,
                 )
                 .await?;
                 s.corrected += 1;
@@ -357,6 +367,7 @@ pub async fn run(
                     WithdrawalEvent::Revoked,
                     Some(day - Duration::days(1)),
                     "经行政复议，原处罚决定被撤销",
+                    None,
                 )
                 .await?;
                 s.withdrawn += 1;
@@ -416,7 +427,7 @@ pub async fn run(
                 continue;
             }
             set_day(clock, apply_on + Duration::days(1), 10);
-            app.transition_repair(&repairer, &application.id, "", RepairAction::Accept, "", vec![])
+            app.transition_repair(&repairer, &application.id, "", RepairAction::Accept, "", vec![], None)
                 .await?;
             set_day(clock, apply_on + Duration::days(2), 15);
             app.transition_repair(
@@ -426,6 +437,7 @@ pub async fn run(
                 RepairAction::Approve,
                 "材料齐全，符合修复条件",
                 vec![],
+                None,
             )
             .await?;
             s.repaired += 1;

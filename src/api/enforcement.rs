@@ -66,7 +66,7 @@ impl EnforcementApi {
 
 /// The RPC a mutation's response is shown through, when it will show this
 /// caller sensitive fields: the operation then records the read in its own
-/// transaction (see `App::create_decision_shown`).
+/// transaction (see `App::create_decision`).
 fn shown_via(caller: &Caller, rpc: &'static str) -> Option<&'static str> {
     sees_sensitive(caller.role).then_some(rpc)
 }
@@ -169,7 +169,7 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         let doc = convert::decision_doc(p, "penalty_decision.", self.app.clock.today_cst())?;
         let row = self
             .app
-            .create_decision_shown(&caller, &r.request_id, doc, shown_via(&caller, "CreatePenaltyDecision"))
+            .create_decision(&caller, &r.request_id, doc, shown_via(&caller, "CreatePenaltyDecision"))
             .await?;
         Ok(self.respond(&caller, &row))
     }
@@ -263,7 +263,7 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         };
         let row = self
             .app
-            .review_decision_shown(&caller, id, &r.etag, input, shown_via(&caller, "ReviewPenaltyDecision"))
+            .review_decision(&caller, id, &r.etag, input, shown_via(&caller, "ReviewPenaltyDecision"))
             .await?;
         Ok(self.respond(&caller, &row))
     }
@@ -277,7 +277,7 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         let id = decision_id(&r.name)?;
         let row = self
             .app
-            .publish_decision_shown(&caller, id, &r.etag, shown_via(&caller, "PublishPenaltyDecision"))
+            .publish_decision(&caller, id, &r.etag, shown_via(&caller, "PublishPenaltyDecision"))
             .await?;
         Ok(self.respond(&caller, &row))
     }
@@ -298,7 +298,7 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         let doc = convert::decision_doc(&merged, "penalty_decision.", self.app.clock.today_cst())?;
         let row = self
             .app
-            .correct_decision_shown(
+            .correct_decision(
                 &caller,
                 id,
                 &r.etag,
@@ -330,7 +330,7 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         v.finish()?;
         let row = self
             .app
-            .withdraw_decision_shown(
+            .withdraw_decision(
                 &caller,
                 id,
                 &r.etag,
@@ -359,7 +359,7 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         };
         let row = self
             .app
-            .record_fulfillment_shown(
+            .record_fulfillment(
                 &caller,
                 id,
                 &r.etag,

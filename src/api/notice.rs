@@ -212,7 +212,7 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
         };
         let b = self
             .app
-            .record_delivery_shown(
+            .record_delivery(
                 &caller,
                 id,
                 &r.etag,
@@ -249,7 +249,7 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
         };
         let b = self
             .app
-            .record_receipt_shown(
+            .record_receipt(
                 &caller,
                 id,
                 &r.etag,

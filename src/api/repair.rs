@@ -214,7 +214,7 @@ impl CreditRepairApi {
         let shown_via = audits_contact(caller.role).then_some(rpc_of(step.action));
         let row = self
             .app
-            .transition_repair_shown(&caller, id, etag_given, step.action, &reason, step.uploads, shown_via)
+            .transition_repair(&caller, id, etag_given, step.action, &reason, step.uploads, shown_via)
             .await?;
         Ok(self.respond(&caller, &row))
     }

@@ -119,17 +119,12 @@ impl App {
             || doc.penalty_kinds.iter().any(|k| self.major.kinds.contains(k))
     }
 
-    /// Records a decision. Idempotent on (caller key, `request_id`). The
-    /// result is shown to no one: RPCs use [`App::create_decision_shown`].
-    pub async fn create_decision(&self, caller: &Caller, request_id: &str, doc: DecisionDoc) -> AppResult<DecisionRow> {
-        self.create_decision_shown(caller, request_id, doc, None).await
-    }
-
-    /// Records a decision. With `shown_via`, the response of that RPC shows
+    /// Records a decision. Idempotent on (caller key, `request_id`). With
+    /// `shown_via` (`None`: shown to no one), the response of that RPC shows
     /// the caller the decision's sensitive fields: the read is recorded in
     /// the same transaction (a replayed request's too), so no response
     /// carrying them goes out without its `SENSITIVE_DATA_READ` event.
-    pub async fn create_decision_shown(
+    pub async fn create_decision(
         &self,
         caller: &Caller,
         request_id: &str,
@@ -225,20 +220,12 @@ impl App {
     }
 
     /// Records a legal review (重大执法决定法制审核). The reviewer must not be
-    /// the officer who recorded the decision. Shown to no one.
+    /// the officer who recorded the decision.
+    ///
+    /// `shown_via` names the RPC whose response shows the result to the
+    /// caller: that read is recorded in the same transaction (see
+    /// [`App::create_decision`]); `None` when it is shown to no one.
     pub async fn review_decision(
-        &self,
-        caller: &Caller,
-        id: &str,
-        etag_given: &str,
-        input: ReviewInput,
-    ) -> AppResult<DecisionRow> {
-        self.review_decision_shown(caller, id, etag_given, input, None).await
-    }
-
-    /// [`App::review_decision`], the result shown through `shown_via` (the
-    /// read recorded in the same transaction, see [`App::create_decision_shown`]).
-    pub async fn review_decision_shown(
         &self,
         caller: &Caller,
         id: &str,
@@ -343,15 +330,12 @@ impl App {
     }
 
     /// Publishes a decision by the policy: a disclosure with a `PUBLISHED`
-    /// change, or `NOT_PUBLISHED` naming the rule that excluded it. Shown to
-    /// no one.
-    pub async fn publish_decision(&self, caller: &Caller, id: &str, etag_given: &str) -> AppResult<DecisionRow> {
-        self.publish_decision_shown(caller, id, etag_given, None).await
-    }
-
-    /// [`App::publish_decision`], the result shown through `shown_via` (the
-    /// read recorded in the same transaction, see [`App::create_decision_shown`]).
-    pub async fn publish_decision_shown(
+    /// change, or `NOT_PUBLISHED` naming the rule that excluded it.
+    ///
+    /// `shown_via` names the RPC whose response shows the result to the
+    /// caller: that read is recorded in the same transaction (see
+    /// [`App::create_decision`]); `None` when it is shown to no one.
+    pub async fn publish_decision(
         &self,
         caller: &Caller,
         id: &str,
@@ -505,22 +489,12 @@ impl App {
     }
 
     /// Corrects a decision. A published one gets a new disclosure version and
-    /// a `CORRECTED` change; its periods are recomputed by the policy. Shown
-    /// to no one.
+    /// a `CORRECTED` change; its periods are recomputed by the policy.
+    ///
+    /// `shown_via` names the RPC whose response shows the result to the
+    /// caller: that read is recorded in the same transaction (see
+    /// [`App::create_decision`]); `None` when it is shown to no one.
     pub async fn correct_decision(
-        &self,
-        caller: &Caller,
-        id: &str,
-        etag_given: &str,
-        patch: CorrectionPatch,
-    ) -> AppResult<DecisionRow> {
-        self.correct_decision_shown(caller, id, etag_given, patch, None).await
-    }
-
-    /// [`App::correct_decision`], the corrected decision shown through
-    /// `shown_via` (the read recorded in the same transaction, see
-    /// [`App::create_decision_shown`]).
-    pub async fn correct_decision_shown(
         &self,
         caller: &Caller,
         id: &str,
@@ -604,24 +578,13 @@ impl App {
     }
 
     /// Withdraws a decision (行政处罚法 Art. 48) and terminates its disclosure
-    /// with the public reason. Shown to no one.
-    pub async fn withdraw_decision(
-        &self,
-        caller: &Caller,
-        id: &str,
-        etag_given: &str,
-        legal_event: WithdrawalEvent,
-        legal_event_on: Option<NaiveDate>,
-        public_reason: &str,
-    ) -> AppResult<DecisionRow> {
-        self.withdraw_decision_shown(caller, id, etag_given, legal_event, legal_event_on, public_reason, None)
-            .await
-    }
-
-    /// [`App::withdraw_decision`], the result shown through `shown_via` (the
-    /// read recorded in the same transaction, see [`App::create_decision_shown`]).
+    /// with the public reason.
+    ///
+    /// `shown_via` names the RPC whose response shows the result to the
+    /// caller: that read is recorded in the same transaction (see
+    /// [`App::create_decision`]); `None` when it is shown to no one.
     #[allow(clippy::too_many_arguments)]
-    pub async fn withdraw_decision_shown(
+    pub async fn withdraw_decision(
         &self,
         caller: &Caller,
         id: &str,
@@ -698,22 +661,12 @@ impl App {
         Ok(row)
     }
 
-    /// Records that the penalty was carried out. Shown to no one.
+    /// Records that the penalty was carried out.
+    ///
+    /// `shown_via` names the RPC whose response shows the result to the
+    /// caller: that read is recorded in the same transaction (see
+    /// [`App::create_decision`]); `None` when it is shown to no one.
     pub async fn record_fulfillment(
-        &self,
-        caller: &Caller,
-        id: &str,
-        etag_given: &str,
-        fulfilled_on: NaiveDate,
-        evidence: &str,
-    ) -> AppResult<DecisionRow> {
-        self.record_fulfillment_shown(caller, id, etag_given, fulfilled_on, evidence, None)
-            .await
-    }
-
-    /// [`App::record_fulfillment`], the result shown through `shown_via` (the
-    /// read recorded in the same transaction, see [`App::create_decision_shown`]).
-    pub async fn record_fulfillment_shown(
         &self,
         caller: &Caller,
         id: &str,

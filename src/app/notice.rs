@@ -181,22 +181,11 @@ impl App {
         self.audit_reads(caller, &reads, via).await
     }
 
-    /// Records one delivery act for the latest bundle. Shown to no one.
-    pub async fn record_delivery(
-        &self,
-        caller: &Caller,
-        decision_id: &str,
-        etag_given: &str,
-        input: DeliveryInput,
-    ) -> AppResult<BundleRow> {
-        self.record_delivery_shown(caller, decision_id, etag_given, input, None)
-            .await
-    }
-
-    /// [`App::record_delivery`]. With `shown_via`, the response of that RPC
+    /// Records one delivery act for the latest bundle. With `shown_via`
+    /// (`None`: shown to no one), the response of that RPC
     /// shows the caller the bundle's documents: a read of personal data they
     /// carry is recorded in the delivery's own transaction.
-    pub async fn record_delivery_shown(
+    pub async fn record_delivery(
         &self,
         caller: &Caller,
         decision_id: &str,
@@ -309,22 +298,12 @@ impl App {
         Ok(row)
     }
 
-    /// Records the 送达回证 of a delivered bundle. Shown to no one.
+    /// Records the 送达回证 of a delivered bundle.
+    ///
+    /// `shown_via` names the RPC whose response shows the result to the
+    /// caller: that read is recorded in the same transaction (see
+    /// [`App::create_decision`]); `None` when it is shown to no one.
     pub async fn record_receipt(
-        &self,
-        caller: &Caller,
-        decision_id: &str,
-        etag_given: &str,
-        signed_by: &str,
-        signed_at: DateTime<Utc>,
-    ) -> AppResult<BundleRow> {
-        self.record_receipt_shown(caller, decision_id, etag_given, signed_by, signed_at, None)
-            .await
-    }
-
-    /// [`App::record_receipt`], the bundle shown through `shown_via` (the
-    /// read recorded in the same transaction, see [`App::record_delivery_shown`]).
-    pub async fn record_receipt_shown(
         &self,
         caller: &Caller,
         decision_id: &str,

@@ -397,26 +397,12 @@ impl App {
             .ok_or_else(not_found)
     }
 
-    /// Applies one transition of DOMAIN.md §4. The result is shown to no
-    /// one: RPCs use [`App::transition_repair_shown`].
-    pub async fn transition_repair(
-        &self,
-        caller: &Caller,
-        id: &str,
-        etag_given: &str,
-        action: RepairAction,
-        reason: &str,
-        uploads: Vec<Upload>,
-    ) -> AppResult<RepairRow> {
-        self.transition_repair_shown(caller, id, etag_given, action, reason, uploads, None)
-            .await
-    }
-
-    /// Applies one transition. With `shown_via`, the response of that RPC
+    /// Applies one transition of DOMAIN.md §4. With `shown_via` (`None`:
+    /// shown to no one), the response of that RPC
     /// shows the caller the application's contact: the read is recorded in
     /// the transition's own transaction, so it commits with the act or not at all.
     #[allow(clippy::too_many_arguments)]
-    pub async fn transition_repair_shown(
+    pub async fn transition_repair(
         &self,
         caller: &Caller,
         id: &str,

@@ -1187,7 +1187,7 @@ async fn the_recorder_cannot_review_their_own_decision() {
         };
         match server
             .app
-            .review_decision(&caller, id_of(&c.name), "", input.clone())
+            .review_decision(&caller, id_of(&c.name), "", input.clone(), None)
             .await
         {
             Err(AppError::PermissionDenied { reason, .. }) => {
@@ -1210,7 +1210,7 @@ async fn the_recorder_cannot_review_their_own_decision() {
         };
         server
             .app
-            .review_decision(&other, id_of(&c.name), "", input)
+            .review_decision(&other, id_of(&c.name), "", input, None)
             .await
             .expect("another reviewer may review");
         server.stop().await;

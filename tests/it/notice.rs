@@ -137,7 +137,7 @@ async fn compliance_advice_golden_file_when_configured() {
     let caller = app.authenticate(&officer, None).await.unwrap();
     let pbdoc = safety("沪浦应急罚〔2025〕15号", "2025-06-10", &credit_code("91310115", 77));
     let doc = gongshi::api::convert::decision_doc(&pbdoc, "", app.clock.today_cst()).unwrap();
-    let row = app.create_decision(&caller, "", doc).await.unwrap();
+    let row = app.create_decision(&caller, "", doc, None).await.unwrap();
     let b = app.notice_bundle(&caller, &row.id, 0).await.unwrap();
     let kinds: Vec<_> = b.documents.iter().map(|d| d.kind.as_str()).collect();
     assert_eq!(kinds, ["PENALTY_DECISION", "CREDIT_REPAIR_NOTICE", "COMPLIANCE_ADVICE"]);
