@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::app::calendar::CalendarCell;
 use crate::app::guard::KeyRate;
 use crate::app::{App, MajorRules};
-use crate::domain::calendar::WorkingCalendar;
+use crate::domain::calendar::{OfficialSchedule, StatutoryHolidays, WorkingCalendar};
 use crate::domain::clock::Clock;
 use crate::domain::notice::{DocumentKind, NoticeSettings, NoticeTemplates};
 use crate::domain::policy::{PenaltyKind, PublicityPolicy};
@@ -41,6 +42,8 @@ pub struct Config {
     pub shutdown_grace_seconds: u64,
     /// How often the expiry job runs.
     pub expiry_interval_seconds: u64,
+    /// How often a server looks for an official calendar year loaded since.
+    pub calendar_refresh_seconds: u64,
     /// How often a watch polls for other instances' commits.
     pub watch_poll_millis: u64,
     /// A fine at or above this (fen) makes a decision major.
@@ -105,7 +108,8 @@ pub struct Config {
     pub notice_template_dir: Option<PathBuf>,
     /// A publicity-policy TOML replacing the built-in one.
     pub policy_file: Option<PathBuf>,
-    /// A holiday CSV replacing the built-in calendar.
+    /// An official holiday CSV loaded into the stored calendar at start (like
+    /// `gongshi calendar load`; recorded only when it changes a year).
     pub calendar_file: Option<PathBuf>,
 }
 
@@ -121,6 +125,7 @@ impl Default for Config {
             log_filter: "info".into(),
             shutdown_grace_seconds: 10,
             expiry_interval_seconds: 60,
+            calendar_refresh_seconds: 30,
             watch_poll_millis: 250,
             major_fine_threshold_fen: major.fine_threshold_fen,
             major_penalty_kinds: major.kinds.iter().map(|k| k.as_str().to_string()).collect(),
@@ -201,6 +206,7 @@ impl Config {
         env_parse("GONGSHI_LOG", &mut cfg.log_filter)?;
         env_parse("GONGSHI_SHUTDOWN_GRACE_SECONDS", &mut cfg.shutdown_grace_seconds)?;
         env_parse("GONGSHI_EXPIRY_INTERVAL_SECONDS", &mut cfg.expiry_interval_seconds)?;
+        env_parse("GONGSHI_CALENDAR_REFRESH_SECONDS", &mut cfg.calendar_refresh_seconds)?;
         env_parse("GONGSHI_WATCH_POLL_MILLIS", &mut cfg.watch_poll_millis)?;
         env_parse("GONGSHI_MAJOR_FINE_THRESHOLD_FEN", &mut cfg.major_fine_threshold_fen)?;
         env_parse("GONGSHI_PUBLISH_NATURAL_PERSONS", &mut cfg.publish_natural_persons)?;
@@ -274,6 +280,12 @@ impl Config {
         if self.expiry_interval_seconds == 0 || self.watch_poll_millis == 0 {
             return Err(ConfigError(
                 "expiry_interval_seconds and watch_poll_millis must be positive".into(),
+            ));
+        }
+        if !(1..=60).contains(&self.calendar_refresh_seconds) {
+            return Err(ConfigError(
+                "calendar_refresh_seconds must be 1 to 60 (servers must use a newly loaded year within a minute)"
+                    .into(),
             ));
         }
         if self.repair_accept_days == 0 || self.repair_decide_days == 0 || self.repair_overall_days == 0 {
@@ -413,17 +425,53 @@ impl Config {
         Ok(p.with_publish_natural_persons(self.publish_natural_persons))
     }
 
-    /// The working-day calendar: built in, or from `calendar_file`.
-    pub fn calendar(&self) -> Result<WorkingCalendar, ConfigError> {
-        match &self.calendar_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError(format!("cannot read calendar file {}: {e}", path.display())))?;
-                WorkingCalendar::from_csv(&text)
-                    .map_err(|e| ConfigError(format!("calendar file {}: {e}", path.display())))
-            }
-            None => WorkingCalendar::builtin().map_err(|e| ConfigError(format!("built-in calendar: {e}"))),
+    /// The built-in working-day calendar this instance starts with, until it
+    /// has read the stored one (official years 2023–2026, provisional after),
+    /// and the `calendar_file` checked before anything is opened.
+    pub fn calendar(&self) -> Result<CalendarCell, ConfigError> {
+        if let Some(path) = &self.calendar_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("cannot read calendar file {}: {e}", path.display())))?;
+            OfficialSchedule::parse(&text)
+                .map_err(|e| ConfigError(format!("calendar file {}: {e}", path.display())))?;
         }
+        let statutory =
+            StatutoryHolidays::builtin().map_err(|e| ConfigError(format!("built-in statutory holidays: {e}")))?;
+        let official = OfficialSchedule::builtin().map_err(|e| ConfigError(format!("built-in calendar: {e}")))?;
+        Ok(CalendarCell::new(
+            WorkingCalendar::new(&official, statutory.clone(), 0),
+            statutory,
+        ))
+    }
+
+    /// Seeds the stored calendar on a new database, applies `calendar_file`
+    /// (loaded like `gongshi calendar load`, recorded only when it changes a
+    /// year, then open deadlines recomputed), and reads the stored calendar.
+    async fn prepare_calendar(&self, app: &App) -> Result<(), ConfigError> {
+        let err = |what: &str, e: crate::app::AppError| ConfigError(format!("working-day calendar: {what}: {e}"));
+        app.seed_calendar().await.map_err(|e| err("seed", e))?;
+        if let Some(path) = &self.calendar_file {
+            let bytes = std::fs::read(path)
+                .map_err(|e| ConfigError(format!("cannot read calendar file {}: {e}", path.display())))?;
+            let source = path.display().to_string();
+            let report = app
+                .load_calendar(&bytes, &source, "calendar_file setting", false)
+                .await
+                .map_err(|e| err(&format!("calendar file {source}"), e))?;
+            if report.load_id != 0 {
+                let changed = app
+                    .recompute_due_dates(&report, "calendar_file setting")
+                    .await
+                    .map_err(|e| err("recompute due dates", e))?;
+                tracing::info!(
+                    examined = changed.examined,
+                    changed = changed.changed,
+                    "calendar_file loaded; open repair deadlines recomputed"
+                );
+            }
+        }
+        app.refresh_calendar().await.map_err(|e| err("read", e))?;
+        Ok(())
     }
 
     /// Opens the database (applying migrations) and assembles the application.
@@ -452,11 +500,11 @@ impl Config {
             settings: self.notice_settings()?,
             templates: Arc::new(self.notice_templates()?),
         };
-        Ok(Arc::new(
-            App::new(store, clock, Arc::new(policy), Arc::new(calendar), major)
-                .with_repair(repair)
-                .with_notices(notices),
-        ))
+        let app = App::new(store, clock, Arc::new(policy), calendar, major)
+            .with_repair(repair)
+            .with_notices(notices);
+        self.prepare_calendar(&app).await?;
+        Ok(Arc::new(app))
     }
 
     /// Server options from these settings.
@@ -468,6 +516,7 @@ impl Config {
             },
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
             expiry_interval: Duration::from_secs(self.expiry_interval_seconds),
+            calendar_refresh: Duration::from_secs(self.calendar_refresh_seconds),
             lookups_per_minute: self.lookups_per_minute,
             max_message_bytes: self.max_message_bytes,
             key_rate: KeyRate {

@@ -1,4 +1,5 @@
-//! The `gongshi` command: `serve` (the default), `migrate`, `keys`.
+//! The `gongshi` command: `serve` (the default), `migrate`, `keys`, `calendar`,
+//! `import`, `demo`.
 //! Thin: parses the command line and calls into the library.
 
 use std::path::PathBuf;
@@ -62,6 +63,14 @@ enum Command {
     /// Import historical decisions from a CSV or XLSX file in the national
     /// column order; bad rows go to FILE.errors.csv. Exits 1 if any row failed.
     Import(ImportArgs),
+    /// The working-day calendar: load an official year (a State Council
+    /// holiday notice) while servers run, or list each year's status.
+    Calendar {
+        #[command(subcommand)]
+        action: CalendarCommand,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -88,6 +97,24 @@ struct ImportArgs {
     procedure: String,
     #[command(flatten)]
     db: DbArgs,
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// Load one or more official years from a CSV in the format of
+    /// data/cn-holidays.csv (header date,kind,name; kind holiday or workday),
+    /// replacing those years; then recompute the due dates of open repair
+    /// applications. Running servers use it within a minute.
+    Load {
+        /// The CSV file.
+        file: PathBuf,
+        /// Who loads it, for the record [default: $SUDO_USER or $USER].
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Each year from 2023 to 2036 with its status: official (and when and
+    /// by whom it was loaded) or provisional.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -229,6 +256,75 @@ async fn keys(action: KeysCommand, db: DbArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn calendar(action: CalendarCommand, db: DbArgs) -> anyhow::Result<()> {
+    use gongshi::app::calendar::loaded_at_text;
+    use gongshi::domain::calendar::YearStatus;
+    let cfg = load_config(&db, None)?;
+    let app = cfg.open_app(Arc::new(SystemClock)).await?;
+    match action {
+        CalendarCommand::Load { file, by } => {
+            let by = by
+                .or_else(|| std::env::var("SUDO_USER").ok())
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "operator".into());
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let source = file.display().to_string();
+            let load = app
+                .load_calendar(&bytes, &source, &by, true)
+                .await
+                .with_context(|| format!("calendar file {source}: nothing was loaded"))?;
+            let list = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(", ");
+            println!(
+                "loaded {} from {source} (sha256 {}), load {} by {by}: {}; calendar version {}",
+                list(&load.years),
+                load.sha256,
+                load.load_id,
+                if load.replaced.is_empty() {
+                    "no year changed (the same schedule was already loaded)".to_string()
+                } else {
+                    format!("official now: {}", list(&load.replaced))
+                },
+                load.version
+            );
+            eprintln!("recomputing the due dates of open repair applications …");
+            let r = app.recompute_due_dates(&load, &by).await?;
+            println!(
+                "{} open repair application(s) examined, {} changed (each with a DUE_DATES_RECOMPUTED event)",
+                r.examined, r.changed
+            );
+            eprintln!("running servers use the new calendar within calendar_refresh_seconds (default 30 s)");
+        }
+        CalendarCommand::List => {
+            println!(
+                "{:<6} {:<12} {:<26} {:<28} SOURCE (SHA-256)",
+                "YEAR", "STATUS", "LOADED", "BY"
+            );
+            for y in app.calendar_years(2023, 2036).await? {
+                match (&y.status, &y.loaded) {
+                    (YearStatus::Official, Some(l)) => println!(
+                        "{:<6} {:<12} {:<26} {:<28} {} ({})",
+                        y.year,
+                        "official",
+                        loaded_at_text(l.loaded_at),
+                        l.loaded_by,
+                        l.source,
+                        l.sha256
+                    ),
+                    (YearStatus::Provisional, _) => println!(
+                        "{:<6} {:<12} {:<26} {:<28} weekends + statutory holidays and 补假; load the State Council notice",
+                        y.year, "provisional", "-", "-"
+                    ),
+                    _ => println!(
+                        "{:<6} {:<12} beyond every schedule: load the notice",
+                        y.year, "unavailable"
+                    ),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn demo(db: DbArgs, enterprises: usize, seed: u64) -> anyhow::Result<()> {
     if !(1..=5000).contains(&enterprises) {
         bail!("--enterprises must be between 1 and 5000");
@@ -334,6 +430,7 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Keys { action, db }) => keys(action, db).await,
+        Some(Command::Calendar { action, db }) => calendar(action, db).await,
         Some(Command::Import(args)) => import(args).await,
         Some(Command::Demo { db, enterprises, seed }) => demo(db, enterprises, seed).await,
     }

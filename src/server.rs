@@ -40,6 +40,11 @@ pub struct ServerOptions {
     pub shutdown_grace: Duration,
     /// How often the expiry job runs (it also runs once at start).
     pub expiry_interval: Duration,
+    /// How often this instance looks for an official calendar year loaded
+    /// (by `gongshi calendar load`) since it last read the calendar. Repair
+    /// acts check on every transaction anyway; this keeps reports and the
+    /// operator's warning current.
+    pub calendar_refresh: Duration,
     /// Unauthenticated receipt-code look-ups allowed per client address per minute.
     pub lookups_per_minute: u32,
     /// Largest request message accepted (bytes); larger ones get RESOURCE_EXHAUSTED.
@@ -92,6 +97,7 @@ impl Default for ServerOptions {
             feed: FeedOptions::default(),
             shutdown_grace: Duration::from_secs(10),
             expiry_interval: Duration::from_secs(60),
+            calendar_refresh: Duration::from_secs(30),
             lookups_per_minute: 10,
             // Room for 10 materials of 5 MiB in one submission.
             max_message_bytes: 52 * 1024 * 1024,
@@ -175,6 +181,7 @@ pub async fn run(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let expiry = tokio::spawn(expiry_job(app.clone(), opts.expiry_interval, stop_rx.clone()));
+    let calendar = tokio::spawn(calendar_job(app.clone(), opts.calendar_refresh, stop_rx.clone()));
     let db_watch = tokio::spawn(db_watch(
         app.clone(),
         health_reporter.clone(),
@@ -246,6 +253,7 @@ pub async fn run(
         }
     };
     expiry.abort();
+    calendar.abort();
     db_watch.abort();
     result
 }
@@ -289,6 +297,38 @@ async fn set_health(reporter: &tonic_health::server::HealthReporter, status: ton
         reporter.set_service_status(s, status).await;
     }
     reporter.set_service_status("", status).await;
+}
+
+/// Reads the stored calendar every `every` when another process loaded an
+/// official year, and warns in the log — at start, then once a day — when
+/// next year's schedule is not official after 1 November (DOMAIN.md §8).
+async fn calendar_job(app: Arc<App>, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut warned_on = None;
+    loop {
+        match app.refresh_calendar().await {
+            Ok(true) => {
+                let cal = app.calendar();
+                tracing::info!(
+                    version = cal.version(),
+                    official_through = ?cal.official_through_year(),
+                    "working-day calendar reloaded: a new official year is in use"
+                );
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the working-day calendar; will retry"),
+        }
+        let today = app.clock.today_cst();
+        if warned_on != Some(today) {
+            warned_on = Some(today);
+            if let Some(w) = app.calendar_warning(today) {
+                tracing::warn!("{w}");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Runs expiry at start and then every `every`, until shutdown. Errors

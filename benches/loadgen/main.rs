@@ -15,9 +15,6 @@
 #[rustfmt::skip]
 #[path = "../../tests/it/support/pg.rs"]
 mod pg;
-#[rustfmt::skip]
-#[path = "../../tests/it/support/calendar.rs"]
-mod calendar;
 mod cpu;
 mod floor;
 mod reference;
@@ -106,15 +103,6 @@ fn main() {
     std::process::exit(code);
 }
 
-/// The official calendar plus 1 January of each later year up to next year
-/// (BENCHMARK-ONLY: those years count as weekends-only). The server runs on
-/// the real clock and `submit` computes 10-working-day deadlines, which near
-/// the end of the official data would be refused with CALENDAR_NOT_LOADED;
-/// the holidays do not matter to the speed measured.
-fn benchmark_calendar() -> std::path::PathBuf {
-    calendar::extended_calendar("benchmark")
-}
-
 /// The child: serves `url` until its stdin closes (the parent exited or is done).
 async fn serve_child(url: String) {
     let filter = std::env::var("LOADGEN_SERVER_LOG").unwrap_or_else(|_| "warn".into());
@@ -124,7 +112,6 @@ async fn serve_child(url: String) {
         .init();
     let cfg = Config {
         database_url: url,
-        calendar_file: Some(benchmark_calendar()),
         max_connections: reference::pool_size(),
         ..Config::default()
     };

@@ -57,6 +57,7 @@ fn application_out(row: &RepairRow, show_contact: bool, today: chrono::NaiveDate
         accept_due_on: row.accept_due_on,
         decide_due_on: row.decide_due_on,
         overall_due_on: row.overall_due_on,
+        provisional: row.doc.due_dates_provisional,
     };
     let c = &row.doc.commitment;
     pb::RepairApplication {
@@ -106,6 +107,7 @@ fn application_out(row: &RepairRow, show_contact: bool, today: chrono::NaiveDate
         create_time: Some(ts(row.create_time)),
         update_time: Some(ts(row.update_time)),
         last_reason: row.doc.last_reason.clone(),
+        due_dates_provisional: row.doc.due_dates_provisional,
     }
 }
 
@@ -477,6 +479,7 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
             accept_due_on: opt_date(row.accept_due_on),
             decide_due_on: opt_date(row.decide_due_on),
             overall_due_on: opt_date(row.overall_due_on),
+            due_dates_provisional: row.doc.due_dates_provisional,
         }))
     }
 

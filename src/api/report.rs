@@ -48,6 +48,9 @@ fn figures(f: YearFigures) -> pb::YearFigures {
         repairs_open: f.repairs_open,
         median_working_days_to_decision: f.median_working_days_to_decision,
         repairs_overdue: f.repairs_overdue,
+        timeliness_provisional: f.timeliness_provisional,
+        withdrawal_timeliness_provisional: f.withdrawal_timeliness_provisional,
+        median_working_days_provisional: f.median_working_days_provisional,
     }
 }
 

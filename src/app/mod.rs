@@ -2,6 +2,7 @@
 //! [`Store`], applying the pure rules of [`crate::domain`]. No SQL here, and no
 //! tonic types: the gRPC layer, the CLI and tests all call these operations.
 
+pub mod calendar;
 mod decisions;
 mod error;
 mod expiry;
@@ -16,7 +17,6 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::domain::calendar::WorkingCalendar;
 use crate::domain::clock::Clock;
 use crate::domain::lifecycle::Micros;
 use crate::domain::policy::{PenaltyKind, PublicityPolicy};
@@ -57,8 +57,9 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// The publicity policy.
     pub policy: Arc<PublicityPolicy>,
-    /// The working-day calendar.
-    pub calendar: Arc<WorkingCalendar>,
+    /// This instance's copy of the working-day calendar (read it with
+    /// [`App::calendar`]; the stored official years are the truth).
+    calendar: calendar::CalendarCell,
     /// Major-decision rules.
     pub major: MajorRules,
     /// Credit-repair limits and deadlines.
@@ -78,7 +79,7 @@ impl App {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         policy: Arc<PublicityPolicy>,
-        calendar: Arc<WorkingCalendar>,
+        calendar: calendar::CalendarCell,
         major: MajorRules,
     ) -> Self {
         let (feed, _) = watch::channel(0);

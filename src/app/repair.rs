@@ -10,6 +10,7 @@ use serde_json::json;
 use super::decisions::SensitiveRead;
 use super::keys::Caller;
 use super::{App, AppError, AppResult, PreconditionViolation, new_id};
+use crate::domain::calendar::WorkingCalendar;
 use crate::domain::lifecycle::{ChangeKind, DecisionState, DisclosureState, EventKind, Role, TerminationReason};
 use crate::domain::record::sha256_hex;
 use crate::domain::repair::{
@@ -100,7 +101,7 @@ fn unmet_error(subject: &str, unmet: Vec<Unmet>) -> AppError {
     }
 }
 
-fn calendar_error(e: crate::domain::calendar::CalendarError) -> AppError {
+pub(crate) fn calendar_error(e: crate::domain::calendar::CalendarError) -> AppError {
     tracing::error!(error = %e, "working-day calendar does not cover a repair deadline; load the next year's holiday notice");
     AppError::precondition(
         "CALENDAR_NOT_LOADED",
@@ -155,8 +156,8 @@ fn new_receipt_code() -> String {
 }
 
 impl App {
-    fn due(&self, state: RepairState, t: &Timeline) -> AppResult<repair::DueDates> {
-        repair::due_dates(&self.calendar, &self.repair.deadlines, state, t).map_err(calendar_error)
+    fn due(&self, cal: &WorkingCalendar, state: RepairState, t: &Timeline) -> AppResult<repair::DueDates> {
+        repair::due_dates(cal, &self.repair.deadlines, state, t).map_err(calendar_error)
     }
 
     /// A disclosure the caller may apply for (its own enterprise's).
@@ -269,7 +270,8 @@ impl App {
             submitted_on: Some(today),
             ..Timeline::default()
         };
-        let due = self.due(RepairState::Submitted, &timeline)?;
+        let cal = self.calendar_in_tx(&mut tx).await?;
+        let due = self.due(&cal, RepairState::Submitted, &timeline)?;
         let materials: Vec<MaterialMeta> = input
             .materials
             .iter()
@@ -298,6 +300,7 @@ impl App {
                 last_reason: String::new(),
                 timeline,
                 submitted_by: caller.actor(),
+                due_dates_provisional: due.provisional,
             },
             version: 1,
             create_time: now,
@@ -455,6 +458,8 @@ impl App {
                 format!("at most {} files per application", self.repair.max_materials),
             ));
         }
+        // After the application's lock, before the decision's (lock order).
+        let cal = self.calendar_in_tx(&mut tx).await?;
         let t = &mut row.doc.timeline;
         match action {
             RepairAction::Accept => t.accepted_on = Some(today),
@@ -462,19 +467,17 @@ impl App {
             RepairAction::Approve | RepairAction::Reject | RepairAction::Decline => t.decided_on = Some(today),
             RepairAction::Supplement => {
                 if let Some(since) = t.supplement_requested_on.take() {
-                    t.paused_working_days += self
-                        .calendar
-                        .working_days_between(since, today)
-                        .map_err(calendar_error)?;
+                    t.paused_working_days += cal.working_days_between(since, today).map_err(calendar_error)?;
                 }
                 t.supplement_received_on = Some(today);
             }
             _ => {}
         }
-        let due = self.due(to, &row.doc.timeline)?;
+        let due = self.due(&cal, to, &row.doc.timeline)?;
         row.accept_due_on = due.accept_due_on;
         row.decide_due_on = due.decide_due_on;
         row.overall_due_on = due.overall_due_on;
+        row.doc.due_dates_provisional = due.provisional;
         let first_seq = row.doc.materials.len() as i64;
         for (i, u) in uploads.iter().enumerate() {
             let meta = MaterialMeta {

@@ -41,7 +41,7 @@ pub struct YearFigures {
     pub published_on_time: i64,
     /// 公示率 (percent, 2 decimals).
     pub disclosure_rate_pct: String,
-    /// 及时率; empty when the calendar does not cover the year.
+    /// 及时率 (percent, 2 decimals).
     pub timeliness_rate_pct: String,
     /// Withdrawals of published decisions.
     pub withdrawals: i64,
@@ -67,6 +67,12 @@ pub struct YearFigures {
     pub median_working_days_to_decision: String,
     /// Decided after the overall due date, or open and overdue now.
     pub repairs_overdue: i64,
+    /// `published_on_time` counted over a provisional calendar year (DOMAIN.md §8).
+    pub timeliness_provisional: bool,
+    /// `withdrawals_within_3_days` counted over a provisional calendar year.
+    pub withdrawal_timeliness_provisional: bool,
+    /// `median_working_days_to_decision` counted over a provisional calendar year.
+    pub median_working_days_provisional: bool,
 }
 
 /// Year-on-year growth, percent with two decimals; empty when last year was 0.
@@ -120,6 +126,9 @@ fn median(mut v: Vec<u32>) -> String {
 impl App {
     /// The figures of `year` (and `year - 1`), optionally for one authority.
     pub async fn annual_report(&self, year: i32, authority: &str) -> AppResult<(YearFigures, YearFigures, Growth)> {
+        // Count with the stored calendar as it is now (an official year loaded
+        // a moment ago on another instance included).
+        self.refresh_calendar().await?;
         let current = self.year_figures(year, authority).await?;
         let previous = self.year_figures(year - 1, authority).await?;
         let growth = Growth {
@@ -149,8 +158,8 @@ impl App {
             authority_code: authority.to_string(),
             ..Default::default()
         };
+        let cal = self.calendar();
         let mut enterprises = BTreeSet::new();
-        let mut timeliness_known = true;
         let mut disclosures_of_year = BTreeSet::new();
         let mut after = String::new();
         loop {
@@ -184,25 +193,25 @@ impl App {
                 f.must_publish += 1;
                 if let Some(published_at) = d.meta.publish_time {
                     f.published += 1;
-                    match self
-                        .calendar
-                        .add_working_days(d.doc.decided_on, PUBLISH_WITHIN_WORKING_DAYS)
-                    {
-                        Ok(due) => {
-                            if cst_date(crate::domain::clock::from_micros(published_at)) <= due {
-                                f.published_on_time += 1;
-                            }
-                        }
-                        Err(_) => timeliness_known = false,
+                    // Every record counts: a count over a provisional year is
+                    // flagged, and only a date beyond every schedule fails.
+                    let due = cal
+                        .add_working_days_counted(d.doc.decided_on, PUBLISH_WITHIN_WORKING_DAYS)
+                        .map_err(super::repair::calendar_error)?;
+                    f.timeliness_provisional |= due.provisional;
+                    if cst_date(crate::domain::clock::from_micros(published_at)) <= due.value {
+                        f.published_on_time += 1;
                     }
                     if let Some(w) = &d.meta.withdrawal {
                         f.withdrawals += 1;
                         let event_day = w
                             .legal_event_on
                             .unwrap_or_else(|| cst_date(crate::domain::clock::from_micros(w.at)));
-                        if let Ok(due) = self.calendar.add_working_days(event_day, WITHDRAW_WITHIN_WORKING_DAYS)
-                            && cst_date(crate::domain::clock::from_micros(w.at)) <= due
-                        {
+                        let due = cal
+                            .add_working_days_counted(event_day, WITHDRAW_WITHIN_WORKING_DAYS)
+                            .map_err(super::repair::calendar_error)?;
+                        f.withdrawal_timeliness_provisional |= due.provisional;
+                        if cst_date(crate::domain::clock::from_micros(w.at)) <= due.value {
                             f.withdrawals_within_3_days += 1;
                         }
                     }
@@ -211,11 +220,7 @@ impl App {
         }
         f.enterprises_penalized = enterprises.len() as i64;
         f.disclosure_rate_pct = percent(f.published, f.must_publish);
-        f.timeliness_rate_pct = if timeliness_known {
-            percent(f.published_on_time, f.must_publish)
-        } else {
-            String::new()
-        };
+        f.timeliness_rate_pct = percent(f.published_on_time, f.must_publish);
         f.withdrawal_timeliness_pct = percent(f.withdrawals_within_3_days, f.withdrawals);
 
         // Repair applications submitted in the year (for this authority's disclosures).
@@ -250,15 +255,18 @@ impl App {
                     _ => f.repairs_open += 1,
                 }
                 let t = &r.doc.timeline;
-                if let (Some(s), Some(d)) = (t.submitted_on, t.decided_on)
-                    && let Ok(n) = self.calendar.working_days_between(s, d)
-                {
-                    days.push(n);
+                if let (Some(s), Some(d)) = (t.submitted_on, t.decided_on) {
+                    let n = cal
+                        .working_days_between_counted(s, d)
+                        .map_err(super::repair::calendar_error)?;
+                    f.median_working_days_provisional |= n.provisional;
+                    days.push(n.value);
                 }
                 let due = repair::DueDates {
                     accept_due_on: r.accept_due_on,
                     decide_due_on: r.decide_due_on,
                     overall_due_on: r.overall_due_on,
+                    provisional: r.doc.due_dates_provisional,
                 };
                 let late = match (t.decided_on, r.overall_due_on) {
                     (Some(d), Some(o)) => d > o,

@@ -217,11 +217,15 @@ pub struct DueDates {
     pub decide_due_on: Option<NaiveDate>,
     /// Overall result due, extended by paused working days.
     pub overall_due_on: Option<NaiveDate>,
+    /// True when any of them was counted over a provisional calendar year (DOMAIN.md §8): it
+    /// may move when that year's official schedule is loaded.
+    pub provisional: bool,
 }
 
 /// Computes due dates: a due date of N working days is the N-th working day
-/// strictly after the day its clock starts. Beyond the loaded calendar it is
-/// an error, never a weekend-only guess.
+/// strictly after the day its clock starts. Over a year without an official
+/// schedule the dates are provisional (and say so); only beyond the last
+/// provisional year is it an error.
 pub fn due_dates(
     cal: &WorkingCalendar,
     d: &Deadlines,
@@ -232,12 +236,17 @@ pub fn due_dates(
     let Some(submitted) = t.submitted_on else {
         return Ok(out);
     };
-    out.accept_due_on = Some(cal.add_working_days(submitted, d.accept_days)?);
-    out.overall_due_on = Some(cal.add_working_days(submitted, d.overall_days + t.paused_working_days)?);
+    let accept = cal.add_working_days_counted(submitted, d.accept_days)?;
+    let overall = cal.add_working_days_counted(submitted, d.overall_days + t.paused_working_days)?;
+    out.accept_due_on = Some(accept.value);
+    out.overall_due_on = Some(overall.value);
+    out.provisional = accept.provisional || overall.provisional;
     if state != RepairState::SupplementRequested {
         // The decision clock starts at acceptance, or afresh when a supplement arrives.
         if let Some(start) = t.supplement_received_on.or(t.accepted_on) {
-            out.decide_due_on = Some(cal.add_working_days(start, d.decide_days)?);
+            let decide = cal.add_working_days_counted(start, d.decide_days)?;
+            out.decide_due_on = Some(decide.value);
+            out.provisional |= decide.provisional;
         }
     }
     Ok(out)
@@ -442,12 +451,19 @@ mod tests {
     }
 
     #[test]
-    fn beyond_the_calendar_is_an_error() {
-        let t = Timeline {
-            submitted_on: Some(d("2026-12-24")),
+    fn over_a_provisional_year_the_dates_say_so_and_only_2037_is_an_error() {
+        let t = |on: &str| Timeline {
+            submitted_on: Some(d(on)),
             ..Default::default()
         };
-        assert!(due_dates(&cal(), &Deadlines::default(), RepairState::Submitted, &t).is_err());
+        // Thu 2026-12-24: accept due 12-29 (official); overall 10 days runs into 2027.
+        let due = due_dates(&cal(), &Deadlines::default(), RepairState::Submitted, &t("2026-12-24")).unwrap();
+        assert_eq!(due.accept_due_on, Some(d("2026-12-29")));
+        assert_eq!(due.overall_due_on, Some(d("2027-01-08")));
+        assert!(due.provisional);
+        let within = due_dates(&cal(), &Deadlines::default(), RepairState::Submitted, &t("2026-12-01")).unwrap();
+        assert!(!within.provisional);
+        assert!(due_dates(&cal(), &Deadlines::default(), RepairState::Submitted, &t("2036-12-24")).is_err());
     }
 
     #[test]
@@ -456,6 +472,7 @@ mod tests {
             accept_due_on: Some(d("2026-03-11")),
             decide_due_on: None,
             overall_due_on: Some(d("2026-03-20")),
+            provisional: false,
         };
         assert!(!overdue(RepairState::Submitted, &due, d("2026-03-11")));
         assert!(overdue(RepairState::Submitted, &due, d("2026-03-12")));
@@ -569,4 +586,7 @@ pub struct RepairDoc {
     pub timeline: Timeline,
     /// Who submitted it.
     pub submitted_by: super::lifecycle::Actor,
+    /// True when a due date was counted over a provisional calendar year (DOMAIN.md §8).
+    #[serde(default)]
+    pub due_dates_provisional: bool,
 }

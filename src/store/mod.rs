@@ -9,6 +9,8 @@
 //! The backend is chosen by the database URL's scheme: `postgres://` or
 //! `postgresql://` for PostgreSQL, `sqlite:` for SQLite.
 
+mod calendar;
+mod calendar_sql;
 mod notice;
 mod notice_sql;
 mod postgres;
@@ -29,6 +31,7 @@ use crate::domain::lifecycle::{
 };
 use crate::domain::record::{DecisionDoc, PublicRecord};
 
+pub use calendar::{CalendarDayRow, CalendarLoadRow, CalendarSnapshot, CalendarStore, CalendarTx, CalendarYearRow};
 pub use notice::{BundleFilter, BundleRow, NoticeStore, NoticeTx};
 pub use postgres::PgStore;
 pub use repair::{NewRepairEvent, RepairEventRow, RepairFilter, RepairRow, RepairStore, RepairTx};
@@ -276,7 +279,7 @@ pub enum ExportItem {
 /// Storage of gongshi. Reads are single statements; writes go through a
 /// [`Tx`] so that each RPC commits all or nothing.
 #[async_trait]
-pub trait Store: RepairStore + NoticeStore + Send + Sync + 'static {
+pub trait Store: RepairStore + NoticeStore + CalendarStore + Send + Sync + 'static {
     /// `postgres` or `sqlite`.
     fn backend(&self) -> &'static str;
     /// Applies this backend's migrations.
@@ -317,7 +320,7 @@ pub trait Store: RepairStore + NoticeStore + Send + Sync + 'static {
 
 /// One write transaction. Dropping it without [`Tx::commit`] rolls back.
 #[async_trait]
-pub trait Tx: RepairTx + NoticeTx + Send {
+pub trait Tx: RepairTx + NoticeTx + CalendarTx + Send {
     /// A decision, locked for the rest of the transaction.
     async fn decision_for_update(&mut self, id: &str) -> Result<Option<DecisionRow>>;
     /// The decision created by an earlier request with this idempotency key.

@@ -2,6 +2,7 @@
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::calendar_sql::{RawCalendarDay, RawCalendarLoad, RawCalendarYear, calendar_snapshot_on, sql_calendar};
 use super::notice_sql::{RawBundle, sql_notice};
 use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
 use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
@@ -63,4 +64,11 @@ sql_notice!(
     tx = PgTx,
     db = sqlx::Postgres,
     for_update = "FOR NO KEY UPDATE"
+);
+sql_calendar!(
+    store = PgStore,
+    tx = PgTx,
+    db = sqlx::Postgres,
+    for_share = "FOR SHARE",
+    for_update = "FOR UPDATE",
 );

@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+use super::calendar_sql::{RawCalendarDay, RawCalendarLoad, RawCalendarYear, calendar_snapshot_on, sql_calendar};
 use super::notice_sql::{RawBundle, sql_notice};
 use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
 use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
@@ -64,3 +65,10 @@ sql_store!(
 
 sql_repair!(store = SqliteStore, tx = SqliteTx, db = sqlx::Sqlite, for_update = "");
 sql_notice!(store = SqliteStore, tx = SqliteTx, db = sqlx::Sqlite, for_update = "");
+sql_calendar!(
+    store = SqliteStore,
+    tx = SqliteTx,
+    db = sqlx::Sqlite,
+    for_share = "",
+    for_update = "",
+);

@@ -47,8 +47,8 @@
 //!
 //! The server runs on the real clock, so the decisions are dated 200 days ago
 //! (publicity minimum passed, maximum not: the disclosures are repairable and
-//! nothing expires), and the repair deadlines need the working-day calendar
-//! to cover the next few weeks.
+//! nothing expires); repair deadlines reaching past the official calendar
+//! are counted on the provisional years (DOMAIN.md §8).
 //!
 //! `GONGSHI_CRASH_SEED=<u64>` replays a run's kill moments and client choices
 //! (the seed is printed).
@@ -281,19 +281,6 @@ struct ServerProcess {
     log: PathBuf,
 }
 
-/// The server runs on the real clock, and repair deadlines are counted up to
-/// 10 working days ahead: near the end of the last year of the official
-/// calendar (`data/cn-holidays.csv`) submissions would be refused with
-/// CALENDAR_NOT_LOADED. This TEST-ONLY calendar is the official one plus one
-/// row (1 January, always a holiday) for each year after it up to next year,
-/// so those years count as weekends-only. Crash safety does not depend on the
-/// holidays; production never uses this file.
-fn test_calendar() -> PathBuf {
-    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    PATH.get_or_init(|| crate::support::calendar::extended_calendar("crash-test"))
-        .clone()
-}
-
 impl ServerProcess {
     fn spawn(url: &str, addr: &str, log: &Path) -> ServerProcess {
         let out = std::fs::OpenOptions::new()
@@ -309,7 +296,6 @@ impl ServerProcess {
         }
         cmd.args(["serve", "--listen", addr, "--database-url", url])
             .env("GONGSHI_LOG", "warn")
-            .env("GONGSHI_CALENDAR_FILE", test_calendar())
             // A few keys drive all the load and the final verification reads
             // (thousands of calls); the per-key limit is tested in `overload`.
             .env("GONGSHI_KEY_REQUESTS_PER_SECOND", "0")

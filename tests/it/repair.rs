@@ -983,19 +983,21 @@ async fn due_dates_follow_the_official_calendar() {
         env.set_date("2026-10-13");
         assert!(get(nd.name.clone()).await.overdue, "{b}");
 
-        // A deadline beyond the loaded calendar (2026) is an error, not a guess,
-        // and nothing is created.
+        // A deadline beyond the official calendar (2026) is counted on the
+        // provisional 2027 (DOMAIN.md §8): accepted, and marked provisional
+        // (tests/it/calendar.rs has the rest).
         env.set_date("2026-12-28");
-        let r = env.submit(&ent(&beyond), "", beyond.application()).await;
-        assert_code(&r, Code::FailedPrecondition, "CALENDAR_NOT_LOADED", b);
+        let late = env
+            .submit(&ent(&beyond), "", beyond.application())
+            .await
+            .expect("submit past the official calendar");
+        assert_eq!(dues(&late), ("2026-12-31", "", "2027-01-12"), "{b}");
+        assert!(late.due_dates_provisional, "{b}");
         assert!(
-            env.list(&ent(&beyond), Default::default())
-                .await
-                .expect("list")
-                .is_empty(),
-            "{b}"
+            !s.due_dates_provisional && !o.due_dates_provisional,
+            "{b}: official-year dates"
         );
-        assert!(!env.disclosure(&beyond.disclosure).await.repair_pending, "{b}");
+        assert!(env.disclosure(&beyond.disclosure).await.repair_pending, "{b}");
         env.server.stop().await;
     }
 }

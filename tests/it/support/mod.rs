@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-pub mod calendar;
 pub mod pg;
 
 use std::net::SocketAddr;
@@ -184,6 +183,7 @@ impl TestServer {
             },
             shutdown_grace: Duration::from_secs(2),
             expiry_interval: Duration::from_millis(100),
+            calendar_refresh: Duration::from_millis(200),
             // Tests drive hundreds of calls a second through one key; whether
             // a test passes must not depend on how fast the machine is. The
             // per-key limit itself is tested in `overload`.
