@@ -510,3 +510,33 @@ async fn the_annual_report_counts_every_record_and_flags_provisional_figures() {
         server.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_is_warned_from_november_until_next_year_is_official() {
+    let db = support::sqlite_db();
+    let server = TestServer::start(&db.url, clock_at("2026-10-31")).await;
+    let app = &server.app;
+    assert_eq!(
+        app.calendar_warning(support::d("2026-10-31")),
+        None,
+        "before November: quiet"
+    );
+    let w = app
+        .calendar_warning(support::d("2026-11-01"))
+        .expect("a warning from 1 November");
+    assert!(w.contains("2027") && w.contains("gongshi calendar load"), "{w}");
+    assert!(app.calendar_warning(support::d("2026-12-31")).is_some());
+    app.load_calendar(OFFICIAL_2027.as_bytes(), "2027.csv", "tester", true)
+        .await
+        .expect("load 2027");
+    assert_eq!(
+        app.calendar_warning(support::d("2026-11-01")),
+        None,
+        "2027 is official now"
+    );
+    assert!(
+        app.calendar_warning(support::d("2027-11-01")).is_some(),
+        "then 2028 is next"
+    );
+    server.stop().await;
+}
