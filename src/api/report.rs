@@ -48,6 +48,8 @@ fn figures(f: YearFigures) -> pb::YearFigures {
         repairs_open: f.repairs_open,
         median_working_days_to_decision: f.median_working_days_to_decision,
         repairs_overdue: f.repairs_overdue,
+        repairs_closed: f.repairs_closed,
+        published_date_unknown: f.published_date_unknown,
     }
 }
 

@@ -39,9 +39,14 @@ pub struct YearFigures {
     pub published: i64,
     /// Of those, published within 7 working days of the decision.
     pub published_on_time: i64,
+    /// Of those published, on a day nobody recorded (imported history
+    /// without 公示日期): left out of 及时率, never counted as late.
+    pub published_date_unknown: i64,
     /// 公示率 (percent, 2 decimals).
     pub disclosure_rate_pct: String,
-    /// 及时率; empty when the calendar does not cover the year.
+    /// 及时率: published on time ÷ must be published, leaving out those
+    /// whose publication date is unknown; empty when the calendar does not
+    /// cover the year.
     pub timeliness_rate_pct: String,
     /// Withdrawals of published decisions.
     pub withdrawals: i64,
@@ -63,6 +68,8 @@ pub struct YearFigures {
     pub repairs_revoked: i64,
     /// Still open.
     pub repairs_open: i64,
+    /// Closed (修复终止): the disclosure ended while they were open.
+    pub repairs_closed: i64,
     /// Median working days from submission to decision.
     pub median_working_days_to_decision: String,
     /// Decided after the overall due date, or open and overdue now.
@@ -182,18 +189,17 @@ impl App {
                     continue;
                 }
                 f.must_publish += 1;
-                if let Some(published_at) = d.meta.publish_time {
+                if d.meta.publish_time.is_some() || d.meta.publish_date_unknown {
                     f.published += 1;
-                    match self
-                        .calendar
-                        .add_working_days(d.doc.decided_on, PUBLISH_WITHIN_WORKING_DAYS)
-                    {
-                        Ok(due) => {
-                            if cst_date(crate::domain::clock::from_micros(published_at)) <= due {
-                                f.published_on_time += 1;
-                            }
-                        }
-                        Err(_) => timeliness_known = false,
+                    // Imported history without 公示日期: never counted as late.
+                    match d.meta.publish_time.map(|published_at| {
+                        self.calendar
+                            .add_working_days(d.doc.decided_on, PUBLISH_WITHIN_WORKING_DAYS)
+                            .map(|due| cst_date(crate::domain::clock::from_micros(published_at)) <= due)
+                    }) {
+                        None => f.published_date_unknown += 1,
+                        Some(Ok(on_time)) => f.published_on_time += i64::from(on_time),
+                        Some(Err(_)) => timeliness_known = false,
                     }
                     if let Some(w) = &d.meta.withdrawal {
                         f.withdrawals += 1;
@@ -212,7 +218,7 @@ impl App {
         f.enterprises_penalized = enterprises.len() as i64;
         f.disclosure_rate_pct = percent(f.published, f.must_publish);
         f.timeliness_rate_pct = if timeliness_known {
-            percent(f.published_on_time, f.must_publish)
+            percent(f.published_on_time, f.must_publish - f.published_date_unknown)
         } else {
             String::new()
         };
@@ -247,6 +253,7 @@ impl App {
                     RepairState::NotAccepted => f.repairs_not_accepted += 1,
                     RepairState::Withdrawn => f.repairs_withdrawn += 1,
                     RepairState::Revoked => f.repairs_revoked += 1,
+                    RepairState::Closed => f.repairs_closed += 1,
                     _ => f.repairs_open += 1,
                 }
                 let t = &r.doc.timeline;
