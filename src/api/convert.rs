@@ -490,6 +490,7 @@ pub fn decision_out(row: &DecisionRow, sensitive: bool) -> pb::PenaltyDecision {
             legal_event_on: w.legal_event_on.map(|d| d.to_string()).unwrap_or_default(),
         }),
         recorded_by: Some(actor(&m.recorded_by)),
+        correction_awaiting_review: m.correction_awaiting_review.is_some(),
         ..doc_out(&row.doc, sensitive)
     }
 }
