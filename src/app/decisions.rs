@@ -475,6 +475,25 @@ impl App {
                     Published::On(day) => Some(cst_midnight(day).timestamp_micros()),
                     Published::Unknown => None,
                 };
+                // History says when it was published: its 公示日期, or that
+                // nobody recorded one.
+                let history_note;
+                let note = match (published, note) {
+                    (Published::Now, n) => n,
+                    (p, n) => {
+                        let on = match p {
+                            Published::On(day) => day.to_string(),
+                            _ => "unknown".to_string(),
+                        };
+                        let mut merged = n.cloned().unwrap_or_else(|| EventNote {
+                            summary: format!("published on {on}"),
+                            details: serde_json::Map::new(),
+                        });
+                        merged.details.insert("published_on".into(), json!(on));
+                        history_note = merged;
+                        Some(&history_note)
+                    }
+                };
                 let disclosure = DisclosureRow {
                     id: new_id(),
                     decision_id: row.id.clone(),

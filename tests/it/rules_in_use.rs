@@ -18,7 +18,9 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::repair_support::{EnfClient, Env};
-use crate::support::{self, TestServer, bad_fields, clock_at, create_and_publish, credit_code, d, full_checklist, reason, req};
+use crate::support::{
+    self, TestServer, bad_fields, clock_at, create_and_publish, credit_code, d, full_checklist, reason, req,
+};
 
 type Events = Vec<pb::PenaltyDecisionEvent>;
 
@@ -60,7 +62,13 @@ async fn get(e: &EnfClient, key: &str, name: &str) -> pb::PenaltyDecision {
         .into_inner()
 }
 
-fn correction(name: &str, patch: pb::PenaltyDecision, paths: &[&str], why: &str, etag: &str) -> pb::CorrectPenaltyDecisionRequest {
+fn correction(
+    name: &str,
+    patch: pb::PenaltyDecision,
+    paths: &[&str],
+    why: &str,
+    etag: &str,
+) -> pb::CorrectPenaltyDecisionRequest {
     pb::CorrectPenaltyDecisionRequest {
         name: name.to_string(),
         penalty_decision: Some(patch),
@@ -143,7 +151,10 @@ async fn feed_of(s: &TestServer, discloser: &str, name: &str) -> Vec<pb::Disclos
             .expect("ListDisclosureChanges")
             .into_inner();
         if page.changes.is_empty() {
-            return out.into_iter().filter(|c: &pb::DisclosureChange| c.disclosure == name).collect();
+            return out
+                .into_iter()
+                .filter(|c: &pb::DisclosureChange| c.disclosure == name)
+                .collect();
         }
         after = page.last_sequence;
         out.extend(page.changes);
@@ -204,7 +215,13 @@ async fn concurrent_corrections_of_two_fields_all_land() {
                 // The reason names the value, so the record says which
                 // correction of each field committed last.
                 let r = req(
-                    correction(&name, patch_of(field, &value), &[field], &format!("{field}={value}"), ""),
+                    correction(
+                        &name,
+                        patch_of(field, &value),
+                        &[field],
+                        &format!("{field}={value}"),
+                        "",
+                    ),
                     &officer,
                 );
                 let mut c = e.clone();
@@ -235,14 +252,23 @@ async fn concurrent_corrections_of_two_fields_all_land() {
                     stored, expected,
                     "{b}, round {round}: {field} lost its last correction to a concurrent one"
                 );
-                assert_eq!(shown, expected, "{b}, round {round}: the disclosure shows an older {field}");
+                assert_eq!(
+                    shown, expected,
+                    "{b}, round {round}: the disclosure shows an older {field}"
+                );
             }
         }
         // An etag, when given, is still checked: a stale one is ABORTED.
         let stale = e
             .clone()
             .correct_penalty_decision(req(
-                correction(&name, patch_of("remarks", "过期的更正"), &["remarks"], "依法更正", &published.etag),
+                correction(
+                    &name,
+                    patch_of("remarks", "过期的更正"),
+                    &["remarks"],
+                    "依法更正",
+                    &published.etag,
+                ),
                 &officer,
             ))
             .await
@@ -254,7 +280,13 @@ async fn concurrent_corrections_of_two_fields_all_land() {
         let ok = e
             .clone()
             .correct_penalty_decision(req(
-                correction(&name, patch_of("remarks", "以现行版本更正"), &["remarks"], "依法更正", &current.etag),
+                correction(
+                    &name,
+                    patch_of("remarks", "以现行版本更正"),
+                    &["remarks"],
+                    "依法更正",
+                    &current.etag,
+                ),
                 &officer,
             ))
             .await
@@ -323,15 +355,26 @@ async fn a_correction_crossing_the_major_threshold_waits_for_legal_review() {
         assert_eq!(raised.state, pb::DecisionState::Published as i32, "{b}");
         assert_eq!(raised.fine_fen, 15_000_000, "{b}");
         let shown = disclosure(&server, &auditor, &dname).await;
-        assert_eq!(shown.fine_fen, 2_000_000, "{b}: an unreviewed major correction was published");
+        assert_eq!(
+            shown.fine_fen, 2_000_000,
+            "{b}: an unreviewed major correction was published"
+        );
         assert_eq!(shown.version, 1, "{b}");
-        assert_eq!(feed_of(&server, &discloser, &dname).await.len(), 1, "{b}: fed before review");
+        assert_eq!(
+            feed_of(&server, &discloser, &dname).await.len(),
+            1,
+            "{b}: fed before review"
+        );
         let record = events(&e, &officer, &created.name).await;
         let last = record
             .iter()
             .rfind(|ev| ev.kind == pb::DecisionEventKind::Corrected as i32)
             .expect("a CORRECTED event");
-        assert!(last.summary.contains("legal review"), "{b}: the record says why: {}", last.summary);
+        assert!(
+            last.summary.contains("legal review"),
+            "{b}: the record says why: {}",
+            last.summary
+        );
         let why = details(last);
         assert_eq!(why["awaiting_legal_review"], true, "{b}");
         assert_eq!(why["major"], true, "{b}");
@@ -361,10 +404,16 @@ async fn a_correction_crossing_the_major_threshold_waits_for_legal_review() {
         assert_eq!(disclosure(&server, &auditor, &dname).await.fine_fen, 2_000_000, "{b}");
         let reviewed = review(&e, &lawyer, &created.name).await;
         assert!(reviewed.correction_awaiting_review, "{b}: a review does not publish");
-        let out = publish(&e, &officer, &created.name).await.expect("publish the correction");
+        let out = publish(&e, &officer, &created.name)
+            .await
+            .expect("publish the correction");
         assert!(!out.correction_awaiting_review, "{b}");
         let shown = disclosure(&server, &auditor, &dname).await;
-        assert_eq!((shown.fine_fen, shown.violation_facts.as_str()), (15_000_000, facts), "{b}");
+        assert_eq!(
+            (shown.fine_fen, shown.violation_facts.as_str()),
+            (15_000_000, facts),
+            "{b}"
+        );
         let feed = feed_of(&server, &discloser, &dname).await;
         assert_eq!(feed.len(), 2, "{b}: {feed:?}");
         assert_eq!(feed[1].kind, pb::ChangeKind::Corrected as i32, "{b}");
@@ -439,7 +488,12 @@ async fn a_correction_crossing_the_major_threshold_waits_for_legal_review() {
             .await
             .expect("correct the authority");
             assert_eq!(out.authority.as_ref(), Some(&new_authority), "{b}");
-            assert_eq!(out.data_source.as_ref(), Some(&expected), "{b}: {}", dec.decision_number);
+            assert_eq!(
+                out.data_source.as_ref(),
+                Some(&expected),
+                "{b}: {}",
+                dec.decision_number
+            );
             let shown = disclosure(&server, &auditor, &dec.disclosure).await;
             assert_eq!(shown.data_source.as_ref(), Some(&expected), "{b}");
         }
@@ -449,7 +503,11 @@ async fn a_correction_crossing_the_major_threshold_waits_for_legal_review() {
 
 /// A decision the officer flags major itself (a small fine), reviewed and published.
 async fn create_and_publish_major(e: &EnfClient, officer: &str, lawyer: &str, n: u64) -> pb::PenaltyDecision {
-    let mut p = support::decision(&format!("沪应急罚〔2025〕重-{n}号"), "2025-06-10", &credit_code("91310115", n));
+    let mut p = support::decision(
+        &format!("沪应急罚〔2025〕重-{n}号"),
+        "2025-06-10",
+        &credit_code("91310115", n),
+    );
     p.major = true;
     let created = e
         .clone()
@@ -483,12 +541,18 @@ async fn expiry_and_withdrawal_close_an_open_application() {
         let expiring = env.case(1, DECIDED, Some(FULFILLED)).await;
         let annulled = env.case(2, DECIDED, Some(FULFILLED)).await;
         env.set_date("2025-09-15");
-        let a = env.submit(&expiring.ent, "", expiring.application()).await.expect("submit");
+        let a = env
+            .submit(&expiring.ent, "", expiring.application())
+            .await
+            .expect("submit");
         let a = env
             .act(RepairAction::Accept, &a.name, &a.etag, &expiring.ent)
             .await
             .expect("accept");
-        let w = env.submit(&annulled.ent, "", annulled.application()).await.expect("submit");
+        let w = env
+            .submit(&annulled.ent, "", annulled.application())
+            .await
+            .expect("submit");
         assert!(env.disclosure(&annulled.disclosure).await.repair_pending, "{b}");
 
         // Withdrawal of the decision (行政处罚法 Art. 48) closes it in the same act.
@@ -509,7 +573,10 @@ async fn expiry_and_withdrawal_close_an_open_application() {
         let feed = env.feed_of(&annulled.disclosure).await;
         assert_eq!(
             feed.last().map(|c| (c.kind, c.reason)),
-            Some((pb::ChangeKind::Terminated as i32, pb::TerminationReason::Withdrawn as i32)),
+            Some((
+                pb::ChangeKind::Terminated as i32,
+                pb::TerminationReason::Withdrawn as i32
+            )),
             "{b}"
         );
         let record = events(&env.enf, &env.officer, &annulled.decision.name).await;
@@ -652,7 +719,10 @@ async fn imported_publication_dates_and_the_timeliness_rate() {
     write_csv(
         &without,
         &IMPORT_COLUMNS,
-        &[import_row(&without_code, 1, "2024-03-04"), import_row(&without_code, 2, "2024-05-06")],
+        &[
+            import_row(&without_code, 1, "2024-03-04"),
+            import_row(&without_code, 2, "2024-05-06"),
+        ],
     );
     // 公示时间 (an alias), with a time of day, a late date, an empty cell, and
     // two bad dates (before the decision, in the future).
@@ -732,17 +802,33 @@ async fn imported_publication_dates_and_the_timeliness_rate() {
         assert_eq!(published_at["普应急罚〔2024〕史-13号"], None, "{b}");
 
         // 及时率 leaves the unknown ones out; they are counted apart.
-        let f = report(&server, &officer, 2024, &without_code).await.current.expect("figures");
+        let f = report(&server, &officer, 2024, &without_code)
+            .await
+            .current
+            .expect("figures");
         assert_eq!(
-            (f.must_publish, f.published, f.published_date_unknown, f.published_on_time),
+            (
+                f.must_publish,
+                f.published,
+                f.published_date_unknown,
+                f.published_on_time
+            ),
             (2, 2, 2, 0),
             "{b}: {f:?}"
         );
         assert_eq!(f.disclosure_rate_pct, "100.00", "{b}");
         assert_eq!(f.timeliness_rate_pct, "", "{b}: no known date, no rate (not 0.00)");
-        let f = report(&server, &officer, 2024, &with_code).await.current.expect("figures");
+        let f = report(&server, &officer, 2024, &with_code)
+            .await
+            .current
+            .expect("figures");
         assert_eq!(
-            (f.must_publish, f.published, f.published_date_unknown, f.published_on_time),
+            (
+                f.must_publish,
+                f.published,
+                f.published_date_unknown,
+                f.published_on_time
+            ),
             (3, 3, 1, 1),
             "{b}: {f:?}"
         );
@@ -779,34 +865,39 @@ async fn public_notice_and_delivery_to_the_party_need_no_recipient_relation() {
                 create_and_publish(
                     &mut e,
                     &officer,
-                    support::decision(&format!("沪应急罚〔2026〕送-{k}号"), "2026-05-08", &credit_code("91310115", 73_000 + k)),
+                    support::decision(
+                        &format!("沪应急罚〔2026〕送-{k}号"),
+                        "2026-05-08",
+                        &credit_code("91310115", 73_000 + k),
+                    ),
                 )
                 .await
             }
         };
-        let deliver = |n: &mut NoticeServiceClient<Channel>, name: &str, method: pb::DeliveryMethod, recipient: &str| {
-            let r = pb::RecordNoticeDeliveryRequest {
-                name: format!("{name}/noticeBundle"),
-                method: method as i32,
-                recipient: recipient.to_string(),
-                recipient_relation: String::new(),
-                delivered_at: Some(at),
-                consent_ref: if method == pb::DeliveryMethod::Electronic {
-                    "电子送达地址确认书 2026-001".into()
-                } else {
-                    String::new()
-                },
-                witnesses: if method == pb::DeliveryMethod::LeftAtResidence {
-                    vec!["见证人 赵六".into()]
-                } else {
-                    vec![]
-                },
-                etag: String::new(),
+        let deliver =
+            |n: &mut NoticeServiceClient<Channel>, name: &str, method: pb::DeliveryMethod, recipient: &str| {
+                let r = pb::RecordNoticeDeliveryRequest {
+                    name: format!("{name}/noticeBundle"),
+                    method: method as i32,
+                    recipient: recipient.to_string(),
+                    recipient_relation: String::new(),
+                    delivered_at: Some(at),
+                    consent_ref: if method == pb::DeliveryMethod::Electronic {
+                        "电子送达地址确认书 2026-001".into()
+                    } else {
+                        String::new()
+                    },
+                    witnesses: if method == pb::DeliveryMethod::LeftAtResidence {
+                        vec!["见证人 赵六".into()]
+                    } else {
+                        vec![]
+                    },
+                    etag: String::new(),
+                };
+                let mut n = n.clone();
+                let officer = officer.clone();
+                async move { n.record_notice_delivery(req(r, &officer)).await.map(|r| r.into_inner()) }
             };
-            let mut n = n.clone();
-            let officer = officer.clone();
-            async move { n.record_notice_delivery(req(r, &officer)).await.map(|r| r.into_inner()) }
-        };
         let render = |n: &mut NoticeServiceClient<Channel>, name: &str| {
             let r = pb::GetNoticeBundleRequest {
                 name: format!("{name}/noticeBundle"),
@@ -825,7 +916,9 @@ async fn public_notice_and_delivery_to_the_party_need_no_recipient_relation() {
             pb::DeliveryMethod::LeftAtResidence,
             pb::DeliveryMethod::Entrusted,
         ] {
-            let r = deliver(&mut n, &handed.name, method, "王五").await.expect_err("relation required");
+            let r = deliver(&mut n, &handed.name, method, "王五")
+                .await
+                .expect_err("relation required");
             assert_eq!(r.code(), Code::InvalidArgument, "{b}: {method:?}");
             assert_eq!(bad_fields(&r), ["recipient_relation"], "{b}: {method:?}");
         }
@@ -927,7 +1020,11 @@ async fn staff_list_audits_read_each_page_in_one_query() {
                 pages,
                 "{b}: one read of the page's decisions per page of {page_size}"
             );
-            assert_eq!(store.since(&before, "get_decision"), 0, "{b}: a decision read per bundle");
+            assert_eq!(
+                store.since(&before, "get_decision"),
+                0,
+                "{b}: a decision read per bundle"
+            );
         }
 
         // Repair applications: each shows staff a contact.
@@ -960,8 +1057,81 @@ async fn staff_list_audits_read_each_page_in_one_query() {
                 pages,
                 "{b}: one read of the page's disclosures per page of {page_size}"
             );
-            assert_eq!(store.since(&before, "get_disclosure"), 0, "{b}: a disclosure read per application");
+            assert_eq!(
+                store.since(&before, "get_disclosure"),
+                0,
+                "{b}: a disclosure read per application"
+            );
         }
+        env.server.stop().await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 3b. Applications left open by a disclosure that ended before this release
+//     are closed by migration 0005.
+// ---------------------------------------------------------------------------
+
+/// Runs SQL on the test database with a pool of its own.
+async fn run_sql(db: &support::TestDb, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    match db.backend {
+        "sqlite" => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.expect("connect");
+            sqlx::raw_sql(sql).execute(&pool).await.expect("run SQL");
+            pool.close().await;
+        }
+        _ => {
+            let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
+            sqlx::raw_sql(sql).execute(&pool).await.expect("run SQL");
+            pool.close().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_closes_applications_left_open_by_an_ended_disclosure() {
+    for db in support::backends().await {
+        let env = Env::start(&db, "2025-06-12").await;
+        let b = env.backend;
+        let stale = env.case(1, DECIDED, Some(FULFILLED)).await;
+        let live = env.case(2, DECIDED, Some(FULFILLED)).await;
+        env.set_date("2025-09-15");
+        let app = env.submit(&stale.ent, "", stale.application()).await.expect("submit");
+        let app = env
+            .act(RepairAction::Accept, &app.name, &app.etag, &stale.ent)
+            .await
+            .expect("accept");
+        let open = env.submit(&live.ent, "", live.application()).await.expect("submit");
+        // What a release without 修复终止 left behind: the disclosure ended,
+        // its application still open.
+        let id = stale.disclosure.trim_start_matches("disclosures/");
+        run_sql(
+            &db,
+            &format!(
+                "UPDATE disclosures SET state = 'WITHDRAWN', termination_reason = 'WITHDRAWN', \
+                 terminated_at = update_time WHERE id = '{id}'"
+            ),
+        )
+        .await;
+        assert!(env.disclosure(&stale.disclosure).await.repair_pending, "{b}");
+
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("migrations/{b}/0005_rules_in_use.sql"));
+        let text = std::fs::read_to_string(&file).expect("migration");
+        let data = &text[text.find("-- Data:").expect("the data part")..];
+        run_sql(&db, data).await;
+
+        check_closed(&env, &stale, &app, pb::RepairState::Accepted, "DISCLOSURE_WITHDRAWN").await;
+        let last = env.events(&app.name).await.pop().expect("events");
+        assert_eq!(last.actor.map(|a| a.label), Some("migration 0005".into()), "{b}");
+        // An application whose disclosure is active is left alone.
+        let still = env.get(&env.reviewer, &open.name).await.expect("get");
+        assert_eq!(
+            (still.state, still.etag),
+            (pb::RepairState::Submitted as i32, open.etag),
+            "{b}"
+        );
+        assert!(env.disclosure(&live.disclosure).await.repair_pending, "{b}");
         env.server.stop().await;
     }
 }
