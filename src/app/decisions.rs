@@ -329,7 +329,8 @@ impl App {
         }
         // Before publication, or a published decision's correction that made
         // it major and waits for the review of its corrected version.
-        if row.state != DecisionState::Recorded && row.meta.correction_awaiting_review.is_none() {
+        let awaiting = row.state == DecisionState::Published && row.meta.correction_awaiting_review.is_some();
+        if row.state != DecisionState::Recorded && !awaiting {
             return Err(invalid_transition(&row, "review"));
         }
         let now = self.now_micros();
