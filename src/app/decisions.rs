@@ -633,10 +633,13 @@ impl App {
         tx.update_decision(&row).await?;
         let mut summary = format!("corrected: {}", paths.join(", "));
         if hold {
-            summary.push_str(
+            summary.push_str(if old.major {
+                "; the decision waits for an approving legal review of this corrected version before the \
+                 correction is published (行政处罚法 Art. 58)"
+            } else {
                 "; the correction makes the decision major (重大执法决定): it is published after an approving \
-                 legal review of the corrected version (行政处罚法 Art. 58)",
-            );
+                 legal review of the corrected version (行政处罚法 Art. 58)"
+            });
         }
         tx.append_event(&NewEvent {
             decision_id: row.id.clone(),
