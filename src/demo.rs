@@ -2,7 +2,9 @@
 //! newcomer can make a first real call in minutes — about 220 enterprises,
 //! decisions from 2022 to 2026 under every rule set, published, corrected,
 //! withdrawn, expired, repaired and under repair, bundles delivered — and
-//! creates one key per role.
+//! creates one key per role. The deciding authority is the service's first
+//! user, 上海市普陀区应急管理局 (under a made-up credit code), with every
+//! twelfth decision from the neighbouring 上海市静安区应急管理局.
 //!
 //! History is replayed through the same operations the API uses, on a clock
 //! that walks from each event's date to the next, so every record, event and
@@ -54,20 +56,20 @@ pub struct DemoSummary {
     pub delivered: usize,
 }
 
-const AUTHORITY: &str = "上海市浦东新区应急管理局";
+/// The deciding authority of most demo decisions: the service's first user.
+pub const AUTHORITY: &str = "上海市普陀区应急管理局";
+/// Its credit code in the demo: made up (checksum-valid, GB 32100-2015), not
+/// the bureau's real one.
+pub const AUTHORITY_CODE: &str = "11310107MB2F12345H";
+/// A neighbouring bureau deciding a few of the demo's decisions, so that the
+/// report's authority filter has something to filter.
+pub const NEIGHBOUR: &str = "上海市静安区应急管理局";
+/// Its made-up demo credit code.
+pub const NEIGHBOUR_CODE: &str = "11310106MB2F543212";
+/// Every `NEIGHBOUR_EVERY`-th decision is the neighbour's.
+const NEIGHBOUR_EVERY: usize = 12;
 const PREFIXES: [&str; 12] = [
-    "浦江",
-    "东方",
-    "申城",
-    "金桥",
-    "张江",
-    "外高桥",
-    "川沙",
-    "高行",
-    "陆家嘴",
-    "花木",
-    "北蔡",
-    "三林",
+    "长风", "真如", "桃浦", "万里", "曹杨", "甘泉", "宜川", "石泉", "长征", "长寿", "武宁", "梅川",
 ];
 const TRADES: [&str; 10] = [
     "化工",
@@ -136,7 +138,6 @@ pub async fn run(
     }
     let mut rng = StdRng::seed_from_u64(seed);
     let mut s = DemoSummary::default();
-    let authority_code = credit_code("11310115", 1)?;
 
     set_day(clock, NaiveDate::from_ymd_opt(2022, 1, 1).unwrap_or(today), 9);
     let caller = |role: Role| async move {
@@ -158,7 +159,7 @@ pub async fn run(
 
     let parties: Vec<(String, String)> = (0..enterprises)
         .map(|i| {
-            let code = credit_code("91310115", 10_000 + i as u64)?;
+            let code = credit_code("91310107", 10_000 + i as u64)?;
             let name = format!(
                 "上海{}{}有限公司",
                 PREFIXES[i % PREFIXES.len()],
@@ -203,8 +204,13 @@ pub async fn run(
         } else {
             pb::Severity::General
         };
+        let (authority, authority_code, abbreviation) = if i % NEIGHBOUR_EVERY == NEIGHBOUR_EVERY - 1 {
+            (NEIGHBOUR, NEIGHBOUR_CODE, "静")
+        } else {
+            (AUTHORITY, AUTHORITY_CODE, "普")
+        };
         let p = pb::PenaltyDecision {
-            decision_number: format!("沪浦应急罚〔{}〕{}号", decided_on.year(), 100 + i),
+            decision_number: format!("{abbreviation}应急罚〔{}〕{}号", decided_on.year(), 100 + i),
             party: Some(pb::Party {
                 kind: pb::PartyKind::LegalPerson as i32,
                 name: party.1.clone(),
@@ -213,7 +219,7 @@ pub async fn run(
                     name: ["张伟", "王芳", "李强", "刘洋", "陈静", "杨磊"][i % 6].into(),
                     ..Default::default()
                 }),
-                address: format!("上海市浦东新区{}路{}号", PREFIXES[i % PREFIXES.len()], 1 + i % 999),
+                address: format!("上海市普陀区{}路{}号", PREFIXES[i % PREFIXES.len()], 1 + i % 999),
                 ..Default::default()
             }),
             violation_type: vtype.into(),
@@ -239,8 +245,8 @@ pub async fn run(
             severity: severity as i32,
             decided_on: decided_on.to_string(),
             authority: Some(pb::Organization {
-                name: AUTHORITY.into(),
-                credit_code: authority_code.clone(),
+                name: authority.into(),
+                credit_code: authority_code.into(),
             }),
             ..Default::default()
         };
@@ -340,14 +346,16 @@ pub async fn run(
             let day = publish_day + Duration::days(rng.random_range(10..60));
             if day < today {
                 set_day(clock, day, 16);
-                let mut doc = row.doc.clone();
-                doc.violation_facts.push_str("（经复核更正）");
                 app.correct_decision(
                     &officer,
                     &row.id,
                     "",
                     crate::app::CorrectionPatch {
-                        doc,
+                        apply: Box::new(|current| {
+                            let mut doc = current.clone();
+                            doc.violation_facts.push_str("（经复核更正）");
+                            Ok(doc)
+                        }),
                         reason: "更正违法事实表述".into(),
                         paths: vec!["violation_facts".into()],
                     },
@@ -464,4 +472,23 @@ pub fn first_call(listen: &str, discloser_key: &str) -> String {
         "buf curl --protocol grpc --http2-prior-knowledge -H 'authorization: Bearer {discloser_key}' \
          -d '{{\"page_size\": 3}}' http://{listen}/gongshi.v1.DisclosureService/ListDisclosures"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::CreditCode;
+
+    #[test]
+    fn demo_authority_codes_are_valid() {
+        for code in [AUTHORITY_CODE, NEIGHBOUR_CODE] {
+            assert_eq!(
+                CreditCode::parse(code).map(|c| c.as_str().to_string()).ok(),
+                Some(code.to_string())
+            );
+        }
+        // 310107 is 普陀区's division code, 310106 静安区's.
+        assert_eq!(&AUTHORITY_CODE[2..8], "310107");
+        assert_eq!(&NEIGHBOUR_CODE[2..8], "310106");
+    }
 }

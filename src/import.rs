@@ -8,7 +8,9 @@
 //! — so their order and exact spelling do not matter. Optional extra columns
 //! `程序`, `行业` and `信息类别` carry what the national columns do not; the
 //! command line gives their defaults. `公示截止期` is not read: the policy
-//! computes it.
+//! computes it. The optional `公示日期` (also `公示时间`, `CF_GSRQ`) is the day
+//! the decision was published; without it that day is unknown — never the
+//! day of the import — and the annual report counts such decisions apart.
 //!
 //! Each row becomes a `pb::PenaltyDecision` and is validated by
 //! [`convert::decision_doc`], exactly as `CreatePenaltyDecision` validates,
@@ -108,6 +110,8 @@ pub enum Column {
     Sector,
     /// 信息类别 (extra): 轻微 / 一般 / 严重.
     Severity,
+    /// 公示日期 (extra): the day the decision was published, if known.
+    PublishedOn,
 }
 
 struct Spec {
@@ -230,6 +234,7 @@ const SPECS: &[Spec] = &[
     spec(Column::Procedure, "程序", "PROCEDURE", &["处罚程序"], false),
     spec(Column::Sector, "行业", "SECTOR", &["所属行业"], false),
     spec(Column::Severity, "信息类别", "SEVERITY", &[], false),
+    spec(Column::PublishedOn, "公示日期", "CF_GSRQ", &["公示时间"], false),
 ];
 
 impl Column {
@@ -242,7 +247,8 @@ impl Column {
         self.spec().name
     }
 
-    /// The field code, e.g. `CF_XDR_MC` (extras: `PROCEDURE`, `SECTOR`, `SEVERITY`).
+    /// The field code, e.g. `CF_XDR_MC` (extras: `PROCEDURE`, `SECTOR`,
+    /// `SEVERITY`, `CF_GSRQ`).
     pub fn code(self) -> &'static str {
         self.spec().code
     }
@@ -545,6 +551,9 @@ pub struct ImportSummary {
     pub already_present: u64,
     /// Rows refused.
     pub failed: u64,
+    /// Of the imported, those without a 公示日期: published on a day nobody
+    /// recorded.
+    pub published_date_unknown: u64,
     /// Every problem of the refused rows.
     pub problems: Vec<RowProblem>,
     /// The error report, written when a row failed.
@@ -556,11 +565,12 @@ pub struct ImportSummary {
 }
 
 impl ImportSummary {
-    /// `imported 9950, already present 0, failed 50 (report: FILE.errors.csv)`.
+    /// `imported 9950, already present 0, failed 50, publication date
+    /// unknown 9950 (report: FILE.errors.csv)`.
     pub fn line(&self) -> String {
         let mut s = format!(
-            "imported {}, already present {}, failed {}",
-            self.imported, self.already_present, self.failed
+            "imported {}, already present {}, failed {}, publication date unknown {}",
+            self.imported, self.already_present, self.failed, self.published_date_unknown
         );
         if let Some(r) = &self.report {
             s.push_str(&format!(" (report: {})", r.display()));
@@ -1067,6 +1077,7 @@ pub async fn import_file(app: &App, path: &Path, opts: &ImportOptions) -> Result
         imported: 0,
         already_present: 0,
         failed: 0,
+        published_date_unknown: 0,
         problems: Vec::new(),
         report: None,
         ignored_columns: layout.ignored.clone(),
@@ -1080,20 +1091,21 @@ pub async fn import_file(app: &App, path: &Path, opts: &ImportOptions) -> Result
             cells,
             errors: cell_errors,
         } = row;
-        match validate_row(&layout, &cells, &cell_errors, opts, today) {
-            Ok(doc) => batch.push(ImportItem {
+        match validate_import_row(&layout, &cells, &cell_errors, opts, today) {
+            Ok(ImportRow { doc, published_on }) => batch.push(ImportItem {
                 doc,
                 source: ImportSource {
                     file: file_name.clone(),
                     row: number,
                 },
+                published_on,
             }),
             Err(problems) => summary.fail(&layout, number, problems),
         }
         if batch.len() == BATCH || (k + 1 == total && !batch.is_empty()) {
             let items = std::mem::take(&mut batch);
             let first_row = items.first().map(|i| i.source.row).unwrap_or(number);
-            let rows_of: Vec<u64> = items.iter().map(|i| i.source.row).collect();
+            let rows_of: Vec<(u64, bool)> = items.iter().map(|i| (i.source.row, i.published_on.is_none())).collect();
             let results = match app.import_decisions(&caller, items).await {
                 Ok(r) => r,
                 Err(cause) => {
@@ -1106,9 +1118,12 @@ pub async fn import_file(app: &App, path: &Path, opts: &ImportOptions) -> Result
                     });
                 }
             };
-            for (row, result) in rows_of.into_iter().zip(results) {
+            for ((row, date_unknown), result) in rows_of.into_iter().zip(results) {
                 match result {
-                    Ok(_) => summary.imported += 1,
+                    Ok(_) => {
+                        summary.imported += 1;
+                        summary.published_date_unknown += u64::from(date_unknown);
+                    }
                     Err(AppError::AlreadyExists { .. }) => summary.already_present += 1,
                     Err(AppError::Invalid {
                         violations, message, ..
@@ -1162,6 +1177,27 @@ pub fn validate_row(
     opts: &ImportOptions,
     today: NaiveDate,
 ) -> Result<DecisionDoc, Vec<(Option<Column>, String)>> {
+    validate_import_row(layout, cells, cell_errors, opts, today).map(|r| r.doc)
+}
+
+/// A valid row: the decision and its publication date.
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    /// The decision, validated as `CreatePenaltyDecision` validates.
+    pub doc: DecisionDoc,
+    /// Its 公示日期; `None` when the file does not give one.
+    pub published_on: Option<NaiveDate>,
+}
+
+/// [`validate_row`], with the row's 公示日期: a date, not before the
+/// decision date, not in the future.
+pub fn validate_import_row(
+    layout: &Layout,
+    cells: &[String],
+    cell_errors: &[(usize, String)],
+    opts: &ImportOptions,
+    today: NaiveDate,
+) -> Result<ImportRow, Vec<(Option<Column>, String)>> {
     let mut problems: Vec<(Option<Column>, String)> = Vec::new();
     let mut reported = HashSet::new();
     for (i, e) in cell_errors {
@@ -1176,13 +1212,52 @@ pub fn validate_row(
             problems.push((Some(col), reason));
         }
     }
-    match convert::decision_doc(&msg, "penalty_decision.", today) {
-        Ok(doc) if problems.is_empty() => return Ok(doc),
-        Ok(_) => {}
-        Err(AppError::Invalid { violations, .. }) => problems.extend(violation_problems(&violations, &reported)),
-        Err(e) => problems.push((None, e.to_string())),
+    let published = get_published_on(layout, cells, today);
+    let doc = match convert::decision_doc(&msg, "penalty_decision.", today) {
+        Ok(doc) => Some(doc),
+        Err(AppError::Invalid { violations, .. }) => {
+            problems.extend(violation_problems(&violations, &reported));
+            None
+        }
+        Err(e) => {
+            problems.push((None, e.to_string()));
+            None
+        }
+    };
+    let published_on = match published {
+        Ok(Some(day)) if doc.as_ref().is_some_and(|d| day < d.decided_on) => {
+            problems.push((
+                Some(Column::PublishedOn),
+                "is before the decision date (处罚决定日期)".into(),
+            ));
+            None
+        }
+        Ok(p) => p,
+        Err(reason) => {
+            if !reported.contains(&Column::PublishedOn) {
+                problems.push((Some(Column::PublishedOn), reason));
+            }
+            None
+        }
+    };
+    match doc {
+        Some(doc) if problems.is_empty() => Ok(ImportRow { doc, published_on }),
+        _ => Err(problems),
     }
-    Err(problems)
+}
+
+/// The row's 公示日期: `None` when the column is absent or the cell empty.
+fn get_published_on(layout: &Layout, cells: &[String], today: NaiveDate) -> Result<Option<NaiveDate>, String> {
+    let raw = layout.get(cells, Column::PublishedOn);
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let day = NaiveDate::parse_from_str(&normalize_date(raw), "%Y-%m-%d")
+        .map_err(|_| "is not a date (YYYY-MM-DD, YYYY/MM/DD or an Excel date)".to_string())?;
+    if day > today {
+        return Err("must not be in the future (China Standard Time)".into());
+    }
+    Ok(Some(day))
 }
 
 /// `FILE.errors.csv`: UTF-8 with BOM (so Excel reads it), CRLF, columns

@@ -228,6 +228,7 @@ pub async fn seed(app: &Arc<App>, url: &str, batch: &Batch) -> Result<Vec<(Strin
         sector: Sector::Other,
         severity: Severity::General,
         major: false,
+        major_flag: None,
         decided_on,
         effective_until: None,
         authority: authority.clone(),
@@ -259,6 +260,8 @@ pub async fn seed(app: &Arc<App>, url: &str, batch: &Batch) -> Result<Vec<(Strin
         exclusion: None,
         withdrawal: None,
         publish_time: Some(now),
+        publish_date_unknown: false,
+        correction_awaiting_review: None,
     };
     let common = Common {
         authority_code: authority.credit_code.clone(),

@@ -336,6 +336,7 @@ pub fn decision_doc(p: &pb::PenaltyDecision, prefix: &str, today: NaiveDate) -> 
         sector: sector.unwrap_or(Sector::Other),
         severity: severity.unwrap_or(Severity::General),
         major: p.major,
+        major_flag: Some(p.major),
         decided_on: decided_on.unwrap_or(today),
         effective_until,
         authority,
@@ -489,6 +490,7 @@ pub fn decision_out(row: &DecisionRow, sensitive: bool) -> pb::PenaltyDecision {
             legal_event_on: w.legal_event_on.map(|d| d.to_string()).unwrap_or_default(),
         }),
         recorded_by: Some(actor(&m.recorded_by)),
+        correction_awaiting_review: m.correction_awaiting_review.is_some(),
         ..doc_out(&row.doc, sensitive)
     }
 }
@@ -538,7 +540,7 @@ pub fn disclosure_out(d: DisclosureRow) -> pb::Disclosure {
     pb::Disclosure {
         name: format!("disclosures/{}", d.id),
         penalty_decision: format!("penaltyDecisions/{}", d.decision_id),
-        published_at: Some(ts(d.published_at)),
+        published_at: d.published_at.map(ts),
         state: enum_out!(pb::DisclosureState, "DISCLOSURE_STATE_", d.state),
         repair_pending: d.repair_pending,
         version: i32::try_from(d.version).unwrap_or(i32::MAX),

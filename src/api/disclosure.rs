@@ -75,7 +75,7 @@ pub fn change_out(c: ChangeView) -> pb::DisclosureChange {
         record: c.record.map(|r| pb::Disclosure {
             name: format!("disclosures/{}", c.disclosure_id),
             penalty_decision: format!("penaltyDecisions/{}", c.decision_id),
-            published_at: Some(ts(c.published_at)),
+            published_at: c.published_at.map(ts),
             state: pb::DisclosureState::Active as i32,
             repair_pending: c.repair_pending,
             version,

@@ -290,19 +290,26 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         let r = req.into_inner();
         let id = decision_id(&r.name)?;
         let reason = check_reason("reason", &r.reason, true)?;
-        let current = self.app.get_decision(id).await?;
-        let mut merged = convert::doc_out(&current.doc, true);
         let patch = r.penalty_decision.unwrap_or_default();
         let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
-        apply_mask(&mut merged, &patch, &paths)?;
-        let doc = convert::decision_doc(&merged, "penalty_decision.", self.app.clock.today_cst())?;
+        // A mask that names no correctable field is refused before anything is read.
+        apply_mask(&mut pb::PenaltyDecision::default(), &patch, &paths)?;
+        let today = self.app.clock.today_cst();
+        let mask = paths.clone();
+        // Merged onto the decision as read inside the correction's
+        // transaction, under the write's lock (App::correct_decision).
+        let apply = Box::new(move |current: &crate::domain::record::DecisionDoc| {
+            let mut merged = convert::doc_out(current, true);
+            apply_mask(&mut merged, &patch, &mask)?;
+            convert::decision_doc(&merged, "penalty_decision.", today)
+        });
         let row = self
             .app
             .correct_decision(
                 &caller,
                 id,
                 &r.etag,
-                CorrectionPatch { doc, reason, paths },
+                CorrectionPatch { apply, reason, paths },
                 shown_via(&caller, "CorrectPenaltyDecision"),
             )
             .await?;

@@ -194,7 +194,8 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
             );
         }
         let recipient = v.text("recipient", &r.recipient, limits::NAME, true);
-        let relation = v.text("recipient_relation", &r.recipient_relation, limits::NAME, true);
+        // Required or not by the method and the recipient: App::record_delivery.
+        let relation = v.text("recipient_relation", &r.recipient_relation, limits::NAME, false);
         let consent_ref = v.text("consent_ref", &r.consent_ref, limits::REMARKS, false);
         let witnesses: Vec<String> = r
             .witnesses

@@ -51,6 +51,8 @@ fn figures(f: YearFigures) -> pb::YearFigures {
         timeliness_provisional: f.timeliness_provisional,
         withdrawal_timeliness_provisional: f.withdrawal_timeliness_provisional,
         median_working_days_provisional: f.median_working_days_provisional,
+        repairs_closed: f.repairs_closed,
+        published_date_unknown: f.published_date_unknown,
     }
 }
 

@@ -7,12 +7,14 @@ use serde_json::json;
 
 use super::keys::Caller;
 use super::{App, AppError, AppResult, FieldViolation, new_id};
+use crate::domain::clock::cst_midnight;
 use crate::domain::lifecycle::{
     Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Exclusion, Fulfillment, LegalReview,
     Micros, ReviewChecklist, ReviewOpinion, TerminationReason, Withdrawal, WithdrawalEvent,
 };
 use crate::domain::policy::{PartyKind, PolicyInput, PublicationDecision};
 use crate::domain::record::{DecisionDoc, PublicDates, PublicRecord};
+use crate::domain::repair::ClosureCause;
 use crate::store::{DecisionRow, DisclosureRow, NewChange, NewEvent, Tx};
 
 /// A legal review as submitted.
@@ -26,15 +28,41 @@ pub struct ReviewInput {
     pub comment: String,
 }
 
-/// A correction: the decision's content after the update mask was applied.
-#[derive(Debug, Clone)]
+/// Applies a correction to a decision's content as read inside the
+/// correction's transaction (see [`CorrectionPatch`]).
+pub type ApplyCorrection = Box<dyn FnOnce(&DecisionDoc) -> AppResult<DecisionDoc> + Send>;
+
+/// A correction. The update mask is applied to the decision as read under
+/// the write's lock, inside the correction's transaction, so concurrent
+/// corrections of different fields all land (an etag is optional).
 pub struct CorrectionPatch {
-    /// New content.
-    pub doc: DecisionDoc,
+    /// Computes the corrected content from the current one (the adapter's
+    /// mask-and-validate step).
+    pub apply: ApplyCorrection,
     /// Why (recorded in the event).
     pub reason: String,
     /// The fields changed.
     pub paths: Vec<String>,
+}
+
+impl std::fmt::Debug for CorrectionPatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CorrectionPatch")
+            .field("reason", &self.reason)
+            .field("paths", &self.paths)
+            .finish_non_exhaustive()
+    }
+}
+
+/// When a publication happened, as far as anyone knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Published {
+    /// Now: publication through gongshi.
+    Now,
+    /// On this day (imported history with its 公示日期).
+    On(NaiveDate),
+    /// Unknown (imported history without one).
+    Unknown,
 }
 
 /// The etag of a row version.
@@ -114,9 +142,19 @@ fn invalid_transition(row: &DecisionRow, action: &str) -> AppError {
 impl App {
     /// Whether a decision is major by the client's flag or the configured rules.
     pub fn is_major(&self, doc: &DecisionDoc) -> bool {
-        doc.major
-            || doc.fine_fen >= self.major.fine_threshold_fen
-            || doc.penalty_kinds.iter().any(|k| self.major.kinds.contains(k))
+        self.major_flag(doc) || self.major_by_rules(doc)
+    }
+
+    /// Whether the configured rules alone make a decision major.
+    fn major_by_rules(&self, doc: &DecisionDoc) -> bool {
+        doc.fine_fen >= self.major.fine_threshold_fen || doc.penalty_kinds.iter().any(|k| self.major.kinds.contains(k))
+    }
+
+    /// The client's own `major` flag. A decision stored before the flag was
+    /// kept apart is taken to have been flagged when the rules do not
+    /// explain its `major`.
+    fn major_flag(&self, doc: &DecisionDoc) -> bool {
+        doc.major_flag.unwrap_or_else(|| doc.major && !self.major_by_rules(doc))
     }
 
     /// Records a decision. Idempotent on (caller key, `request_id`). With
@@ -150,6 +188,8 @@ impl App {
                 exclusion: None,
                 withdrawal: None,
                 publish_time: None,
+                publish_date_unknown: false,
+                correction_awaiting_review: None,
             },
             state: DecisionState::Recorded,
             disclosure_id: None,
@@ -287,7 +327,10 @@ impl App {
                 message: "the legal reviewer must not be the officer who recorded the decision".into(),
             });
         }
-        if row.state != DecisionState::Recorded {
+        // Before publication, or a published decision's correction that made
+        // it major and waits for the review of its corrected version.
+        let awaiting = row.state == DecisionState::Published && row.meta.correction_awaiting_review.is_some();
+        if row.state != DecisionState::Recorded && !awaiting {
             return Err(invalid_transition(&row, "review"));
         }
         let now = self.now_micros();
@@ -297,6 +340,7 @@ impl App {
             comment: input.comment.clone(),
             reviewer: caller.actor(),
             at: now,
+            decision_version: row.version,
         });
         row.version += 1;
         row.update_time = now;
@@ -344,6 +388,13 @@ impl App {
     ) -> AppResult<DecisionRow> {
         let mut tx = self.store.begin().await?;
         let row = self.locked_decision(&mut tx, id, etag_given).await?;
+        if row.state == DecisionState::Published
+            && let Some(version) = row.meta.correction_awaiting_review
+        {
+            return self
+                .publish_reviewed_correction(tx, caller, row, version, shown_via)
+                .await;
+        }
         if row.state != DecisionState::Recorded {
             return Err(invalid_transition(&row, "publish"));
         }
@@ -358,7 +409,9 @@ impl App {
         // the feed entry must stay the last write of the transaction.
         self.audit_shown(&mut tx, caller, &row, shown_via, self.now_micros())
             .await?;
-        let (row, fed) = self.publish_in_tx(&mut tx, &caller.actor(), row, None).await?;
+        let (row, fed) = self
+            .publish_in_tx(&mut tx, &caller.actor(), row, None, Published::Now)
+            .await?;
         tx.commit().await?;
         if fed {
             self.feed_committed();
@@ -371,13 +424,16 @@ impl App {
     /// whose checks have passed (locked or just inserted in `tx`) and writes
     /// the decision, its disclosure, event and feed entry. The caller
     /// commits, then calls `feed_committed` if the returned flag says a feed
-    /// entry was written. `note` adds provenance to the event.
+    /// entry was written. `note` adds provenance to the event; `published`
+    /// says when the publication happened (history: on its 公示日期, or on
+    /// an unknown day).
     pub(super) async fn publish_in_tx(
         &self,
         tx: &mut Box<dyn Tx>,
         actor: &Actor,
         mut row: DecisionRow,
         note: Option<&EventNote>,
+        published: Published,
     ) -> AppResult<(DecisionRow, bool)> {
         let now = self.now_micros();
         let today = self.clock.today_cst();
@@ -415,6 +471,30 @@ impl App {
                 // Entered after its maximum period ended (history being
                 // migrated): recorded as expired at once, never shared.
                 let already_over = p.publicity_ends_on < today;
+                let published_at = match published {
+                    Published::Now => Some(now),
+                    Published::On(day) => Some(cst_midnight(day).timestamp_micros()),
+                    Published::Unknown => None,
+                };
+                // History says when it was published: its 公示日期, or that
+                // nobody recorded one.
+                let history_note;
+                let note = match (published, note) {
+                    (Published::Now, n) => n,
+                    (p, n) => {
+                        let on = match p {
+                            Published::On(day) => day.to_string(),
+                            _ => "unknown".to_string(),
+                        };
+                        let mut merged = n.cloned().unwrap_or_else(|| EventNote {
+                            summary: format!("published on {on}"),
+                            details: serde_json::Map::new(),
+                        });
+                        merged.details.insert("published_on".into(), json!(on));
+                        history_note = merged;
+                        Some(&history_note)
+                    }
+                };
                 let disclosure = DisclosureRow {
                     id: new_id(),
                     decision_id: row.id.clone(),
@@ -427,14 +507,15 @@ impl App {
                     content,
                     content_sha256: sha.clone(),
                     repair_pending: false,
-                    published_at: now,
+                    published_at,
                     terminated_at: already_over.then_some(now),
                     termination_reason: already_over.then_some(TerminationReason::Expired),
                     update_time: now,
                 };
                 row.state = DecisionState::Published;
                 row.disclosure_id = Some(disclosure.id.clone());
-                row.meta.publish_time = Some(now);
+                row.meta.publish_time = published_at;
+                row.meta.publish_date_unknown = published == Published::Unknown;
                 tx.update_decision(&row).await?;
                 tx.insert_disclosure(&disclosure).await?;
                 tx.append_event(&NewEvent {
@@ -489,7 +570,13 @@ impl App {
     }
 
     /// Corrects a decision. A published one gets a new disclosure version and
-    /// a `CORRECTED` change; its periods are recomputed by the policy.
+    /// a `CORRECTED` change; its periods are recomputed by the policy, and
+    /// `major` by the same rule as at creation. A correction that makes a
+    /// published decision major is stored but not published: it waits for
+    /// an approving legal review of the corrected version, then
+    /// `PublishPenaltyDecision` publishes it (行政处罚法 Art. 58). The
+    /// correction is applied to the decision as read under the write's lock,
+    /// so concurrent corrections of different fields all land.
     ///
     /// `shown_via` names the RPC whose response shows the result to the
     /// caller: that read is recorded in the same transaction (see
@@ -507,61 +594,63 @@ impl App {
         if row.state == DecisionState::Withdrawn {
             return Err(invalid_transition(&row, "correct"));
         }
-        let mut doc = patch.doc;
+        let CorrectionPatch { apply, reason, paths } = patch;
+        let old = row.doc.clone();
+        let mut doc = apply(&old)?;
+        let corrects = |field: &str| {
+            paths
+                .iter()
+                .any(|p| p == field || p.strip_prefix(field).is_some_and(|rest| rest.starts_with('.')))
+        };
+        // `major` is recomputed from the client's flag (kept unless corrected)
+        // and the rules, as at creation.
+        if !corrects("major") {
+            doc.major_flag = Some(self.major_flag(&old));
+        }
         doc.major = self.is_major(&doc);
+        // The data source follows the authority unless it was given on its own.
+        if !corrects("data_source") && old.data_source == old.authority {
+            doc.data_source = doc.authority.clone();
+        }
         let now = self.now_micros();
+        // A correction that makes a published decision major (or corrects one
+        // that already waits for review) waits for an approving legal review.
+        let hold =
+            row.disclosure_id.is_some() && doc.major && (!old.major || row.meta.correction_awaiting_review.is_some());
         let mut change = None;
         if let Some(did) = row.disclosure_id.clone()
             && let Some(mut d) = tx.disclosure_for_update(&did).await?
         {
-            let p = match self.periods(&doc)? {
-                PublicationDecision::Publish(p) => p,
-                PublicationDecision::NotPublished { rule, .. } => {
-                    return Err(AppError::precondition(
-                        "CORRECTION_REQUIRES_WITHDRAWAL",
-                        &decision_name(&row.id),
-                        format!("as corrected the decision would not be published ({rule}); withdraw it instead"),
-                    ));
-                }
-            };
-            let dates = PublicDates {
-                min_ends_on: p.min_ends_on,
-                repair_eligible_on: p.repair_eligible_on,
-                publicity_ends_on: p.publicity_ends_on,
-                rule_set: p.rule_set,
-            };
-            let content = PublicRecord::from_decision(&doc, &dates);
-            let sha = content.content_sha256();
-            if sha != d.content_sha256 {
-                d.version += 1;
-                d.content = content;
-                d.content_sha256 = sha.clone();
-                d.update_time = now;
-                tx.update_disclosure(&d, true).await?;
-                if d.state == DisclosureState::Active {
-                    change = Some(NewChange {
-                        disclosure_id: d.id.clone(),
-                        kind: ChangeKind::Corrected,
-                        reason: None,
-                        version: d.version,
-                        content_sha256: sha,
-                        public_reason: None,
-                        effective_time: now,
-                    });
-                }
+            let content = self.corrected_content(&row.id, &doc)?;
+            if !hold {
+                change = Self::republish(&mut tx, &mut d, content, now).await?;
             }
         }
         row.doc = doc;
         row.version += 1;
         row.update_time = now;
+        row.meta.correction_awaiting_review = hold.then_some(row.version);
         tx.update_decision(&row).await?;
+        let mut summary = format!("corrected: {}", paths.join(", "));
+        if hold {
+            summary.push_str(if old.major {
+                "; the decision waits for an approving legal review of this corrected version before the \
+                 correction is published (行政处罚法 Art. 58)"
+            } else {
+                "; the correction makes the decision major (重大执法决定): it is published after an approving \
+                 legal review of the corrected version (行政处罚法 Art. 58)"
+            });
+        }
         tx.append_event(&NewEvent {
             decision_id: row.id.clone(),
             kind: EventKind::Corrected,
             actor: caller.actor(),
             at: now,
-            summary: format!("corrected: {}", patch.paths.join(", ")),
-            details: json!({"paths": patch.paths, "reason": patch.reason}),
+            summary,
+            details: json!({
+                "paths": paths, "reason": reason, "major": row.doc.major, "was_major": old.major,
+                "awaiting_legal_review": hold,
+            }),
             document_sha256: change.iter().map(|c| c.content_sha256.clone()).collect(),
         })
         .await?;
@@ -577,8 +666,119 @@ impl App {
         Ok(row)
     }
 
+    /// The public content of a published decision as corrected, its periods
+    /// recomputed by the policy; refused when the policy would no longer
+    /// publish it.
+    fn corrected_content(&self, decision_id: &str, doc: &DecisionDoc) -> AppResult<PublicRecord> {
+        let p = match self.periods(doc)? {
+            PublicationDecision::Publish(p) => p,
+            PublicationDecision::NotPublished { rule, .. } => {
+                return Err(AppError::precondition(
+                    "CORRECTION_REQUIRES_WITHDRAWAL",
+                    &decision_name(decision_id),
+                    format!("as corrected the decision would not be published ({rule}); withdraw it instead"),
+                ));
+            }
+        };
+        let dates = PublicDates {
+            min_ends_on: p.min_ends_on,
+            repair_eligible_on: p.repair_eligible_on,
+            publicity_ends_on: p.publicity_ends_on,
+            rule_set: p.rule_set,
+        };
+        Ok(PublicRecord::from_decision(doc, &dates))
+    }
+
+    /// Stores corrected content as the disclosure's next version (when it
+    /// differs) and returns the `CORRECTED` change to append last, if the
+    /// disclosure is active.
+    async fn republish(
+        tx: &mut Box<dyn Tx>,
+        d: &mut DisclosureRow,
+        content: PublicRecord,
+        now: Micros,
+    ) -> AppResult<Option<NewChange>> {
+        let sha = content.content_sha256();
+        if sha == d.content_sha256 {
+            return Ok(None);
+        }
+        d.version += 1;
+        d.content = content;
+        d.content_sha256 = sha.clone();
+        d.update_time = now;
+        tx.update_disclosure(d, true).await?;
+        Ok((d.state == DisclosureState::Active).then(|| NewChange {
+            disclosure_id: d.id.clone(),
+            kind: ChangeKind::Corrected,
+            reason: None,
+            version: d.version,
+            content_sha256: sha,
+            public_reason: None,
+            effective_time: now,
+        }))
+    }
+
+    /// Publishes a correction that made the decision major, once a legal
+    /// review of the corrected version (row version `version` or later)
+    /// approved it; `LEGAL_REVIEW_REQUIRED` before.
+    async fn publish_reviewed_correction(
+        &self,
+        mut tx: Box<dyn Tx>,
+        caller: &Caller,
+        mut row: DecisionRow,
+        version: i64,
+        shown_via: Option<&str>,
+    ) -> AppResult<DecisionRow> {
+        let approved = row
+            .meta
+            .review
+            .as_ref()
+            .is_some_and(|r| r.opinion == ReviewOpinion::Approve && r.decision_version >= version);
+        if !approved {
+            return Err(AppError::precondition(
+                "LEGAL_REVIEW_REQUIRED",
+                &decision_name(&row.id),
+                "a correction made the decision major: it needs an approving legal review of the corrected version \
+                 before it is published (行政处罚法 Art. 58)",
+            ));
+        }
+        let now = self.now_micros();
+        self.audit_shown(&mut tx, caller, &row, shown_via, now).await?;
+        let mut change = None;
+        if let Some(did) = row.disclosure_id.clone()
+            && let Some(mut d) = tx.disclosure_for_update(&did).await?
+        {
+            let content = self.corrected_content(&row.id, &row.doc)?;
+            change = Self::republish(&mut tx, &mut d, content, now).await?;
+        }
+        row.meta.correction_awaiting_review = None;
+        row.version += 1;
+        row.update_time = now;
+        tx.update_decision(&row).await?;
+        tx.append_event(&NewEvent {
+            decision_id: row.id.clone(),
+            kind: EventKind::Corrected,
+            actor: caller.actor(),
+            at: now,
+            summary: "correction published after an approving legal review of the corrected version".into(),
+            details: json!({"awaiting_legal_review": false, "reviewed_version": row.meta.review.as_ref().map(|r| r.decision_version)}),
+            document_sha256: change.iter().map(|c| c.content_sha256.clone()).collect(),
+        })
+        .await?;
+        let fed = change.is_some();
+        if let Some(c) = change {
+            tx.append_change(&c).await?;
+        }
+        tx.commit().await?;
+        if fed {
+            self.feed_committed();
+        }
+        Ok(row)
+    }
+
     /// Withdraws a decision (行政处罚法 Art. 48) and terminates its disclosure
-    /// with the public reason.
+    /// with the public reason. A repair application open for the disclosure
+    /// is closed in the same transaction (修复终止, `DISCLOSURE_WITHDRAWN`).
     ///
     /// `shown_via` names the RPC whose response shows the result to the
     /// caller: that read is recorded in the same transaction (see
@@ -603,17 +803,72 @@ impl App {
                 "must not be in the future",
             ));
         }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let r = self
+                .withdraw_attempt(
+                    caller,
+                    id,
+                    etag_given,
+                    legal_event,
+                    legal_event_on,
+                    public_reason,
+                    shown_via,
+                )
+                .await;
+            match r {
+                Err(AppError::Conflict) if attempt < super::repair_close::ATTEMPTS => continue,
+                r => return r,
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn withdraw_attempt(
+        &self,
+        caller: &Caller,
+        id: &str,
+        etag_given: &str,
+        legal_event: WithdrawalEvent,
+        legal_event_on: NaiveDate,
+        public_reason: &str,
+        shown_via: Option<&str>,
+    ) -> AppResult<DecisionRow> {
+        // Lock order: an open repair application, then the decision, then its
+        // disclosure. A decision's disclosure never changes once it has one,
+        // so it is looked up before the transaction.
+        let disclosure_id = self.get_decision(id).await?.disclosure_id;
         let mut tx = self.store.begin().await?;
+        let open = match &disclosure_id {
+            Some(did) => self.lock_open_repair(&mut tx, did).await?,
+            None => None,
+        };
         let mut row = self.locked_decision(&mut tx, id, etag_given).await?;
         if row.state == DecisionState::Withdrawn {
             return Err(invalid_transition(&row, "withdraw"));
         }
+        if row.disclosure_id != disclosure_id {
+            return Err(AppError::Conflict); // published meanwhile: look again
+        }
         let now = self.now_micros();
         let mut change = None;
+        let mut closed = None;
         if let Some(did) = row.disclosure_id.clone()
             && let Some(mut d) = tx.disclosure_for_update(&did).await?
             && d.state == DisclosureState::Active
         {
+            // 修复终止: an application still open has nothing left to repair.
+            closed = self
+                .close_repair_in_tx(
+                    &mut tx,
+                    open,
+                    &mut d,
+                    ClosureCause::DisclosureWithdrawn,
+                    &Actor::system("withdrawal"),
+                    now,
+                )
+                .await?;
             d.state = DisclosureState::Withdrawn;
             d.terminated_at = Some(now);
             d.termination_reason = Some(TerminationReason::Withdrawn);
@@ -639,13 +894,23 @@ impl App {
         row.version += 1;
         row.update_time = now;
         tx.update_decision(&row).await?;
+        let mut details = json!({"legal_event": legal_event, "public_reason": public_reason});
+        if let (Some(name), Some(m)) = (&closed, details.as_object_mut()) {
+            m.insert("closed_repair_application".into(), json!(name));
+        }
         tx.append_event(&NewEvent {
             decision_id: row.id.clone(),
             kind: EventKind::Withdrawn,
             actor: caller.actor(),
             at: now,
-            summary: format!("withdrawn ({legal_event}): {public_reason}"),
-            details: json!({"legal_event": legal_event, "public_reason": public_reason}),
+            summary: match &closed {
+                Some(name) => format!(
+                    "withdrawn ({legal_event}): {public_reason}; open repair application {name} closed ({})",
+                    ClosureCause::DisclosureWithdrawn
+                ),
+                None => format!("withdrawn ({legal_event}): {public_reason}"),
+            },
+            details,
             document_sha256: vec![],
         })
         .await?;

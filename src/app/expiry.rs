@@ -4,11 +4,15 @@
 //! Exactly once, even with several instances on one database: each candidate
 //! is re-read under a row lock inside its own transaction and terminated only
 //! if it is still active, so a second instance finds nothing left to do.
+//!
+//! An application still open for the disclosure is closed (修复终止,
+//! `DISCLOSURE_EXPIRED`) in the same transaction (see `repair_close`).
 
 use serde_json::json;
 
-use super::{App, AppResult};
+use super::{App, AppError, AppResult};
 use crate::domain::lifecycle::{Actor, ChangeKind, DisclosureState, EventKind, TerminationReason};
+use crate::domain::repair::ClosureCause;
 use crate::store::{NewChange, NewEvent};
 
 impl App {
@@ -37,11 +41,24 @@ impl App {
     }
 
     async fn expire_one(&self, id: &str, today: chrono::NaiveDate) -> AppResult<bool> {
-        // Lock order: decision, then disclosure (as everywhere; see app::repair).
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.expire_attempt(id, today).await {
+                Err(AppError::Conflict) if attempt < super::repair_close::ATTEMPTS => continue,
+                r => return r,
+            }
+        }
+    }
+
+    async fn expire_attempt(&self, id: &str, today: chrono::NaiveDate) -> AppResult<bool> {
+        // Lock order: an open repair application, then decision, then
+        // disclosure (as everywhere; see app::repair).
         let Some(pre) = self.store.get_disclosure(id).await? else {
             return Ok(false);
         };
         let mut tx = self.store.begin().await?;
+        let open = self.lock_open_repair(&mut tx, id).await?;
         tx.decision_for_update(&pre.decision_id).await?;
         let Some(mut d) = tx.disclosure_for_update(id).await? else {
             return Ok(false);
@@ -50,21 +67,34 @@ impl App {
             return Ok(false); // another instance got there first, or it was corrected
         }
         let now = self.now_micros();
+        let actor = Actor::system("expiry");
+        // 修复终止: an application still open has nothing left to repair.
+        let closed = self
+            .close_repair_in_tx(&mut tx, open, &mut d, ClosureCause::DisclosureExpired, &actor, now)
+            .await?;
         d.state = DisclosureState::Expired;
         d.terminated_at = Some(now);
         d.termination_reason = Some(TerminationReason::Expired);
         d.update_time = now;
         tx.update_disclosure(&d, false).await?;
+        let mut details = json!({"disclosure": format!("disclosures/{}", d.id), "publicity_ends_on": d.content.publicity_ends_on.to_string()});
+        if let (Some(name), Some(m)) = (&closed, details.as_object_mut()) {
+            m.insert("closed_repair_application".into(), json!(name));
+        }
         tx.append_event(&NewEvent {
             decision_id: d.decision_id.clone(),
             kind: EventKind::DisclosureExpired,
-            actor: Actor::system("expiry"),
+            actor,
             at: now,
-            summary: format!(
-                "publicity ended {}; disclosure expired",
-                d.content.publicity_ends_on
-            ),
-            details: json!({"disclosure": format!("disclosures/{}", d.id), "publicity_ends_on": d.content.publicity_ends_on.to_string()}),
+            summary: match &closed {
+                Some(name) => format!(
+                    "publicity ended {}; disclosure expired; open repair application {name} closed ({})",
+                    d.content.publicity_ends_on,
+                    ClosureCause::DisclosureExpired
+                ),
+                None => format!("publicity ended {}; disclosure expired", d.content.publicity_ends_on),
+            },
+            details,
             document_sha256: vec![d.content_sha256.clone()],
         })
         .await?;

@@ -8,11 +8,14 @@
 //! events (`RECORDED` and the publication's) name the file and row. The
 //! publication itself is the same code as `publish_decision`'s: the policy
 //! decides, and a decision whose publicity period is already over is recorded
-//! as expired at once and never shared.
+//! as expired at once and never shared. The publication's date is the
+//! file's 公示日期 where it has one, and otherwise unknown — never the day of
+//! the import, which would count every imported decision as published late.
 
+use chrono::NaiveDate;
 use serde_json::json;
 
-use super::decisions::EventNote;
+use super::decisions::{EventNote, Published};
 use super::keys::Caller;
 use super::{App, AppError, AppResult, new_id};
 use crate::domain::lifecycle::{Actor, DecisionMeta, DecisionState, EventKind, Role};
@@ -46,6 +49,9 @@ pub struct ImportItem {
     pub doc: DecisionDoc,
     /// Its file and row.
     pub source: ImportSource,
+    /// Its 公示日期, when the file has one; `None`: published on a day
+    /// nobody recorded (never the import's day).
+    pub published_on: Option<NaiveDate>,
 }
 
 impl App {
@@ -58,10 +64,12 @@ impl App {
         caller: &Caller,
         doc: DecisionDoc,
         source: &ImportSource,
+        published_on: Option<NaiveDate>,
     ) -> AppResult<DecisionRow> {
         let item = ImportItem {
             doc,
             source: source.clone(),
+            published_on,
         };
         self.import_decisions(caller, vec![item])
             .await?
@@ -109,7 +117,11 @@ impl App {
         actor: &Actor,
         item: ImportItem,
     ) -> AppResult<(DecisionRow, bool)> {
-        let ImportItem { mut doc, source } = item;
+        let ImportItem {
+            mut doc,
+            source,
+            published_on,
+        } = item;
         doc.major = self.is_major(&doc);
         self.periods(&doc)?;
         let now = self.now_micros();
@@ -130,6 +142,8 @@ impl App {
                 exclusion: None,
                 withdrawal: None,
                 publish_time: None,
+                publish_date_unknown: false,
+                correction_awaiting_review: None,
             },
             state: DecisionState::Recorded,
             disclosure_id: None,
@@ -162,6 +176,10 @@ impl App {
         .await?;
         // The legal-review gate of `publish_decision` is not applied: the
         // review of historical decisions happened outside gongshi.
-        self.publish_in_tx(tx, actor, row, Some(&note)).await
+        let published = match published_on {
+            Some(day) => Published::On(day),
+            None => Published::Unknown,
+        };
+        self.publish_in_tx(tx, actor, row, Some(&note), published).await
     }
 }

@@ -65,6 +65,22 @@ fn bundle_read(bundle: &BundleRow, doc: &DecisionDoc) -> Option<SensitiveRead> {
     })
 }
 
+/// Whether a delivery must say how its recipient relates to the party
+/// (民事诉讼法 Arts. 87-95): always where the documents are handed to
+/// someone — directly, left at the residence, entrusted — and for post or
+/// electronic service when the recipient is not the party itself. Public
+/// notice (公告送达) reaches no one in person: there is nobody to relate.
+fn needs_relation(method: DeliveryMethod, recipient: &str, doc: &DecisionDoc) -> bool {
+    match method {
+        DeliveryMethod::Direct | DeliveryMethod::LeftAtResidence | DeliveryMethod::Entrusted => true,
+        DeliveryMethod::Electronic | DeliveryMethod::Postal => {
+            let r = recipient.trim();
+            !r.is_empty() && r != doc.party.name.trim()
+        }
+        DeliveryMethod::PublicNotice => false,
+    }
+}
+
 impl App {
     /// The decision behind a bundle. No decision and another enterprise's
     /// decision must answer alike (existence does not leak), so a missing
@@ -173,10 +189,21 @@ impl App {
     /// data: one `SENSITIVE_DATA_READ` event each, committed before the
     /// caller may send the response.
     pub async fn audit_bundle_reads(&self, caller: &Caller, bundles: &[BundleRow], via: &str) -> AppResult<()> {
+        // One query for the page's decisions, not one per bundle.
+        let ids: Vec<String> = bundles.iter().map(|b| b.decision_id.clone()).collect();
+        let decisions: std::collections::HashMap<String, DecisionDoc> = self
+            .store
+            .get_decisions(&ids)
+            .await?
+            .into_iter()
+            .map(|d| (d.id, d.doc))
+            .collect();
         let mut reads = Vec::new();
         for b in bundles {
-            let decision = self.get_decision(&b.decision_id).await?;
-            reads.extend(bundle_read(b, &decision.doc));
+            let doc = decisions
+                .get(&b.decision_id)
+                .ok_or_else(|| AppError::NotFound(format!("penaltyDecisions/{}", b.decision_id)))?;
+            reads.extend(bundle_read(b, doc));
         }
         self.audit_reads(caller, &reads, via).await
     }
@@ -201,6 +228,14 @@ impl App {
                 "CONSENT_REQUIRED",
                 "consent_ref",
                 "electronic delivery needs a reference to the party's signed consent",
+            ));
+        }
+        if input.recipient_relation.trim().is_empty() && needs_relation(input.method, &input.recipient, &decision.doc) {
+            return Err(AppError::invalid_field(
+                "FIELD_REQUIRED",
+                "recipient_relation",
+                "is required when the documents were handed to someone (direct, left at the residence, entrusted), \
+                 or posted or served electronically to someone other than the party",
             ));
         }
         if input.method == DeliveryMethod::LeftAtResidence && input.witnesses.is_empty() {

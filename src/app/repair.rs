@@ -369,23 +369,16 @@ impl App {
     /// decision (the repair side's `repair_events` holds transitions only),
     /// committed before the caller may send the response.
     pub async fn audit_contact_reads(&self, caller: &Caller, rows: &[RepairRow], via: &str) -> AppResult<()> {
-        let mut decisions: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+        // One query for the page's disclosures, not one per application.
+        let ids: Vec<String> = rows.iter().map(|r| r.disclosure_id.clone()).collect();
+        let decisions: std::collections::HashMap<String, String> =
+            self.store.decisions_of_disclosures(&ids).await?.into_iter().collect();
         let mut reads = Vec::new();
         for row in rows {
-            let decision_id = match decisions.get(row.disclosure_id.as_str()) {
-                Some(id) => id.clone(),
-                None => {
-                    let id = self
-                        .store
-                        .get_disclosure(&row.disclosure_id)
-                        .await?
-                        .ok_or_else(|| AppError::Internal(format!("application {} has no disclosure", row.id)))?
-                        .decision_id;
-                    decisions.insert(&row.disclosure_id, id.clone());
-                    id
-                }
-            };
-            reads.extend(contact_read(row, &decision_id));
+            let decision_id = decisions
+                .get(&row.disclosure_id)
+                .ok_or_else(|| AppError::Internal(format!("application {} has no disclosure", row.id)))?;
+            reads.extend(contact_read(row, decision_id));
         }
         self.audit_reads(caller, &reads, via).await
     }

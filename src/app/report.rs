@@ -39,9 +39,13 @@ pub struct YearFigures {
     pub published: i64,
     /// Of those, published within 7 working days of the decision.
     pub published_on_time: i64,
+    /// Of those published, on a day nobody recorded (imported history
+    /// without 公示日期): left out of 及时率, never counted as late.
+    pub published_date_unknown: i64,
     /// 公示率 (percent, 2 decimals).
     pub disclosure_rate_pct: String,
-    /// 及时率 (percent, 2 decimals).
+    /// 及时率: published on time ÷ must be published, leaving out those
+    /// whose publication date is unknown (percent, 2 decimals).
     pub timeliness_rate_pct: String,
     /// Withdrawals of published decisions.
     pub withdrawals: i64,
@@ -63,6 +67,8 @@ pub struct YearFigures {
     pub repairs_revoked: i64,
     /// Still open.
     pub repairs_open: i64,
+    /// Closed (修复终止): the disclosure ended while they were open.
+    pub repairs_closed: i64,
     /// Median working days from submission to decision.
     pub median_working_days_to_decision: String,
     /// Decided after the overall due date, or open and overdue now.
@@ -191,16 +197,22 @@ impl App {
                     continue;
                 }
                 f.must_publish += 1;
-                if let Some(published_at) = d.meta.publish_time {
+                if d.meta.publish_time.is_some() || d.meta.publish_date_unknown {
                     f.published += 1;
-                    // Every record counts: a count over a provisional year is
-                    // flagged, and only a date beyond every schedule fails.
-                    let due = cal
-                        .add_working_days_counted(d.doc.decided_on, PUBLISH_WITHIN_WORKING_DAYS)
-                        .map_err(super::repair::calendar_error)?;
-                    f.timeliness_provisional |= due.provisional;
-                    if cst_date(crate::domain::clock::from_micros(published_at)) <= due.value {
-                        f.published_on_time += 1;
+                    // Imported history without 公示日期: never counted as late.
+                    // Every other record counts: a count over a provisional
+                    // year is flagged, and only a date beyond every schedule fails.
+                    match d.meta.publish_time {
+                        None => f.published_date_unknown += 1,
+                        Some(published_at) => {
+                            let due = cal
+                                .add_working_days_counted(d.doc.decided_on, PUBLISH_WITHIN_WORKING_DAYS)
+                                .map_err(super::repair::calendar_error)?;
+                            f.timeliness_provisional |= due.provisional;
+                            if cst_date(crate::domain::clock::from_micros(published_at)) <= due.value {
+                                f.published_on_time += 1;
+                            }
+                        }
                     }
                     if let Some(w) = &d.meta.withdrawal {
                         f.withdrawals += 1;
@@ -220,7 +232,7 @@ impl App {
         }
         f.enterprises_penalized = enterprises.len() as i64;
         f.disclosure_rate_pct = percent(f.published, f.must_publish);
-        f.timeliness_rate_pct = percent(f.published_on_time, f.must_publish);
+        f.timeliness_rate_pct = percent(f.published_on_time, f.must_publish - f.published_date_unknown);
         f.withdrawal_timeliness_pct = percent(f.withdrawals_within_3_days, f.withdrawals);
 
         // Repair applications submitted in the year (for this authority's disclosures).
@@ -252,6 +264,7 @@ impl App {
                     RepairState::NotAccepted => f.repairs_not_accepted += 1,
                     RepairState::Withdrawn => f.repairs_withdrawn += 1,
                     RepairState::Revoked => f.repairs_revoked += 1,
+                    RepairState::Closed => f.repairs_closed += 1,
                     _ => f.repairs_open += 1,
                 }
                 let t = &r.doc.timeline;

@@ -198,6 +198,10 @@ pub struct LegalReview {
     pub reviewer: Actor,
     /// When.
     pub at: Micros,
+    /// The decision's row version reviewed (0 in reviews stored before it
+    /// was kept): a correction awaiting review needs a review of its version.
+    #[serde(default)]
+    pub decision_version: i64,
 }
 
 /// The penalty has been carried out.
@@ -249,8 +253,21 @@ pub struct DecisionMeta {
     pub exclusion: Option<Exclusion>,
     /// Withdrawal.
     pub withdrawal: Option<Withdrawal>,
-    /// When it was published.
+    /// When it was published; for imported history, midnight CST of its
+    /// 公示日期. Empty when it was not published, or when it was but the
+    /// date is unknown (`publish_date_unknown`).
     pub publish_time: Option<Micros>,
+    /// Published, on a date nobody recorded: imported history without a
+    /// 公示日期 column. The annual report counts such decisions apart and
+    /// leaves them out of 及时率.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub publish_date_unknown: bool,
+    /// A correction made the published decision major (重大执法决定): its
+    /// content is not published until an approving legal review of the
+    /// corrected version, i.e. of a row version at least this one
+    /// (行政处罚法 Art. 58). `None` when nothing waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correction_awaiting_review: Option<i64>,
 }
 
 /// Allowed decision-state transitions; everything else is refused.

@@ -126,8 +126,15 @@ pub struct DecisionDoc {
     pub sector: Sector,
     /// Information class (轻微 / 一般 / 严重).
     pub severity: Severity,
-    /// Needs an approving legal review before publication.
+    /// Needs an approving legal review before publication: the client's flag
+    /// or the configured rules (`App::is_major`), recomputed on every
+    /// correction.
     pub major: bool,
+    /// The client's own `major` flag, kept so that a correction recomputes
+    /// `major` by the same rule as at creation. `None` in decisions stored
+    /// before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub major_flag: Option<bool>,
     /// 处罚决定日期.
     pub decided_on: NaiveDate,
     /// 处罚有效期.

@@ -27,6 +27,22 @@ str_enum!(
         Withdrawn = "WITHDRAWN",
         /// Approval revoked (fraud): the disclosure is restored. Final.
         Revoked = "REVOKED",
+        /// 修复终止: the disclosure ended while the application was open
+        /// (see [`close`]). Final.
+        Closed = "CLOSED",
+    }
+);
+
+str_enum!(
+    /// Why an open application was closed: how its disclosure ended. The
+    /// reason of the CLOSED transition.
+    ClosureCause {
+        /// The publicity period ended (expiry job).
+        DisclosureExpired = "DISCLOSURE_EXPIRED",
+        /// The decision was withdrawn (行政处罚法 Art. 48).
+        DisclosureWithdrawn = "DISCLOSURE_WITHDRAWN",
+        /// Another application for the disclosure was approved.
+        DisclosureRepaired = "DISCLOSURE_REPAIRED",
     }
 );
 
@@ -65,9 +81,21 @@ impl RepairState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            RepairState::NotAccepted | RepairState::Rejected | RepairState::Withdrawn | RepairState::Revoked
+            RepairState::NotAccepted
+                | RepairState::Rejected
+                | RepairState::Withdrawn
+                | RepairState::Revoked
+                | RepairState::Closed
         )
     }
+}
+
+/// The state an application in `from` moves to when its disclosure ends
+/// (DOMAIN.md §4: nothing is left to repair): CLOSED from an open state,
+/// `None` otherwise. No RPC leads here; the act that ends the disclosure
+/// does it in its own transaction.
+pub fn close(from: RepairState) -> Option<RepairState> {
+    from.is_open().then_some(RepairState::Closed)
 }
 
 /// The state an action leads to from `from`, or `None` when the diagram of
@@ -344,17 +372,43 @@ mod tests {
         assert_eq!(count, arrows.len());
     }
 
+    #[test]
+    fn only_open_applications_close() {
+        for s in RepairState::ALL {
+            let expected = s.is_open().then_some(RepairState::Closed);
+            assert_eq!(close(*s), expected, "{s}");
+        }
+        assert!(RepairState::Closed.is_final());
+        assert!(!RepairState::Closed.is_open());
+        for a in RepairAction::ALL {
+            assert_eq!(transition(RepairState::Closed, *a), None, "CLOSED --{a}-->");
+        }
+    }
+
     proptest! {
-        /// Random action sequences never leave the diagram, and final states stay final.
+        /// Random sequences of actions and disclosure ends (index
+        /// `RepairAction::ALL.len()`) never leave the diagram, final states
+        /// stay final, and an application is open or final, never neither
+        /// except APPROVED (which only revocation leaves).
         #[test]
-        fn random_sequences_stay_in_the_diagram(actions in proptest::collection::vec(0usize..8, 0..40)) {
+        fn random_sequences_stay_in_the_diagram(
+            actions in proptest::collection::vec(0usize..=RepairAction::ALL.len(), 0..40)
+        ) {
             let mut s = RepairState::Submitted;
             for i in actions {
-                let a = RepairAction::ALL[i];
-                if let Some(next) = transition(s, a) {
+                let next = match RepairAction::ALL.get(i) {
+                    Some(a) => transition(s, *a),
+                    None => close(s),
+                };
+                if let Some(next) = next {
                     prop_assert!(!s.is_final(), "left final state {s}");
                     s = next;
                 }
+                prop_assert!(
+                    s.is_open() != s.is_final() || s == RepairState::Approved,
+                    "{s} is neither open nor final"
+                );
+                prop_assert!(!(s.is_open() && s.is_final()), "{s} is open and final");
             }
         }
     }

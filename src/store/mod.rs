@@ -100,8 +100,9 @@ pub struct DisclosureRow {
     pub content_sha256: String,
     /// An open repair application exists.
     pub repair_pending: bool,
-    /// First published.
-    pub published_at: Micros,
+    /// First published; `None` when that is unknown (imported history
+    /// without a 公示日期).
+    pub published_at: Option<Micros>,
     /// When it stopped being public.
     pub terminated_at: Option<Micros>,
     /// Why.
@@ -155,8 +156,8 @@ pub struct ChangeView {
     pub record: Option<PublicRecord>,
     /// Current repair-pending flag of the disclosure.
     pub repair_pending: bool,
-    /// When the disclosure was first published.
-    pub published_at: Micros,
+    /// When the disclosure was first published, if known.
+    pub published_at: Option<Micros>,
 }
 
 /// An event to append to a decision's record.
@@ -293,6 +294,12 @@ pub trait Store: RepairStore + NoticeStore + CalendarStore + Send + Sync + 'stat
 
     /// A decision by id.
     async fn get_decision(&self, id: &str) -> Result<Option<DecisionRow>>;
+    /// The decisions with these ids (those that exist, in id order), in one
+    /// query: what a page of a list needs for its audit records.
+    async fn get_decisions(&self, ids: &[String]) -> Result<Vec<DecisionRow>>;
+    /// `(disclosure id, decision id)` of the disclosures with these ids, in
+    /// one query.
+    async fn decisions_of_disclosures(&self, disclosure_ids: &[String]) -> Result<Vec<(String, String)>>;
     /// Decisions after `after_id` in id order.
     async fn list_decisions(&self, f: &DecisionFilter, after_id: &str, limit: i64) -> Result<Vec<DecisionRow>>;
     /// Events of a decision with id > `after_id`.

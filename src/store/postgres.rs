@@ -51,6 +51,7 @@ sql_store!(
     // 0x67_73_66_64 = "gsfd": the gongshi feed lock.
     feed_lock = "SELECT pg_advisory_xact_lock(1735616100)",
     export_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    id_list = "(SELECT jsonb_array_elements_text(CAST($1 AS jsonb)))",
 );
 
 sql_repair!(

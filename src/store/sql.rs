@@ -64,6 +64,7 @@ pub(crate) struct RawDisclosure {
     content_sha256: String,
     repair_pending: bool,
     published_at: i64,
+    published_at_known: bool,
     terminated_at: Option<i64>,
     termination_reason: Option<String>,
     update_time: i64,
@@ -83,7 +84,7 @@ impl RawDisclosure {
             version: self.version,
             content_sha256: self.content_sha256,
             repair_pending: self.repair_pending,
-            published_at: self.published_at,
+            published_at: self.published_at_known.then_some(self.published_at),
             terminated_at: self.terminated_at,
             update_time: self.update_time,
         })
@@ -103,6 +104,7 @@ pub(crate) struct RawChange {
     effective_time: i64,
     repair_pending: bool,
     published_at: i64,
+    published_at_known: bool,
     content: Option<String>,
 }
 
@@ -126,7 +128,7 @@ impl RawChange {
             public_reason: self.public_reason,
             effective_time: self.effective_time,
             repair_pending: self.repair_pending,
-            published_at: self.published_at,
+            published_at: self.published_at_known.then_some(self.published_at),
         })
     }
 }
@@ -200,12 +202,15 @@ impl RawKey {
 ///   numbers become visible in increasing order and a reader paging by
 ///   `after_sequence` never skips one that commits late.
 /// - `export_begin`: opens the snapshot an export reads from.
+/// - `id_list`: a subquery yielding the elements of the JSON array of text
+///   bound as `$1`, so that one statement reads a whole page's ids.
 macro_rules! sql_store {
     (
         store = $store:ident, tx = $tx:ident, db = $db:ty,
         migrations = $migrations:literal,
         begin = $begin:literal, for_update = $fu:literal,
-        feed_lock = $feed_lock:literal, export_begin = $export_begin:literal $(,)?
+        feed_lock = $feed_lock:literal, export_begin = $export_begin:literal,
+        id_list = $id_list:literal $(,)?
     ) => {
         /// A write transaction of this backend.
         pub struct $tx {
@@ -260,6 +265,41 @@ macro_rules! sql_store {
                 raw.map(RawDecision::into_row).transpose()
             }
 
+            async fn get_decisions(&self, ids: &[String]) -> $crate::store::Result<Vec<$crate::store::DecisionRow>> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let rows = sqlx::query_as::<$db, RawDecision>(concat!(
+                    "SELECT id, state, disclosure_id, version, doc, meta, create_time, update_time \
+                     FROM penalty_decisions WHERE id IN ",
+                    $id_list,
+                    " ORDER BY id"
+                ))
+                .bind(to_json(&ids)?)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+                rows.into_iter().map(RawDecision::into_row).collect()
+            }
+
+            async fn decisions_of_disclosures(
+                &self,
+                disclosure_ids: &[String],
+            ) -> $crate::store::Result<Vec<(String, String)>> {
+                if disclosure_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                sqlx::query_as::<$db, (String, String)>(concat!(
+                    "SELECT id, decision_id FROM disclosures WHERE id IN ",
+                    $id_list,
+                    " ORDER BY id"
+                ))
+                .bind(to_json(&disclosure_ids)?)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)
+            }
+
             async fn list_decisions(
                 &self,
                 f: &$crate::store::DecisionFilter,
@@ -309,7 +349,7 @@ macro_rules! sql_store {
             async fn get_disclosure(&self, id: &str) -> $crate::store::Result<Option<$crate::store::DisclosureRow>> {
                 let raw = sqlx::query_as::<$db, RawDisclosure>(
                     "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
-                     published_at, terminated_at, termination_reason, update_time \
+                     published_at, published_at_known, terminated_at, termination_reason, update_time \
                      FROM disclosures WHERE id = $1",
                 )
                 .bind(id)
@@ -327,7 +367,7 @@ macro_rules! sql_store {
             ) -> $crate::store::Result<Vec<$crate::store::DisclosureRow>> {
                 let rows = sqlx::query_as::<$db, RawDisclosure>(
                     "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
-                     published_at, terminated_at, termination_reason, update_time \
+                     published_at, published_at_known, terminated_at, termination_reason, update_time \
                      FROM disclosures \
                      WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR authority_code = $3) \
                        AND ($4 = '' OR state = $4) AND ($5 = '' OR decided_on >= $5) AND ($6 = '' OR decided_on <= $6) \
@@ -351,7 +391,7 @@ macro_rules! sql_store {
                 // terminated, no change of it carries its content again.
                 let rows = sqlx::query_as::<$db, RawChange>(
                     "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
-                            c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, \
+                            c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, d.published_at_known, \
                             CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' THEN v.content END AS content \
                      FROM disclosure_changes c \
                      JOIN disclosures d ON d.id = c.disclosure_id \
@@ -552,7 +592,7 @@ macro_rules! sql_store {
             async fn disclosure_for_update(&mut self, id: &str) -> $crate::store::Result<Option<$crate::store::DisclosureRow>> {
                 let raw = sqlx::query_as::<$db, RawDisclosure>(concat!(
                     "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
-                     published_at, terminated_at, termination_reason, update_time \
+                     published_at, published_at_known, terminated_at, termination_reason, update_time \
                      FROM disclosures WHERE id = $1 ",
                     $fu
                 ))
@@ -568,8 +608,8 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO disclosures (id, decision_id, state, version, content, content_sha256, \
                        party_credit_code, authority_code, decided_on, publicity_ends_on, repair_eligible_on, \
-                       repair_pending, published_at, terminated_at, termination_reason, update_time) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                       repair_pending, published_at, published_at_known, terminated_at, termination_reason, update_time) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
                 )
                 .bind(&row.id)
                 .bind(&row.decision_id)
@@ -583,7 +623,10 @@ macro_rules! sql_store {
                 .bind(row.content.publicity_ends_on.to_string())
                 .bind(row.content.repair_eligible_on.to_string())
                 .bind(row.repair_pending)
-                .bind(row.published_at)
+                // Unknown (imported history without 公示日期): the column keeps
+                // when it was recorded, and the flag says it is not the date.
+                .bind(row.published_at.unwrap_or(row.update_time))
+                .bind(row.published_at.is_some())
                 .bind(row.terminated_at)
                 .bind(row.termination_reason.map(|r| r.as_str()))
                 .bind(row.update_time)

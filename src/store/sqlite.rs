@@ -61,6 +61,7 @@ sql_store!(
     for_update = "",
     feed_lock = "SELECT 1",
     export_begin = "BEGIN",
+    id_list = "(SELECT value FROM json_each($1))",
 );
 
 sql_repair!(store = SqliteStore, tx = SqliteTx, db = sqlx::Sqlite, for_update = "");

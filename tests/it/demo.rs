@@ -157,5 +157,56 @@ async fn demo_fills_every_backend_with_every_lifecycle() {
                 .unwrap_or(0);
             assert!(n > 0, "{}: no {part} in {summary:?}", db.backend);
         }
+        demo_is_the_first_users_bureau(&db).await;
     }
+}
+
+/// Issue 14: the demo's decisions are 上海市普陀区应急管理局's (the service's
+/// first user), a few its neighbour's, so the report's authority filter
+/// shows something for each.
+async fn demo_is_the_first_users_bureau(db: &support::TestDb) {
+    use gongshi::demo::{AUTHORITY, AUTHORITY_CODE, NEIGHBOUR, NEIGHBOUR_CODE};
+    let b = db.backend;
+    let cfg = gongshi::config::Config {
+        database_url: db.url.clone(),
+        ..gongshi::config::Config::default()
+    };
+    let clock = std::sync::Arc::new(gongshi::domain::clock::ManualClock::at_cst_noon(
+        gongshi::domain::clock::cst_date(chrono::Utc::now()),
+    ));
+    let app = cfg.open_app(clock).await.expect("open the demo database");
+    let mut by_authority: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    let mut after = String::new();
+    loop {
+        let page = app
+            .store
+            .list_decisions(&Default::default(), &after, 500)
+            .await
+            .expect("list decisions");
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        for d in &page {
+            *by_authority
+                .entry((d.doc.authority.name.clone(), d.doc.authority.credit_code.clone()))
+                .or_default() += 1;
+        }
+    }
+    let count = |name: &str, code: &str| {
+        by_authority
+            .get(&(name.to_string(), code.to_string()))
+            .copied()
+            .unwrap_or(0)
+    };
+    let (ours, neighbour) = (count(AUTHORITY, AUTHORITY_CODE), count(NEIGHBOUR, NEIGHBOUR_CODE));
+    let total: usize = by_authority.values().sum();
+    assert_eq!(ours + neighbour, total, "{b}: other authorities in {by_authority:?}");
+    assert!(ours > 5 * neighbour && neighbour > 0, "{b}: {by_authority:?}");
+    assert_eq!(AUTHORITY, "上海市普陀区应急管理局");
+    // The report's authority filter tells them apart.
+    let year = 2025;
+    let (all, _, _) = app.annual_report(year, "").await.expect("report");
+    let (mine, _, _) = app.annual_report(year, AUTHORITY_CODE).await.expect("report");
+    let (theirs, _, _) = app.annual_report(year, NEIGHBOUR_CODE).await.expect("report");
+    assert!(mine.decisions > 0 && theirs.decisions > 0, "{b}: {mine:?} {theirs:?}");
+    assert_eq!(mine.decisions + theirs.decisions, all.decisions, "{b}");
 }

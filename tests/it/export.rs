@@ -413,6 +413,7 @@ async fn seed(url: &str) -> i64 {
         sector: Sector::Other,
         severity: Severity::General,
         major: false,
+        major_flag: None,
         decided_on: today,
         effective_until: None,
         authority: authority.clone(),
@@ -444,6 +445,8 @@ async fn seed(url: &str) -> i64 {
         exclusion: None,
         withdrawal: None,
         publish_time: Some(now),
+        publish_date_unknown: false,
+        correction_awaiting_review: None,
     };
     let common = SeedCommon {
         authority_code: authority.credit_code.clone(),

@@ -379,7 +379,7 @@ async fn out_of_order_commits_never_let_a_reader_skip_a_sequence() {
                 version: row.version,
                 content_sha256: row.content_sha256.clone(),
                 public_reason: None,
-                effective_time: row.published_at,
+                effective_time: row.update_time,
             };
             tasks.push(tokio::spawn(async move {
                 let mut mine = Vec::new();

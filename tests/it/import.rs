@@ -305,7 +305,7 @@ fn check_run(run: &Run, file: &Path, header: &[String], imported: usize, present
     assert_eq!(
         summary,
         format!(
-            "imported {imported}, already present {present}, failed {BAD} (report: {})",
+            "imported {imported}, already present {present}, failed {BAD}, publication date unknown {imported} (report: {})",
             report.display()
         ),
         "{}",
@@ -557,7 +557,7 @@ async fn missing_columns_refuse_the_file_and_clean_files_leave_no_report() {
         assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
         assert_eq!(
             run.stdout.lines().last(),
-            Some("imported 3, already present 0, failed 0")
+            Some("imported 3, already present 0, failed 0, publication date unknown 3")
         );
         assert!(!report_of(&file).exists(), "stale report removed");
         assert_eq!(scalar(&db, "SELECT COUNT(*) FROM penalty_decisions").await, 3);

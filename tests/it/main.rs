@@ -25,6 +25,7 @@ mod publication;
 mod repair;
 mod repair_support;
 mod report;
+mod rules_in_use;
 mod sensitive_audit;
 mod shutdown;
 mod support;

@@ -713,25 +713,27 @@ async fn eligibility_reports_every_unmet_condition() {
             &expired.disclosure,
             b,
         );
-        // Several at once: expired and an application open.
+        // The application open when its disclosure expired was closed with it
+        // (修复终止, issue 14): only the expiry is unmet now.
         let e = env
             .check(&expired_open.ent, &expired_open.disclosure)
             .await
             .expect("check");
-        assert_eq!(unmet(&e), sorted(&[NOT_ACTIVE, OPEN]), "{b}");
+        assert_eq!(unmet(&e), [NOT_ACTIVE], "{b}");
         assert_unmet(
             env.submit(&expired_open.ent, "", expired_open.application()).await,
-            &[NOT_ACTIVE, OPEN],
+            &[NOT_ACTIVE],
             &expired_open.disclosure,
             b,
         );
-        // And the open one can no longer take down what already expired.
+        let closed = env.get(&env.reviewer, &pending.name).await.expect("get");
+        assert_eq!(closed.state, pb::RepairState::Closed as i32, "{b}");
+        assert_eq!(closed.last_reason, "DISCLOSURE_EXPIRED", "{b}");
+        // And it can no longer take down what already expired.
         let r = env
-            .act(RepairAction::Approve, &pending.name, &pending.etag, &expired_open.ent)
+            .act(RepairAction::Approve, &pending.name, &closed.etag, &expired_open.ent)
             .await;
-        assert_code(&r, Code::FailedPrecondition, NOT_ACTIVE, b);
-        let still = env.get(&env.reviewer, &pending.name).await.expect("get");
-        assert_eq!(still.state, pb::RepairState::Accepted as i32, "{b}");
+        assert_code(&r, Code::FailedPrecondition, "INVALID_STATE_TRANSITION", b);
         let changes = env.feed_of(&expired_open.disclosure).await;
         assert!(
             !changes

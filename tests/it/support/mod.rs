@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod counting;
 pub mod pg;
 
 use std::net::SocketAddr;
@@ -173,6 +174,33 @@ impl TestServer {
             ..Config::default()
         };
         let app = cfg.open_app(clock.clone()).await.expect("open app");
+        Self::serve(app, clock, tune).await
+    }
+
+    /// Starts a server like [`TestServer::start`] whose store is wrapped in
+    /// a [`counting::CountingStore`], to count what a call reads.
+    pub async fn start_counting(url: &str, clock: Arc<ManualClock>) -> (TestServer, Arc<counting::CountingStore>) {
+        let cfg = Config {
+            database_url: url.to_string(),
+            max_connections: 8,
+            ..Config::default()
+        };
+        let plain = cfg.open_app(clock.clone()).await.expect("open app");
+        let store = Arc::new(counting::CountingStore::new(plain.store.clone()));
+        let app = App::new(
+            store.clone(),
+            plain.clock.clone(),
+            plain.policy.clone(),
+            cfg.calendar().expect("calendar"),
+            plain.major.clone(),
+        )
+        .with_repair(plain.repair.clone())
+        .with_notices(plain.notices.clone());
+        (Self::serve(Arc::new(app), clock, |_| {}).await, store)
+    }
+
+    /// Serves `app` on 127.0.0.1:0.
+    async fn serve(app: Arc<App>, clock: Arc<ManualClock>, tune: impl FnOnce(&mut ServerOptions)) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
