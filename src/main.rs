@@ -1,4 +1,5 @@
-//! The `gongshi` command: `serve` (the default), `migrate`, `keys`.
+//! The `gongshi` command: `serve` (the default), `migrate`, `keys`, `demo`,
+//! `import`, `notices pdf`.
 //! Thin: parses the command line and calls into the library.
 
 use std::path::PathBuf;
@@ -62,6 +63,13 @@ enum Command {
     /// Import historical decisions from a CSV or XLSX file in the national
     /// column order; bad rows go to FILE.errors.csv. Exits 1 if any row failed.
     Import(ImportArgs),
+    /// Notice documents for the service window.
+    Notices {
+        #[command(subcommand)]
+        action: NoticesCommand,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -88,6 +96,20 @@ struct ImportArgs {
     procedure: String,
     #[command(flatten)]
     db: DbArgs,
+}
+
+#[derive(Subcommand)]
+enum NoticesCommand {
+    /// Write the PDFs of a decision's notice bundle (rendering it first if
+    /// need be) into DIR, with their SHA-256 sums in DIR/SHA256SUMS
+    /// (`sha256sum -c` format), for printing.
+    Pdf {
+        /// The decision: its id or `penaltyDecisions/{id}`.
+        decision_id: String,
+        /// Directory to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -319,6 +341,33 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn notices_pdf(db: DbArgs, decision_id: &str, out: &std::path::Path) -> anyhow::Result<()> {
+    let cfg = load_config(&db, None)?;
+    let app = cfg.open_app(Arc::new(SystemClock)).await?;
+    let id = decision_id.strip_prefix("penaltyDecisions/").unwrap_or(decision_id);
+    let via = "gongshi notices pdf";
+    let printed = app
+        .print_bundle(&gongshi::app::notice::cli_caller(via), id, via)
+        .await?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut sums = String::new();
+    for p in &printed {
+        let path = out.join(&p.file_name);
+        std::fs::write(&path, &p.content).with_context(|| format!("cannot write {}", path.display()))?;
+        sums.push_str(&format!("{}  {}\n", p.sha256, p.file_name));
+        println!("{}  {} ({} pages)", p.sha256, path.display(), p.page_count);
+    }
+    let path = out.join("SHA256SUMS");
+    std::fs::write(&path, sums).with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "{} documents of penaltyDecisions/{id}/noticeBundle version {}; sums in {}",
+        printed.len(),
+        printed.first().map(|p| p.bundle.version).unwrap_or_default(),
+        path.display()
+    );
+    Ok(())
+}
+
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -334,6 +383,10 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Keys { action, db }) => keys(action, db).await,
+        Some(Command::Notices {
+            action: NoticesCommand::Pdf { decision_id, out },
+            db,
+        }) => notices_pdf(db, &decision_id, &out).await,
         Some(Command::Import(args)) => import(args).await,
         Some(Command::Demo { db, enterprises, seed }) => demo(db, enterprises, seed).await,
     }

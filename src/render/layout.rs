@@ -240,7 +240,10 @@ fn break_lines(chars: &[Shaped], first: f32, rest: f32) -> Vec<Range<usize>> {
         }
         if end == start {
             end = start + 1; // a character wider than the line: alone on it
-        } else if let Some(b) = (start + 1..=end).rev().find(|&b| may_break(chars[b - 1].ch, chars[b].ch)) {
+        } else if let Some(b) = (start + 1..=end)
+            .rev()
+            .find(|&b| may_break(chars[b - 1].ch, chars[b].ch))
+        {
             end = b;
         }
         lines.push(start..end);
@@ -317,9 +320,14 @@ enum Block {
 fn is_date_line(s: &str) -> bool {
     // 2026年12月5日: as `domain::notice::date_zh` writes it.
     let t = s.trim();
-    let Some(rest) = t.strip_suffix('日') else { return false };
+    let Some(rest) = t.strip_suffix('日') else {
+        return false;
+    };
     let parts: Vec<&str> = rest.split(['年', '月']).collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn is_heading(s: &str) -> bool {
@@ -375,7 +383,14 @@ pub(crate) fn layout(faces: &Faces, src: &Source<'_>) -> Result<Vec<Page>, Rende
     if i < lines.len() && lines[i].trim() == src.title.trim() && !src.title.trim().is_empty() {
         let chars = shape(faces, lines[i].trim(), Style::Title, TITLE_PT)?;
         for r in break_lines(&chars, BODY_W, BODY_W) {
-            centred(&mut first, &chars[r], baseline_at(y, TITLE_PT), TITLE_PT, Ink::Black, BODY_W);
+            centred(
+                &mut first,
+                &chars[r],
+                baseline_at(y, TITLE_PT),
+                TITLE_PT,
+                Ink::Black,
+                BODY_W,
+            );
             y += TITLE_PT * 1.5;
         }
         has_title = true;
@@ -386,7 +401,14 @@ pub(crate) fn layout(faces: &Faces, src: &Source<'_>) -> Result<Vec<Page>, Rende
         y += PITCH / 2.0 - TITLE_PT / 2.0;
         let chars = shape(faces, lines[i].trim(), Style::Number, BODY_PT)?;
         for r in break_lines(&chars, BODY_W, BODY_W) {
-            centred(&mut first, &chars[r], baseline_at(y, BODY_PT), BODY_PT, Ink::Black, BODY_W);
+            centred(
+                &mut first,
+                &chars[r],
+                baseline_at(y, BODY_PT),
+                BODY_PT,
+                Ink::Black,
+                BODY_W,
+            );
             y += PITCH;
         }
         y -= PITCH - BODY_PT;
@@ -495,7 +517,11 @@ pub(crate) fn layout(faces: &Faces, src: &Source<'_>) -> Result<Vec<Page>, Rende
     let count = pages.len();
     let mut out = Vec::with_capacity(count);
     for (index, lines) in pages.into_iter().enumerate() {
-        let mut page = if index == 0 { std::mem::take(&mut first) } else { Page::default() };
+        let mut page = if index == 0 {
+            std::mem::take(&mut first)
+        } else {
+            Page::default()
+        };
         for (slot, line) in lines {
             for r in runs(&line.chars, line.x, slot_baseline(slot), BODY_PT, Ink::Black) {
                 page.items.push(Item::Text(r));
@@ -599,7 +625,10 @@ mod tests {
         let chars = shape(f, &text, Style::Body, BODY_PT).unwrap();
         let lines = break_lines(&chars, BODY_W, BODY_W);
         let second: String = chars[lines[1].clone()].iter().map(|c| c.ch).collect();
-        assert!(second.starts_with("20,000.00") || second.starts_with("币20"), "{second}");
+        assert!(
+            second.starts_with("20,000.00") || second.starts_with("币20"),
+            "{second}"
+        );
     }
 
     #[test]

@@ -40,7 +40,8 @@ pub const MEDIA_TYPE: &str = "application/pdf";
 
 /// What a rendering was made with, recorded with it: a change to the layout,
 /// the fonts or the PDF library changes the bytes, and so this string.
-pub const RENDERER: &str = "gongshi-pdf/1 (GB/T 9704-2012; krilla 0.8; FandolFang 0.3, FandolHei 0.3, Droid Sans Fallback)";
+pub const RENDERER: &str =
+    "gongshi-pdf/1 (GB/T 9704-2012; krilla 0.8; FandolFang 0.3, FandolHei 0.3, Droid Sans Fallback)";
 
 /// A document to print.
 #[derive(Debug, Clone, Copy)]
@@ -166,7 +167,10 @@ mod tests {
     #[test]
     fn the_bytes_are_the_same_on_every_machine() {
         let a = pdf(&doc(BODY)).unwrap();
-        assert_eq!(a.sha256, "c3db9ffd99da346b5753bb753780b3bdc7b1955fed78ec441260ac39717dd13e", "RENDERER: {RENDERER}");
+        assert_eq!(
+            a.sha256, "c3db9ffd99da346b5753bb753780b3bdc7b1955fed78ec441260ac39717dd13e",
+            "RENDERER: {RENDERER}"
+        );
     }
 
     #[test]

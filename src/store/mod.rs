@@ -29,7 +29,7 @@ use crate::domain::lifecycle::{
 };
 use crate::domain::record::{DecisionDoc, PublicRecord};
 
-pub use notice::{BundleFilter, BundleRow, NoticeStore, NoticeTx};
+pub use notice::{BundleFilter, BundleRow, NoticeStore, NoticeTx, PdfRow};
 pub use postgres::PgStore;
 pub use repair::{NewRepairEvent, RepairEventRow, RepairFilter, RepairRow, RepairStore, RepairTx};
 pub use sqlite::SqliteStore;
