@@ -563,7 +563,7 @@ async fn a_bundle_stored_before_pdfs_existed_is_printed_on_its_next_request_to_t
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(list.notice_bundles, [first.clone()], "{b}");
+        assert_eq!(list.notice_bundles, std::slice::from_ref(&first), "{b}");
         server.stop().await;
     }
 }
