@@ -11,6 +11,8 @@
 //!   the domain rules. No SQL, no protobuf.
 //! - [`api`]: tonic services — protobuf ⇄ domain, authentication and roles,
 //!   errors as rich gRPC statuses. No SQL.
+//! - [`render`]: documents as printed — each notice as a PDF in the layout
+//!   of GB/T 9704-2012, in fonts compiled into the binary. Pure.
 //! - [`server`]: wiring — health, reflection, background jobs, shutdown.
 //! - [`config`]: settings from defaults, file, environment.
 //! - [`demo`]: the demo history behind `gongshi demo`.
@@ -27,5 +29,6 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod import;
+pub mod render;
 pub mod server;
 pub mod store;

@@ -1,5 +1,5 @@
 //! The `gongshi` command: `serve` (the default), `migrate`, `keys`, `calendar`,
-//! `import`, `demo`.
+//! `import`, `demo`, `notices pdf`.
 //! Thin: parses the command line and calls into the library.
 
 use std::path::PathBuf;
@@ -71,6 +71,13 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Notice documents for the service window.
+    Notices {
+        #[command(subcommand)]
+        action: NoticesCommand,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -115,6 +122,20 @@ enum CalendarCommand {
     /// Each year from 2023 to 2036 with its status: official (and when and
     /// by whom it was loaded) or provisional.
     List,
+}
+
+#[derive(Subcommand)]
+enum NoticesCommand {
+    /// Write the PDFs of a decision's notice bundle (rendering it first if
+    /// need be) into DIR, with their SHA-256 sums in DIR/SHA256SUMS
+    /// (`sha256sum -c` format), for printing.
+    Pdf {
+        /// The decision: its id or `penaltyDecisions/{id}`.
+        decision_id: String,
+        /// Directory to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -415,6 +436,33 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn notices_pdf(db: DbArgs, decision_id: &str, out: &std::path::Path) -> anyhow::Result<()> {
+    let cfg = load_config(&db, None)?;
+    let app = cfg.open_app(Arc::new(SystemClock)).await?;
+    let id = decision_id.strip_prefix("penaltyDecisions/").unwrap_or(decision_id);
+    let via = "gongshi notices pdf";
+    let printed = app
+        .print_bundle(&gongshi::app::notice::cli_caller(via), id, via)
+        .await?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut sums = String::new();
+    for p in &printed {
+        let path = out.join(&p.file_name);
+        std::fs::write(&path, &p.content).with_context(|| format!("cannot write {}", path.display()))?;
+        sums.push_str(&format!("{}  {}\n", p.sha256, p.file_name));
+        println!("{}  {} ({} pages)", p.sha256, path.display(), p.page_count);
+    }
+    let path = out.join("SHA256SUMS");
+    std::fs::write(&path, sums).with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "{} documents of penaltyDecisions/{id}/noticeBundle version {}; sums in {}",
+        printed.len(),
+        printed.first().map(|p| p.bundle.version).unwrap_or_default(),
+        path.display()
+    );
+    Ok(())
+}
+
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -431,6 +479,10 @@ async fn run() -> anyhow::Result<()> {
         }
         Some(Command::Keys { action, db }) => keys(action, db).await,
         Some(Command::Calendar { action, db }) => calendar(action, db).await,
+        Some(Command::Notices {
+            action: NoticesCommand::Pdf { decision_id, out },
+            db,
+        }) => notices_pdf(db, &decision_id, &out).await,
         Some(Command::Import(args)) => import(args).await,
         Some(Command::Demo { db, enterprises, seed }) => demo(db, enterprises, seed).await,
     }

@@ -11,7 +11,7 @@ use crate::app::keys::Caller;
 use crate::app::notice::DeliveryInput;
 use crate::app::{App, AppError, etag};
 use crate::domain::lifecycle::Role;
-use crate::domain::notice::{DeliveryMethod, DeliveryState};
+use crate::domain::notice::{DeliveryMethod, DeliveryState, DocumentKind};
 use crate::domain::record::limits;
 use crate::store::{BundleFilter, BundleRow};
 
@@ -79,6 +79,7 @@ pub fn bundle_out(b: &BundleRow) -> pb::NoticeBundle {
                 template_version: d.template_version.clone(),
                 rendered_at: Some(ts(b.rendered_at)),
                 sha256: d.sha256.clone(),
+                pdf_sha256: b.pdf(d.kind).map(|p| p.sha256.clone()).unwrap_or_default(),
             })
             .collect(),
         delivery: b.delivery.as_ref().map(|d| pb::NoticeDelivery {
@@ -260,5 +261,35 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
             )
             .await?;
         Ok(Response::new(bundle_out(&b)))
+    }
+
+    async fn render_notice_document(
+        &self,
+        req: Request<pb::RenderNoticeDocumentRequest>,
+    ) -> Result<Response<pb::RenderedDocument>, Status> {
+        let caller = auth::check(&self.app, &req, READERS).await?;
+        let r = req.get_ref();
+        let id = bundle_decision_id(&r.name)?;
+        let Some(kind) = enum_in!(pb::DocumentKind, "DOCUMENT_KIND_", DocumentKind, r.kind) else {
+            return Err(AppError::invalid_field(
+                "FIELD_REQUIRED",
+                "kind",
+                "must be PENALTY_DECISION, CREDIT_REPAIR_NOTICE, CREDIT_COMMITMENT or COMPLIANCE_ADVICE",
+            )
+            .into());
+        };
+        let printed = self.app.notice_document_pdf(&caller, id, kind).await?;
+        // Only the decision document prints the party's address.
+        if kind == DocumentKind::PenaltyDecision {
+            self.audit_read(&caller, std::slice::from_ref(&printed.bundle), "RenderNoticeDocument")
+                .await?;
+        }
+        Ok(Response::new(pb::RenderedDocument {
+            media_type: crate::render::MEDIA_TYPE.into(),
+            file_name: printed.file_name,
+            content: printed.content,
+            sha256: printed.sha256,
+            page_count: i32::try_from(printed.page_count).unwrap_or(i32::MAX),
+        }))
     }
 }

@@ -2,10 +2,17 @@
 //! stored, so every later request returns the same bytes; a corrected decision
 //! gets a new version while the old one stays retrievable. One delivery act
 //! covers every document of the bundle.
+//!
+//! Each document is also printed (PDF, [`crate::render`]) from its stored
+//! text, in the same transaction that stores the bundle, and the file is kept
+//! byte for byte beside it (`notice_pdfs`): the bundle states each file's
+//! SHA-256, and the file served later is always the one hashed. A bundle
+//! stored before PDFs existed gets its PDFs on its next request, recorded by
+//! a `NOTICE_RENDERED` event of their own.
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
 use super::decisions::{SensitiveRead, natural_person_address};
@@ -15,11 +22,12 @@ use super::{App, AppError, AppResult, etag};
 use crate::domain::lifecycle::EventKind;
 use crate::domain::notice::{
     self, Delivery, DeliveryMethod, DeliveryState, DocumentKind, NoticeSettings, NoticeTemplates,
-    PUBLIC_NOTICE_DEEMED_DAYS, Receipt,
+    PUBLIC_NOTICE_DEEMED_DAYS, Receipt, RenderedDocument,
 };
 use crate::domain::policy::PublicationDecision;
 use crate::domain::record::{DecisionDoc, sha256_hex};
-use crate::store::{BundleRow, NewEvent};
+use crate::render::{self, Pdf, RenderError};
+use crate::store::{BundleRow, NewEvent, PdfRow};
 
 /// Templates and texts of the notices (configuration).
 #[derive(Debug, Clone)]
@@ -49,6 +57,116 @@ pub struct DeliveryInput {
 
 fn bundle_name(decision_id: &str) -> String {
     format!("penaltyDecisions/{decision_id}/noticeBundle")
+}
+
+/// The caller the command line acts as: an officer, key id `cli`. It needs
+/// no API key: whoever can run the command can reach the database anyway
+/// (as for `gongshi import`); its acts and reads are recorded under `label`.
+pub fn cli_caller(label: &str) -> Caller {
+    Caller {
+        key_id: "cli".into(),
+        label: label.into(),
+        role: crate::domain::lifecycle::Role::Officer,
+        enterprise: None,
+    }
+}
+
+/// One document of a bundle as printed, with its bytes.
+#[derive(Debug, Clone)]
+pub struct PrintedDocument {
+    /// The bundle it belongs to (latest version).
+    pub bundle: BundleRow,
+    /// The document.
+    pub kind: DocumentKind,
+    /// A file name for it (`render::file_name`).
+    pub file_name: String,
+    /// The PDF, exactly as stored.
+    pub content: Vec<u8>,
+    /// SHA-256 (hex) of `content`, equal to the bundle's `pdf_sha256`.
+    pub sha256: String,
+    /// Pages.
+    pub page_count: i64,
+}
+
+/// Prints documents of a bundle (pure CPU work: run off the async workers).
+/// Each result stands alone, so one unprintable document leaves the others
+/// printed.
+async fn print(
+    documents: Vec<RenderedDocument>,
+    authority: String,
+    dated: NaiveDate,
+) -> AppResult<Vec<(DocumentKind, Result<Pdf, RenderError>)>> {
+    tokio::task::spawn_blocking(move || {
+        documents
+            .iter()
+            .map(|d| {
+                let pdf = render::pdf(&render::PrintDocument {
+                    title: &d.title,
+                    number: &d.number,
+                    body: &d.body,
+                    authority: &authority,
+                    dated,
+                });
+                (d.kind, pdf)
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("PDF rendering task: {e}")))
+}
+
+/// The rows to store for the printed documents; failures are logged (the
+/// text bundle stands without that PDF, and `RenderNoticeDocument` reports
+/// why).
+fn pdf_rows(
+    decision_id: &str,
+    version: i64,
+    printed: Vec<(DocumentKind, Result<Pdf, RenderError>)>,
+    now: i64,
+) -> Vec<(PdfRow, Vec<u8>)> {
+    printed
+        .into_iter()
+        .filter_map(|(kind, r)| match r {
+            Ok(pdf) => Some((
+                PdfRow {
+                    decision_id: decision_id.to_string(),
+                    version,
+                    kind,
+                    sha256: pdf.sha256,
+                    page_count: i64::from(pdf.page_count),
+                    size_bytes: i64::try_from(pdf.bytes.len()).unwrap_or(i64::MAX),
+                    renderer: render::RENDERER.to_string(),
+                    rendered_at: now,
+                },
+                pdf.bytes,
+            )),
+            Err(e) => {
+                tracing::warn!(decision_id, version, kind = %kind, error = %e, "notice document not printed");
+                None
+            }
+        })
+        .collect()
+}
+
+/// What an event records of printed documents.
+fn pdf_details(pdfs: &[(PdfRow, Vec<u8>)]) -> serde_json::Value {
+    json!(
+        pdfs.iter()
+            .map(
+                |(p, _)| json!({"kind": p.kind, "sha256": p.sha256, "page_count": p.page_count,
+                "size_bytes": p.size_bytes})
+            )
+            .collect::<Vec<_>>()
+    )
+}
+
+fn render_error(decision_id: &str, e: RenderError) -> AppError {
+    match e {
+        RenderError::Unprintable(_) => {
+            AppError::precondition("UNPRINTABLE_CHARACTER", &bundle_name(decision_id), e.to_string())
+        }
+        RenderError::Pdf(m) => AppError::Internal(m),
+    }
 }
 
 /// The read of a bundle whose documents carry personal data. No template
@@ -126,7 +244,7 @@ impl App {
         if let Some(latest) = self.store.get_bundle(decision_id, None).await?
             && latest.context_sha256 == context_sha256
         {
-            return Ok(latest);
+            return self.print_missing(caller, &decision.doc, latest).await;
         }
         let published = matches!(publication, PublicationDecision::Publish(_));
         let n = &self.notices;
@@ -140,6 +258,12 @@ impl App {
         let kinds = notice::bundle_kinds(&n.settings, published);
         let documents =
             notice::render_bundle(&n.templates, &ctx, &kinds).map_err(|e| AppError::Internal(e.to_string()))?;
+        let printed = print(
+            documents.clone(),
+            decision.doc.authority.name.clone(),
+            decision.doc.decided_on,
+        )
+        .await?;
         let now = self.now_micros();
         let mut tx = self.store.begin().await?;
         // Serialise renders of one decision: the decision row is the lock.
@@ -150,9 +274,11 @@ impl App {
         {
             return Ok(p.clone()); // rendered meanwhile by a concurrent request
         }
-        let row = BundleRow {
+        let version = previous.as_ref().map(|p| p.version + 1).unwrap_or(1);
+        let pdfs = pdf_rows(decision_id, version, printed, now);
+        let mut row = BundleRow {
             decision_id: decision_id.to_string(),
-            version: previous.as_ref().map(|p| p.version + 1).unwrap_or(1),
+            version,
             context_sha256,
             party_credit_code: decision.doc.party.credit_code.clone(),
             documents,
@@ -161,8 +287,12 @@ impl App {
             delivery: None,
             row_version: 1,
             update_time: now,
+            pdfs: Vec::new(),
         };
         tx.insert_bundle(&row).await?;
+        for (pdf, content) in &pdfs {
+            tx.insert_pdf(pdf, content).await?;
+        }
         tx.append_event(&NewEvent {
             decision_id: decision_id.to_string(),
             kind: EventKind::NoticeRendered,
@@ -177,12 +307,137 @@ impl App {
                     .collect::<Vec<_>>()
                     .join("、")
             ),
-            details: json!({"version": row.version, "template_version": n.templates.version(), "documents": kinds}),
+            details: json!({"version": row.version, "template_version": n.templates.version(), "documents": kinds,
+                "renderer": render::RENDERER, "pdf": pdf_details(&pdfs)}),
             document_sha256: row.documents.iter().map(|d| d.sha256.clone()).collect(),
         })
         .await?;
         tx.commit().await?;
+        row.pdfs = pdfs.into_iter().map(|(p, _)| p).collect();
         Ok(row)
+    }
+
+    /// Prints the documents of the latest bundle that have no stored PDF
+    /// (a bundle stored before PDFs existed, or a document that could not be
+    /// printed), stores those that print, and records them. `decision` is
+    /// the content the bundle was rendered from (its context matches).
+    async fn print_missing(&self, caller: &Caller, decision: &DecisionDoc, latest: BundleRow) -> AppResult<BundleRow> {
+        let missing: Vec<RenderedDocument> = latest
+            .documents
+            .iter()
+            .filter(|d| latest.pdf(d.kind).is_none())
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(latest);
+        }
+        let printed = print(missing, decision.authority.name.clone(), decision.decided_on).await?;
+        let now = self.now_micros();
+        let pdfs = pdf_rows(&latest.decision_id, latest.version, printed, now);
+        if pdfs.is_empty() {
+            return Ok(latest);
+        }
+        let mut tx = self.store.begin().await?;
+        tx.decision_for_update(&latest.decision_id).await?;
+        let Some(current) = tx.latest_bundle_for_update(&latest.decision_id).await? else {
+            return Err(AppError::NotFound(bundle_name(&latest.decision_id)));
+        };
+        if current.version != latest.version {
+            return Ok(current); // a newer version came meanwhile (it was printed with it)
+        }
+        let pdfs: Vec<_> = pdfs
+            .into_iter()
+            .filter(|(p, _)| current.pdf(p.kind).is_none())
+            .collect();
+        if pdfs.is_empty() {
+            return Ok(current); // printed meanwhile by a concurrent request
+        }
+        for (pdf, content) in &pdfs {
+            tx.insert_pdf(pdf, content).await?;
+        }
+        tx.append_event(&NewEvent {
+            decision_id: current.decision_id.clone(),
+            kind: EventKind::NoticeRendered,
+            actor: caller.actor(),
+            at: now,
+            summary: format!(
+                "notice bundle version {} printed (PDF): {}",
+                current.version,
+                pdfs.iter().map(|(p, _)| p.kind.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            details: json!({"version": current.version, "renderer": render::RENDERER, "pdf": pdf_details(&pdfs)}),
+            document_sha256: pdfs.iter().map(|(p, _)| p.sha256.clone()).collect(),
+        })
+        .await?;
+        let mut row = current;
+        row.pdfs.extend(pdfs.into_iter().map(|(p, _)| p));
+        row.pdfs.sort_by_key(|p| p.kind);
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Every document of the decision's latest bundle as printed, for the
+    /// service window (`gongshi notices pdf`). The decision document prints
+    /// the party's address: the read is audited (`via` names the command)
+    /// before the documents are handed over.
+    pub async fn print_bundle(&self, caller: &Caller, decision_id: &str, via: &str) -> AppResult<Vec<PrintedDocument>> {
+        let bundle = self.notice_bundle(caller, decision_id, 0).await?;
+        let mut out = Vec::with_capacity(bundle.documents.len());
+        for d in &bundle.documents {
+            out.push(self.notice_document_pdf(caller, decision_id, d.kind).await?);
+        }
+        self.audit_bundle_reads(caller, std::slice::from_ref(&bundle), via)
+            .await?;
+        Ok(out)
+    }
+
+    /// One document of the decision's latest bundle as printed (PDF), for
+    /// `RenderNoticeDocument` and `gongshi notices pdf`: rendering the bundle
+    /// first if need be (recorded as usual), then served from storage —
+    /// the same bytes every time, checked against the stored SHA-256. The
+    /// same isolation as [`App::notice_bundle`].
+    pub async fn notice_document_pdf(
+        &self,
+        caller: &Caller,
+        decision_id: &str,
+        kind: DocumentKind,
+    ) -> AppResult<PrintedDocument> {
+        let bundle = self.notice_bundle(caller, decision_id, 0).await?;
+        let Some(doc) = bundle.documents.iter().find(|d| d.kind == kind) else {
+            return Err(AppError::NotFound(format!(
+                "{} document {kind}",
+                bundle_name(decision_id)
+            )));
+        };
+        let file_name = render::file_name(&doc.title, &doc.number);
+        let Some((pdf, content)) = self.store.get_pdf(decision_id, bundle.version, kind).await? else {
+            // Not printable: say why (rendering again gives the same answer).
+            let decision = self.get_decision(decision_id).await?;
+            let again = print(
+                vec![doc.clone()],
+                decision.doc.authority.name.clone(),
+                decision.doc.decided_on,
+            )
+            .await?;
+            return Err(match again.into_iter().next() {
+                Some((_, Err(e))) => render_error(decision_id, e),
+                _ => AppError::Internal(format!("{} document {kind}: no stored PDF", bundle_name(decision_id))),
+            });
+        };
+        if sha256_hex(&content) != pdf.sha256 {
+            return Err(AppError::Internal(format!(
+                "{} document {kind}: stored PDF does not match its SHA-256",
+                bundle_name(decision_id)
+            )));
+        }
+        Ok(PrintedDocument {
+            bundle,
+            kind,
+            file_name,
+            content,
+            sha256: pdf.sha256,
+            page_count: pdf.page_count,
+        })
     }
 
     /// Records that staff were shown bundles whose documents carry personal

@@ -32,7 +32,7 @@ use crate::domain::lifecycle::{
 use crate::domain::record::{DecisionDoc, PublicRecord};
 
 pub use calendar::{CalendarDayRow, CalendarLoadRow, CalendarSnapshot, CalendarStore, CalendarTx, CalendarYearRow};
-pub use notice::{BundleFilter, BundleRow, NoticeStore, NoticeTx};
+pub use notice::{BundleFilter, BundleRow, NoticeStore, NoticeTx, PdfRow};
 pub use postgres::PgStore;
 pub use repair::{NewRepairEvent, RepairEventRow, RepairFilter, RepairRow, RepairStore, RepairTx};
 pub use sqlite::SqliteStore;

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::Result;
 use crate::domain::lifecycle::Micros;
-use crate::domain::notice::{Delivery, DeliveryState, RenderedDocument};
+use crate::domain::notice::{Delivery, DeliveryState, DocumentKind, RenderedDocument};
 
 /// A stored bundle version.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +30,39 @@ pub struct BundleRow {
     pub row_version: i64,
     /// Last changed.
     pub update_time: Micros,
+    /// The documents as printed (PDF) that are stored for this version,
+    /// without their bytes; read from `notice_pdfs`, written with
+    /// [`NoticeTx::insert_pdf`]. Empty for a bundle rendered before PDFs
+    /// existed, until its PDFs are first rendered.
+    pub pdfs: Vec<PdfRow>,
+}
+
+/// A stored PDF of one document of a bundle version (never changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PdfRow {
+    /// The decision.
+    pub decision_id: String,
+    /// The bundle version.
+    pub version: i64,
+    /// The document.
+    pub kind: DocumentKind,
+    /// SHA-256 (hex) of the file.
+    pub sha256: String,
+    /// Pages.
+    pub page_count: i64,
+    /// Size of the file.
+    pub size_bytes: i64,
+    /// What rendered it (`render::RENDERER`).
+    pub renderer: String,
+    /// When it was rendered.
+    pub rendered_at: Micros,
+}
+
+impl BundleRow {
+    /// The stored PDF of one of the bundle's documents.
+    pub fn pdf(&self, kind: DocumentKind) -> Option<&PdfRow> {
+        self.pdfs.iter().find(|p| p.kind == kind)
+    }
 }
 
 /// Filters of `ListNoticeBundles` (latest versions only).
@@ -48,6 +81,8 @@ pub trait NoticeStore: Send + Sync {
     async fn get_bundle(&self, decision_id: &str, version: Option<i64>) -> Result<Option<BundleRow>>;
     /// Latest bundles after `after_decision_id`, in decision-id order.
     async fn list_bundles(&self, f: &BundleFilter, after_decision_id: &str, limit: i64) -> Result<Vec<BundleRow>>;
+    /// A stored PDF with its bytes.
+    async fn get_pdf(&self, decision_id: &str, version: i64, kind: DocumentKind) -> Result<Option<(PdfRow, Vec<u8>)>>;
 }
 
 /// Writes of notice bundles, inside a [`super::Tx`].
@@ -59,4 +94,7 @@ pub trait NoticeTx: Send {
     async fn insert_bundle(&mut self, row: &BundleRow) -> Result<()>;
     /// Records delivery or receipt (documents are never rewritten).
     async fn update_bundle_delivery(&mut self, row: &BundleRow) -> Result<()>;
+    /// Stores a document's PDF (once: a second one for the same document
+    /// is [`super::StoreError::Duplicate`]).
+    async fn insert_pdf(&mut self, row: &PdfRow, content: &[u8]) -> Result<()>;
 }

@@ -1,9 +1,9 @@
 //! SQL of notice bundles, shared by both backends like `sql.rs`.
 
-use super::notice::BundleRow;
+use super::notice::{BundleRow, PdfRow};
 use super::sql::json;
 use super::{Result, StoreError};
-use crate::domain::notice::DeliveryState;
+use crate::domain::notice::{DeliveryState, DocumentKind};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RawBundle {
@@ -37,8 +37,54 @@ impl RawBundle {
             rendered_at: self.rendered_at,
             row_version: self.row_version,
             update_time: self.update_time,
+            pdfs: Vec::new(),
         })
     }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawPdf {
+    decision_id: String,
+    version: i64,
+    kind: String,
+    sha256: String,
+    page_count: i64,
+    size_bytes: i64,
+    renderer: String,
+    rendered_at: i64,
+}
+
+impl RawPdf {
+    pub(crate) fn into_row(self) -> Result<PdfRow> {
+        Ok(PdfRow {
+            kind: DocumentKind::parse(&self.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("document kind {:?}", self.kind)))?,
+            decision_id: self.decision_id,
+            version: self.version,
+            sha256: self.sha256,
+            page_count: self.page_count,
+            size_bytes: self.size_bytes,
+            renderer: self.renderer,
+            rendered_at: self.rendered_at,
+        })
+    }
+}
+
+/// Gives each bundle its stored PDFs.
+pub(crate) fn attach_pdfs(bundles: &mut [BundleRow], pdfs: Vec<RawPdf>) -> Result<()> {
+    for raw in pdfs {
+        let pdf = raw.into_row()?;
+        if let Some(b) = bundles
+            .iter_mut()
+            .find(|b| b.decision_id == pdf.decision_id && b.version == pdf.version)
+        {
+            b.pdfs.push(pdf);
+        }
+    }
+    for b in bundles {
+        b.pdfs.sort_by_key(|p| p.kind);
+    }
+    Ok(())
 }
 
 /// Implements [`super::NoticeStore`] and [`super::NoticeTx`] for one backend.
@@ -61,7 +107,19 @@ macro_rules! sql_notice {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(classify)?;
-                raw.map(RawBundle::into_row).transpose()
+                let Some(mut row) = raw.map(RawBundle::into_row).transpose()? else {
+                    return Ok(None);
+                };
+                let pdfs = sqlx::query_as::<$db, RawPdf>(
+                    "SELECT p.decision_id, p.version, p.kind, p.sha256, p.page_count, p.size_bytes, p.renderer, p.rendered_at FROM notice_pdfs p WHERE p.decision_id = $1 AND p.version = $2",
+                )
+                .bind(&row.decision_id)
+                .bind(row.version)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+                attach_pdfs(std::slice::from_mut(&mut row), pdfs)?;
+                Ok(Some(row))
             }
 
             async fn list_bundles(
@@ -83,7 +141,50 @@ macro_rules! sql_notice {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(classify)?;
-                rows.into_iter().map(RawBundle::into_row).collect()
+                let mut rows = rows.into_iter().map(RawBundle::into_row).collect::<$crate::store::Result<Vec<_>>>()?;
+                if let Some(last) = rows.last().map(|r| r.decision_id.clone()) {
+                    // The PDFs of exactly this page's bundles: the same filter over the same key range.
+                    let pdfs = sqlx::query_as::<$db, RawPdf>(
+                        "SELECT p.decision_id, p.version, p.kind, p.sha256, p.page_count, p.size_bytes, p.renderer, p.rendered_at FROM notice_pdfs p JOIN notice_bundles b \
+                         ON b.decision_id = p.decision_id AND b.version = p.version \
+                         WHERE b.is_latest AND b.decision_id > $1 AND b.decision_id <= $2 \
+                           AND ($3 = '' OR b.delivery_state = $3) AND ($4 = '' OR b.party_credit_code = $4)",
+                    )
+                    .bind(after)
+                    .bind(&last)
+                    .bind(f.delivery_state.map(|s| s.as_str()).unwrap_or(""))
+                    .bind(&f.party_credit_code)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                    attach_pdfs(&mut rows, pdfs)?;
+                }
+                Ok(rows)
+            }
+
+            async fn get_pdf(
+                &self,
+                decision_id: &str,
+                version: i64,
+                kind: $crate::domain::notice::DocumentKind,
+            ) -> $crate::store::Result<Option<($crate::store::PdfRow, Vec<u8>)>> {
+                #[derive(sqlx::FromRow)]
+                struct WithContent {
+                    #[sqlx(flatten)]
+                    pdf: RawPdf,
+                    content: Vec<u8>,
+                }
+                let raw = sqlx::query_as::<$db, WithContent>(
+                    "SELECT p.decision_id, p.version, p.kind, p.sha256, p.page_count, p.size_bytes, p.renderer, p.rendered_at, p.content FROM notice_pdfs p \
+                     WHERE p.decision_id = $1 AND p.version = $2 AND p.kind = $3",
+                )
+                .bind(decision_id)
+                .bind(version)
+                .bind(kind.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+                raw.map(|r| Ok((r.pdf.into_row()?, r.content))).transpose()
             }
         }
 
@@ -103,7 +204,19 @@ macro_rules! sql_notice {
                 .fetch_optional(&mut *self.tx)
                 .await
                 .map_err(classify)?;
-                raw.map(RawBundle::into_row).transpose()
+                let Some(mut row) = raw.map(RawBundle::into_row).transpose()? else {
+                    return Ok(None);
+                };
+                let pdfs = sqlx::query_as::<$db, RawPdf>(
+                    "SELECT p.decision_id, p.version, p.kind, p.sha256, p.page_count, p.size_bytes, p.renderer, p.rendered_at FROM notice_pdfs p WHERE p.decision_id = $1 AND p.version = $2",
+                )
+                .bind(&row.decision_id)
+                .bind(row.version)
+                .fetch_all(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+                attach_pdfs(std::slice::from_mut(&mut row), pdfs)?;
+                Ok(Some(row))
             }
 
             async fn insert_bundle(&mut self, row: &$crate::store::BundleRow) -> $crate::store::Result<()> {
@@ -154,6 +267,30 @@ macro_rules! sql_notice {
                 )
                 .bind(row.row_version)
                 .bind(row.update_time)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+                Ok(())
+            }
+
+            async fn insert_pdf(
+                &mut self,
+                row: &$crate::store::PdfRow,
+                content: &[u8],
+            ) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO notice_pdfs (decision_id, version, kind, sha256, page_count, size_bytes, renderer, \
+                       content, rendered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&row.decision_id)
+                .bind(row.version)
+                .bind(row.kind.as_str())
+                .bind(&row.sha256)
+                .bind(row.page_count)
+                .bind(row.size_bytes)
+                .bind(&row.renderer)
+                .bind(content)
+                .bind(row.rendered_at)
                 .execute(&mut *self.tx)
                 .await
                 .map_err(classify)?;

@@ -707,6 +707,19 @@ fn rows() -> Vec<Row> {
         )
         // API.md gives officers NoticeService writes only.
         .beyond_api_md(&[Officer]),
+        // Issue 19: the same roles and isolation as GetNoticeBundle.
+        Row::new(
+            "gongshi.v1.NoticeService/RenderNoticeDocument",
+            &[Portal, Enterprise, Auditor],
+            OK,
+            |t| {
+                msg(pb::RenderNoticeDocumentRequest {
+                    name: t.bundle(),
+                    kind: pb::DocumentKind::PenaltyDecision as i32,
+                })
+            },
+        )
+        .beyond_api_md(&[Officer]),
         Row::new("gongshi.v1.NoticeService/ListNoticeBundles", &[Auditor], OK, |t| {
             msg(pb::ListNoticeBundlesRequest {
                 party_credit_code: t.enterprise.clone(),

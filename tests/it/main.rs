@@ -18,6 +18,7 @@ mod import;
 mod malformed;
 mod multi_instance;
 mod notice;
+mod notice_pdf;
 mod outage;
 mod overload;
 mod pg_harness;

@@ -912,6 +912,27 @@ async fn notice_documents_showing_a_natural_persons_address_are_audited() {
                 std::slice::from_ref(&np_bundle),
             )
             .await;
+        // RenderNoticeDocument: the printed 行政处罚决定书 shows the address too.
+        let printed = n
+            .render_notice_document(req(
+                pb::RenderNoticeDocumentRequest {
+                    name: np_bundle.1.clone(),
+                    kind: pb::DocumentKind::PenaltyDecision as i32,
+                },
+                &officer.secret,
+            ))
+            .await
+            .expect("officer prints")
+            .into_inner();
+        assert_eq!(printed.media_type, "application/pdf", "{b}");
+        trail
+            .expect(
+                "print by officer",
+                &officer,
+                "RenderNoticeDocument",
+                std::slice::from_ref(&np_bundle),
+            )
+            .await;
         // A legal person's bundle carries no ID number: not audited.
         let lb = bundle(&mut n, &officer.who(), &lp.name, 0)
             .await

@@ -94,6 +94,15 @@ impl NoticeStore for CountingStore {
         self.count("list_bundles");
         self.inner.list_bundles(f, after_decision_id, limit).await
     }
+    async fn get_pdf(
+        &self,
+        decision_id: &str,
+        version: i64,
+        kind: gongshi::domain::notice::DocumentKind,
+    ) -> Result<Option<(gongshi::store::PdfRow, Vec<u8>)>> {
+        self.count("get_pdf");
+        self.inner.get_pdf(decision_id, version, kind).await
+    }
 }
 
 #[async_trait]
