@@ -11,7 +11,10 @@
 //!   the domain rules. No SQL, no protobuf.
 //! - [`api`]: tonic services — protobuf ⇄ domain, authentication and roles,
 //!   errors as rich gRPC statuses. No SQL.
-//! - [`server`]: wiring — health, reflection, background jobs, shutdown.
+//! - [`admin`]: the operator's listener — Prometheus metrics, `/livez`,
+//!   `/readyz`. Reads through [`app`] like `api`.
+//! - [`server`]: wiring — health, reflection, edge layers, background jobs,
+//!   the admin listener, shutdown.
 //! - [`config`]: settings from defaults, file, environment.
 //! - [`demo`]: the demo history behind `gongshi demo`.
 //! - [`import`]: `gongshi import FILE` — historical decisions from CSV/XLSX.
@@ -21,6 +24,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod config;
