@@ -15,6 +15,7 @@ mod export;
 mod feed;
 mod import;
 mod malformed;
+mod metrics;
 mod multi_instance;
 mod notice;
 mod outage;
