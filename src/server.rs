@@ -208,7 +208,9 @@ pub async fn run_with_admin(
     let refresh = tokio::spawn(metrics_job(app.clone(), opts.metrics_refresh, stop_rx.clone()));
     let (admin_done_tx, mut admin_done_rx) = watch::channel(false);
     let admin = admin.map(|listener| {
-        tracing::info!(addr = ?listener.local_addr().ok(), "admin listener: /metrics /livez /readyz");
+        if let Ok(a) = listener.local_addr() {
+            tracing::info!(addr = %a, "admin listener: /metrics /livez /readyz");
+        }
         let done = async move {
             let _ = admin_done_rx.wait_for(|d| *d).await;
         };

@@ -17,7 +17,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -117,6 +118,26 @@ fn acquire_buckets() -> Histogram {
 
 type F64Gauge = Gauge<f64, AtomicU64>;
 
+/// A family listed even before its first sample: `HELP` and `TYPE` say it
+/// exists (prometheus-client leaves empty families out of a scrape), so a
+/// dashboard or alert written against it finds it on a fresh instance.
+#[derive(Debug, Clone)]
+struct Listed<M>(M);
+
+impl<M: EncodeMetric> EncodeMetric for Listed<M> {
+    fn encode(&self, encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        self.0.encode(encoder)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        self.0.metric_type()
+    }
+
+    fn is_empty(&self) -> bool {
+        false
+    }
+}
+
 /// Every metric family of one instance.
 #[derive(Debug)]
 pub struct Metrics {
@@ -167,25 +188,25 @@ impl Metrics {
         r.register(
             "gongshi_rpc_requests",
             "gRPC calls finished, by service, method and status code",
-            rpc_requests.clone(),
+            Listed(rpc_requests.clone()),
         );
         let rpc_duration = Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(rpc_buckets);
         r.register(
             "gongshi_rpc_duration_seconds",
             "gRPC call duration until the last response frame (streams: until they end)",
-            rpc_duration.clone(),
+            Listed(rpc_duration.clone()),
         );
         let http_requests = Family::<HttpLabels, Counter>::default();
         r.register(
             "gongshi_http_requests",
             "Plain-HTTP requests served on the public listener, by route and status",
-            http_requests.clone(),
+            Listed(http_requests.clone()),
         );
         let http_duration = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(rpc_buckets);
         r.register(
             "gongshi_http_duration_seconds",
             "Plain-HTTP request duration on the public listener, by route",
-            http_duration.clone(),
+            Listed(http_duration.clone()),
         );
         let feed_head_sequence = Gauge::default();
         r.register(
@@ -209,7 +230,7 @@ impl Metrics {
         r.register(
             "gongshi_repair_applications_open",
             "Open credit-repair applications by state (refreshed every 15 s)",
-            repair_open.clone(),
+            Listed(repair_open.clone()),
         );
         let repair_overdue = Gauge::default();
         r.register(
@@ -239,7 +260,7 @@ impl Metrics {
         r.register(
             "gongshi_db_pool_connections",
             "Pooled database connections by state (idle, in_use)",
-            db_pool.clone(),
+            Listed(db_pool.clone()),
         );
         let db_pool_max = Gauge::default();
         r.register(
@@ -257,7 +278,7 @@ impl Metrics {
         r.register(
             "gongshi_rate_limited",
             "Calls refused by a rate limit (limit: key or lookup)",
-            rate_limited.clone(),
+            Listed(rate_limited.clone()),
         );
         let overload_shed = Counter::default();
         r.register(

@@ -652,6 +652,17 @@ async fn readyz_follows_the_postgres_server() {
     let s = server(&url, "2026-06-01").await;
     let r = get(s.admin, "/readyz").await;
     assert_eq!((r.status, r.body.as_str()), (200, "ready\n"));
+    // The test cluster runs with synchronous_commit off, and the stop below
+    // is a crash: without a checkpoint the migrations just committed could be
+    // lost, and /readyz would rightly never be ready again.
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .expect("connect");
+    sqlx::raw_sql("CHECKPOINT")
+        .execute(&mut conn)
+        .await
+        .expect("checkpoint");
+    drop(conn);
 
     let c = cluster.clone();
     tokio::task::spawn_blocking(move || c.stop())
