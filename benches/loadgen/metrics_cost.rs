@@ -20,7 +20,7 @@ use crate::cpu::Used;
 use crate::scenarios::{Outcome, Rec, Setup, Target, Xorshift, block, disclosures, req, sample_ids};
 
 /// Rounds per scenario (each server gets this many blocks).
-const ROUNDS: u32 = 4;
+const ROUNDS: u32 = 6;
 
 /// The largest acceptable cost (share of req/s lost to the layer).
 const BUDGET: f64 = 0.05;
@@ -68,9 +68,9 @@ where
         }
     }
     let [on, off] = totals;
-    let mut with = Outcome::from_rec(&format!("{name}-metrics-on"), s.concurrency, on.0, on.1);
+    let mut with = Outcome::from_rec(&format!("{name}-metrics"), s.concurrency, on.0, on.1);
     with.cpu = Some(on.2);
-    let mut without = Outcome::from_rec(&format!("{name}-metrics-off"), s.concurrency, off.0, off.1);
+    let mut without = Outcome::from_rec(&format!("{name}-nometrics"), s.concurrency, off.0, off.1);
     without.cpu = Some(off.2);
     let (r_on, r_off) = (with.req_per_s(), without.req_per_s());
     if r_off > 0.0 {
