@@ -370,14 +370,23 @@ async fn run_backend(args: &Args, backend: &str, url: &str) -> Result<Vec<Outcom
         floor_channels.push(floor.channel().await?);
     }
     let wanted = |name: &str| args.scenarios.is_empty() || args.scenarios.iter().any(|s| s == name);
-    // The same server without the metrics layer, for `metrics` (its cost).
-    let bare = if wanted("metrics") {
-        let bare = ServerProcess::start(&["--serve", url, "--no-metrics"])?;
-        let mut bare_channels = Vec::new();
-        for _ in 0..4 {
-            bare_channels.push(bare.channel().await?);
+    // For `metrics` (the layer's cost): two fresh servers, alike but for the
+    // layer, neither warmed by the other scenarios (the one without first).
+    let metrics_pair = if wanted("metrics") {
+        let mut pair = Vec::new();
+        for extra in [Some("--no-metrics"), None] {
+            let mut a = vec!["--serve", url];
+            a.extend(extra);
+            let server = ServerProcess::start(&a)?;
+            let mut channels = Vec::new();
+            for _ in 0..4 {
+                channels.push(server.channel().await?);
+            }
+            pair.push((server, channels));
         }
-        Some((bare, bare_channels))
+        let on = pair.pop().ok_or("server with metrics")?;
+        let off = pair.pop().ok_or("server without metrics")?;
+        Some(scenarios::MetricsPair { on, off })
     } else {
         None
     };
@@ -394,7 +403,7 @@ async fn run_backend(args: &Args, backend: &str, url: &str) -> Result<Vec<Outcom
         server,
         floor,
         floor_channels,
-        bare,
+        metrics_pair,
     };
     let mut outcomes = Vec::new();
     for name in scenarios::ALL {

@@ -42,9 +42,17 @@ pub struct Setup {
     /// The floor server (floor.rs) and its connections.
     pub floor: ServerProcess,
     pub floor_channels: Vec<Channel>,
-    /// The server without the per-call metrics layer, and its connections
-    /// (only when `metrics` runs).
-    pub bare: Option<(ServerProcess, Vec<Channel>)>,
+    /// Two more servers, with and without the per-call metrics layer (only
+    /// when `metrics` runs).
+    pub metrics_pair: Option<MetricsPair>,
+}
+
+/// The servers of the `metrics` scenario, with their connections.
+pub struct MetricsPair {
+    /// Metrics on (the default).
+    pub on: (ServerProcess, Vec<Channel>),
+    /// `metrics = false`.
+    pub off: (ServerProcess, Vec<Channel>),
 }
 
 /// A target and whether it is met.
