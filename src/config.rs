@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::app::calendar::CalendarCell;
 use crate::app::guard::KeyRate;
@@ -23,11 +23,15 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite:data/gongshi.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 
 /// Every setting of the server. See `gongshi.example.toml`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on.
     pub listen: String,
+    /// The operator's listener (metrics, `/livez`, `/readyz`); `off` disables it.
+    pub admin_listen: String,
+    /// Count every gRPC call in `gongshi_rpc_*` (false only to measure the cost).
+    pub metrics: bool,
     /// `sqlite:…` or `postgres://…`.
     pub database_url: String,
     /// Pooled database connections.
@@ -118,6 +122,8 @@ impl Default for Config {
         let major = MajorRules::default();
         Config {
             listen: DEFAULT_LISTEN.into(),
+            admin_listen: crate::admin::DEFAULT_ADMIN_LISTEN.into(),
+            metrics: true,
             database_url: DEFAULT_DATABASE_URL.into(),
             max_connections: 16,
             db_acquire_timeout_seconds: 5,
@@ -196,6 +202,8 @@ impl Config {
             None => Config::default(),
         };
         env_parse("GONGSHI_LISTEN", &mut cfg.listen)?;
+        env_parse("GONGSHI_ADMIN_LISTEN", &mut cfg.admin_listen)?;
+        env_parse("GONGSHI_METRICS", &mut cfg.metrics)?;
         env_parse("GONGSHI_DATABASE_URL", &mut cfg.database_url)?;
         env_parse("GONGSHI_MAX_CONNECTIONS", &mut cfg.max_connections)?;
         env_parse(
@@ -266,8 +274,22 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The admin listener's address, or `None` when `admin_listen = "off"`.
+    pub fn admin_address(&self) -> Option<&str> {
+        let a = self.admin_listen.trim();
+        (!a.eq_ignore_ascii_case("off")).then_some(a)
+    }
+
     /// Checks values that parse but make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(a) = self.admin_address()
+            && (a.is_empty() || a == self.listen.trim())
+        {
+            return Err(ConfigError(format!(
+                "admin_listen must be an address other than listen, or \"off\" (not {:?})",
+                self.admin_listen
+            )));
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ConfigError(format!(
                 "log_format must be \"text\" or \"json\", not {:?}",
@@ -408,6 +430,7 @@ impl Config {
         StoreOptions {
             max_connections: self.max_connections,
             acquire_timeout: Duration::from_secs(self.db_acquire_timeout_seconds.max(1)),
+            on_acquire: None,
         }
     }
 
@@ -480,7 +503,12 @@ impl Config {
         let calendar = self.calendar()?;
         let major = self.major_rules()?;
         let url = self.database_url.as_str();
-        let store = store::connect(url, &self.store_options())
+        let metrics = Arc::new(crate::app::metrics::Metrics::new());
+        let store_options = StoreOptions {
+            on_acquire: Some(metrics.acquire_observer()),
+            ..self.store_options()
+        };
+        let store = store::connect(url, &store_options)
             .await
             .map_err(|e| ConfigError(format!("database {}: {e}", store::redact_url(url))))?;
         store
@@ -502,7 +530,8 @@ impl Config {
         };
         let app = App::new(store, clock, Arc::new(policy), calendar, major)
             .with_repair(repair)
-            .with_notices(notices);
+            .with_notices(notices)
+            .with_metrics(metrics);
         self.prepare_calendar(&app).await?;
         Ok(Arc::new(app))
     }
@@ -530,6 +559,7 @@ impl Config {
             keepalive_interval: Duration::from_secs(self.keepalive_interval_seconds),
             keepalive_timeout: Duration::from_secs(self.keepalive_timeout_seconds),
             max_concurrent_streams: self.max_concurrent_streams,
+            rpc_metrics: self.metrics,
             tls: match (&self.tls_cert_file, &self.tls_key_file) {
                 (Some(cert), Some(key)) => Some(crate::server::TlsFiles {
                     cert: cert.clone(),
@@ -541,5 +571,40 @@ impl Config {
             },
             ..crate::server::ServerOptions::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    /// `gongshi.example.toml` lists every setting (optional ones commented
+    /// out as `# name = …`), so it stays the reference README points to.
+    #[test]
+    fn example_lists_every_setting() {
+        let example = include_str!("../gongshi.example.toml");
+        let defaults = serde_json::to_value(Config::default()).expect("serialise");
+        let serde_json::Value::Object(fields) = defaults else {
+            panic!("Config serialises to an object");
+        };
+        for name in fields.keys() {
+            let listed = example.lines().any(|l| {
+                let l = l.trim_start_matches('#').trim_start();
+                l.strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            });
+            assert!(listed, "gongshi.example.toml does not list `{name}`");
+        }
+    }
+
+    #[test]
+    fn admin_listener_can_be_turned_off_but_not_onto_the_grpc_port() {
+        let mut c = Config::default();
+        assert_eq!(c.admin_address(), Some("127.0.0.1:9464"));
+        c.admin_listen = "off".into();
+        assert_eq!(c.admin_address(), None);
+        assert!(c.validate().is_ok());
+        c.admin_listen = c.listen.clone();
+        assert!(c.validate().is_err());
     }
 }

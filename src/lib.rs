@@ -13,7 +13,10 @@
 //!   errors as rich gRPC statuses. No SQL.
 //! - [`render`]: documents as printed — each notice as a PDF in the layout
 //!   of GB/T 9704-2012, in fonts compiled into the binary. Pure.
-//! - [`server`]: wiring — health, reflection, background jobs, shutdown.
+//! - [`admin`]: the operator's listener — Prometheus metrics, `/livez`,
+//!   `/readyz`. Reads through [`app`] like `api`.
+//! - [`server`]: wiring — health, reflection, edge layers, background jobs,
+//!   the admin listener, shutdown.
 //! - [`config`]: settings from defaults, file, environment.
 //! - [`demo`]: the demo history behind `gongshi demo`.
 //! - [`import`]: `gongshi import FILE` — historical decisions from CSV/XLSX.
@@ -23,6 +26,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod config;

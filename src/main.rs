@@ -39,6 +39,10 @@ struct ServeArgs {
     /// Address to listen on [env: GONGSHI_LISTEN] [default: 127.0.0.1:50051]
     #[arg(long)]
     listen: Option<String>,
+    /// The operator's listener: /metrics, /livez, /readyz; `off` disables it
+    /// [env: GONGSHI_ADMIN_LISTEN] [default: 127.0.0.1:9464]
+    #[arg(long)]
+    admin_listen: Option<String>,
     #[command(flatten)]
     db: DbArgs,
 }
@@ -210,14 +214,26 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let cfg = load_config(&args.db, args.listen.as_deref())?;
+    let mut cfg = load_config(&args.db, args.listen.as_deref())?;
+    if let Some(a) = args.admin_listen {
+        cfg.admin_listen = a;
+        cfg.validate()?;
+    }
     init_logging(&cfg);
     let app = cfg.open_app(Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let admin = match cfg.admin_address() {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (admin_listen)"))?,
+        ),
+        None => None,
+    };
     let opts = cfg.server_options();
-    gongshi::server::run(listener, app, opts, shutdown_signal()).await?;
+    gongshi::server::run_with_admin(listener, admin, app, opts, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -1,5 +1,7 @@
-//! Wiring: the gRPC services, health, reflection, the expiry job, and
-//! graceful shutdown with a hard deadline.
+//! Wiring: the gRPC services, health, reflection, the edge layers (request
+//! IDs, per-call metrics, admission), the admin listener, the background jobs
+//! (expiry, database watch, metric refresh), and graceful shutdown with a
+//! hard deadline.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +18,8 @@ use crate::api::pb::disclosure_service_server::DisclosureServiceServer;
 use crate::api::pb::enforcement_service_server::EnforcementServiceServer;
 use crate::api::pb::notice_service_server::NoticeServiceServer;
 use crate::api::pb::report_service_server::ReportServiceServer;
+use crate::api::request_id::RequestIdLayer;
+use crate::api::rpc_metrics::RpcMetricsLayer;
 use crate::api::{self, CreditRepairApi, DisclosureApi, EnforcementApi, NoticeApi, ReportApi};
 use crate::app::App;
 use crate::app::guard::KeyRate;
@@ -74,6 +78,11 @@ pub struct ServerOptions {
     pub max_pending_reset_streams: usize,
     /// TLS, optionally requiring client certificates; plaintext when `None`.
     pub tls: Option<TlsFiles>,
+    /// Count every gRPC call (`gongshi_rpc_*`); false leaves the layer out
+    /// (only to measure what it costs, BENCHMARKS.md).
+    pub rpc_metrics: bool,
+    /// How often the gauges that need a query are refreshed.
+    pub metrics_refresh: Duration,
 }
 
 /// PEM files for TLS.
@@ -111,6 +120,8 @@ impl Default for ServerOptions {
             max_concurrent_streams: 200,
             max_pending_reset_streams: 50,
             tls: None,
+            rpc_metrics: true,
+            metrics_refresh: crate::app::metrics::REFRESH_EVERY,
         }
     }
 }
@@ -151,9 +162,22 @@ fn tls_config(files: &TlsFiles) -> Result<tonic::transport::ServerTlsConfig, Ser
 
 /// Serves on `listener` until `shutdown` resolves. Then health turns
 /// NOT_SERVING, open watches end, in-flight calls get `shutdown_grace` to
-/// finish, and the function returns.
+/// finish, and the function returns. No admin listener: see [`run_with_admin`].
 pub async fn run(
     listener: TcpListener,
+    app: Arc<App>,
+    opts: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    run_with_admin(listener, None, app, opts, shutdown).await
+}
+
+/// [`run`], with the operator's listener (`crate::admin`: metrics and probes)
+/// on `admin` when given. `/readyz` answers 503 from the moment shutdown
+/// begins; the admin listener closes when the gRPC server has finished.
+pub async fn run_with_admin(
+    listener: TcpListener,
+    admin: Option<TcpListener>,
     app: Arc<App>,
     opts: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -188,6 +212,28 @@ pub async fn run(
         opts.db_check_interval,
         stop_rx.clone(),
     ));
+    let refresh = tokio::spawn(metrics_job(app.clone(), opts.metrics_refresh, stop_rx.clone()));
+    let (admin_done_tx, mut admin_done_rx) = watch::channel(false);
+    let admin = admin.map(|listener| {
+        if let Ok(a) = listener.local_addr() {
+            tracing::info!(addr = %a, "admin listener: /metrics /livez /readyz");
+        }
+        let done = async move {
+            let _ = admin_done_rx.wait_for(|d| *d).await;
+        };
+        tokio::spawn(crate::admin::serve(listener, app.clone(), stop_rx.clone(), done))
+    });
+    let rpc_metrics = opts.rpc_metrics.then(|| {
+        RpcMetricsLayer::new(
+            &app.metrics,
+            &[
+                api::FILE_DESCRIPTOR_SET,
+                tonic_health::pb::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            ],
+        )
+    });
 
     let fired = Arc::new(Notify::new());
     let signal = {
@@ -209,10 +255,17 @@ pub async fn run(
         .http2_keepalive_timeout(Some(opts.keepalive_timeout))
         .max_concurrent_streams(Some(opts.max_concurrent_streams))
         .http2_max_pending_accept_reset_streams(Some(opts.max_pending_reset_streams))
-        .layer(AdmissionLayer::new(AdmissionOptions {
-            max_in_flight: opts.max_in_flight,
-            deadline: opts.request_deadline,
-        }))
+        // Outermost first: a request ID for every call (and its log lines),
+        // then the per-call metrics, which so see shed and timed-out calls too.
+        .layer(RequestIdLayer)
+        .layer(tower::util::option_layer(rpc_metrics))
+        .layer(
+            AdmissionLayer::new(AdmissionOptions {
+                max_in_flight: opts.max_in_flight,
+                deadline: opts.request_deadline,
+            })
+            .counting_into(app.metrics.clone()),
+        )
         .layer(api::codec::WireErrorsLayer) // hostile input: ErrorInfo on tonic's own errors (api/codec.rs)
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -255,7 +308,30 @@ pub async fn run(
     expiry.abort();
     calendar.abort();
     db_watch.abort();
+    refresh.abort();
+    if let Some(admin) = admin {
+        let _ = admin_done_tx.send(true);
+        // Open scrape connections get a moment to finish, no more.
+        if tokio::time::timeout(Duration::from_secs(1), admin).await.is_err() {
+            tracing::debug!("admin listener did not close within 1 s; dropped");
+        }
+    }
     result
+}
+
+/// Refreshes the gauges that need a query at start and then every `every`,
+/// until shutdown. Errors (database down) are logged at debug level: the
+/// database watch already reports the outage.
+async fn metrics_job(app: Arc<App>, every: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = app.refresh_gauges().await {
+            tracing::debug!(error = %e, "metric gauges not refreshed; keeping the last values");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Pings the database every `every`. A failed ping (or one slower than

@@ -17,6 +17,7 @@
 mod pg;
 mod cpu;
 mod floor;
+mod metrics_cost;
 mod reference;
 mod scenarios;
 mod seed;
@@ -72,6 +73,9 @@ struct Args {
     /// Internal: serve DATABASE_URL on 127.0.0.1 (the child server process).
     #[arg(long, hide = true)]
     serve: Option<String>,
+    /// Internal, with --serve: leave the per-call metrics layer out (`metrics = false`).
+    #[arg(long, hide = true)]
+    no_metrics: bool,
     /// Internal: serve the floor server (floor.rs) with answers read from DATABASE_URL.
     #[arg(long, hide = true)]
     serve_floor: Option<String>,
@@ -87,7 +91,7 @@ fn main() {
         .build()
         .expect("tokio runtime");
     if let Some(url) = args.serve.clone() {
-        rt.block_on(serve_child(url));
+        rt.block_on(serve_child(url, !args.no_metrics));
         return;
     }
     if let Some(url) = args.serve_floor.clone() {
@@ -103,8 +107,10 @@ fn main() {
     std::process::exit(code);
 }
 
-/// The child: serves `url` until its stdin closes (the parent exited or is done).
-async fn serve_child(url: String) {
+/// The child: serves `url` until its stdin closes (the parent exited or is done),
+/// with its admin listener on a port of its own as in production, and the
+/// per-call metrics layer unless `rpc_metrics` is false.
+async fn serve_child(url: String, rpc_metrics: bool) {
     let filter = std::env::var("LOADGEN_SERVER_LOG").unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
@@ -129,9 +135,11 @@ async fn serve_child(url: String) {
     let opts = ServerOptions {
         shutdown_grace: Duration::from_secs(2),
         key_rate: gongshi::app::guard::KeyRate::OFF,
+        rpc_metrics,
         ..ServerOptions::default()
     };
-    gongshi::server::run(listener, app, opts, shutdown)
+    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
+    gongshi::server::run_with_admin(listener, Some(admin), app, opts, shutdown)
         .await
         .expect("serve");
 }
@@ -348,6 +356,27 @@ async fn run_backend(args: &Args, backend: &str, url: &str) -> Result<Vec<Outcom
         channels.push(server.channel().await?);
         floor_channels.push(floor.channel().await?);
     }
+    let wanted = |name: &str| args.scenarios.is_empty() || args.scenarios.iter().any(|s| s == name);
+    // For `metrics` (the layer's cost): two fresh servers, alike but for the
+    // layer, neither warmed by the other scenarios (the one without first).
+    let metrics_pair = if wanted("metrics") {
+        let mut pair = Vec::new();
+        for extra in [Some("--no-metrics"), None] {
+            let mut a = vec!["--serve", url];
+            a.extend(extra);
+            let server = ServerProcess::start(&a)?;
+            let mut channels = Vec::new();
+            for _ in 0..4 {
+                channels.push(server.channel().await?);
+            }
+            pair.push((server, channels));
+        }
+        let on = pair.pop().ok_or("server with metrics")?;
+        let off = pair.pop().ok_or("server without metrics")?;
+        Some(scenarios::MetricsPair { on, off })
+    } else {
+        None
+    };
     let setup = Setup {
         url: url.to_string(),
         app,
@@ -361,8 +390,8 @@ async fn run_backend(args: &Args, backend: &str, url: &str) -> Result<Vec<Outcom
         server,
         floor,
         floor_channels,
+        metrics_pair,
     };
-    let wanted = |name: &str| args.scenarios.is_empty() || args.scenarios.iter().any(|s| s == name);
     let mut outcomes = Vec::new();
     for name in scenarios::ALL {
         if !wanted(name) {

@@ -20,7 +20,9 @@ use crate::cpu;
 
 /// Scenario names, in running order (`get` and `list` are followed by their
 /// plain-SQL references `get-sql` and `list-sql`).
-pub const ALL: [&str; 7] = ["health", "get", "list", "deep", "changes", "export", "submit"];
+pub const ALL: [&str; 8] = [
+    "health", "get", "metrics", "list", "deep", "changes", "export", "submit",
+];
 
 type DisclosureClient = pb::disclosure_service_client::DisclosureServiceClient<Channel>;
 
@@ -40,6 +42,17 @@ pub struct Setup {
     /// The floor server (floor.rs) and its connections.
     pub floor: ServerProcess,
     pub floor_channels: Vec<Channel>,
+    /// Two more servers, with and without the per-call metrics layer (only
+    /// when `metrics` runs).
+    pub metrics_pair: Option<MetricsPair>,
+}
+
+/// The servers of the `metrics` scenario, with their connections.
+pub struct MetricsPair {
+    /// Metrics on (the default).
+    pub on: (ServerProcess, Vec<Channel>),
+    /// `metrics = false`.
+    pub off: (ServerProcess, Vec<Channel>),
 }
 
 /// A target and whether it is met.
@@ -169,7 +182,7 @@ impl Rec {
         }
     }
 
-    fn merge(&mut self, o: Rec) {
+    pub fn merge(&mut self, o: Rec) {
         self.lat_us.extend(o.lat_us);
         self.requests += o.requests;
         self.rows += o.rows;
@@ -202,10 +215,30 @@ where
     F: Fn(usize, Channel, Instant) -> Fut,
     Fut: Future<Output = Rec> + Send + 'static,
 {
+    let (rec, secs, cpu) = block(s, channels, server, concurrency, s.duration, worker).await;
+    let mut o = Outcome::from_rec(name, concurrency, rec, secs);
+    o.cpu = Some(cpu);
+    o
+}
+
+/// Runs `concurrency` workers on `channels` to `server` for `duration`:
+/// what they recorded, the seconds it took, and the CPU used meanwhile.
+pub async fn block<F, Fut>(
+    s: &Setup,
+    channels: &[Channel],
+    server: &ServerProcess,
+    concurrency: usize,
+    duration: Duration,
+    worker: F,
+) -> (Rec, f64, cpu::Used)
+where
+    F: Fn(usize, Channel, Instant) -> Fut,
+    Fut: Future<Output = Rec> + Send + 'static,
+{
     let bystander = (server.pid() != s.server.pid()).then(|| s.server.pid());
     let cpu0 = cpu::snap(server.pid(), bystander);
     let started = Instant::now();
-    let deadline = started + s.duration;
+    let deadline = started + duration;
     let handles: Vec<_> = (0..concurrency)
         .map(|i| tokio::spawn(worker(i, channels[i % channels.len()].clone(), deadline)))
         .collect();
@@ -216,9 +249,11 @@ where
             Err(e) => rec.err(format!("worker panicked: {e}")),
         }
     }
-    let mut o = Outcome::from_rec(name, concurrency, rec, started.elapsed().as_secs_f64());
-    o.cpu = Some(cpu::since(cpu0, server.pid(), bystander));
-    o
+    (
+        rec,
+        started.elapsed().as_secs_f64(),
+        cpu::since(cpu0, server.pid(), bystander),
+    )
 }
 
 /// A request with the caller's key.
@@ -229,7 +264,7 @@ pub fn req<T>(msg: T, secret: &str) -> tonic::Request<T> {
     r
 }
 
-fn disclosures(ch: Channel) -> DisclosureClient {
+pub fn disclosures(ch: Channel) -> DisclosureClient {
     DisclosureClient::new(ch).max_decoding_message_size(64 * 1024 * 1024)
 }
 
@@ -254,6 +289,7 @@ pub async fn run(s: &Setup, name: &str) -> Result<Vec<Outcome>, String> {
     match name {
         "health" => Ok(vec![health(s).await]),
         "get" => get(s).await,
+        "metrics" => crate::metrics_cost::run(s).await,
         "list" => list(s).await,
         "deep" => deep(s).await,
         "changes" => changes(s).await,
@@ -282,7 +318,7 @@ async fn health(s: &Setup) -> Outcome {
 // ------------------------------------------------------------ SQL helpers
 
 /// Up to `limit` random disclosure ids.
-async fn sample_ids(url: &str, limit: i64) -> Result<Vec<String>, String> {
+pub async fn sample_ids(url: &str, limit: i64) -> Result<Vec<String>, String> {
     let sql = "SELECT id FROM disclosures ORDER BY random() LIMIT $1";
     let e = |e: sqlx::Error| format!("sample ids: {e}");
     if url.starts_with("sqlite:") {

@@ -26,6 +26,7 @@ use tonic::Status;
 use tower::{Layer, Service};
 
 use crate::app::AppError;
+use crate::app::metrics::Metrics;
 
 /// Limits of the admission layer.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +43,7 @@ pub struct AdmissionOptions {
 pub struct AdmissionLayer {
     permits: Option<Arc<Semaphore>>,
     deadline: Duration,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl AdmissionLayer {
@@ -50,7 +52,14 @@ impl AdmissionLayer {
         AdmissionLayer {
             permits: (opts.max_in_flight > 0).then(|| Arc::new(Semaphore::new(opts.max_in_flight))),
             deadline: opts.deadline,
+            metrics: None,
         }
+    }
+
+    /// Counts shed calls in `gongshi_overload_shed_total`.
+    pub fn counting_into(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 }
 
@@ -62,6 +71,7 @@ impl<S> Layer<S> for AdmissionLayer {
             inner,
             permits: self.permits.clone(),
             deadline: self.deadline,
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -72,6 +82,7 @@ pub struct Admission<S> {
     inner: S,
     permits: Option<Arc<Semaphore>>,
     deadline: Duration,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// Paths never shed nor timed out: the standard services a balancer and an
@@ -127,6 +138,9 @@ where
             Some(p) => match p.clone().try_acquire_owned() {
                 Ok(permit) => Some(permit),
                 Err(_) => {
+                    if let Some(m) = &self.metrics {
+                        m.overload_shed.inc();
+                    }
                     tracing::warn!(path = req.uri().path(), "shed: too many calls in flight");
                     return Box::pin(async { Ok(overloaded().into_http()) });
                 }

@@ -5,6 +5,7 @@
 use tonic::{Request, Status};
 
 use crate::app::keys::Caller;
+use crate::app::metrics::Limit;
 use crate::app::{App, AppError};
 use crate::domain::lifecycle::Role;
 
@@ -42,6 +43,7 @@ pub async fn check<T>(app: &App, req: &Request<T>, allowed: &[Role]) -> Result<C
     }
     let caller = app.authenticate_key(token).await?;
     if let Err(wait) = app.guard.admit(&caller.key_id) {
+        app.metrics.rate_limited(Limit::Key);
         return Err(AppError::Exhausted {
             reason: "RATE_LIMITED",
             message: format!(

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use super::auth;
 use super::convert::{Violations, disclosure_out, enum_in, enum_out, record_out, ts};
@@ -202,7 +203,9 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
         let app = self.app.clone();
         let poll = self.opts.watch_poll;
         let mut shutdown = self.shutdown.clone();
-        tokio::spawn(async move {
+        let open = app.metrics.watch_opened();
+        let watch = async move {
+            let _open = open; // gongshi_watch_streams_open, until the task ends
             let mut cursor = after;
             let mut local = app.feed_signal();
             let mut checked = tokio::time::Instant::now();
@@ -244,7 +247,9 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
                     _ = tx.closed() => return,
                 }
             }
-        });
+        };
+        // In the call's span, so its log lines carry the request ID.
+        tokio::spawn(watch.instrument(tracing::Span::current()));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
@@ -263,72 +268,78 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
         let (out_tx, out_rx) = mpsc::channel(4);
         let store = self.app.store.clone();
         let batch = self.opts.export_batch;
-        tokio::spawn(async move {
-            if let Err(e) = store.export_active(batch, items_tx.clone()).await {
-                let _ = items_tx.send(Err(e)).await;
-            }
-        });
-        let chunk_bytes = self.opts.export_chunk_bytes;
-        tokio::spawn(async move {
-            let mut hasher = Sha256::new();
-            let mut rows: i64 = 0;
-            let mut as_of = 0;
-            let mut buf = Vec::with_capacity(chunk_bytes + 4096);
-            match csv_bytes(std::iter::once(CSV_HEADER.map(String::from))) {
-                Ok(b) => buf.extend_from_slice(&b),
-                Err(e) => {
-                    let _ = out_tx.send(Err(Status::from(e))).await;
-                    return;
+        tokio::spawn(
+            async move {
+                if let Err(e) = store.export_active(batch, items_tx.clone()).await {
+                    let _ = items_tx.send(Err(e)).await;
                 }
             }
-            while let Some(item) = items_rx.recv().await {
-                match item {
-                    Ok(ExportItem::Start { as_of_sequence }) => as_of = as_of_sequence,
-                    Ok(ExportItem::Rows(records)) => {
-                        rows += records.len() as i64;
-                        match csv_bytes(records.iter().map(|r| r.csv_fields())) {
-                            Ok(b) => buf.extend_from_slice(&b),
-                            Err(e) => {
-                                let _ = out_tx.send(Err(Status::from(e))).await;
-                                return;
+            .instrument(tracing::Span::current()),
+        );
+        let chunk_bytes = self.opts.export_chunk_bytes;
+        tokio::spawn(
+            async move {
+                let mut hasher = Sha256::new();
+                let mut rows: i64 = 0;
+                let mut as_of = 0;
+                let mut buf = Vec::with_capacity(chunk_bytes + 4096);
+                match csv_bytes(std::iter::once(CSV_HEADER.map(String::from))) {
+                    Ok(b) => buf.extend_from_slice(&b),
+                    Err(e) => {
+                        let _ = out_tx.send(Err(Status::from(e))).await;
+                        return;
+                    }
+                }
+                while let Some(item) = items_rx.recv().await {
+                    match item {
+                        Ok(ExportItem::Start { as_of_sequence }) => as_of = as_of_sequence,
+                        Ok(ExportItem::Rows(records)) => {
+                            rows += records.len() as i64;
+                            match csv_bytes(records.iter().map(|r| r.csv_fields())) {
+                                Ok(b) => buf.extend_from_slice(&b),
+                                Err(e) => {
+                                    let _ = out_tx.send(Err(Status::from(e))).await;
+                                    return;
+                                }
                             }
                         }
+                        Err(e) => {
+                            let _ = out_tx.send(Err(Status::from(AppError::from(e)))).await;
+                            return;
+                        }
                     }
-                    Err(e) => {
-                        let _ = out_tx.send(Err(Status::from(AppError::from(e)))).await;
-                        return;
+                    // Send whole chunks by offset (one copy each), keep the tail.
+                    let mut start = 0;
+                    while buf.len() - start >= chunk_bytes {
+                        let data = buf[start..start + chunk_bytes].to_vec();
+                        start += chunk_bytes;
+                        hasher.update(&data);
+                        if out_tx
+                            .send(Ok(pb::ExportChunk {
+                                data,
+                                ..Default::default()
+                            }))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
                     }
+                    buf.drain(..start);
                 }
-                // Send whole chunks by offset (one copy each), keep the tail.
-                let mut start = 0;
-                while buf.len() - start >= chunk_bytes {
-                    let data = buf[start..start + chunk_bytes].to_vec();
-                    start += chunk_bytes;
-                    hasher.update(&data);
-                    if out_tx
-                        .send(Ok(pb::ExportChunk {
-                            data,
-                            ..Default::default()
-                        }))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                buf.drain(..start);
+                hasher.update(&buf);
+                let _ = out_tx
+                    .send(Ok(pb::ExportChunk {
+                        data: buf,
+                        last: true,
+                        row_count: rows,
+                        as_of_sequence: as_of,
+                        sha256: hex::encode(hasher.finalize()),
+                    }))
+                    .await;
             }
-            hasher.update(&buf);
-            let _ = out_tx
-                .send(Ok(pb::ExportChunk {
-                    data: buf,
-                    last: true,
-                    row_count: rows,
-                    as_of_sequence: as_of,
-                    sha256: hex::encode(hasher.finalize()),
-                }))
-                .await;
-        });
+            .instrument(tracing::Span::current()),
+        );
         Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
     }
 }

@@ -16,6 +16,8 @@ pub mod page;
 pub mod ratelimit;
 mod repair;
 mod report;
+pub mod request_id;
+pub mod rpc_metrics;
 pub mod status;
 
 pub use disclosure::{DisclosureApi, change_out};

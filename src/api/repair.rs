@@ -459,6 +459,7 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         req: Request<pb::LookupRepairApplicationRequest>,
     ) -> Result<Response<pb::LookupRepairApplicationResponse>, Status> {
         if let Err(wait) = self.lookups.check(client_ip(&req)) {
+            self.app.metrics.rate_limited(crate::app::metrics::Limit::Lookup);
             let mut d = ErrorDetails::new();
             d.set_error_info("RATE_LIMITED", DOMAIN, std::collections::HashMap::new());
             d.set_retry_info(Some(wait));

@@ -37,6 +37,7 @@ impl App {
                 break;
             }
         }
+        self.metrics.expiry_ran();
         Ok(done)
     }
 
@@ -110,6 +111,7 @@ impl App {
         .await?;
         tx.commit().await?;
         self.feed_committed();
+        self.metrics.expiry_terminated.inc();
         tracing::info!(disclosure = %d.id, "disclosure expired");
         Ok(true)
     }

@@ -9,6 +9,7 @@ mod expiry;
 pub mod guard;
 pub mod import;
 pub mod keys;
+pub mod metrics;
 pub mod notice;
 pub mod repair;
 mod repair_close;
@@ -72,6 +73,8 @@ pub struct App {
     feed: watch::Sender<u64>,
     /// Admission state of this instance: database health, per-key rate.
     pub guard: Arc<guard::Guard>,
+    /// This instance's metrics (served by the admin listener).
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl App {
@@ -98,7 +101,15 @@ impl App {
             },
             feed,
             guard: Arc::new(guard::Guard::default()),
+            metrics: Arc::new(metrics::Metrics::new()),
         }
+    }
+
+    /// Replaces the metrics (`Config::open_app` makes them before the store,
+    /// which reports its pool's acquire times into them).
+    pub fn with_metrics(mut self, metrics: Arc<metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Replaces the notice configuration.

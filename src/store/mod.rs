@@ -30,6 +30,7 @@ use crate::domain::lifecycle::{
     Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Micros, Role, TerminationReason,
 };
 use crate::domain::record::{DecisionDoc, PublicRecord};
+use crate::domain::repair::RepairState;
 
 pub use calendar::{CalendarDayRow, CalendarLoadRow, CalendarSnapshot, CalendarStore, CalendarTx, CalendarYearRow};
 pub use notice::{BundleFilter, BundleRow, NoticeStore, NoticeTx, PdfRow};
@@ -323,6 +324,41 @@ pub trait Store: RepairStore + NoticeStore + CalendarStore + Send + Sync + 'stat
     async fn list_keys(&self) -> Result<Vec<KeyRow>>;
     /// Revokes a key; false when there is no such key or it was revoked already.
     async fn revoke_key(&self, id: &str, at: Micros) -> Result<bool>;
+
+    /// The figures behind the operator's gauges, as of `today` (CST).
+    async fn operational_figures(&self, today: NaiveDate) -> Result<OperationalFigures>;
+    /// The pool's connections now (no query).
+    fn pool_stats(&self) -> PoolStats;
+    /// Versions of this build's migrations that the database has not applied
+    /// successfully (empty: current). Runs on the health probe's connection,
+    /// like [`Store::ping`], so a busy pool does not delay the answer.
+    async fn pending_migrations(&self) -> Result<Vec<i64>>;
+}
+
+/// What the operator's gauges show (`crate::app::metrics`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OperationalFigures {
+    /// Sequence of the newest feed change (0: none yet).
+    pub feed_head_sequence: i64,
+    /// Disclosures in state ACTIVE.
+    pub disclosures_active: i64,
+    /// Open repair applications per state (states with none are absent).
+    pub repairs_open: Vec<(RepairState, i64)>,
+    /// Open repair applications past a due date on `today`: submitted past
+    /// acceptance or overall due, accepted past decision or overall due
+    /// (`domain::repair::overdue`).
+    pub repairs_overdue: i64,
+}
+
+/// A pool's connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (idle or in use).
+    pub size: u32,
+    /// Of which idle.
+    pub idle: u32,
+    /// Most the pool may open.
+    pub max: u32,
 }
 
 /// One write transaction. Dropping it without [`Tx::commit`] rolls back.
@@ -354,13 +390,28 @@ pub trait Tx: RepairTx + NoticeTx + CalendarTx + Send {
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 
+/// Told how long each wait for a pooled connection took (successful or not).
+pub type AcquireObserver = Arc<dyn Fn(Duration) + Send + Sync>;
+
 /// Options for opening a store.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreOptions {
     /// Maximum pooled connections.
     pub max_connections: u32,
     /// How long to wait for a connection before answering UNAVAILABLE.
     pub acquire_timeout: std::time::Duration,
+    /// Told every pool acquire's wait (the `gongshi_db_pool_acquire_seconds` histogram).
+    pub on_acquire: Option<AcquireObserver>,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("on_acquire", &self.on_acquire.is_some())
+            .finish()
+    }
 }
 
 impl Default for StoreOptions {
@@ -368,6 +419,7 @@ impl Default for StoreOptions {
         StoreOptions {
             max_connections: 16,
             acquire_timeout: std::time::Duration::from_secs(5),
+            on_acquire: None,
         }
     }
 }

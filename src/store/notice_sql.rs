@@ -104,7 +104,7 @@ macro_rules! sql_notice {
                 )
                 .bind(decision_id)
                 .bind(version.unwrap_or(0))
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 let Some(mut row) = raw.map(RawBundle::into_row).transpose()? else {
@@ -138,7 +138,7 @@ macro_rules! sql_notice {
                 .bind(f.delivery_state.map(|s| s.as_str()).unwrap_or(""))
                 .bind(&f.party_credit_code)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 let mut rows = rows.into_iter().map(RawBundle::into_row).collect::<$crate::store::Result<Vec<_>>>()?;

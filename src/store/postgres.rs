@@ -11,6 +11,8 @@ use super::{Result, StoreOptions, classify, redact_url};
 /// PostgreSQL store: for production and for several instances on one database.
 pub struct PgStore {
     pool: PgPool,
+    /// Told how long each acquire waited (see `StoreOptions::on_acquire`).
+    on_acquire: Option<super::AcquireObserver>,
     /// The health probe's own connection (see `Store::ping`).
     probe: tokio::sync::Mutex<Option<sqlx::PgConnection>>,
 }
@@ -35,6 +37,7 @@ impl PgStore {
             })?;
         Ok(PgStore {
             pool,
+            on_acquire: opts.on_acquire.clone(),
             probe: tokio::sync::Mutex::new(None),
         })
     }

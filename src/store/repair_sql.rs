@@ -94,7 +94,7 @@ macro_rules! sql_repair {
                      overall_due_on, doc, version, create_time, update_time FROM repair_applications WHERE id = $1",
                 )
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 raw.map(RawRepair::into_row).transpose()
@@ -119,7 +119,7 @@ macro_rules! sql_repair {
                 .bind(&f.applicant_code)
                 .bind(f.overdue_on.map(|d| d.to_string()).unwrap_or_default())
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 rows.into_iter().map(RawRepair::into_row).collect()
@@ -138,7 +138,7 @@ macro_rules! sql_repair {
                 .bind(application_id)
                 .bind(after_id)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 rows.into_iter().map(RawRepairEvent::into_row).collect()
@@ -156,7 +156,7 @@ macro_rules! sql_repair {
                 )
                 .bind(receipt_code)
                 .bind(applicant_code)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 raw.map(RawRepair::into_row).transpose()
@@ -165,7 +165,7 @@ macro_rules! sql_repair {
             async fn open_repair(&self, disclosure_id: &str) -> $crate::store::Result<Option<String>> {
                 sqlx::query_scalar::<$db, String>("SELECT id FROM repair_applications WHERE open_disclosure_id = $1")
                     .bind(disclosure_id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.conn().await?)
                     .await
                     .map_err(classify)
             }

@@ -217,6 +217,36 @@ macro_rules! sql_store {
             tx: sqlx::Transaction<'static, $db>,
         }
 
+        impl $store {
+            /// This backend's migrations, embedded at build time.
+            fn migrator() -> sqlx::migrate::Migrator {
+                sqlx::migrate!($migrations)
+            }
+
+            /// A pooled connection, its wait told to `on_acquire`
+            /// (`gongshi_db_pool_acquire_seconds`). Every read and write goes
+            /// through here rather than handing `&self.pool` to sqlx, which
+            /// would acquire out of sight.
+            async fn conn(&self) -> $crate::store::Result<sqlx::pool::PoolConnection<$db>> {
+                let started = std::time::Instant::now();
+                let conn = self.pool.acquire().await.map_err(classify);
+                if let Some(observe) = &self.on_acquire {
+                    observe(started.elapsed());
+                }
+                conn
+            }
+
+            /// A transaction opened with `begin` on a connection from [`Self::conn`].
+            async fn begin_timed(&self, begin: &'static str) -> $crate::store::Result<sqlx::Transaction<'static, $db>> {
+                let conn = self.conn().await?;
+                // What `Pool::begin_with` does, with the acquire measured
+                // (sqlx keeps `Transaction::begin` out of its docs, but public).
+                sqlx::Transaction::begin(conn, Some(sqlx::SqlSafeStr::into_sql_str(begin)))
+                    .await
+                    .map_err(classify)
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             fn backend(&self) -> &'static str {
@@ -224,7 +254,7 @@ macro_rules! sql_store {
             }
 
             async fn migrate(&self) -> $crate::store::Result<()> {
-                sqlx::migrate!($migrations)
+                Self::migrator()
                     .run(&self.pool)
                     .await
                     .map_err(|e| $crate::store::StoreError::Other(format!("migration failed: {e}")))
@@ -249,7 +279,7 @@ macro_rules! sql_store {
             }
 
             async fn begin(&self) -> $crate::store::Result<Box<dyn $crate::store::Tx>> {
-                let tx = self.pool.begin_with($begin).await.map_err(classify)?;
+                let tx = self.begin_timed($begin).await?;
                 Ok(Box::new($tx { tx }))
             }
 
@@ -259,7 +289,7 @@ macro_rules! sql_store {
                      FROM penalty_decisions WHERE id = $1",
                 )
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 raw.map(RawDecision::into_row).transpose()
@@ -321,7 +351,7 @@ macro_rules! sql_store {
                 .bind(date_str(f.decided_to))
                 .bind(&f.authority_code)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 rows.into_iter().map(RawDecision::into_row).collect()
@@ -340,7 +370,7 @@ macro_rules! sql_store {
                 .bind(decision_id)
                 .bind(after_id)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 rows.into_iter().map(RawEvent::into_row).collect()
@@ -353,7 +383,7 @@ macro_rules! sql_store {
                      FROM disclosures WHERE id = $1",
                 )
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 raw.map(RawDisclosure::into_row).transpose()
@@ -380,7 +410,7 @@ macro_rules! sql_store {
                 .bind(date_str(f.decided_from))
                 .bind(date_str(f.decided_to))
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 rows.into_iter().map(RawDisclosure::into_row).collect()
@@ -400,7 +430,7 @@ macro_rules! sql_store {
                 )
                 .bind(after)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 rows.into_iter().map(RawChange::into_view).collect()
@@ -411,7 +441,7 @@ macro_rules! sql_store {
                 batch: i64,
                 out: tokio::sync::mpsc::Sender<$crate::store::Result<$crate::store::ExportItem>>,
             ) -> $crate::store::Result<()> {
-                let mut tx = self.pool.begin_with($export_begin).await.map_err(classify)?;
+                let mut tx = self.begin_timed($export_begin).await?;
                 let as_of_sequence: i64 = sqlx::query_scalar::<$db, i64>(
                     "SELECT COALESCE(MAX(sequence), 0) FROM disclosure_changes",
                 )
@@ -452,7 +482,7 @@ macro_rules! sql_store {
                 )
                 .bind(today.to_string())
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.conn().await?)
                 .await
                 .map_err(classify)
             }
@@ -470,7 +500,7 @@ macro_rules! sql_store {
                 .bind(k.expires_on.map(|d| d.to_string()))
                 .bind(k.created_at)
                 .bind(k.revoked_at)
-                .execute(&self.pool)
+                .execute(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 Ok(())
@@ -482,7 +512,7 @@ macro_rules! sql_store {
                      FROM api_keys WHERE id = $1",
                 )
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 raw.map(RawKey::into_row).transpose()
@@ -493,7 +523,7 @@ macro_rules! sql_store {
                     "SELECT id, secret_hash, role, label, credit_code, expires_on, created_at, revoked_at \
                      FROM api_keys ORDER BY created_at, id",
                 )
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
                 rows.into_iter().map(RawKey::into_row).collect()
@@ -503,10 +533,94 @@ macro_rules! sql_store {
                 let r = sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                     .bind(id)
                     .bind(at)
-                    .execute(&self.pool)
+                    .execute(&mut *self.conn().await?)
                     .await
                     .map_err(classify)?;
                 Ok(r.rows_affected() == 1)
+            }
+
+            async fn operational_figures(
+                &self,
+                today: chrono::NaiveDate,
+            ) -> $crate::store::Result<$crate::store::OperationalFigures> {
+                let mut conn = self.conn().await?;
+                let feed_head_sequence: i64 =
+                    sqlx::query_scalar::<$db, i64>("SELECT COALESCE(MAX(sequence), 0) FROM disclosure_changes")
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(classify)?;
+                let disclosures_active: i64 =
+                    sqlx::query_scalar::<$db, i64>("SELECT COUNT(*) FROM disclosures WHERE state = 'ACTIVE'")
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(classify)?;
+                // `open_disclosure_id` is set exactly while an application is open.
+                let open: Vec<(String, i64)> = sqlx::query_as::<$db, (String, i64)>(
+                    "SELECT state, COUNT(*) FROM repair_applications \
+                     WHERE open_disclosure_id IS NOT NULL GROUP BY state",
+                )
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(classify)?;
+                let mut repairs_open = Vec::with_capacity(open.len());
+                for (state, n) in open {
+                    let state = $crate::domain::repair::RepairState::parse(&state)
+                        .ok_or_else(|| {
+                            $crate::store::StoreError::Corrupt(format!("repair state: unknown value {state:?}"))
+                        })?;
+                    repairs_open.push((state, n));
+                }
+                // The list filter `overdue_on` (repair_sql.rs) with the same rule.
+                let repairs_overdue: i64 = sqlx::query_scalar::<$db, i64>(
+                    "SELECT COUNT(*) FROM repair_applications \
+                     WHERE (state = 'SUBMITTED' AND (accept_due_on < $1 OR overall_due_on < $1)) \
+                        OR (state = 'ACCEPTED' AND (decide_due_on < $1 OR overall_due_on < $1))",
+                )
+                .bind(today.to_string())
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(classify)?;
+                Ok($crate::store::OperationalFigures {
+                    feed_head_sequence,
+                    disclosures_active,
+                    repairs_open,
+                    repairs_overdue,
+                })
+            }
+
+            fn pool_stats(&self) -> $crate::store::PoolStats {
+                $crate::store::PoolStats {
+                    size: self.pool.size(),
+                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                    max: self.pool.options().get_max_connections(),
+                }
+            }
+
+            async fn pending_migrations(&self) -> $crate::store::Result<Vec<i64>> {
+                use sqlx::ConnectOptions;
+                use sqlx::migrate::Migrate;
+                let migrator = Self::migrator();
+                let mut slot = self.probe.lock().await;
+                let mut conn = match slot.take() {
+                    Some(c) => c,
+                    None => self.pool.connect_options().connect().await.map_err(classify)?,
+                };
+                let unavailable = |e: sqlx::migrate::MigrateError| match e {
+                    sqlx::migrate::MigrateError::Execute(e) => classify(e),
+                    other => $crate::store::StoreError::Other(other.to_string()),
+                };
+                let dirty = conn.dirty_version(&migrator.table_name).await.map_err(unavailable)?;
+                let applied = conn.list_applied_migrations(&migrator.table_name).await.map_err(unavailable)?;
+                // Kept only after it answered, as `ping` does.
+                *slot = Some(conn);
+                let mut pending: Vec<i64> = migrator
+                    .iter()
+                    .filter(|m| !m.migration_type.is_down_migration())
+                    .map(|m| m.version)
+                    .filter(|v| !applied.iter().any(|a| a.version == *v) || dirty == Some(*v))
+                    .collect();
+                pending.dedup();
+                Ok(pending)
             }
         }
 

@@ -14,6 +14,8 @@ use super::{Result, StoreError, StoreOptions, classify};
 /// sequence order; WAL lets readers and an export run beside the writer.
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Told how long each acquire waited (see `StoreOptions::on_acquire`).
+    on_acquire: Option<super::AcquireObserver>,
     /// The health probe's own connection (see `Store::ping`).
     probe: tokio::sync::Mutex<Option<sqlx::SqliteConnection>>,
 }
@@ -47,6 +49,7 @@ impl SqliteStore {
             .map_err(classify)?;
         Ok(SqliteStore {
             pool,
+            on_acquire: opts.on_acquire.clone(),
             probe: tokio::sync::Mutex::new(None),
         })
     }

@@ -116,6 +116,25 @@ async fn binary_with_no_configuration_serves_health_and_reflection() {
         dir.path().join("data/gongshi.db").exists(),
         "default SQLite file under ./data/"
     );
+    // The admin listener on its default address (README "Operating it").
+    let admin: std::net::SocketAddr = "127.0.0.1:9464".parse().unwrap();
+    let ready = support::http_get(admin, "/readyz", &[]).await.expect("admin listener");
+    assert_eq!((ready.status, ready.body.as_str()), (200, "ready\n"));
+    let metrics = support::http_get(admin, "/metrics", &[]).await.expect("metrics");
+    assert_eq!(metrics.status, 200);
+    for family in [
+        "gongshi_rpc_requests_total",
+        "gongshi_build_info",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(metrics.body.contains(&format!("# TYPE {family} ")), "{family} missing");
+    }
+    assert!(
+        metrics
+            .body
+            .contains("gongshi_rpc_requests_total{service=\"grpc.health.v1.Health\",method=\"Check\",code=\"OK\"} 2"),
+        "the two health checks above are counted"
+    );
     sigterm(child.id());
     let status = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await

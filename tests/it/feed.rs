@@ -328,6 +328,7 @@ async fn out_of_order_commits_never_let_a_reader_skip_a_sequence() {
             &StoreOptions {
                 max_connections: TASKS as u32,
                 acquire_timeout: Duration::from_secs(60),
+                ..StoreOptions::default()
             },
         )
         .await
@@ -337,6 +338,7 @@ async fn out_of_order_commits_never_let_a_reader_skip_a_sequence() {
             &StoreOptions {
                 max_connections: 2,
                 acquire_timeout: Duration::from_secs(60),
+                ..StoreOptions::default()
             },
         )
         .await

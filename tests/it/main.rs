@@ -16,6 +16,7 @@ mod export;
 mod feed;
 mod import;
 mod malformed;
+mod metrics;
 mod multi_instance;
 mod notice;
 mod notice_pdf;

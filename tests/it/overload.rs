@@ -259,6 +259,12 @@ async fn excess_calls_are_shed_health_is_not_and_slow_calls_hit_the_deadline() {
         }
         let e = shed.unwrap_or_else(|| panic!("{}: no call was shed while one was in flight", db.backend));
         assert_eq!(reason(&e), "OVERLOADED", "{}", db.backend);
+        assert_eq!(
+            s.app.metrics.overload_shed.get(),
+            1,
+            "{}: gongshi_overload_shed_total counts the shed call",
+            db.backend
+        );
         assert!(e.get_details_retry_info().is_some(), "{}: RetryInfo", db.backend);
         // Health is exempt from the limit.
         assert_eq!(

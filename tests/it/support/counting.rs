@@ -113,6 +113,16 @@ impl Store for CountingStore {
     async fn migrate(&self) -> Result<()> {
         self.inner.migrate().await
     }
+    async fn operational_figures(&self, today: NaiveDate) -> Result<gongshi::store::OperationalFigures> {
+        self.count("operational_figures");
+        self.inner.operational_figures(today).await
+    }
+    fn pool_stats(&self) -> gongshi::store::PoolStats {
+        self.inner.pool_stats()
+    }
+    async fn pending_migrations(&self) -> Result<Vec<i64>> {
+        self.inner.pending_migrations().await
+    }
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }

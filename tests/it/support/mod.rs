@@ -145,9 +145,12 @@ pub fn req<T>(msg: T, key: &str) -> tonic::Request<T> {
 }
 
 /// An in-process server on 127.0.0.1:0, with its own pool (a separate
-/// instance when two share a database).
+/// instance when two share a database), and its admin listener (metrics,
+/// probes) on another port 0.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The admin listener (`/metrics`, `/livez`, `/readyz`).
+    pub admin: SocketAddr,
     pub app: Arc<App>,
     pub clock: Arc<ManualClock>,
     stop: Option<oneshot::Sender<()>>,
@@ -203,6 +206,8 @@ impl TestServer {
     async fn serve(app: Arc<App>, clock: Arc<ManualClock>, tune: impl FnOnce(&mut ServerOptions)) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
+        let admin = admin_listener.local_addr().expect("admin addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let mut opts = ServerOptions {
             feed: FeedOptions {
@@ -221,13 +226,14 @@ impl TestServer {
         tune(&mut opts);
         let a = app.clone();
         let handle = tokio::spawn(async move {
-            let _ = gongshi::server::run(listener, a, opts, async {
+            let _ = gongshi::server::run_with_admin(listener, Some(admin_listener), a, opts, async {
                 let _ = stopped.await;
             })
             .await;
         });
         TestServer {
             addr,
+            admin,
             app,
             clock,
             stop: Some(stop),
@@ -282,6 +288,74 @@ impl Drop for TestServer {
             let _ = s.send(());
         }
     }
+}
+
+/// An HTTP/1.1 response, as read off the socket.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpReply {
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// `GET path` on `addr` over a fresh connection (`Connection: close`), with
+/// extra request headers; the body is read to the end.
+pub async fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> std::io::Result<HttpReply> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr).await?;
+    let mut head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    conn.write_all(head.as_bytes()).await?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), conn.read_to_end(&mut raw))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer in 30 s"))??;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not HTTP: {text:.200}"));
+    let (head, mut body) = text.split_once("\r\n\r\n").ok_or_else(bad)?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(bad)?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let mut decoded = String::new();
+    if chunked {
+        // size CRLF data CRLF ... 0 CRLF CRLF
+        while let Some((size, rest)) = body.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).map_err(|_| bad())?;
+            if n == 0 {
+                break;
+            }
+            decoded.push_str(rest.get(..n).ok_or_else(bad)?);
+            body = rest.get(n + 2..).unwrap_or_default();
+        }
+    } else {
+        decoded = body.to_string();
+    }
+    Ok(HttpReply {
+        status,
+        headers,
+        body: decoded,
+    })
 }
 
 /// Records and publishes a decision through the API; returns the decision.
