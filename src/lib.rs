@@ -11,6 +11,8 @@
 //!   the domain rules. No SQL, no protobuf.
 //! - [`api`]: tonic services — protobuf ⇄ domain, authentication and roles,
 //!   errors as rich gRPC statuses. No SQL.
+//! - [`web`]: the public face over plain HTTP — the query page, JSON and
+//!   Atom — over the application's public read models. No SQL.
 //! - [`server`]: wiring — health, reflection, background jobs, shutdown.
 //! - [`config`]: settings from defaults, file, environment.
 //! - [`demo`]: the demo history behind `gongshi demo`.
@@ -29,3 +31,4 @@ pub mod domain;
 pub mod import;
 pub mod server;
 pub mod store;
+pub mod web;

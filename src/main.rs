@@ -39,6 +39,10 @@ struct ServeArgs {
     /// Address to listen on [env: GONGSHI_LISTEN] [default: 127.0.0.1:50051]
     #[arg(long)]
     listen: Option<String>,
+    /// The public page, JSON and Atom; `off` disables it
+    /// [env: GONGSHI_HTTP_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long)]
+    http_listen: Option<String>,
     #[command(flatten)]
     db: DbArgs,
 }
@@ -189,14 +193,26 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let cfg = load_config(&args.db, args.listen.as_deref())?;
+    let mut cfg = load_config(&args.db, args.listen.as_deref())?;
+    if let Some(h) = args.http_listen {
+        cfg.http_listen = h;
+        cfg.validate()?;
+    }
     init_logging(&cfg);
     let app = cfg.open_app(Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let http = match cfg.http_address() {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (http_listen; `off` disables it)"))?,
+        ),
+        None => None,
+    };
     let opts = cfg.server_options();
-    gongshi::server::run(listener, app, opts, shutdown_signal()).await?;
+    gongshi::server::run_with_http(listener, http, app, opts, shutdown_signal()).await?;
     Ok(())
 }
 

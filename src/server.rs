@@ -1,4 +1,5 @@
-//! Wiring: the gRPC services, health, reflection, the expiry job, and
+//! Wiring: the gRPC services (and gRPC-Web on the same port), health,
+//! reflection, the expiry job, the public HTTP listener (`crate::web`), and
 //! graceful shutdown with a hard deadline.
 
 use std::future::Future;
@@ -74,6 +75,10 @@ pub struct ServerOptions {
     pub max_pending_reset_streams: usize,
     /// TLS, optionally requiring client certificates; plaintext when `None`.
     pub tls: Option<TlsFiles>,
+    /// The public page, JSON and Atom (served when [`run_with_http`] is given a listener).
+    pub web: crate::web::WebOptions,
+    /// Browser origins allowed to make gRPC-Web calls (CORS); empty: none.
+    pub grpc_web_cors_origins: Vec<String>,
 }
 
 /// PEM files for TLS.
@@ -111,6 +116,8 @@ impl Default for ServerOptions {
             max_concurrent_streams: 200,
             max_pending_reset_streams: 50,
             tls: None,
+            web: crate::web::WebOptions::default(),
+            grpc_web_cors_origins: Vec::new(),
         }
     }
 }
@@ -151,9 +158,49 @@ fn tls_config(files: &TlsFiles) -> Result<tonic::transport::ServerTlsConfig, Ser
 
 /// Serves on `listener` until `shutdown` resolves. Then health turns
 /// NOT_SERVING, open watches end, in-flight calls get `shutdown_grace` to
-/// finish, and the function returns.
+/// finish, and the function returns. No public listener: see [`run_with_http`].
 pub async fn run(
     listener: TcpListener,
+    app: Arc<App>,
+    opts: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    run_with_http(listener, None, app, opts, shutdown).await
+}
+
+/// The gRPC-Web CORS layer for an allow-list of origins (`None` when empty:
+/// no browser origin may call).
+fn grpc_web_cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use http::{HeaderName, HeaderValue, Method};
+    if origins.is_empty() {
+        return None;
+    }
+    let h = HeaderName::from_static;
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(tower_http::cors::AllowOrigin::list(
+                origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
+            ))
+            .allow_methods([Method::POST])
+            .allow_headers([
+                h("content-type"),
+                h("x-grpc-web"),
+                h("x-user-agent"),
+                h("grpc-timeout"),
+                h("authorization"),
+                h("x-gongshi-on-behalf-of"),
+            ])
+            .expose_headers([h("grpc-status"), h("grpc-message"), h("grpc-status-details-bin")])
+            .max_age(Duration::from_secs(24 * 3600)),
+    )
+}
+
+/// [`run`], with the public page, JSON and Atom (`crate::web`) on `http`
+/// when given: same process, same application, and the same shutdown (it
+/// stops accepting when shutdown begins; open requests get `shutdown_grace`).
+pub async fn run_with_http(
+    listener: TcpListener,
+    http: Option<TcpListener>,
     app: Arc<App>,
     opts: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -189,6 +236,23 @@ pub async fn run(
         stop_rx.clone(),
     ));
 
+    let web = http.map(|listener| {
+        if let Ok(a) = listener.local_addr() {
+            tracing::info!(addr = %a, "public listener: page /, JSON /v1/disclosures, Atom /feeds/disclosures.atom");
+        }
+        let mut stop = stop_rx.clone();
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        tokio::spawn(crate::web::serve(
+            listener,
+            app.clone(),
+            opts.web.clone(),
+            stopped,
+            opts.shutdown_grace,
+        ))
+    });
+
     let fired = Arc::new(Notify::new());
     let signal = {
         let fired = fired.clone();
@@ -209,6 +273,11 @@ pub async fn run(
         .http2_keepalive_timeout(Some(opts.keepalive_timeout))
         .max_concurrent_streams(Some(opts.max_concurrent_streams))
         .http2_max_pending_accept_reset_streams(Some(opts.max_pending_reset_streams))
+        // gRPC-Web (HTTP/1.1 from browsers) on the same port: CORS for the
+        // allowed origins, then the translation, outside every other layer.
+        .accept_http1(true)
+        .layer(tower::util::option_layer(grpc_web_cors(&opts.grpc_web_cors_origins)))
+        .layer(tonic_web::GrpcWebLayer::new())
         .layer(AdmissionLayer::new(AdmissionOptions {
             max_in_flight: opts.max_in_flight,
             deadline: opts.request_deadline,
@@ -255,6 +324,12 @@ pub async fn run(
     expiry.abort();
     calendar.abort();
     db_watch.abort();
+    if let Some(web) = web {
+        // It began closing with the shutdown signal and has its own deadline.
+        if tokio::time::timeout(grace + Duration::from_secs(1), web).await.is_err() {
+            tracing::warn!("public listener did not close in time; dropped");
+        }
+    }
     result
 }
 

@@ -18,7 +18,7 @@ mod repair;
 mod report;
 pub mod status;
 
-pub use disclosure::{DisclosureApi, change_out};
+pub use disclosure::{DisclosureApi, change_entry_out, change_out};
 pub use enforcement::EnforcementApi;
 pub use notice::NoticeApi;
 pub use repair::CreditRepairApi;

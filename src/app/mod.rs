@@ -10,6 +10,7 @@ pub mod guard;
 pub mod import;
 pub mod keys;
 pub mod notice;
+pub mod public;
 pub mod repair;
 pub mod report;
 
