@@ -11,9 +11,9 @@ use super::auth;
 use super::convert::{Violations, disclosure_out, enum_in, enum_out, record_out, ts};
 use super::enforcement::resource_id;
 use super::{page, pb};
+use crate::app::public::{ChangeEntry, ExportPiece};
 use crate::app::{App, AppError};
 use crate::domain::lifecycle::{DisclosureState, Role};
-use crate::app::public::{ChangeEntry, ExportPiece};
 use crate::store::{ChangeView, DisclosureFilter};
 
 const READERS: &[Role] = &[Role::Discloser, Role::Auditor];
@@ -263,7 +263,9 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
             Err(_) => return Err(AppError::invalid_field("INVALID_ENUM", "format", "only CSV is supported").into()),
         }
         // The same bytes as the public `GET /v1/disclosures:export` (app::public).
-        let mut pieces = self.app.export_csv(self.opts.export_batch, self.opts.export_chunk_bytes);
+        let mut pieces = self
+            .app
+            .export_csv(self.opts.export_batch, self.opts.export_chunk_bytes);
         let (out_tx, out_rx) = mpsc::channel(4);
         tokio::spawn(async move {
             while let Some(piece) = pieces.recv().await {

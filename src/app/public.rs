@@ -165,10 +165,7 @@ impl App {
         limit: i64,
         newest_first: bool,
     ) -> AppResult<Vec<DisclosureView>> {
-        let rows = self
-            .store
-            .search_disclosures(term, cursor, limit, newest_first)
-            .await?;
+        let rows = self.store.search_disclosures(term, cursor, limit, newest_first).await?;
         Ok(rows.into_iter().map(DisclosureView::from).collect())
     }
 

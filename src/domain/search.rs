@@ -147,7 +147,10 @@ mod tests {
         assert_eq!(SearchTerm::parse("a\u{7}b"), Err(QueryError::ControlCharacters));
         assert_eq!(SearchTerm::parse(&"名".repeat(201)), Err(QueryError::TooLong));
         // An 18-character string that is not a valid code is part of a name.
-        assert!(matches!(SearchTerm::parse("91350100M000100Y44"), Ok(SearchTerm::Name(_))));
+        assert!(matches!(
+            SearchTerm::parse("91350100M000100Y44"),
+            Ok(SearchTerm::Name(_))
+        ));
     }
 
     #[test]

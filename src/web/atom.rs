@@ -17,11 +17,11 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use serde::Deserialize;
 
+use super::Web;
 use super::errors::ApiError;
 use super::http::{ATOM, CACHE_PUBLIC, respond};
 use super::pages::removal_text;
 use super::routes::{int_param, malformed};
-use super::Web;
 use crate::app::AppError;
 use crate::app::public::ChangeEntry;
 use crate::domain::clock::from_micros;
@@ -135,7 +135,8 @@ fn write_feed(
             w.create_element("id").write_text_content(BytesText::new(&feed_url))?;
             w.create_element("title")
                 .write_text_content(BytesText::new(&format!("{bureau} 行政处罚信息公示")))?;
-            w.create_element("updated").write_text_content(BytesText::new(&updated))?;
+            w.create_element("updated")
+                .write_text_content(BytesText::new(&updated))?;
             w.create_element("author").write_inner_content(|w| {
                 w.create_element("name").write_text_content(BytesText::new(&bureau))?;
                 Ok(())
@@ -185,7 +186,8 @@ fn write_change(w: &mut Writer<Vec<u8>>, base: &str, c: &ChangeEntry) -> std::io
             .with_attribute(("ref", page.as_str()))
             .with_attribute(("when", when.as_str()))
             .write_inner_content(|w| {
-                w.create_element("at:comment").write_text_content(BytesText::new(&comment))?;
+                w.create_element("at:comment")
+                    .write_text_content(BytesText::new(&comment))?;
                 Ok(())
             })?;
         return Ok(());
@@ -223,7 +225,8 @@ fn write_change(w: &mut Writer<Vec<u8>>, base: &str, c: &ChangeEntry) -> std::io
             .with_attribute(("term", term))
             .with_attribute(("label", label))
             .write_empty()?;
-        w.create_element("summary").write_text_content(BytesText::new(&summary))?;
+        w.create_element("summary")
+            .write_text_content(BytesText::new(&summary))?;
         Ok(())
     })?;
     Ok(())

@@ -176,6 +176,9 @@ pub async fn serve(
     }
     drop(listener);
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(grace_secs = grace.as_secs(), "public listener: open requests dropped at the deadline");
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "public listener: open requests dropped at the deadline"
+        );
     }
 }

@@ -13,10 +13,10 @@ use axum::response::Response;
 use minijinja::Environment;
 use serde::{Deserialize, Serialize};
 
+use super::Web;
 use super::errors::status_of;
 use super::http::{CACHE_PUBLIC, HTML, respond};
 use super::routes::{malformed, plausible_id};
-use super::Web;
 use crate::api::page;
 use crate::app::AppError;
 use crate::app::public::{ChangeEntry, DisclosureView, PublicLookup, SearchTerm, search_term};
@@ -123,7 +123,11 @@ fn yuan(fen: i64) -> String {
 }
 
 fn kinds(r: &PublicRecord) -> String {
-    r.penalty_kinds.iter().map(|k| k.label_zh()).collect::<Vec<_>>().join("、")
+    r.penalty_kinds
+        .iter()
+        .map(|k| k.label_zh())
+        .collect::<Vec<_>>()
+        .join("、")
 }
 
 /// One line of the result list.
@@ -214,7 +218,11 @@ pub(crate) async fn index(
         Some(last) if rows.len() as i64 == limit => index_url(&q, &page::token(&scope, &last.id)),
         _ => String::new(),
     };
-    let first_url = if after.is_empty() { String::new() } else { index_url(&q, "") };
+    let first_url = if after.is_empty() {
+        String::new()
+    } else {
+        index_url(&q, "")
+    };
     let heading = match &term {
         SearchTerm::All => "最新公示".to_string(),
         _ => format!("“{q}”的查询结果"),
@@ -248,7 +256,11 @@ fn fields(r: &PublicRecord) -> Vec<Field> {
     add("社会组织登记证号", r.social_organization_certificate.clone(), false);
     add("法定代表人", r.legal_representative_name.clone(), false);
     if r.legal_representative_id_type != IdType::None {
-        add("法定代表人证件类型", r.legal_representative_id_type.label_zh().to_string(), false);
+        add(
+            "法定代表人证件类型",
+            r.legal_representative_id_type.label_zh().to_string(),
+            false,
+        );
     }
     if r.party_id_type != IdType::None {
         add("证件类型", r.party_id_type.label_zh().to_string(), false);
@@ -346,13 +358,9 @@ pub(crate) async fn disclosure(State(web): State<Arc<Web>>, headers: HeaderMap, 
             };
             render(&web, &headers, StatusCode::OK, "disclosure.html", ctx)
         }
-        Ok(PublicLookup::Removed(_)) => render(
-            &web,
-            &headers,
-            StatusCode::GONE,
-            "removed.html",
-            minijinja::context! {},
-        ),
+        Ok(PublicLookup::Removed(_)) => {
+            render(&web, &headers, StatusCode::GONE, "removed.html", minijinja::context! {})
+        }
         Ok(PublicLookup::NotFound) => error_page(&web, AppError::NotFound(format!("disclosures/{id}"))),
         Err(e) => error_page(&web, e),
     }

@@ -61,16 +61,14 @@ pub(crate) fn router(web: Arc<Web>) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(UlidRequestId))
-                .layer(
-                    TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
-                        let id = req
-                            .headers()
-                            .get("x-request-id")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("");
-                        tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                    }),
-                )
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(CompressionLayer::new())
                 .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout))
@@ -80,16 +78,16 @@ pub(crate) fn router(web: Arc<Web>) -> Router {
 
 /// An error as JSON (`/v1/…`) or as a page.
 pub(crate) fn error_response(web: &Web, json: bool, e: AppError) -> Response {
-    if json {
-        json_error(e)
-    } else {
-        pages::error_page(web, e)
-    }
+    if json { json_error(e) } else { pages::error_page(web, e) }
 }
 
 async fn not_found(State(web): State<Arc<Web>>, req: Request<Body>) -> Response {
     let json = req.uri().path().starts_with("/v1/");
-    error_response(&web, json, AppError::NotFound(format!("{} (no such route)", req.uri().path())))
+    error_response(
+        &web,
+        json,
+        AppError::NotFound(format!("{} (no such route)", req.uri().path())),
+    )
 }
 
 /// A query string that does not decode (bad escapes, a parameter twice).
@@ -267,7 +265,10 @@ async fn export(State(web): State<Arc<Web>>) -> Result<Response, ApiError> {
     });
     let mut resp = Body::new(StreamBody::new(ReceiverStream::new(rx))).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
     h.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"disclosures.csv\""),

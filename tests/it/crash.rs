@@ -294,7 +294,9 @@ impl ServerProcess {
                 cmd.env_remove(k);
             }
         }
-        cmd.args(["serve", "--listen", addr, "--database-url", url])
+        // No public listener: several of these run at once (its default
+        // port would clash).
+        cmd.args(["serve", "--listen", addr, "--http-listen", "off", "--database-url", url])
             .env("GONGSHI_LOG", "warn")
             // A few keys drive all the load and the final verification reads
             // (thousands of calls); the per-key limit is tested in `overload`.

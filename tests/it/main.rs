@@ -28,3 +28,4 @@ mod report;
 mod sensitive_audit;
 mod shutdown;
 mod support;
+mod web;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod http;
 pub mod pg;
 
 use std::net::SocketAddr;
@@ -147,6 +148,8 @@ pub fn req<T>(msg: T, key: &str) -> tonic::Request<T> {
 /// instance when two share a database).
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The public listener (page, JSON, Atom).
+    pub http: SocketAddr,
     pub app: Arc<App>,
     pub clock: Arc<ManualClock>,
     stop: Option<oneshot::Sender<()>>,
@@ -175,6 +178,8 @@ impl TestServer {
         let app = cfg.open_app(clock.clone()).await.expect("open app");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind http");
+        let http = http_listener.local_addr().expect("http addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let mut opts = ServerOptions {
             feed: FeedOptions {
@@ -188,18 +193,24 @@ impl TestServer {
             // a test passes must not depend on how fast the machine is. The
             // per-key limit itself is tested in `overload`.
             key_rate: gongshi::app::guard::KeyRate::OFF,
+            // Likewise the public per-address limit (tested in `web`).
+            web: gongshi::web::WebOptions {
+                requests_per_second: 0,
+                ..Default::default()
+            },
             ..ServerOptions::default()
         };
         tune(&mut opts);
         let a = app.clone();
         let handle = tokio::spawn(async move {
-            let _ = gongshi::server::run(listener, a, opts, async {
+            let _ = gongshi::server::run_with_http(listener, Some(http_listener), a, opts, async {
                 let _ = stopped.await;
             })
             .await;
         });
         TestServer {
             addr,
+            http,
             app,
             clock,
             stop: Some(stop),
