@@ -6,6 +6,7 @@ mod access;
 mod access_matrix;
 mod auth;
 mod binary;
+mod browser;
 mod calendar;
 mod conformance;
 mod crash;
