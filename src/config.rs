@@ -25,7 +25,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 
 /// Every setting of the server. See `gongshi.example.toml`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on.
@@ -628,5 +628,31 @@ impl Config {
             },
             ..crate::server::ServerOptions::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    /// `gongshi.example.toml` names every setting (set, or commented out
+    /// where there is no default value).
+    #[test]
+    fn the_example_lists_every_setting() {
+        let example = include_str!("../gongshi.example.toml");
+        let settings = serde_json::to_value(Config::default()).expect("settings as JSON");
+        let missing: Vec<&String> = settings
+            .as_object()
+            .expect("an object")
+            .keys()
+            .filter(|k| {
+                !example.lines().any(|l| {
+                    let l = l.trim_start().trim_start_matches('#').trim_start();
+                    l.strip_prefix(k.as_str())
+                        .is_some_and(|rest| rest.trim_start().starts_with('='))
+                })
+            })
+            .collect();
+        assert!(missing.is_empty(), "gongshi.example.toml lacks {missing:?}");
     }
 }

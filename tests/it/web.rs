@@ -772,6 +772,14 @@ async fn the_page_shows_a_record_and_only_says_stopped_for_a_removed_one() {
         let short = get(http, &format!("/?q={}", enc("浦"))).await;
         assert_eq!(short.status, 400, "{b}");
         assert!(short.text().contains("至少两个字"), "{b}");
+        // The query is shown back escaped: no markup of the caller's runs.
+        let hostile = get(http, &format!("/?q={}", enc("\"><script>alert(1)</script>"))).await;
+        assert_eq!(hostile.status, 200, "{b}");
+        let html = hostile.text();
+        assert!(
+            !html.contains("<script>alert") && html.contains("&lt;script&gt;"),
+            "{b}: {html}"
+        );
         f.server.stop().await;
     }
 }
