@@ -392,7 +392,7 @@ impl Config {
             return Err(ConfigError("bureau_name must not be empty".into()));
         }
         let url = self.public_url.trim();
-        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ConfigError(format!(
                 "public_url must start with http:// or https://, not {url:?}"
             )));

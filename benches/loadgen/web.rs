@@ -61,8 +61,8 @@ pub async fn json_list(s: &Setup) -> Result<Outcome, String> {
             while Instant::now() < deadline {
                 let t0 = Instant::now();
                 let path = format!(
-                    "/v1/disclosures?page_size=100&page_token={}",
-                    serde_urlencoded::to_string([("t", &token)]).unwrap_or_default()[2..].to_string()
+                    "/v1/disclosures?page_size=100&{}",
+                    serde_urlencoded::to_string([("page_token", &token)]).unwrap_or_default()
                 );
                 match get(&http, &base, &path).await {
                     Ok((200, body)) => match serde_json::from_slice::<serde_json::Value>(&body) {

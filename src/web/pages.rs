@@ -114,7 +114,7 @@ fn yuan(fen: i64) -> String {
     let digits = (abs / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -205,10 +205,8 @@ pub(crate) async fn index(
         Err(e) => return error_page(&web, e),
     };
     let scope = format!("page|{term:?}");
-    let after = match page::position(&scope, &token) {
-        Ok(a) => a,
-        Err(_) => String::new(), // a stale or foreign token starts from the first page
-    };
+    // A stale or foreign token starts from the first page.
+    let after = page::position(&scope, &token).unwrap_or_default();
     let limit = web.opts.page_size;
     let rows = match web.app.public_disclosures(&term, &after, limit, true).await {
         Ok(r) => r,
