@@ -14,6 +14,9 @@ CREATE TABLE disclosure_grams (
     PRIMARY KEY (gram, disclosure_id)
 );
 
+-- A disclosure's bigrams, to replace them when its name or state changes.
+CREATE INDEX disclosure_grams_disclosure ON disclosure_grams (disclosure_id);
+
 CREATE INDEX disclosures_unindexed ON disclosures (id) WHERE search_name IS NULL AND state = 'ACTIVE';
 
 -- One disclosure's changes (the public page's corrections, the removal a
