@@ -327,7 +327,10 @@ pub async fn run_with_http(
     if let Some(mut web) = web {
         // It began closing with the shutdown signal (or when the gRPC server
         // failed) and has its own deadline.
-        if tokio::time::timeout(grace + Duration::from_secs(1), &mut web).await.is_err() {
+        if tokio::time::timeout(grace + Duration::from_secs(1), &mut web)
+            .await
+            .is_err()
+        {
             tracing::warn!("public listener did not close in time; dropped");
             web.abort();
         }
