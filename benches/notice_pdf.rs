@@ -256,7 +256,17 @@ async fn through_the_server(n: usize) {
         .port();
     let addr = format!("127.0.0.1:{port}");
     let child = gongshi()
-        .args(["serve", "--listen", &addr, "--database-url", &url])
+        .args([
+            "serve",
+            "--listen",
+            &addr,
+            "--http-listen",
+            "off",
+            "--admin-listen",
+            "off",
+            "--database-url",
+            &url,
+        ])
         .env("GONGSHI_LOG", "warn")
         // One key stands in for the whole window: no per-key rate limit.
         .env("GONGSHI_KEY_REQUESTS_PER_SECOND", "1000000")

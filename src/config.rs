@@ -21,6 +21,8 @@ use crate::store::{self, StoreOptions};
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:data/gongshi.db";
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// The default address of the public page, JSON and Atom (`off` disables it).
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 
 /// Every setting of the server. See `gongshi.example.toml`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -115,6 +117,20 @@ pub struct Config {
     /// An official holiday CSV loaded into the stored calendar at start (like
     /// `gongshi calendar load`; recorded only when it changes a year).
     pub calendar_file: Option<PathBuf>,
+    /// Address of the public page, JSON and Atom (`off`: none).
+    pub http_listen: String,
+    /// The bureau's name on the public page and in the feed.
+    pub bureau_name: String,
+    /// Where the public reaches the site (the feed's links); empty: the Host header.
+    pub public_url: String,
+    /// Public requests per second per client address (0 = no limit).
+    pub http_requests_per_second: u32,
+    /// Public requests a client address may make at once.
+    pub http_burst: u32,
+    /// Seconds a public request may take until its response starts.
+    pub http_timeout_seconds: u64,
+    /// Browser origins allowed to call the gRPC port with gRPC-Web (CORS); none by default.
+    pub grpc_web_cors_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -168,6 +184,13 @@ impl Default for Config {
             notice_template_dir: None,
             policy_file: None,
             calendar_file: None,
+            http_listen: DEFAULT_HTTP_LISTEN.into(),
+            bureau_name: crate::web::DEFAULT_BUREAU.into(),
+            public_url: String::new(),
+            http_requests_per_second: 20,
+            http_burst: 100,
+            http_timeout_seconds: 10,
+            grpc_web_cors_origins: Vec::new(),
         }
     }
 }
@@ -270,6 +293,19 @@ impl Config {
         if let Some(v) = std::env::var_os("GONGSHI_CALENDAR_FILE") {
             cfg.calendar_file = Some(PathBuf::from(v));
         }
+        env_parse("GONGSHI_HTTP_LISTEN", &mut cfg.http_listen)?;
+        env_parse("GONGSHI_BUREAU_NAME", &mut cfg.bureau_name)?;
+        env_parse("GONGSHI_PUBLIC_URL", &mut cfg.public_url)?;
+        env_parse("GONGSHI_HTTP_REQUESTS_PER_SECOND", &mut cfg.http_requests_per_second)?;
+        env_parse("GONGSHI_HTTP_BURST", &mut cfg.http_burst)?;
+        env_parse("GONGSHI_HTTP_TIMEOUT_SECONDS", &mut cfg.http_timeout_seconds)?;
+        if let Ok(v) = std::env::var("GONGSHI_GRPC_WEB_CORS_ORIGINS") {
+            cfg.grpc_web_cors_origins = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -361,11 +397,53 @@ impl Config {
                 "tls_client_ca_file (mutual TLS) needs tls_cert_file and tls_key_file".into(),
             ));
         }
+        self.validate_public()?;
         if self.major_fine_threshold_fen <= 0 {
             return Err(ConfigError("major_fine_threshold_fen must be positive".into()));
         }
         self.notice_settings()?;
         self.major_rules().map(|_| ())
+    }
+
+    /// Checks the public listener's and gRPC-Web's settings.
+    fn validate_public(&self) -> Result<(), ConfigError> {
+        if self.http_listen.trim().is_empty() {
+            return Err(ConfigError("http_listen must be an address or \"off\"".into()));
+        }
+        if self.bureau_name.trim().is_empty() {
+            return Err(ConfigError("bureau_name must not be empty".into()));
+        }
+        let url = self.public_url.trim();
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError(format!(
+                "public_url must start with http:// or https://, not {url:?}"
+            )));
+        }
+        if self.http_requests_per_second > 0 && self.http_burst == 0 {
+            return Err(ConfigError(
+                "http_burst must be at least 1 when http_requests_per_second is set".into(),
+            ));
+        }
+        if self.http_timeout_seconds == 0 {
+            return Err(ConfigError("http_timeout_seconds must be positive".into()));
+        }
+        for o in &self.grpc_web_cors_origins {
+            let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+            let ok = rest.is_some_and(|host| !host.is_empty() && !host.contains('/') && !host.contains('*'))
+                && http::HeaderValue::from_str(o).is_ok();
+            if !ok {
+                return Err(ConfigError(format!(
+                    "grpc_web_cors_origins: {o:?} is not an origin like https://portal.example.gov.cn (no path, no wildcard)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The public listener's address, or `None` when `http_listen = "off"`.
+    pub fn http_address(&self) -> Option<&str> {
+        let a = self.http_listen.trim();
+        (!a.eq_ignore_ascii_case("off")).then_some(a)
     }
 
     /// The notice texts and document set.
@@ -553,6 +631,15 @@ impl Config {
                 burst: self.key_burst,
             },
             key_cache_ttl: Duration::from_millis(self.key_cache_millis),
+            web: crate::web::WebOptions {
+                bureau_name: self.bureau_name.trim().to_string(),
+                public_url: self.public_url.trim().to_string(),
+                requests_per_second: self.http_requests_per_second,
+                burst: self.http_burst,
+                request_timeout: Duration::from_secs(self.http_timeout_seconds),
+                ..Default::default()
+            },
+            grpc_web_cors_origins: self.grpc_web_cors_origins.clone(),
             max_in_flight: self.max_in_flight,
             request_deadline: Duration::from_secs(self.request_deadline_seconds),
             db_check_interval: Duration::from_millis(self.db_check_interval_millis),

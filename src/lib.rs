@@ -15,6 +15,8 @@
 //!   of GB/T 9704-2012, in fonts compiled into the binary. Pure.
 //! - [`admin`]: the operator's listener — Prometheus metrics, `/livez`,
 //!   `/readyz`. Reads through [`app`] like `api`.
+//! - [`web`]: the public face over plain HTTP — the query page, JSON and
+//!   Atom — over the application's public read models. No SQL.
 //! - [`server`]: wiring — health, reflection, edge layers, background jobs,
 //!   the admin listener, shutdown.
 //! - [`config`]: settings from defaults, file, environment.
@@ -36,3 +38,4 @@ pub mod import;
 pub mod render;
 pub mod server;
 pub mod store;
+pub mod web;

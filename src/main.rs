@@ -43,6 +43,10 @@ struct ServeArgs {
     /// [env: GONGSHI_ADMIN_LISTEN] [default: 127.0.0.1:9464]
     #[arg(long)]
     admin_listen: Option<String>,
+    /// The public page, JSON and Atom; `off` disables it
+    /// [env: GONGSHI_HTTP_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long)]
+    http_listen: Option<String>,
     #[command(flatten)]
     db: DbArgs,
 }
@@ -217,8 +221,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut cfg = load_config(&args.db, args.listen.as_deref())?;
     if let Some(a) = args.admin_listen {
         cfg.admin_listen = a;
-        cfg.validate()?;
     }
+    if let Some(h) = args.http_listen {
+        cfg.http_listen = h;
+    }
+    cfg.validate()?;
     init_logging(&cfg);
     let app = cfg.open_app(Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
@@ -232,8 +239,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let http = match cfg.http_address() {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (http_listen; `off` disables it)"))?,
+        ),
+        None => None,
+    };
     let opts = cfg.server_options();
-    gongshi::server::run_with_admin(listener, admin, app, opts, shutdown_signal()).await?;
+    gongshi::server::run_with(listener, admin, http, app, opts, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -1,7 +1,8 @@
-//! Wiring: the gRPC services, health, reflection, the edge layers (request
-//! IDs, per-call metrics, admission), the admin listener, the background jobs
-//! (expiry, database watch, metric refresh), and graceful shutdown with a
-//! hard deadline.
+//! Wiring: the gRPC services (and gRPC-Web on the same port), health,
+//! reflection, the edge layers (request IDs, per-call metrics, admission),
+//! the admin listener, the public HTTP listener (`crate::web`), the
+//! background jobs (expiry, calendar, database watch, metric refresh), and
+//! graceful shutdown with a hard deadline.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -83,6 +84,10 @@ pub struct ServerOptions {
     pub rpc_metrics: bool,
     /// How often the gauges that need a query are refreshed.
     pub metrics_refresh: Duration,
+    /// The public page, JSON and Atom (served when [`run_with_http`] is given a listener).
+    pub web: crate::web::WebOptions,
+    /// Browser origins allowed to make gRPC-Web calls (CORS); empty: none.
+    pub grpc_web_cors_origins: Vec<String>,
 }
 
 /// PEM files for TLS.
@@ -122,6 +127,8 @@ impl Default for ServerOptions {
             tls: None,
             rpc_metrics: true,
             metrics_refresh: crate::app::metrics::REFRESH_EVERY,
+            web: crate::web::WebOptions::default(),
+            grpc_web_cors_origins: Vec::new(),
         }
     }
 }
@@ -162,22 +169,75 @@ fn tls_config(files: &TlsFiles) -> Result<tonic::transport::ServerTlsConfig, Ser
 
 /// Serves on `listener` until `shutdown` resolves. Then health turns
 /// NOT_SERVING, open watches end, in-flight calls get `shutdown_grace` to
-/// finish, and the function returns. No admin listener: see [`run_with_admin`].
+/// finish, and the function returns. No admin or public listener: see [`run_with`].
 pub async fn run(
     listener: TcpListener,
     app: Arc<App>,
     opts: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    run_with_admin(listener, None, app, opts, shutdown).await
+    run_with(listener, None, None, app, opts, shutdown).await
 }
 
-/// [`run`], with the operator's listener (`crate::admin`: metrics and probes)
-/// on `admin` when given. `/readyz` answers 503 from the moment shutdown
-/// begins; the admin listener closes when the gRPC server has finished.
+/// [`run`] with the operator's listener only (see [`run_with`]).
 pub async fn run_with_admin(
     listener: TcpListener,
     admin: Option<TcpListener>,
+    app: Arc<App>,
+    opts: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    run_with(listener, admin, None, app, opts, shutdown).await
+}
+
+/// [`run`] with the public listener only (see [`run_with`]).
+pub async fn run_with_http(
+    listener: TcpListener,
+    http: Option<TcpListener>,
+    app: Arc<App>,
+    opts: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    run_with(listener, None, http, app, opts, shutdown).await
+}
+
+/// The gRPC-Web CORS layer for an allow-list of origins (`None` when empty:
+/// no browser origin may call).
+fn grpc_web_cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use http::{HeaderName, HeaderValue, Method};
+    if origins.is_empty() {
+        return None;
+    }
+    let h = HeaderName::from_static;
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(tower_http::cors::AllowOrigin::list(
+                origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
+            ))
+            .allow_methods([Method::POST])
+            .allow_headers([
+                h("content-type"),
+                h("x-grpc-web"),
+                h("x-user-agent"),
+                h("grpc-timeout"),
+                h("authorization"),
+                h("x-gongshi-on-behalf-of"),
+            ])
+            .expose_headers([h("grpc-status"), h("grpc-message"), h("grpc-status-details-bin")])
+            .max_age(Duration::from_secs(24 * 3600)),
+    )
+}
+
+/// [`run`], with the operator's listener (`crate::admin`: metrics and
+/// probes) on `admin` and the public page, JSON and Atom (`crate::web`) on
+/// `http` when given: same process, same application, and the same shutdown.
+/// `/readyz` answers 503 from the moment shutdown begins; the admin listener
+/// closes when the gRPC server has finished; the public one stops accepting
+/// when shutdown begins and its open requests get `shutdown_grace`.
+pub async fn run_with(
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    http: Option<TcpListener>,
     app: Arc<App>,
     opts: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -235,6 +295,23 @@ pub async fn run_with_admin(
         )
     });
 
+    let web = http.map(|listener| {
+        if let Ok(a) = listener.local_addr() {
+            tracing::info!(addr = %a, "public listener: page /, JSON /v1/disclosures, Atom /feeds/disclosures.atom");
+        }
+        let mut stop = stop_rx.clone();
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        tokio::spawn(crate::web::serve(
+            listener,
+            app.clone(),
+            opts.web.clone(),
+            stopped,
+            opts.shutdown_grace,
+        ))
+    });
+
     let fired = Arc::new(Notify::new());
     let signal = {
         let fired = fired.clone();
@@ -255,8 +332,13 @@ pub async fn run_with_admin(
         .http2_keepalive_timeout(Some(opts.keepalive_timeout))
         .max_concurrent_streams(Some(opts.max_concurrent_streams))
         .http2_max_pending_accept_reset_streams(Some(opts.max_pending_reset_streams))
-        // Outermost first: a request ID for every call (and its log lines),
-        // then the per-call metrics, which so see shed and timed-out calls too.
+        // Outermost first: gRPC-Web (HTTP/1.1 from browsers) on the same
+        // port — CORS for the allowed origins, then the translation; then a
+        // request ID for every call (and its log lines), then the per-call
+        // metrics, which so see shed and timed-out calls too.
+        .accept_http1(true)
+        .layer(tower::util::option_layer(grpc_web_cors(&opts.grpc_web_cors_origins)))
+        .layer(tonic_web::GrpcWebLayer::new())
         .layer(RequestIdLayer)
         .layer(tower::util::option_layer(rpc_metrics))
         .layer(
@@ -308,6 +390,17 @@ pub async fn run_with_admin(
     expiry.abort();
     calendar.abort();
     db_watch.abort();
+    if let Some(mut web) = web {
+        // It began closing with the shutdown signal (or when the gRPC server
+        // failed) and has its own deadline.
+        if tokio::time::timeout(grace + Duration::from_secs(1), &mut web)
+            .await
+            .is_err()
+        {
+            tracing::warn!("public listener did not close in time; dropped");
+            web.abort();
+        }
+    }
     refresh.abort();
     if let Some(admin) = admin {
         let _ = admin_done_tx.send(true);

@@ -171,6 +171,11 @@ const TARGETS: &[Entry] = &[
         |_| Box::new(ReceiptTarget::new()),
     ),
     (
+        "search_query",
+        "domain::search::SearchTerm::parse (the public q) + bigrams",
+        |_| Box::new(SearchQueryTarget::new()),
+    ),
+    (
         "calendar_csv",
         "domain::calendar::WorkingCalendar::from_csv + working days",
         |_| Box::new(CalendarTarget::new()),

@@ -1041,6 +1041,60 @@ impl Fuzz for ReceiptTarget {
     }
 }
 
+// ---------------------------------------------------------------- the public search
+
+/// `search::SearchTerm::parse` (the public `q`, no key needed), with the
+/// index's promise: a name query's looked-up bigrams are all bigrams of any
+/// name that contains it.
+pub struct SearchQueryTarget {
+    seeds: Vec<Vec<u8>>,
+}
+
+impl SearchQueryTarget {
+    pub fn new() -> Self {
+        SearchQueryTarget {
+            seeds: seeds([
+                "浦江",
+                "上海浦江化工有限公司",
+                "91350100M000100Y43",
+                "ＡＢＣ Trading",
+                " 浦 江 ",
+                "a",
+            ]),
+        }
+    }
+}
+
+impl Fuzz for SearchQueryTarget {
+    type Input = String;
+
+    fn input(&self, g: &mut Gen) -> Self::Input {
+        g.string(&self.seeds)
+    }
+
+    fn check(&self, q: &String) {
+        use gongshi::domain::search::{self, SearchTerm};
+        match SearchTerm::parse(q) {
+            Ok(SearchTerm::Name(n)) => {
+                assert!(n.chars().count() >= search::MIN_NAME_QUERY);
+                assert_eq!(search::normalize(&n), n, "normalising is idempotent");
+                let name = format!("上海{n}有限公司");
+                let indexed = search::bigrams(&search::normalize(&name));
+                for g in search::query_bigrams(&n, 6) {
+                    assert!(indexed.contains(&g), "{g:?} of {n:?} not indexed for {name:?}");
+                }
+            }
+            Ok(SearchTerm::CreditCode(c)) => assert!(CreditCode::parse(&c).is_ok()),
+            Ok(SearchTerm::All) => assert!(q.trim().is_empty()),
+            Err(_) => {}
+        }
+    }
+
+    fn show(&self, s: &String) -> String {
+        show_str(s)
+    }
+}
+
 // ---------------------------------------------------------------- calendar and policy
 
 /// `WorkingCalendar::from_csv` on mutations of `data/cn-holidays.csv`, then

@@ -22,6 +22,7 @@ mod reference;
 mod scenarios;
 mod seed;
 mod submit;
+mod web;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::PathBuf;
@@ -124,7 +125,11 @@ async fn serve_child(url: String, rpc_metrics: bool) {
     let app = cfg.open_app(Arc::new(SystemClock)).await.expect("open app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    println!("LISTEN {addr}");
+    // The public listener too (page, JSON, Atom: the `json-list`, `page` and
+    // `search` scenarios).
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind http");
+    let http_addr = http.local_addr().expect("http addr");
+    println!("LISTEN {addr} HTTP {http_addr}");
     let _ = std::io::stdout().flush();
     let shutdown = async {
         let mut sink = Vec::new();
@@ -132,14 +137,19 @@ async fn serve_child(url: String, rpc_metrics: bool) {
     };
     // Defaults, except the per-key rate limit: the generator is one key
     // standing in for many clients (the limit is measured by tests, not here).
+    // Likewise the public per-address limit: every worker shares one address.
     let opts = ServerOptions {
         shutdown_grace: Duration::from_secs(2),
         key_rate: gongshi::app::guard::KeyRate::OFF,
         rpc_metrics,
+        web: gongshi::web::WebOptions {
+            requests_per_second: 0,
+            ..Default::default()
+        },
         ..ServerOptions::default()
     };
     let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
-    gongshi::server::run_with_admin(listener, Some(admin), app, opts, shutdown)
+    gongshi::server::run_with(listener, Some(admin), Some(http), app, opts, shutdown)
         .await
         .expect("serve");
 }
@@ -149,6 +159,8 @@ pub struct ServerProcess {
     child: Child,
     /// Its address.
     pub addr: String,
+    /// Its public listener's address (the main server only).
+    pub http: Option<String>,
 }
 
 impl ServerProcess {
@@ -165,13 +177,18 @@ impl ServerProcess {
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
-        let Some(addr) = line.trim().strip_prefix("LISTEN ") else {
+        let Some(addrs) = line.trim().strip_prefix("LISTEN ") else {
             let _ = child.kill();
             let _ = child.wait();
             return Err(format!("server did not start (said {line:?})"));
         };
+        let (addr, http) = match addrs.split_once(" HTTP ") {
+            Some((a, h)) => (a, Some(h.to_string())),
+            None => (addrs, None),
+        };
         Ok(ServerProcess {
             addr: addr.to_string(),
+            http,
             child,
         })
     }

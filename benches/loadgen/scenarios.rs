@@ -19,9 +19,20 @@ use crate::ServerProcess;
 use crate::cpu;
 
 /// Scenario names, in running order (`get` and `list` are followed by their
-/// plain-SQL references `get-sql` and `list-sql`).
-pub const ALL: [&str; 8] = [
-    "health", "get", "metrics", "list", "deep", "changes", "export", "submit",
+/// plain-SQL references `get-sql` and `list-sql`; `json-list`, `page` and
+/// `search` are the public HTTP listener's, `web.rs`).
+pub const ALL: [&str; 11] = [
+    "health",
+    "get",
+    "metrics",
+    "list",
+    "json-list",
+    "page",
+    "search",
+    "deep",
+    "changes",
+    "export",
+    "submit",
 ];
 
 type DisclosureClient = pb::disclosure_service_client::DisclosureServiceClient<Channel>;
@@ -295,6 +306,9 @@ pub async fn run(s: &Setup, name: &str) -> Result<Vec<Outcome>, String> {
         "changes" => changes(s).await,
         "export" => export(s).await.map(|o| vec![o]),
         "submit" => crate::submit::run(s).await,
+        "json-list" => crate::web::json_list(s).await.map(|o| vec![o]),
+        "page" => crate::web::page(s).await.map(|o| vec![o]),
+        "search" => crate::web::search(s).await,
         other => Err(format!("unknown scenario {other:?}")),
     }
 }

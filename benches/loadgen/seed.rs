@@ -22,6 +22,65 @@ const STATEMENT_ROWS: usize = 1_000;
 /// Rows per transaction.
 const TX_ROWS: usize = 50_000;
 
+/// Characters of the seeded brand names (字号): common in company names.
+const BRAND_CHARS: &str = "华鑫盛恒泰昌隆丰瑞祥宏达兴源通利嘉信诚德安康永新欣宝金银鼎佳荣福禄益顺和美优辰星海川林森晨阳光明正中天东南西北航远鸿运腾飞博雅锦绣凯旋精工创智慧科技联合众志远景蓝图汇聚力达成卓越先锋宇宙龙凤麟虎豹鹰鹏程万里千秋百合青松翠竹梅兰菊桂红橙黄绿紫";
+/// Trades (行业) of the seeded names.
+const TRADES: [&str; 20] = [
+    "化工",
+    "物流",
+    "机械制造",
+    "建材",
+    "仓储",
+    "食品",
+    "印刷",
+    "电子",
+    "钢结构",
+    "餐饮管理",
+    "贸易",
+    "建筑工程",
+    "新材料",
+    "医药",
+    "纺织",
+    "汽车零部件",
+    "环保科技",
+    "包装",
+    "五金",
+    "塑料制品",
+];
+
+/// The party name of seeded record `i`: 上海 + a two-character brand + a
+/// trade + 有限公司, like the register's names. With the 120-odd brand
+/// characters there are ~14,000 brands, so at 1,000,000 records a brand is
+/// shared by ~70 records and a brand with its trade by ~4 — what a name
+/// search sees in a city's register.
+pub fn party_name(i: usize) -> String {
+    let chars: Vec<char> = BRAND_CHARS.chars().collect();
+    let n = chars.len();
+    // Spread consecutive records over brands (a multiplicative hash).
+    let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16;
+    let a = chars[(h % n as u64) as usize];
+    let b = chars[((h / n as u64) % n as u64) as usize];
+    let trade = TRADES[((h / (n * n) as u64) % TRADES.len() as u64) as usize];
+    format!("上海{a}{b}{trade}有限公司")
+}
+
+/// The brand (two characters) and trade of seeded record `i`'s name.
+pub fn brand_and_trade(i: usize) -> (String, String) {
+    let name = party_name(i);
+    let rest: String = name.chars().skip(2).collect();
+    let brand: String = rest.chars().take(2).collect();
+    let trade = rest
+        .trim_start_matches(brand.as_str())
+        .trim_end_matches("有限公司")
+        .to_string();
+    (brand, trade)
+}
+
+/// The party credit code of seeded record `i` of a batch starting at `first`.
+pub fn party_code(first: u64, i: usize) -> String {
+    credit_code("91310115", 1_000_000 + first + i as u64)
+}
+
 /// A valid unified social credit code: `prefix` + zero-padded `n` + check character.
 pub fn credit_code(prefix: &str, n: u64) -> String {
     let body = format!("{prefix}{:0width$}", n, width = 17 - prefix.len());
@@ -34,6 +93,8 @@ struct Row {
     disclosure_id: String,
     decision_number: String,
     party_credit_code: String,
+    /// The search index's normalised name (src/domain/search.rs).
+    search_name: String,
     doc_json: String,
     content_json: String,
     content_sha256: String,
@@ -77,7 +138,7 @@ macro_rules! insert_chunk {
         sqlx::QueryBuilder::<$db>::new(
             "INSERT INTO disclosures (id, decision_id, state, version, content, content_sha256, party_credit_code, \
              authority_code, decided_on, publicity_ends_on, repair_eligible_on, repair_pending, published_at, \
-             terminated_at, termination_reason, update_time) ",
+             terminated_at, termination_reason, update_time, search_name) ",
         )
         .push_values(chunk, |mut b, r: &Row| {
             b.push_bind(r.disclosure_id.clone())
@@ -95,11 +156,30 @@ macro_rules! insert_chunk {
                 .push_bind(c.now)
                 .push_bind(None::<i64>)
                 .push_bind(None::<String>)
-                .push_bind(c.now);
+                .push_bind(c.now)
+                .push_bind(r.search_name.clone());
         })
         .build()
         .execute(&mut *$tx)
         .await?;
+        // The search index, as the store writes it for an active record.
+        let grams: Vec<(String, &str)> = chunk
+            .iter()
+            .flat_map(|r: &Row| {
+                gongshi::domain::search::bigrams(&r.search_name)
+                    .into_iter()
+                    .map(move |g| (g, r.disclosure_id.as_str()))
+            })
+            .collect();
+        for part in grams.chunks(10_000) {
+            sqlx::QueryBuilder::<$db>::new("INSERT INTO disclosure_grams (gram, disclosure_id) ")
+                .push_values(part, |mut b, (g, id)| {
+                    b.push_bind(g.clone()).push_bind(id.to_string());
+                })
+                .build()
+                .execute(&mut *$tx)
+                .await?;
+        }
         sqlx::QueryBuilder::<$db>::new(
             "INSERT INTO disclosure_versions (disclosure_id, version, content, content_sha256, created_at) ",
         )
@@ -276,8 +356,8 @@ pub async fn seed(app: &Arc<App>, url: &str, batch: &Batch) -> Result<Vec<(Strin
     let run = &new_id()[16..];
     let make = |i: usize| {
         let number = format!("沪应急罚〔2026〕压-{run}-{i}号");
-        let name = format!("上海压测第{i}化工有限公司");
-        let code = credit_code("91310115", 1_000_000 + batch.first + i as u64);
+        let name = party_name(batch.first as usize + i);
+        let code = party_code(batch.first, i);
         let fill = |tpl: &str| {
             tpl.replace("@NUM@", &number)
                 .replace("@NAME@", &name)
@@ -289,6 +369,7 @@ pub async fn seed(app: &Arc<App>, url: &str, batch: &Batch) -> Result<Vec<(Strin
             disclosure_id: new_id(),
             decision_number: number.clone(),
             party_credit_code: code.clone(),
+            search_name: gongshi::domain::search::normalize(&name),
             doc_json: fill(&doc_tpl),
             content_sha256: sha256_hex(content_json.as_bytes()),
             content_json,

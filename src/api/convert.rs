@@ -7,6 +7,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::pb;
+use crate::app::public::DisclosureView;
 use crate::app::{AppError, FieldViolation};
 use crate::domain::ids::{CreditCode, IdNumber};
 use crate::domain::lifecycle::{Actor, Micros};
@@ -537,6 +538,12 @@ pub fn record_out(r: PublicRecord) -> pb::Disclosure {
 
 /// A stored disclosure as protobuf.
 pub fn disclosure_out(d: DisclosureRow) -> pb::Disclosure {
+    disclosure_view_out(d.into())
+}
+
+/// A disclosure as protobuf: one conversion for the gRPC answer and the
+/// public JSON (its proto3 JSON mapping).
+pub fn disclosure_view_out(d: DisclosureView) -> pb::Disclosure {
     pb::Disclosure {
         name: format!("disclosures/{}", d.id),
         penalty_decision: format!("penaltyDecisions/{}", d.decision_id),

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -13,10 +12,10 @@ use super::auth;
 use super::convert::{Violations, disclosure_out, enum_in, enum_out, record_out, ts};
 use super::enforcement::resource_id;
 use super::{page, pb};
+use crate::app::public::{ChangeEntry, ExportPiece};
 use crate::app::{App, AppError};
 use crate::domain::lifecycle::{DisclosureState, Role};
-use crate::domain::record::CSV_HEADER;
-use crate::store::{ChangeView, DisclosureFilter, ExportItem};
+use crate::store::{ChangeView, DisclosureFilter};
 
 const READERS: &[Role] = &[Role::Discloser, Role::Auditor];
 
@@ -63,6 +62,12 @@ impl DisclosureApi {
 /// A feed entry as protobuf: content only when the store served it (the
 /// disclosure is still active).
 pub fn change_out(c: ChangeView) -> pb::DisclosureChange {
+    change_entry_out(c.into())
+}
+
+/// A feed entry as protobuf: one conversion for the gRPC feed and the public
+/// JSON and 410 answers.
+pub fn change_entry_out(c: ChangeEntry) -> pb::DisclosureChange {
     let version = i32::try_from(c.version).unwrap_or(i32::MAX);
     pb::DisclosureChange {
         sequence: c.sequence,
@@ -262,100 +267,41 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
             Ok(pb::ExportFormat::Unspecified | pb::ExportFormat::Csv) => {}
             Err(_) => return Err(AppError::invalid_field("INVALID_ENUM", "format", "only CSV is supported").into()),
         }
-        // Bounded channels end to end: the store reads one batch ahead of the
-        // client, so memory stays flat however large the export.
-        let (items_tx, mut items_rx) = mpsc::channel(2);
+        // The same bytes as the public `GET /v1/disclosures:export` (app::public).
+        let mut pieces = self
+            .app
+            .export_csv(self.opts.export_batch, self.opts.export_chunk_bytes);
         let (out_tx, out_rx) = mpsc::channel(4);
-        let store = self.app.store.clone();
-        let batch = self.opts.export_batch;
         tokio::spawn(
             async move {
-                if let Err(e) = store.export_active(batch, items_tx.clone()).await {
-                    let _ = items_tx.send(Err(e)).await;
-                }
-            }
-            .instrument(tracing::Span::current()),
-        );
-        let chunk_bytes = self.opts.export_chunk_bytes;
-        tokio::spawn(
-            async move {
-                let mut hasher = Sha256::new();
-                let mut rows: i64 = 0;
-                let mut as_of = 0;
-                let mut buf = Vec::with_capacity(chunk_bytes + 4096);
-                match csv_bytes(std::iter::once(CSV_HEADER.map(String::from))) {
-                    Ok(b) => buf.extend_from_slice(&b),
-                    Err(e) => {
-                        let _ = out_tx.send(Err(Status::from(e))).await;
-                        return;
+                while let Some(piece) = pieces.recv().await {
+                    let chunk = match piece {
+                        Ok(ExportPiece::Start { .. }) => continue,
+                        Ok(ExportPiece::Data(data)) => Ok(pb::ExportChunk {
+                            data,
+                            ..Default::default()
+                        }),
+                        Ok(ExportPiece::End {
+                            data,
+                            row_count,
+                            as_of_sequence,
+                            sha256,
+                        }) => Ok(pb::ExportChunk {
+                            data,
+                            last: true,
+                            row_count,
+                            as_of_sequence,
+                            sha256,
+                        }),
+                        Err(e) => Err(Status::from(e)),
+                    };
+                    if out_tx.send(chunk).await.is_err() {
+                        return; // the client went away; dropping `pieces` stops the export
                     }
                 }
-                while let Some(item) = items_rx.recv().await {
-                    match item {
-                        Ok(ExportItem::Start { as_of_sequence }) => as_of = as_of_sequence,
-                        Ok(ExportItem::Rows(records)) => {
-                            rows += records.len() as i64;
-                            match csv_bytes(records.iter().map(|r| r.csv_fields())) {
-                                Ok(b) => buf.extend_from_slice(&b),
-                                Err(e) => {
-                                    let _ = out_tx.send(Err(Status::from(e))).await;
-                                    return;
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            let _ = out_tx.send(Err(Status::from(AppError::from(e)))).await;
-                            return;
-                        }
-                    }
-                    // Send whole chunks by offset (one copy each), keep the tail.
-                    let mut start = 0;
-                    while buf.len() - start >= chunk_bytes {
-                        let data = buf[start..start + chunk_bytes].to_vec();
-                        start += chunk_bytes;
-                        hasher.update(&data);
-                        if out_tx
-                            .send(Ok(pb::ExportChunk {
-                                data,
-                                ..Default::default()
-                            }))
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    buf.drain(..start);
-                }
-                hasher.update(&buf);
-                let _ = out_tx
-                    .send(Ok(pb::ExportChunk {
-                        data: buf,
-                        last: true,
-                        row_count: rows,
-                        as_of_sequence: as_of,
-                        sha256: hex::encode(hasher.finalize()),
-                    }))
-                    .await;
             }
             .instrument(tracing::Span::current()),
         );
         Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
     }
-}
-
-/// CSV (RFC 4180, CRLF line ends) of some rows.
-fn csv_bytes<I, R>(rows: I) -> Result<Vec<u8>, AppError>
-where
-    I: IntoIterator<Item = R>,
-    R: IntoIterator,
-    R::Item: AsRef<[u8]>,
-{
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    for r in rows {
-        w.write_record(r).map_err(|e| AppError::Internal(format!("csv: {e}")))?;
-    }
-    w.into_inner().map_err(|e| AppError::Internal(format!("csv: {e}")))
 }

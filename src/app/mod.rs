@@ -11,6 +11,7 @@ pub mod import;
 pub mod keys;
 pub mod metrics;
 pub mod notice;
+pub mod public;
 pub mod repair;
 mod repair_close;
 pub mod report;

@@ -35,3 +35,4 @@ pub mod notice;
 pub mod policy;
 pub mod record;
 pub mod repair;
+pub mod search;

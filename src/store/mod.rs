@@ -14,6 +14,8 @@ mod calendar_sql;
 mod notice;
 mod notice_sql;
 mod postgres;
+pub mod public;
+mod public_sql;
 mod repair;
 mod repair_sql;
 pub(crate) mod sql;
@@ -35,6 +37,7 @@ use crate::domain::repair::RepairState;
 pub use calendar::{CalendarDayRow, CalendarLoadRow, CalendarSnapshot, CalendarStore, CalendarTx, CalendarYearRow};
 pub use notice::{BundleFilter, BundleRow, NoticeStore, NoticeTx, PdfRow};
 pub use postgres::PgStore;
+pub use public::PublicStore;
 pub use repair::{NewRepairEvent, RepairEventRow, RepairFilter, RepairRow, RepairStore, RepairTx};
 pub use sqlite::SqliteStore;
 
@@ -281,7 +284,7 @@ pub enum ExportItem {
 /// Storage of gongshi. Reads are single statements; writes go through a
 /// [`Tx`] so that each RPC commits all or nothing.
 #[async_trait]
-pub trait Store: RepairStore + NoticeStore + CalendarStore + Send + Sync + 'static {
+pub trait Store: RepairStore + NoticeStore + CalendarStore + PublicStore + Send + Sync + 'static {
     /// `postgres` or `sqlite`.
     fn backend(&self) -> &'static str;
     /// Applies this backend's migrations.

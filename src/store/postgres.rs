@@ -4,6 +4,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::calendar_sql::{RawCalendarDay, RawCalendarLoad, RawCalendarYear, calendar_snapshot_on, sql_calendar};
 use super::notice_sql::{RawBundle, RawPdf, attach_pdfs, sql_notice};
+use super::public_sql::sql_public;
 use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
 use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
 use super::{Result, StoreOptions, classify, redact_url};
@@ -75,4 +76,11 @@ sql_calendar!(
     db = sqlx::Postgres,
     for_share = "FOR SHARE",
     for_update = "FOR UPDATE",
+);
+sql_public!(
+    store = PgStore,
+    tx = PgTx,
+    db = sqlx::Postgres,
+    contains = "strpos",
+    distinct = "IS DISTINCT FROM",
 );

@@ -257,7 +257,8 @@ macro_rules! sql_store {
                 Self::migrator()
                     .run(&self.pool)
                     .await
-                    .map_err(|e| $crate::store::StoreError::Other(format!("migration failed: {e}")))
+                    .map_err(|e| $crate::store::StoreError::Other(format!("migration failed: {e}")))?;
+                self.backfill_search().await.map(|_| ())
             }
 
             async fn ping(&self) -> $crate::store::Result<()> {
@@ -747,7 +748,8 @@ macro_rules! sql_store {
                 .execute(&mut *self.tx)
                 .await
                 .map_err(classify)?;
-                self.insert_version(row, &content).await
+                self.insert_version(row, &content).await?;
+                self.index_for_search(row).await
             }
 
             async fn update_disclosure(
@@ -783,7 +785,7 @@ macro_rules! sql_store {
                 if new_version {
                     self.insert_version(row, &content).await?;
                 }
-                Ok(())
+                self.index_for_search(row).await
             }
 
             async fn append_event(&mut self, ev: &$crate::store::NewEvent) -> $crate::store::Result<i64> {

@@ -6,6 +6,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::calendar_sql::{RawCalendarDay, RawCalendarLoad, RawCalendarYear, calendar_snapshot_on, sql_calendar};
 use super::notice_sql::{RawBundle, RawPdf, attach_pdfs, sql_notice};
+use super::public_sql::sql_public;
 use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
 use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
 use super::{Result, StoreError, StoreOptions, classify};
@@ -75,4 +76,11 @@ sql_calendar!(
     db = sqlx::Sqlite,
     for_share = "",
     for_update = "",
+);
+sql_public!(
+    store = SqliteStore,
+    tx = SqliteTx,
+    db = sqlx::Sqlite,
+    contains = "instr",
+    distinct = "IS NOT",
 );

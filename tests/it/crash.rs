@@ -294,15 +294,28 @@ impl ServerProcess {
                 cmd.env_remove(k);
             }
         }
-        cmd.args(["serve", "--listen", addr, "--database-url", url])
-            .env("GONGSHI_LOG", "warn")
-            // A few keys drive all the load and the final verification reads
-            // (thousands of calls); the per-key limit is tested in `overload`.
-            .env("GONGSHI_KEY_REQUESTS_PER_SECOND", "0")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(out));
+        // No public or admin listener: several of these run at once, and
+        // beside the tests that hold the default ports (their defaults would
+        // clash).
+        cmd.args([
+            "serve",
+            "--listen",
+            addr,
+            "--http-listen",
+            "off",
+            "--admin-listen",
+            "off",
+            "--database-url",
+            url,
+        ])
+        .env("GONGSHI_LOG", "warn")
+        // A few keys drive all the load and the final verification reads
+        // (thousands of calls); the per-key limit is tested in `overload`.
+        .env("GONGSHI_KEY_REQUESTS_PER_SECOND", "0")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(out));
         ServerProcess {
             child: cmd.spawn().expect("spawn gongshi serve"),
             log: log.to_path_buf(),

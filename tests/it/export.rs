@@ -598,7 +598,17 @@ async fn start_server_process(url: &str, dir: &std::path::Path) -> (ServerProces
     let addr = format!("127.0.0.1:{port}");
     let log = dir.join("server.log");
     let child = gongshi_cmd()
-        .args(["serve", "--listen", &addr, "--database-url", url])
+        .args([
+            "serve",
+            "--listen",
+            &addr,
+            "--http-listen",
+            "off",
+            "--admin-listen",
+            "off",
+            "--database-url",
+            url,
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log file"))

@@ -665,7 +665,7 @@ async fn check_closed(
 // ---------------------------------------------------------------------------
 
 /// The columns the test files fill (field codes; the rest are optional).
-const IMPORT_COLUMNS: [&str; 13] = [
+pub(crate) const IMPORT_COLUMNS: [&str; 13] = [
     "CF_XDR_MC",
     "CF_XDR_LB",
     "CF_XDR_SHXYM",
@@ -681,7 +681,7 @@ const IMPORT_COLUMNS: [&str; 13] = [
     "CF_CFJGDM",
 ];
 
-fn import_row(authority: &str, n: u64, decided_on: &str) -> Vec<String> {
+pub(crate) fn import_row(authority: &str, n: u64, decided_on: &str) -> Vec<String> {
     [
         format!("上海历史{n}有限公司"),
         "法人及非法人组织".into(),
@@ -700,7 +700,7 @@ fn import_row(authority: &str, n: u64, decided_on: &str) -> Vec<String> {
     .to_vec()
 }
 
-fn write_csv(path: &Path, header: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn write_csv(path: &Path, header: &[&str], rows: &[Vec<String>]) {
     let mut w = csv::Writer::from_path(path).expect("csv");
     w.write_record(header).expect("header");
     for r in rows {

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use gongshi::store::{
     BundleFilter, BundleRow, CalendarLoadRow, CalendarSnapshot, CalendarStore, ChangeView, DecisionFilter, DecisionRow,
-    DisclosureFilter, DisclosureRow, EventRow, ExportItem, KeyRow, NoticeStore, RepairEventRow, RepairFilter,
-    RepairRow, RepairStore, Result, Store, Tx,
+    DisclosureFilter, DisclosureRow, EventRow, ExportItem, KeyRow, NoticeStore, PublicStore, RepairEventRow,
+    RepairFilter, RepairRow, RepairStore, Result, Store, Tx,
 };
 use tokio::sync::mpsc;
 
@@ -102,6 +102,28 @@ impl NoticeStore for CountingStore {
     ) -> Result<Option<(gongshi::store::PdfRow, Vec<u8>)>> {
         self.count("get_pdf");
         self.inner.get_pdf(decision_id, version, kind).await
+    }
+}
+
+#[async_trait]
+impl PublicStore for CountingStore {
+    async fn search_disclosures(
+        &self,
+        term: &gongshi::domain::search::SearchTerm,
+        cursor: &str,
+        limit: i64,
+        newest_first: bool,
+    ) -> Result<Vec<DisclosureRow>> {
+        self.count("search_disclosures");
+        self.inner.search_disclosures(term, cursor, limit, newest_first).await
+    }
+    async fn changes_of(&self, disclosure_id: &str) -> Result<Vec<ChangeView>> {
+        self.count("changes_of");
+        self.inner.changes_of(disclosure_id).await
+    }
+    async fn list_changes_before(&self, before: i64, limit: i64) -> Result<Vec<ChangeView>> {
+        self.count("list_changes_before");
+        self.inner.list_changes_before(before, limit).await
     }
 }
 

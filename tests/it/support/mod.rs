@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod counting;
+pub mod http;
 pub mod pg;
 
 use std::net::SocketAddr;
@@ -151,6 +152,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The admin listener (`/metrics`, `/livez`, `/readyz`).
     pub admin: SocketAddr,
+    /// The public listener (page, JSON, Atom).
+    pub http: SocketAddr,
     pub app: Arc<App>,
     pub clock: Arc<ManualClock>,
     stop: Option<oneshot::Sender<()>>,
@@ -208,6 +211,8 @@ impl TestServer {
         let addr = listener.local_addr().expect("addr");
         let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let admin = admin_listener.local_addr().expect("admin addr");
+        let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind http");
+        let http = http_listener.local_addr().expect("http addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let mut opts = ServerOptions {
             feed: FeedOptions {
@@ -221,12 +226,17 @@ impl TestServer {
             // a test passes must not depend on how fast the machine is. The
             // per-key limit itself is tested in `overload`.
             key_rate: gongshi::app::guard::KeyRate::OFF,
+            // Likewise the public per-address limit (tested in `web`).
+            web: gongshi::web::WebOptions {
+                requests_per_second: 0,
+                ..Default::default()
+            },
             ..ServerOptions::default()
         };
         tune(&mut opts);
         let a = app.clone();
         let handle = tokio::spawn(async move {
-            let _ = gongshi::server::run_with_admin(listener, Some(admin_listener), a, opts, async {
+            let _ = gongshi::server::run_with(listener, Some(admin_listener), Some(http_listener), a, opts, async {
                 let _ = stopped.await;
             })
             .await;
@@ -234,6 +244,7 @@ impl TestServer {
         TestServer {
             addr,
             admin,
+            http,
             app,
             clock,
             stop: Some(stop),

@@ -1,0 +1,303 @@
+//! The public read models (issue 16): what anyone may see of the published
+//! set, for every adapter that shows it — the DisclosureService, the public
+//! page, the JSON API and the Atom feed.
+//!
+//! Everything here is built from [`PublicRecord`], which has no field for an
+//! ID number, an address or a contact, and serves content only while a
+//! disclosure is active: a terminated record is answered with the change that
+//! removed it, never with its content, and is not found by a search.
+
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use super::{App, AppError, AppResult};
+use crate::domain::lifecycle::{ChangeKind, DisclosureState, Micros, TerminationReason};
+use crate::domain::record::{CSV_HEADER, PublicRecord};
+use crate::domain::search::QueryError;
+use crate::store::{ChangeView, DisclosureRow, ExportItem};
+
+pub use crate::domain::search::SearchTerm;
+
+/// A disclosure as shown (its current version).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisclosureView {
+    /// Id.
+    pub id: String,
+    /// The decision it publishes.
+    pub decision_id: String,
+    /// State.
+    pub state: DisclosureState,
+    /// Content version, from 1.
+    pub version: i64,
+    /// The public content.
+    pub content: PublicRecord,
+    /// SHA-256 of the content's canonical JSON.
+    pub content_sha256: String,
+    /// An open repair application exists.
+    pub repair_pending: bool,
+    /// First published; `None` when unknown (imported history without a
+    /// 公示日期).
+    pub published_at: Option<Micros>,
+    /// When it stopped being public.
+    pub terminated_at: Option<Micros>,
+    /// Why.
+    pub termination_reason: Option<TerminationReason>,
+}
+
+impl From<DisclosureRow> for DisclosureView {
+    fn from(d: DisclosureRow) -> Self {
+        DisclosureView {
+            id: d.id,
+            decision_id: d.decision_id,
+            state: d.state,
+            version: d.version,
+            content: d.content,
+            content_sha256: d.content_sha256,
+            repair_pending: d.repair_pending,
+            published_at: d.published_at,
+            terminated_at: d.terminated_at,
+            termination_reason: d.termination_reason,
+        }
+    }
+}
+
+/// A change of the feed as shown: content only while the disclosure is active.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeEntry {
+    /// Feed sequence.
+    pub sequence: i64,
+    /// The disclosure.
+    pub disclosure_id: String,
+    /// Its decision.
+    pub decision_id: String,
+    /// Kind.
+    pub kind: ChangeKind,
+    /// For TERMINATED.
+    pub reason: Option<TerminationReason>,
+    /// Version the change refers to.
+    pub version: i64,
+    /// Its content hash.
+    pub content_sha256: String,
+    /// Public reason of a withdrawal (行政处罚法 Art. 48).
+    pub public_reason: Option<String>,
+    /// Effective time.
+    pub effective_time: Micros,
+    /// The content of that version: `None` for TERMINATED changes and for
+    /// every change of a disclosure no longer active.
+    pub record: Option<PublicRecord>,
+    /// Current repair-pending flag of the disclosure.
+    pub repair_pending: bool,
+    /// When the disclosure was first published, if known.
+    pub published_at: Option<Micros>,
+}
+
+impl From<ChangeView> for ChangeEntry {
+    fn from(c: ChangeView) -> Self {
+        ChangeEntry {
+            sequence: c.sequence,
+            disclosure_id: c.disclosure_id,
+            decision_id: c.decision_id,
+            kind: c.kind,
+            reason: c.reason,
+            version: c.version,
+            content_sha256: c.content_sha256,
+            public_reason: c.public_reason,
+            effective_time: c.effective_time,
+            record: c.record,
+            repair_pending: c.repair_pending,
+            published_at: c.published_at,
+        }
+    }
+}
+
+/// One disclosure as the public may see it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PublicLookup {
+    /// Active: the record and its changes (publication, corrections).
+    Active {
+        /// The record.
+        disclosure: DisclosureView,
+        /// Its changes in order, each with the content of its version
+        /// (empty unless asked for).
+        changes: Vec<ChangeEntry>,
+    },
+    /// Published once, no longer: the change that removed it (no content).
+    Removed(ChangeEntry),
+    /// Never published.
+    NotFound,
+}
+
+/// What the CSV export yields, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportPiece {
+    /// First: every change up to this sequence is reflected, none after.
+    Start {
+        /// The feed position of the snapshot.
+        as_of_sequence: i64,
+    },
+    /// A full chunk of the file.
+    Data(Vec<u8>),
+    /// Last: the rest of the file and what describes the whole of it.
+    End {
+        /// The last bytes (maybe none).
+        data: Vec<u8>,
+        /// Records in the file.
+        row_count: i64,
+        /// As in `Start`.
+        as_of_sequence: i64,
+        /// SHA-256 (hex) of the whole file.
+        sha256: String,
+    },
+}
+
+/// The public query `q` as a [`SearchTerm`]; a bad one is `INVALID_ARGUMENT`
+/// naming the field `q`.
+pub fn search_term(q: &str) -> AppResult<SearchTerm> {
+    SearchTerm::parse(q).map_err(|e: QueryError| AppError::invalid_field(e.reason(), "q", e.to_string()))
+}
+
+impl App {
+    /// Active disclosures matching `term`, a page of `limit` after `cursor`
+    /// (an id; empty for the first page), oldest or newest first.
+    pub async fn public_disclosures(
+        &self,
+        term: &SearchTerm,
+        cursor: &str,
+        limit: i64,
+        newest_first: bool,
+    ) -> AppResult<Vec<DisclosureView>> {
+        let rows = self.store.search_disclosures(term, cursor, limit, newest_first).await?;
+        Ok(rows.into_iter().map(DisclosureView::from).collect())
+    }
+
+    /// One disclosure for the public: active (with its changes when
+    /// `history`), removed (the change that removed it), or not found.
+    pub async fn public_disclosure(&self, id: &str, history: bool) -> AppResult<PublicLookup> {
+        let Some(row) = self.store.get_disclosure(id).await? else {
+            return Ok(PublicLookup::NotFound);
+        };
+        if row.state == DisclosureState::Active && !history {
+            return Ok(PublicLookup::Active {
+                disclosure: row.into(),
+                changes: Vec::new(),
+            });
+        }
+        let changes = self.store.changes_of(id).await?;
+        if row.state == DisclosureState::Active {
+            return Ok(PublicLookup::Active {
+                disclosure: row.into(),
+                changes: changes.into_iter().map(ChangeEntry::from).collect(),
+            });
+        }
+        // A record recorded as expired at once (late history) was never
+        // public: it has no removal to show.
+        Ok(changes
+            .into_iter()
+            .rev()
+            .find(|c| c.kind == ChangeKind::Terminated)
+            .map(|c| PublicLookup::Removed(c.into()))
+            .unwrap_or(PublicLookup::NotFound))
+    }
+
+    /// The feed: changes with sequence > `after`, in order.
+    pub async fn public_changes(&self, after: i64, limit: i64) -> AppResult<Vec<ChangeEntry>> {
+        let changes = self.store.list_changes(after, limit).await?;
+        Ok(changes.into_iter().map(ChangeEntry::from).collect())
+    }
+
+    /// The feed newest first: changes with sequence < `before`.
+    pub async fn public_changes_before(&self, before: i64, limit: i64) -> AppResult<Vec<ChangeEntry>> {
+        let changes = self.store.list_changes_before(before, limit).await?;
+        Ok(changes.into_iter().map(ChangeEntry::from).collect())
+    }
+
+    /// The national CSV of every active record (RFC 4180, CRLF, the header
+    /// first), read from one consistent snapshot in batches of `batch` rows
+    /// and cut into chunks of `chunk_bytes`. Bounded channels end to end: the
+    /// store reads one batch ahead of the consumer, so memory stays flat
+    /// however large the export. Dropping the receiver stops the work.
+    pub fn export_csv(&self, batch: i64, chunk_bytes: usize) -> mpsc::Receiver<AppResult<ExportPiece>> {
+        let (items_tx, mut items_rx) = mpsc::channel(2);
+        let (out_tx, out_rx) = mpsc::channel(4);
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.export_active(batch, items_tx.clone()).await {
+                let _ = items_tx.send(Err(e)).await;
+            }
+        });
+        tokio::spawn(async move {
+            let mut hasher = Sha256::new();
+            let mut rows: i64 = 0;
+            let mut as_of = 0;
+            let mut buf = Vec::with_capacity(chunk_bytes + 4096);
+            match csv_bytes(std::iter::once(CSV_HEADER.map(String::from))) {
+                Ok(b) => buf.extend_from_slice(&b),
+                Err(e) => {
+                    let _ = out_tx.send(Err(e)).await;
+                    return;
+                }
+            }
+            while let Some(item) = items_rx.recv().await {
+                match item {
+                    Ok(ExportItem::Start { as_of_sequence }) => {
+                        as_of = as_of_sequence;
+                        if out_tx.send(Ok(ExportPiece::Start { as_of_sequence })).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(ExportItem::Rows(records)) => {
+                        rows += records.len() as i64;
+                        match csv_bytes(records.iter().map(|r| r.csv_fields())) {
+                            Ok(b) => buf.extend_from_slice(&b),
+                            Err(e) => {
+                                let _ = out_tx.send(Err(e)).await;
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = out_tx.send(Err(AppError::from(e))).await;
+                        return;
+                    }
+                }
+                // Send whole chunks by offset (one copy each), keep the tail.
+                let mut start = 0;
+                while buf.len() - start >= chunk_bytes {
+                    let data = buf[start..start + chunk_bytes].to_vec();
+                    start += chunk_bytes;
+                    hasher.update(&data);
+                    if out_tx.send(Ok(ExportPiece::Data(data))).await.is_err() {
+                        return;
+                    }
+                }
+                buf.drain(..start);
+            }
+            hasher.update(&buf);
+            let _ = out_tx
+                .send(Ok(ExportPiece::End {
+                    data: buf,
+                    row_count: rows,
+                    as_of_sequence: as_of,
+                    sha256: hex::encode(hasher.finalize()),
+                }))
+                .await;
+        });
+        out_rx
+    }
+}
+
+/// CSV (RFC 4180, CRLF line ends) of some rows.
+fn csv_bytes<I, R>(rows: I) -> Result<Vec<u8>, AppError>
+where
+    I: IntoIterator<Item = R>,
+    R: IntoIterator,
+    R::Item: AsRef<[u8]>,
+{
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    for r in rows {
+        w.write_record(r).map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+    }
+    w.into_inner().map_err(|e| AppError::Internal(format!("csv: {e}")))
+}

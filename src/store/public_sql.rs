@@ -1,0 +1,247 @@
+//! SQL of the public face (search index, one disclosure's changes, the feed
+//! newest first), shared by both backends like `sql.rs`.
+//!
+//! A name search probes how many records each looked-up bigram has (counting
+//! at most [`super::public::GRAM_PROBE`]), then walks the rarest bigram's
+//! records in id order, testing the normalised name for the whole query: the
+//! work is bounded by the rarest bigram, not by the register.
+
+/// Implements [`super::public::PublicStore`] for one backend, the index
+/// upkeep `index_for_search` on its transaction (called by every insert and
+/// update of a disclosure in `sql.rs`), and `backfill_search` on its store
+/// (called by `migrate`).
+///
+/// - `contains`: the substring function taking (haystack, needle) and
+///   answering a position > 0 when found (`instr` / `strpos`).
+/// - `distinct`: the null-safe inequality (`IS NOT` / `IS DISTINCT FROM`).
+macro_rules! sql_public {
+    (
+        store = $store:ident, tx = $tx:ident, db = $db:ty,
+        contains = $contains:literal, distinct = $distinct:literal $(,)?
+    ) => {
+        /// Above every ULID: the start of a newest-first walk.
+        const SEARCH_TOP: &str = "ZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
+
+        #[async_trait::async_trait]
+        impl $crate::store::public::PublicStore for $store {
+            async fn search_disclosures(
+                &self,
+                term: &$crate::domain::search::SearchTerm,
+                cursor: &str,
+                limit: i64,
+                newest_first: bool,
+            ) -> $crate::store::Result<Vec<$crate::store::DisclosureRow>> {
+                use $crate::domain::search::{SearchTerm, query_bigrams};
+                use $crate::store::public::{GRAM_PROBE, QUERY_GRAMS};
+                let cursor = match (cursor.is_empty(), newest_first) {
+                    (true, true) => SEARCH_TOP,
+                    _ => cursor,
+                };
+                let mut conn = self.pool.acquire().await.map_err(classify)?;
+                let rows = match term {
+                    SearchTerm::All => {
+                        let sql = if newest_first {
+                            "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
+                             published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
+                             WHERE state = 'ACTIVE' AND id < $1 ORDER BY id DESC LIMIT $2"
+                        } else {
+                            "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
+                             published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
+                             WHERE state = 'ACTIVE' AND id > $1 ORDER BY id LIMIT $2"
+                        };
+                        sqlx::query_as::<$db, RawDisclosure>(sql)
+                            .bind(cursor)
+                            .bind(limit)
+                            .fetch_all(&mut *conn)
+                            .await
+                    }
+                    SearchTerm::CreditCode(code) => {
+                        let sql = if newest_first {
+                            "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
+                             published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
+                             WHERE party_credit_code = $1 AND state = 'ACTIVE' AND id < $2 ORDER BY id DESC LIMIT $3"
+                        } else {
+                            "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
+                             published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
+                             WHERE party_credit_code = $1 AND state = 'ACTIVE' AND id > $2 ORDER BY id LIMIT $3"
+                        };
+                        sqlx::query_as::<$db, RawDisclosure>(sql)
+                            .bind(code)
+                            .bind(cursor)
+                            .bind(limit)
+                            .fetch_all(&mut *conn)
+                            .await
+                    }
+                    SearchTerm::Name(name) => {
+                        // The rarest looked-up bigram drives; one without
+                        // records means no name can match.
+                        let mut driver: Option<(i64, String)> = None;
+                        for gram in query_bigrams(name, QUERY_GRAMS) {
+                            let n: i64 = sqlx::query_scalar::<$db, i64>(
+                                "SELECT COUNT(*) FROM (SELECT 1 FROM disclosure_grams WHERE gram = $1 LIMIT $2) t",
+                            )
+                            .bind(&gram)
+                            .bind(GRAM_PROBE)
+                            .fetch_one(&mut *conn)
+                            .await
+                            .map_err(classify)?;
+                            if n == 0 {
+                                return Ok(Vec::new());
+                            }
+                            if driver.as_ref().is_none_or(|(best, _)| n < *best) {
+                                driver = Some((n, gram));
+                            }
+                        }
+                        let Some((_, gram)) = driver else {
+                            return Ok(Vec::new());
+                        };
+                        let sql = if newest_first {
+                            concat!(
+                                "SELECT d.id, d.decision_id, d.state, d.version, d.content, d.content_sha256, \
+                                 d.repair_pending, d.published_at, d.published_at_known, d.terminated_at, d.termination_reason, d.update_time \
+                                 FROM disclosure_grams g JOIN disclosures d ON d.id = g.disclosure_id \
+                                 WHERE g.gram = $1 AND g.disclosure_id < $2 AND d.state = 'ACTIVE' AND ",
+                                $contains,
+                                "(d.search_name, $3) > 0 ORDER BY g.disclosure_id DESC LIMIT $4"
+                            )
+                        } else {
+                            concat!(
+                                "SELECT d.id, d.decision_id, d.state, d.version, d.content, d.content_sha256, \
+                                 d.repair_pending, d.published_at, d.published_at_known, d.terminated_at, d.termination_reason, d.update_time \
+                                 FROM disclosure_grams g JOIN disclosures d ON d.id = g.disclosure_id \
+                                 WHERE g.gram = $1 AND g.disclosure_id > $2 AND d.state = 'ACTIVE' AND ",
+                                $contains,
+                                "(d.search_name, $3) > 0 ORDER BY g.disclosure_id LIMIT $4"
+                            )
+                        };
+                        sqlx::query_as::<$db, RawDisclosure>(sql)
+                            .bind(&gram)
+                            .bind(cursor)
+                            .bind(name)
+                            .bind(limit)
+                            .fetch_all(&mut *conn)
+                            .await
+                    }
+                }
+                .map_err(classify)?;
+                rows.into_iter().map(RawDisclosure::into_row).collect()
+            }
+
+            async fn changes_of(&self, disclosure_id: &str) -> $crate::store::Result<Vec<$crate::store::ChangeView>> {
+                let rows = sqlx::query_as::<$db, RawChange>(
+                    "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
+                            c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, d.published_at_known, \
+                            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' THEN v.content END AS content \
+                     FROM disclosure_changes c \
+                     JOIN disclosures d ON d.id = c.disclosure_id \
+                     LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
+                     WHERE c.disclosure_id = $1 ORDER BY c.sequence",
+                )
+                .bind(disclosure_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+                rows.into_iter().map(RawChange::into_view).collect()
+            }
+
+            async fn list_changes_before(
+                &self,
+                before: i64,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::store::ChangeView>> {
+                let rows = sqlx::query_as::<$db, RawChange>(
+                    "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
+                            c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, d.published_at_known, \
+                            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' THEN v.content END AS content \
+                     FROM disclosure_changes c \
+                     JOIN disclosures d ON d.id = c.disclosure_id \
+                     LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
+                     WHERE c.sequence < $1 ORDER BY c.sequence DESC LIMIT $2",
+                )
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+                rows.into_iter().map(RawChange::into_view).collect()
+            }
+        }
+
+        impl $tx {
+            /// Brings the search index of one disclosure in line with `row`,
+            /// in this transaction: its normalised name and bigrams while it
+            /// is ACTIVE, nothing otherwise. A write that changes neither the
+            /// name nor whether it is active costs one UPDATE matching no row.
+            async fn index_for_search(&mut self, row: &$crate::store::DisclosureRow) -> $crate::store::Result<()> {
+                use $crate::domain::lifecycle::DisclosureState;
+                use $crate::domain::search::{bigrams, normalize};
+                let want = (row.state == DisclosureState::Active).then(|| normalize(&row.content.party_name));
+                let changed = sqlx::query(concat!(
+                    "UPDATE disclosures SET search_name = $2 WHERE id = $1 AND search_name ",
+                    $distinct,
+                    " $2"
+                ))
+                .bind(&row.id)
+                .bind(&want)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+                if changed.rows_affected() == 0 {
+                    return Ok(());
+                }
+                sqlx::query("DELETE FROM disclosure_grams WHERE disclosure_id = $1")
+                    .bind(&row.id)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(classify)?;
+                let grams = want.as_deref().map(bigrams).unwrap_or_default();
+                if !grams.is_empty() {
+                    sqlx::QueryBuilder::<$db>::new("INSERT INTO disclosure_grams (gram, disclosure_id) ")
+                        .push_values(&grams, |mut b, g| {
+                            b.push_bind(g.clone()).push_bind(row.id.clone());
+                        })
+                        .push(" ON CONFLICT DO NOTHING")
+                        .build()
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err(classify)?;
+                }
+                Ok(())
+            }
+        }
+
+        impl $store {
+            /// Indexes active disclosures written before the search index
+            /// existed (migration 0007), in batches; returns how many.
+            async fn backfill_search(&self) -> $crate::store::Result<u64> {
+                let mut done = 0;
+                loop {
+                    let rows = sqlx::query_as::<$db, RawDisclosure>(
+                        "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
+                         published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
+                         WHERE search_name IS NULL AND state = 'ACTIVE' ORDER BY id LIMIT 500",
+                    )
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                    if rows.is_empty() {
+                        if done > 0 {
+                            tracing::info!(disclosures = done, "search index built for existing disclosures");
+                        }
+                        return Ok(done);
+                    }
+                    let mut tx = $tx {
+                        tx: self.pool.begin().await.map_err(classify)?,
+                    };
+                    for raw in rows {
+                        tx.index_for_search(&raw.into_row()?).await?;
+                        done += 1;
+                    }
+                    tx.tx.commit().await.map_err(classify)?;
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use sql_public;
