@@ -104,6 +104,8 @@ pub enum Limit {
     Key,
     /// Receipt-code look-ups per client address (`lookups_per_minute`).
     Lookup,
+    /// The public listener's per-address limit (`http_requests_per_second`).
+    Http,
 }
 
 fn rpc_buckets() -> Histogram {
@@ -304,7 +306,7 @@ impl Metrics {
         for state in open_states() {
             repair_open.get_or_create(&state_labels(state)).set(0);
         }
-        for limit in [Limit::Key, Limit::Lookup] {
+        for limit in [Limit::Key, Limit::Lookup, Limit::Http] {
             let _ = rate_limited.get_or_create(&limit_labels(limit));
         }
         for state in ["idle", "in_use"] {
@@ -460,6 +462,7 @@ fn limit_labels(l: Limit) -> LimitLabels {
         limit: match l {
             Limit::Key => "key",
             Limit::Lookup => "lookup",
+            Limit::Http => "http",
         }
         .into(),
     }

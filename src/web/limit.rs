@@ -56,6 +56,7 @@ pub(crate) async fn admit(State(web): State<Arc<Web>>, req: Request, next: Next)
     if let (Some(limiter), Some(ConnectInfo(peer))) = (&web.limiter, req.extensions().get::<ConnectInfo<SocketAddr>>())
         && let Err(wait) = limiter.check(peer.ip())
     {
+        web.app.metrics.rate_limited(crate::app::metrics::Limit::Http);
         let e = AppError::Exhausted {
             reason: "RATE_LIMITED",
             message: "too many requests from this address; retry later".into(),

@@ -57,6 +57,7 @@ pub(crate) fn router(web: Arc<Web>) -> Router {
         .route("/feeds/disclosures.atom", get(atom::feed))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(web.clone(), limit::admit))
+        .layer(axum::middleware::from_fn_with_state(web.clone(), observe))
         .with_state(web)
         .layer(
             ServiceBuilder::new()
@@ -74,6 +75,26 @@ pub(crate) fn router(web: Arc<Web>) -> Router {
                 .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout))
                 .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
         )
+}
+
+/// Counts every answer of the public listener in
+/// `gongshi_http_requests_total{route,status}` and its time to the response
+/// head in `gongshi_http_duration_seconds{route}`. The route is the matched
+/// pattern (`/disclosures/{id}`), never the raw path, so a crawler cannot
+/// grow the label set; anything unmatched is `unmatched`. Refusals by the
+/// per-address limit are counted too (they pass through here).
+async fn observe(State(web): State<Arc<Web>>, req: Request<Body>, next: axum::middleware::Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    web.app
+        .metrics
+        .observe_http(&route, response.status().as_u16(), started.elapsed());
+    response
 }
 
 /// An error as JSON (`/v1/…`) or as a page.

@@ -910,3 +910,64 @@ async fn request_ids_mark_the_requests_log_lines() {
     );
     assert!(!text.contains(&discloser), "the key is never logged");
 }
+
+/// The public listener's answers are counted by route pattern and status —
+/// never by raw path, so neither a record id nor a crawler's made-up paths
+/// become label values — and its per-address refusals count as
+/// `limit="http"`.
+#[tokio::test]
+async fn public_http_answers_are_counted_by_route_pattern() {
+    for db in backends().await {
+        let b = db.backend;
+        let s = TestServer::start_tuned(&db.url, clock_at("2026-06-01"), |o| {
+            o.web.requests_per_second = 1;
+            o.web.burst = 4;
+        })
+        .await;
+        let missing = "01JZZZZZZZZZZZZZZZZZZZZZZZ";
+        for path in [
+            "/v1/disclosures?page_size=3".to_string(),
+            format!("/disclosures/{missing}"),
+            "/wp-login.php".to_string(),
+        ] {
+            let r = get(s.http, &path).await;
+            assert!(r.status == 200 || r.status == 404, "{b}: {path}: {r:?}");
+        }
+        // The burst of 4 is spent by now (a token may refill each second):
+        // ask for the page until the limit refuses it, once.
+        let mut pages = 0.0;
+        loop {
+            let status = get(s.http, "/").await.status;
+            if status == 429 {
+                break;
+            }
+            assert_eq!(status, 200, "{b}");
+            pages += 1.0;
+            assert!(pages < 20.0, "{b}: the per-address limit never refused");
+        }
+
+        let m = scrape(s.admin).await;
+        let http =
+            |route: &str, status: &str| m.value("gongshi_http_requests_total", &[("route", route), ("status", status)]);
+        assert_eq!(http("/v1/disclosures", "200"), 1.0, "{b}");
+        assert_eq!(http("/disclosures/{id}", "404"), 1.0, "{b}");
+        assert_eq!(http("unmatched", "404"), 1.0, "{b}");
+        assert_eq!(http("/", "200"), pages, "{b}");
+        assert_eq!(http("/", "429"), 1.0, "{b}");
+        assert_eq!(
+            m.get("gongshi_http_duration_seconds_count", &[("route", "/v1/disclosures")]),
+            Some(1.0),
+            "{b}"
+        );
+        assert_eq!(
+            m.get("gongshi_rate_limited_total", &[("limit", "http")]),
+            Some(1.0),
+            "{b}"
+        );
+        assert!(
+            !m.text.contains(missing) && !m.text.contains("wp-login"),
+            "{b}: a raw path became a label"
+        );
+        s.stop().await;
+    }
+}
