@@ -8,12 +8,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::pb;
 use crate::app::public::DisclosureView;
+use crate::app::views::{DecisionView, DisclosureRecord};
 use crate::app::{AppError, FieldViolation};
 use crate::domain::ids::{CreditCode, IdNumber};
 use crate::domain::lifecycle::{Actor, Micros};
 use crate::domain::policy::{PartyKind, PenaltyKind, Procedure, Sector, Severity};
 use crate::domain::record::{DecisionDoc, IdType, LegalRepresentative, Org, Party, PublicRecord, limits};
-use crate::store::{DecisionRow, DisclosureRow};
 
 /// Collects field violations; the first one's reason becomes the ErrorInfo reason.
 #[derive(Default)]
@@ -445,7 +445,7 @@ pub fn doc_out(d: &DecisionDoc, sensitive: bool) -> pb::PenaltyDecision {
 }
 
 /// A stored decision as protobuf.
-pub fn decision_out(row: &DecisionRow, sensitive: bool) -> pb::PenaltyDecision {
+pub fn decision_out(row: &DecisionView, sensitive: bool) -> pb::PenaltyDecision {
     let m = &row.meta;
     pb::PenaltyDecision {
         name: format!("penaltyDecisions/{}", row.id),
@@ -537,7 +537,7 @@ pub fn record_out(r: PublicRecord) -> pb::Disclosure {
 }
 
 /// A stored disclosure as protobuf.
-pub fn disclosure_out(d: DisclosureRow) -> pb::Disclosure {
+pub fn disclosure_out(d: DisclosureRecord) -> pb::Disclosure {
     disclosure_view_out(d.into())
 }
 

@@ -13,9 +13,9 @@ use super::convert::{Violations, disclosure_out, enum_in, enum_out, record_out, 
 use super::enforcement::resource_id;
 use super::{page, pb};
 use crate::app::public::{ChangeEntry, ExportPiece};
+use crate::app::views::{ChangeView, DisclosureFilter};
 use crate::app::{App, AppError};
 use crate::domain::lifecycle::{DisclosureState, Role};
-use crate::store::{ChangeView, DisclosureFilter};
 
 const READERS: &[Role] = &[Role::Discloser, Role::Auditor];
 

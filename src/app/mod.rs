@@ -15,6 +15,7 @@ pub mod public;
 pub mod repair;
 mod repair_close;
 pub mod report;
+pub mod views;
 
 use std::sync::Arc;
 
