@@ -38,6 +38,8 @@ pub type DisclosureFilter = store::DisclosureFilter;
 pub type BundleFilter = store::BundleFilter;
 /// Filters of the repair-application list.
 pub type RepairFilter = store::RepairFilter;
+/// One entry of an API key's record: who revoked it, when, why.
+pub type KeyEventView = store::KeyEvent;
 /// What an export reads, in order.
 pub type ExportItem = store::ExportItem;
 
