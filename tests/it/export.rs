@@ -10,7 +10,7 @@ use gongshi::api::pb;
 use gongshi::app::new_id;
 use gongshi::config::Config;
 use gongshi::domain::clock::{Clock, SystemClock};
-use gongshi::domain::lifecycle::{Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, Role};
+use gongshi::domain::lifecycle::{Actor, DecisionMeta, Role};
 use gongshi::domain::policy::{PartyKind, PenaltyKind, PolicyInput, Procedure, PublicationDecision, Sector, Severity};
 use gongshi::domain::record::{
     CSV_HEADER, DecisionDoc, IdType, LegalRepresentative, Org, Party, PublicDates, PublicRecord, sha256_hex,
@@ -217,124 +217,31 @@ const ROWS: usize = 100_000;
 /// Rows per multi-row INSERT (well within both backends' bind limits).
 const SEED_STATEMENT_ROWS: usize = 1_000;
 
-/// One seeded record: everything the four tables need.
-struct SeedRow {
-    decision_id: String,
-    disclosure_id: String,
-    decision_number: String,
-    party_credit_code: String,
-    doc_json: String,
-    content_json: String,
-    content_sha256: String,
-}
+// The rows and their INSERTs are shared with the load generator.
+#[path = "../testkit/bulk_seed.rs"]
+mod bulk_seed;
+use bulk_seed::{BulkCommon as SeedCommon, BulkRow as SeedRow, insert_bulk_chunk};
 
-/// Inserts `rows` with multi-row INSERTs into the 0001 schema, on a pool of
-/// either backend, in one transaction. (Going through `Tx` one row at a
-/// time costs four round trips per row: over a minute per backend here.)
+/// Inserts `rows` with multi-row INSERTs, on a pool of either backend, in one
+/// transaction, and returns the last feed sequence. (Going through `Tx` one
+/// row at a time costs four round trips per row: over a minute per backend
+/// here.)
 macro_rules! bulk_insert {
     ($pool:expr, $db:ty, $rows:expr, $c:expr) => {{
-        let c = $c;
-        let mut tx = $pool.begin().await.expect("begin");
-        for chunk in $rows.chunks(SEED_STATEMENT_ROWS) {
-            sqlx::QueryBuilder::<$db>::new(
-                "INSERT INTO penalty_decisions (id, authority_code, decision_number, request_key, party_credit_code, \
-                 state, decided_on, disclosure_id, version, doc, meta, create_time, update_time) ",
-            )
-            .push_values(chunk, |mut b, r| {
-                b.push_bind(r.decision_id.clone())
-                    .push_bind(c.authority_code.clone())
-                    .push_bind(r.decision_number.clone())
-                    .push_bind(None::<String>)
-                    .push_bind(r.party_credit_code.clone())
-                    .push_bind(DecisionState::Published.as_str())
-                    .push_bind(c.decided_on.clone())
-                    .push_bind(r.disclosure_id.clone())
-                    .push_bind(2_i64)
-                    .push_bind(r.doc_json.clone())
-                    .push_bind(c.meta_json.clone())
-                    .push_bind(c.now)
-                    .push_bind(c.now);
-            })
-            .build()
-            .execute(&mut *tx)
-            .await
-            .expect("insert decisions");
-            sqlx::QueryBuilder::<$db>::new(
-                "INSERT INTO disclosures (id, decision_id, state, version, content, content_sha256, party_credit_code, \
-                 authority_code, decided_on, publicity_ends_on, repair_eligible_on, repair_pending, published_at, \
-                 terminated_at, termination_reason, update_time) ",
-            )
-            .push_values(chunk, |mut b, r| {
-                b.push_bind(r.disclosure_id.clone())
-                    .push_bind(r.decision_id.clone())
-                    .push_bind(DisclosureState::Active.as_str())
-                    .push_bind(1_i64)
-                    .push_bind(r.content_json.clone())
-                    .push_bind(r.content_sha256.clone())
-                    .push_bind(r.party_credit_code.clone())
-                    .push_bind(c.authority_code.clone())
-                    .push_bind(c.decided_on.clone())
-                    .push_bind(c.publicity_ends_on.clone())
-                    .push_bind(c.repair_eligible_on.clone())
-                    .push_bind(false)
-                    .push_bind(c.now)
-                    .push_bind(None::<i64>)
-                    .push_bind(None::<String>)
-                    .push_bind(c.now);
-            })
-            .build()
-            .execute(&mut *tx)
-            .await
-            .expect("insert disclosures");
-            sqlx::QueryBuilder::<$db>::new(
-                "INSERT INTO disclosure_versions (disclosure_id, version, content, content_sha256, created_at) ",
-            )
-            .push_values(chunk, |mut b, r| {
-                b.push_bind(r.disclosure_id.clone())
-                    .push_bind(1_i64)
-                    .push_bind(r.content_json.clone())
-                    .push_bind(r.content_sha256.clone())
-                    .push_bind(c.now);
-            })
-            .build()
-            .execute(&mut *tx)
-            .await
-            .expect("insert versions");
-            sqlx::QueryBuilder::<$db>::new(
-                "INSERT INTO disclosure_changes (disclosure_id, kind, reason, version, content_sha256, public_reason, \
-                 effective_time) ",
-            )
-            .push_values(chunk, |mut b, r| {
-                b.push_bind(r.disclosure_id.clone())
-                    .push_bind(ChangeKind::Published.as_str())
-                    .push_bind(None::<String>)
-                    .push_bind(1_i64)
-                    .push_bind(r.content_sha256.clone())
-                    .push_bind(None::<String>)
-                    .push_bind(c.now);
-            })
-            .build()
-            .execute(&mut *tx)
-            .await
-            .expect("insert changes");
+        let r: Result<i64, sqlx::Error> = async {
+            let mut tx = $pool.begin().await?;
+            for chunk in $rows.chunks(SEED_STATEMENT_ROWS) {
+                insert_bulk_chunk!(tx, $db, chunk, $c);
+            }
+            let last: i64 = sqlx::query_scalar("SELECT MAX(sequence) FROM disclosure_changes")
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(last)
         }
-        let last: i64 = sqlx::query_scalar("SELECT MAX(sequence) FROM disclosure_changes")
-            .fetch_one(&mut *tx)
-            .await
-            .expect("last sequence");
-        tx.commit().await.expect("commit");
-        last
+        .await;
+        r.expect("bulk insert")
     }};
-}
-
-/// Values shared by every seeded row.
-struct SeedCommon {
-    authority_code: String,
-    decided_on: String,
-    publicity_ends_on: String,
-    repair_eligible_on: String,
-    meta_json: String,
-    now: i64,
 }
 
 /// Seeds `ROWS` active, distinct disclosures (with their decisions, first
@@ -464,6 +371,7 @@ async fn seed(url: &str) -> i64 {
                 disclosure_id: new_id(),
                 decision_number: number_of(n),
                 party_credit_code: code_of(n),
+                search_name: None,
                 doc_json: fill(&doc_tpl, n),
                 content_sha256: sha256_hex(content_json.as_bytes()),
                 content_json,
