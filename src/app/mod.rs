@@ -8,6 +8,7 @@ mod error;
 mod expiry;
 pub mod guard;
 pub mod import;
+pub mod input;
 pub mod keys;
 pub mod metrics;
 pub mod notice;
