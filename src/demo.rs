@@ -130,7 +130,7 @@ pub async fn run(
     enterprises: usize,
     seed: u64,
 ) -> Result<DemoSummary, AppError> {
-    if !app.store.list_decisions(&Default::default(), "", 1).await?.is_empty() {
+    if !app.list_decisions(&Default::default(), "", 1).await?.is_empty() {
         return Err(AppError::precondition(
             "DATABASE_NOT_EMPTY",
             "database",
@@ -393,7 +393,7 @@ pub async fn run(
             }
         } else if roll < 0.45 && party.0 != s.enterprise_code {
             // Credit repair once eligible: most approved, some still open.
-            let Some(d) = app.store.get_disclosure(&disclosure_id).await? else {
+            let Some(d) = app.get_disclosure(&disclosure_id).await? else {
                 continue;
             };
             let apply_on = d.content.repair_eligible_on + Duration::days(rng.random_range(0..40));

@@ -87,6 +87,11 @@ impl App {
         Ok(self.store.list_decisions(filter, after_id, limit).await?)
     }
 
+    /// A disclosure by id (its current version), whatever its state.
+    pub async fn get_disclosure(&self, id: &str) -> AppResult<Option<DisclosureRecord>> {
+        Ok(self.store.get_disclosure(id).await?)
+    }
+
     /// Events of a decision with id > `after_id`.
     pub async fn list_events(&self, decision_id: &str, after_id: i64, limit: i64) -> AppResult<Vec<EventView>> {
         Ok(self.store.list_events(decision_id, after_id, limit).await?)
