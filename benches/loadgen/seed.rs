@@ -13,9 +13,7 @@ use gongshi::domain::lifecycle::{Actor, DecisionMeta, Fulfillment, Role};
 use gongshi::domain::policy::{
     PartyKind, PenaltyKind, PolicyInput, Procedure, PublicationDecision, PublicityPeriods, Sector, Severity,
 };
-use gongshi::domain::record::{
-    DecisionDoc, IdType, LegalRepresentative, Org, Party, PublicDates, PublicRecord, sha256_hex,
-};
+use gongshi::domain::record::{Org, PublicDates, PublicRecord, sha256_hex};
 
 /// Rows per multi-row INSERT (16 binds a row: within SQLite's 32,766).
 const STATEMENT_ROWS: usize = 1_000;
@@ -91,7 +89,7 @@ pub fn credit_code(prefix: &str, n: u64) -> String {
 // The rows and their INSERTs are shared with the export test.
 #[path = "../../tests/testkit/bulk_seed.rs"]
 mod bulk_seed;
-use bulk_seed::{BulkCommon as Common, BulkRow as Row, insert_bulk_chunk};
+use bulk_seed::{BulkCommon as Common, BulkRow as Row, bulk_doc, insert_bulk_chunk};
 
 /// What to seed.
 pub struct Batch {
@@ -154,48 +152,7 @@ pub async fn seed(app: &Arc<App>, url: &str, batch: &Batch) -> Result<Vec<(Strin
         name: "上海市浦东新区应急管理局".into(),
         credit_code: credit_code("11310115", 1),
     };
-    let template = DecisionDoc {
-        decision_number: "@NUM@".into(),
-        party: Party {
-            kind: PartyKind::LegalPerson,
-            name: "@NAME@".into(),
-            credit_code: "@CODE@".into(),
-            business_registration_number: String::new(),
-            organization_code: String::new(),
-            tax_registration_number: String::new(),
-            public_institution_certificate: String::new(),
-            social_organization_certificate: String::new(),
-            legal_representative: LegalRepresentative {
-                name: "张三".into(),
-                id_type: IdType::ResidentIdCard,
-                id_number: "110105194912310038".into(),
-            },
-            id_type: IdType::None,
-            id_number: String::new(),
-            address: "上海市浦东新区某路1号".into(),
-        },
-        violation_type: "未按规定开展安全生产教育和培训".into(),
-        violation_facts: format!(
-            "经查，该公司存在以下违法事实：{}",
-            "未如实记录安全生产教育和培训情况，".repeat(2)
-        ),
-        legal_basis: "《中华人民共和国安全生产法》第九十七条第三项".into(),
-        penalty_kinds: vec![PenaltyKind::Fine],
-        penalty_content: "罚款人民币贰万元整".into(),
-        fine_fen: 2_000_000,
-        confiscation_fen: 0,
-        license_action: String::new(),
-        procedure: Procedure::Ordinary,
-        sector: Sector::Other,
-        severity: Severity::General,
-        major: false,
-        major_flag: None,
-        decided_on,
-        effective_until: None,
-        authority: authority.clone(),
-        data_source: authority.clone(),
-        remarks: String::new(),
-    };
+    let template = bulk_doc("@NUM@", "@NAME@", "@CODE@", decided_on, &authority, 2);
     let doc_tpl = serde_json::to_string(&template).map_err(|e| e.to_string())?;
     let content_tpl = PublicRecord::from_decision(&template, &dates).canonical_json();
     let now = app.now_micros();

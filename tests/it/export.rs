@@ -12,9 +12,7 @@ use gongshi::config::Config;
 use gongshi::domain::clock::{Clock, SystemClock};
 use gongshi::domain::lifecycle::{Actor, DecisionMeta, Role};
 use gongshi::domain::policy::{PartyKind, PenaltyKind, PolicyInput, Procedure, PublicationDecision, Sector, Severity};
-use gongshi::domain::record::{
-    CSV_HEADER, DecisionDoc, IdType, LegalRepresentative, Org, Party, PublicDates, PublicRecord, sha256_hex,
-};
+use gongshi::domain::record::{CSV_HEADER, Org, PublicDates, PublicRecord, sha256_hex};
 use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
 
@@ -220,7 +218,7 @@ const SEED_STATEMENT_ROWS: usize = 1_000;
 // The rows and their INSERTs are shared with the load generator.
 #[path = "../testkit/bulk_seed.rs"]
 mod bulk_seed;
-use bulk_seed::{BulkCommon as SeedCommon, BulkRow as SeedRow, insert_bulk_chunk};
+use bulk_seed::{BulkCommon as SeedCommon, BulkRow as SeedRow, bulk_doc, insert_bulk_chunk};
 
 /// Inserts `rows` with multi-row INSERTs, on a pool of either backend, in one
 /// transaction, and returns the last feed sequence. (Going through `Tx` one
@@ -284,49 +282,7 @@ async fn seed(url: &str) -> i64 {
         credit_code: support::authority_code(),
     };
     // Long facts, so the CSV is far larger than a server's baseline memory.
-    let facts = format!(
-        "经查，该公司存在以下违法事实：{}",
-        "未如实记录安全生产教育和培训情况，".repeat(8)
-    );
-    let doc_for = |number: &str, name: &str, code: &str| DecisionDoc {
-        decision_number: number.into(),
-        party: Party {
-            kind: PartyKind::LegalPerson,
-            name: name.into(),
-            credit_code: code.into(),
-            business_registration_number: String::new(),
-            organization_code: String::new(),
-            tax_registration_number: String::new(),
-            public_institution_certificate: String::new(),
-            social_organization_certificate: String::new(),
-            legal_representative: LegalRepresentative {
-                name: "张三".into(),
-                id_type: IdType::ResidentIdCard,
-                id_number: KNOWN_ID_2.into(),
-            },
-            id_type: IdType::None,
-            id_number: String::new(),
-            address: "上海市浦东新区某路1号".into(),
-        },
-        violation_type: "未按规定开展安全生产教育和培训".into(),
-        violation_facts: facts.clone(),
-        legal_basis: "《中华人民共和国安全生产法》第九十七条第三项".into(),
-        penalty_kinds: vec![PenaltyKind::Fine],
-        penalty_content: "罚款人民币贰万元整".into(),
-        fine_fen: 2_000_000,
-        confiscation_fen: 0,
-        license_action: String::new(),
-        procedure: Procedure::Ordinary,
-        sector: Sector::Other,
-        severity: Severity::General,
-        major: false,
-        major_flag: None,
-        decided_on: today,
-        effective_until: None,
-        authority: authority.clone(),
-        data_source: authority.clone(),
-        remarks: String::new(),
-    };
+    let doc_for = |number: &str, name: &str, code: &str| bulk_doc(number, name, code, today, &authority, 8);
     // Serialise once with placeholders, then fill them in per row.
     let number_of = |n: usize| format!("沪应急罚〔2026〕批-{n}号");
     let name_of = |n: usize| format!("上海批量测试第{n}化工有限公司");

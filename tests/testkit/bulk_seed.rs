@@ -4,6 +4,66 @@
 //! The callers produce the JSON columns with gongshi's own types, so the rows
 //! are exactly what the store would write; this file only writes them.
 
+use chrono::NaiveDate;
+use gongshi::domain::policy::{PartyKind, PenaltyKind, Procedure, Sector, Severity};
+use gongshi::domain::record::{DecisionDoc, IdType, LegalRepresentative, Org, Party};
+
+/// A seeded decision: an ordinary fine on a legal person decided on
+/// `decided_on` by `authority`; its facts repeat a sentence `facts_repeat`
+/// times (the export test wants a large CSV). Callers serialise it once with
+/// placeholders and fill them in per row.
+pub fn bulk_doc(
+    number: &str,
+    name: &str,
+    code: &str,
+    decided_on: NaiveDate,
+    authority: &Org,
+    facts_repeat: usize,
+) -> DecisionDoc {
+    DecisionDoc {
+        decision_number: number.into(),
+        party: Party {
+            kind: PartyKind::LegalPerson,
+            name: name.into(),
+            credit_code: code.into(),
+            business_registration_number: String::new(),
+            organization_code: String::new(),
+            tax_registration_number: String::new(),
+            public_institution_certificate: String::new(),
+            social_organization_certificate: String::new(),
+            legal_representative: LegalRepresentative {
+                name: "张三".into(),
+                id_type: IdType::ResidentIdCard,
+                id_number: "110105194912310038".into(),
+            },
+            id_type: IdType::None,
+            id_number: String::new(),
+            address: "上海市浦东新区某路1号".into(),
+        },
+        violation_type: "未按规定开展安全生产教育和培训".into(),
+        violation_facts: format!(
+            "经查，该公司存在以下违法事实：{}",
+            "未如实记录安全生产教育和培训情况，".repeat(facts_repeat)
+        ),
+        legal_basis: "《中华人民共和国安全生产法》第九十七条第三项".into(),
+        penalty_kinds: vec![PenaltyKind::Fine],
+        penalty_content: "罚款人民币贰万元整".into(),
+        fine_fen: 2_000_000,
+        confiscation_fen: 0,
+        license_action: String::new(),
+        procedure: Procedure::Ordinary,
+        sector: Sector::Other,
+        severity: Severity::General,
+        major: false,
+        major_flag: None,
+        decided_on,
+        effective_until: None,
+        authority: authority.clone(),
+        data_source: authority.clone(),
+        remarks: String::new(),
+    }
+}
+
 /// One seeded record: everything the tables need.
 pub struct BulkRow {
     /// Decision id.
