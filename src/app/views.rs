@@ -92,6 +92,21 @@ impl App {
         Ok(self.store.get_disclosure(id).await?)
     }
 
+    /// Disclosures matching `filter` after `after_id` in id order (a page of the published set).
+    pub async fn list_disclosures(
+        &self,
+        filter: &DisclosureFilter,
+        after_id: &str,
+        limit: i64,
+    ) -> AppResult<Vec<DisclosureRecord>> {
+        Ok(self.store.list_disclosures(filter, after_id, limit).await?)
+    }
+
+    /// Feed entries with sequence > `after`, in sequence order (content only where it may be shared).
+    pub async fn list_changes(&self, after: i64, limit: i64) -> AppResult<Vec<ChangeView>> {
+        Ok(self.store.list_changes(after, limit).await?)
+    }
+
     /// Events of a decision with id > `after_id`.
     pub async fn list_events(&self, decision_id: &str, after_id: i64, limit: i64) -> AppResult<Vec<EventView>> {
         Ok(self.store.list_events(decision_id, after_id, limit).await?)
