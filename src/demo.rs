@@ -16,7 +16,6 @@ use chrono::{Datelike, Duration, NaiveDate};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::api::{convert, pb};
 use crate::app::keys::Caller;
 use crate::app::notice::DeliveryInput;
 use crate::app::repair::{SubmitInput, Upload};
@@ -25,6 +24,8 @@ use crate::domain::clock::{Clock, ManualClock, cst_midnight};
 use crate::domain::ids::compute_check_char;
 use crate::domain::lifecycle::{DecisionState, ReviewChecklist, ReviewOpinion, Role, WithdrawalEvent};
 use crate::domain::notice::DeliveryMethod;
+use crate::domain::policy::{PartyKind, PenaltyKind, Procedure, Sector, Severity};
+use crate::domain::record::{DecisionDoc, IdType, LegalRepresentative, Org, Party};
 use crate::domain::repair::{Commitment, CommitmentFulfillment, Contact, MaterialKind, RepairAction};
 
 /// What the demo made.
@@ -129,7 +130,7 @@ pub async fn run(
     enterprises: usize,
     seed: u64,
 ) -> Result<DemoSummary, AppError> {
-    if !app.store.list_decisions(&Default::default(), "", 1).await?.is_empty() {
+    if !app.list_decisions(&Default::default(), "", 1).await?.is_empty() {
         return Err(AppError::precondition(
             "DATABASE_NOT_EMPTY",
             "database",
@@ -198,37 +199,49 @@ pub async fn run(
         let simple = rng.random_bool(0.05);
         let warning_only = !simple && rng.random_bool(0.04);
         let severity = if rng.random_bool(0.12) {
-            pb::Severity::Serious
+            Severity::Serious
         } else if rng.random_bool(0.05) {
-            pb::Severity::Minor
+            Severity::Minor
         } else {
-            pb::Severity::General
+            Severity::General
         };
         let (authority, authority_code, abbreviation) = if i % NEIGHBOUR_EVERY == NEIGHBOUR_EVERY - 1 {
             (NEIGHBOUR, NEIGHBOUR_CODE, "静")
         } else {
             (AUTHORITY, AUTHORITY_CODE, "普")
         };
-        let p = pb::PenaltyDecision {
+        let authority = Org {
+            name: authority.into(),
+            credit_code: authority_code.into(),
+        };
+        // The application's input, built directly: the demo's data is valid
+        // by construction (tests/it/demo.rs checks what it recorded).
+        let doc = DecisionDoc {
             decision_number: format!("{abbreviation}应急罚〔{}〕{}号", decided_on.year(), 100 + i),
-            party: Some(pb::Party {
-                kind: pb::PartyKind::LegalPerson as i32,
+            party: Party {
+                kind: PartyKind::LegalPerson,
                 name: party.1.clone(),
                 credit_code: party.0.clone(),
-                legal_representative: Some(pb::LegalRepresentative {
+                business_registration_number: String::new(),
+                organization_code: String::new(),
+                tax_registration_number: String::new(),
+                public_institution_certificate: String::new(),
+                social_organization_certificate: String::new(),
+                legal_representative: LegalRepresentative {
                     name: ["张伟", "王芳", "李强", "刘洋", "陈静", "杨磊"][i % 6].into(),
                     ..Default::default()
-                }),
+                },
+                id_type: IdType::default(),
+                id_number: String::new(),
                 address: format!("上海市普陀区{}路{}号", PREFIXES[i % PREFIXES.len()], 1 + i % 999),
-                ..Default::default()
-            }),
+            },
             violation_type: vtype.into(),
             violation_facts: format!("经查，该单位{facts}。以上事实有现场检查记录、询问笔录等证据证实。"),
             legal_basis: basis.into(),
             penalty_kinds: if warning_only {
-                vec![pb::PenaltyKind::Warning as i32]
+                vec![PenaltyKind::Warning]
             } else {
-                vec![pb::PenaltyKind::Warning as i32, pb::PenaltyKind::Fine as i32]
+                vec![PenaltyKind::Warning, PenaltyKind::Fine]
             },
             penalty_content: if warning_only {
                 "警告".into()
@@ -236,22 +249,20 @@ pub async fn run(
                 format!("警告，并处罚款人民币{fine_yuan}元")
             },
             fine_fen: if warning_only { 0 } else { fine_yuan * 100 },
-            procedure: if simple {
-                pb::Procedure::Simple
-            } else {
-                pb::Procedure::Ordinary
-            } as i32,
-            sector: pb::Sector::SafetyProduction as i32,
-            severity: severity as i32,
-            decided_on: decided_on.to_string(),
-            authority: Some(pb::Organization {
-                name: authority.into(),
-                credit_code: authority_code.into(),
-            }),
-            ..Default::default()
+            confiscation_fen: 0,
+            license_action: String::new(),
+            procedure: if simple { Procedure::Simple } else { Procedure::Ordinary },
+            sector: Sector::SafetyProduction,
+            severity,
+            major: false,
+            major_flag: Some(false),
+            decided_on,
+            effective_until: None,
+            data_source: authority.clone(),
+            authority,
+            remarks: String::new(),
         };
         set_day(clock, decided_on, 10);
-        let doc = convert::decision_doc(&p, "", decided_on)?;
         let row = app.create_decision(&officer, &format!("demo-{i}"), doc, None).await?;
         s.decisions += 1;
         if row.doc.major {
@@ -382,7 +393,7 @@ pub async fn run(
             }
         } else if roll < 0.45 && party.0 != s.enterprise_code {
             // Credit repair once eligible: most approved, some still open.
-            let Some(d) = app.store.get_disclosure(&disclosure_id).await? else {
+            let Some(d) = app.get_disclosure(&disclosure_id).await? else {
                 continue;
             };
             let apply_on = d.content.repair_eligible_on + Duration::days(rng.random_range(0..40));

@@ -12,16 +12,16 @@
 //! the decision was published; without it that day is unknown — never the
 //! day of the import — and the annual report counts such decisions apart.
 //!
-//! Each row becomes a `pb::PenaltyDecision` and is validated by
-//! [`convert::decision_doc`], exactly as `CreatePenaltyDecision` validates,
+//! Each row becomes the application's [`DecisionInput`] and is validated by
+//! [`decision_doc`], the same code that validates `CreatePenaltyDecision`,
 //! then recorded and published by [`App::import_decision`]. A row whose
 //! authority already has its decision number counts as already present, so
 //! importing a file again creates nothing twice. Bad rows are listed in
 //! `FILE.errors.csv` (row, column, reason — never the value of an ID-number
 //! column).
 //!
-//! Like `server`, this module joins the API layer (validation) to the
-//! application layer; it writes no SQL.
+//! It uses nothing of the API layer: it builds application inputs and calls
+//! the application; it writes no SQL.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -30,12 +30,11 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::api::convert::{self, enum_out};
-use crate::api::pb;
 use crate::app::import::{ImportItem, ImportSource, import_caller};
+use crate::app::input::{Choice, DecisionInput, OrgInput, PartyInput, RepresentativeInput, decision_doc};
 use crate::app::{App, AppError, FieldViolation};
 use crate::domain::policy::{PartyKind, PenaltyKind, Procedure, Sector, Severity};
-use crate::domain::record::DecisionDoc;
+use crate::domain::record::{DecisionDoc, IdType};
 
 /// Decisions per transaction: one transaction per row spends most of the
 /// import's time committing (measured: about twice as slow on SQLite).
@@ -492,17 +491,17 @@ fn parse_penalty_kind(s: &str) -> Option<PenaltyKind> {
     }
 }
 
-fn parse_id_type(s: &str) -> Option<pb::IdType> {
-    Some(match s.trim() {
-        "" => pb::IdType::Unspecified,
-        "身份证" | "居民身份证" | "RESIDENT_ID_CARD" => pb::IdType::ResidentIdCard,
-        "护照" | "PASSPORT" => pb::IdType::Passport,
-        "港澳居民来往内地通行证" | "HK_MACAO_PERMIT" => pb::IdType::HkMacaoPermit,
-        "台湾居民来往大陆通行证" | "TAIWAN_PERMIT" => pb::IdType::TaiwanPermit,
-        "外国人永久居留身份证" | "FOREIGN_PERMANENT_RESIDENT" => pb::IdType::ForeignPermanentResident,
-        "其他" | "OTHER" => pb::IdType::Other,
+fn parse_id_type(s: &str) -> Option<Choice<IdType>> {
+    Some(Choice::Known(match s.trim() {
+        "" => return Some(Choice::Unspecified),
+        "身份证" | "居民身份证" | "RESIDENT_ID_CARD" => IdType::ResidentIdCard,
+        "护照" | "PASSPORT" => IdType::Passport,
+        "港澳居民来往内地通行证" | "HK_MACAO_PERMIT" => IdType::HkMacaoPermit,
+        "台湾居民来往大陆通行证" | "TAIWAN_PERMIT" => IdType::TaiwanPermit,
+        "外国人永久居留身份证" | "FOREIGN_PERMANENT_RESIDENT" => IdType::ForeignPermanentResident,
+        "其他" | "OTHER" => IdType::Other,
         _ => return None,
-    })
+    }))
 }
 
 /// Defaults for what the national columns do not carry.
@@ -844,31 +843,50 @@ fn file_terms(col: Option<Column>, description: &str) -> String {
     }
 }
 
-/// One row as a `CreatePenaltyDecision` message, and the problems found
-/// reading it (cells that are not a date, label or amount at all).
-fn row_message(
-    cells: &[String],
-    layout: &Layout,
-    opts: &ImportOptions,
-) -> (pb::PenaltyDecision, Vec<(Column, String)>) {
+/// A cell naming one of a few values: its default when empty; an unknown
+/// value is a problem of its column (and the default is used).
+fn choice_cell<T: Copy>(
+    cell: &str,
+    col: Column,
+    default: T,
+    parse: impl Fn(&str) -> Option<T>,
+    expected: &str,
+    problems: &mut Vec<(Column, String)>,
+) -> Choice<T> {
+    match cell {
+        "" => Choice::Known(default),
+        s => match parse(s) {
+            Some(v) => Choice::Known(v),
+            None => {
+                problems.push((col, format!("unknown value {s:?}: use {expected}")));
+                Choice::Known(default)
+            }
+        },
+    }
+}
+
+/// One row as the application's decision input (what `CreatePenaltyDecision`
+/// validates too), and the problems found reading it (cells that are not a
+/// date, label or amount at all).
+fn row_input(cells: &[String], layout: &Layout, opts: &ImportOptions) -> (DecisionInput, Vec<(Column, String)>) {
     let get = |c: Column| layout.get(cells, c);
     let mut problems: Vec<(Column, String)> = Vec::new();
 
     let kind = match get(Column::PartyKind) {
-        "" => 0,
+        "" => Choice::Unspecified,
         s => match parse_party_kind(s) {
-            Some(k) => enum_out!(pb::PartyKind, "PARTY_KIND_", k),
+            Some(k) => Choice::Known(k),
             None => {
                 problems.push((
                     Column::PartyKind,
                     format!("unknown 行政相对人类别 {s:?}: use 法人及非法人组织, 个体工商户 or 自然人"),
                 ));
-                0
+                Choice::Unspecified
             }
         },
     };
     let mut id_type = |col: Column| match parse_id_type(get(col)) {
-        Some(t) => t as i32,
+        Some(t) => t,
         None => {
             // Not echoed if it may be a misplaced ID number.
             let value = get(col);
@@ -881,7 +899,7 @@ fn row_message(
                 col,
                 format!("unknown 证件类型{shown}: use 身份证, 护照, 港澳居民来往内地通行证, 台湾居民来往大陆通行证, 外国人永久居留身份证 or 其他"),
             ));
-            0
+            Choice::Unspecified
         }
     };
     let rep_id_type = id_type(Column::RepIdType);
@@ -895,7 +913,7 @@ fn row_message(
         .filter(|l| !l.is_empty())
     {
         match parse_penalty_kind(label) {
-            Some(k) => penalty_kinds.push(enum_out!(pb::PenaltyKind, "PENALTY_KIND_", k)),
+            Some(k) => penalty_kinds.push(Choice::Known(k)),
             None => unknown.push(format!("{label:?}")),
         }
     }
@@ -921,39 +939,39 @@ fn row_message(
     let fine_fen = amount(Column::Fine);
     let confiscation_fen = amount(Column::Confiscation);
 
-    let mut choice = |col: Column, default: i32, parse: &dyn Fn(&str) -> Option<i32>, expected: &str| match get(col) {
-        "" => default,
-        s => match parse(s) {
-            Some(v) => v,
-            None => {
-                problems.push((col, format!("unknown value {s:?}: use {expected}")));
-                default
-            }
-        },
-    };
-    let procedure = choice(
+    let procedure = choice_cell(
+        get(Column::Procedure),
         Column::Procedure,
-        enum_out!(pb::Procedure, "PROCEDURE_", opts.procedure),
-        &|s| parse_procedure(s).map(|v| enum_out!(pb::Procedure, "PROCEDURE_", v)),
+        opts.procedure,
+        parse_procedure,
         "简易程序 or 普通程序",
+        &mut problems,
     );
-    let sector = choice(
+    let sector = choice_cell(
+        get(Column::Sector),
         Column::Sector,
-        enum_out!(pb::Sector, "SECTOR_", opts.sector),
-        &|s| parse_sector(s).map(|v| enum_out!(pb::Sector, "SECTOR_", v)),
+        opts.sector,
+        parse_sector,
         "安全生产, 消防, 食品, 药品, 特种设备 or 其他",
+        &mut problems,
     );
-    let severity = choice(
+    let severity = choice_cell(
+        get(Column::Severity),
         Column::Severity,
-        enum_out!(pb::Severity, "SEVERITY_", opts.severity),
-        &|s| parse_severity(s).map(|v| enum_out!(pb::Severity, "SEVERITY_", v)),
+        opts.severity,
+        parse_severity,
         "轻微, 一般 or 严重",
+        &mut problems,
     );
 
     let text = |c: Column| get(c).to_string();
-    let msg = pb::PenaltyDecision {
+    let org = |name: Column, code: Column| OrgInput {
+        name: text(name),
+        credit_code: text(code),
+    };
+    let input = DecisionInput {
         decision_number: text(Column::DecisionNumber),
-        party: Some(pb::Party {
+        party: PartyInput {
             kind,
             name: text(Column::PartyName),
             credit_code: text(Column::PartyCreditCode),
@@ -962,15 +980,15 @@ fn row_message(
             tax_registration_number: text(Column::TaxRegistration),
             public_institution_certificate: text(Column::PublicInstitution),
             social_organization_certificate: text(Column::SocialOrganization),
-            legal_representative: Some(pb::LegalRepresentative {
+            legal_representative: RepresentativeInput {
                 name: text(Column::RepName),
                 id_type: rep_id_type,
                 id_number: text(Column::RepIdNumber),
-            }),
+            },
             id_type: party_id_type,
             id_number: text(Column::PartyIdNumber),
             address: String::new(),
-        }),
+        },
         violation_type: text(Column::ViolationType),
         violation_facts: text(Column::ViolationFacts),
         legal_basis: text(Column::LegalBasis),
@@ -985,18 +1003,11 @@ fn row_message(
         major: false,
         decided_on: normalize_date(get(Column::DecidedOn)),
         effective_until: normalize_date(get(Column::EffectiveUntil)),
-        authority: Some(pb::Organization {
-            name: text(Column::AuthorityName),
-            credit_code: text(Column::AuthorityCreditCode),
-        }),
-        data_source: Some(pb::Organization {
-            name: text(Column::SourceName),
-            credit_code: text(Column::SourceCreditCode),
-        }),
+        authority: org(Column::AuthorityName, Column::AuthorityCreditCode),
+        data_source: org(Column::SourceName, Column::SourceCreditCode),
         remarks: text(Column::Remarks),
-        ..Default::default()
     };
-    (msg, problems)
+    (input, problems)
 }
 
 /// The problems of `decision_doc`'s violations, leaving out those on a column
@@ -1206,14 +1217,14 @@ pub fn validate_import_row(
             problems.push((Some(col), e.clone()));
         }
     }
-    let (msg, read) = row_message(cells, layout, opts);
+    let (input, read) = row_input(cells, layout, opts);
     for (col, reason) in read {
         if reported.insert(col) {
             problems.push((Some(col), reason));
         }
     }
     let published = get_published_on(layout, cells, today);
-    let doc = match convert::decision_doc(&msg, "penalty_decision.", today) {
+    let doc = match decision_doc(&input, "penalty_decision.", today) {
         Ok(doc) => Some(doc),
         Err(AppError::Invalid { violations, .. }) => {
             problems.extend(violation_problems(&violations, &reported));
@@ -1398,7 +1409,7 @@ mod tests {
             Some(PenaltyKind::ConfiscateIllegalGains)
         );
         assert_eq!(parse_penalty_kind("罚金"), None);
-        assert_eq!(parse_id_type("身份证"), Some(pb::IdType::ResidentIdCard));
+        assert_eq!(parse_id_type("身份证"), Some(Choice::Known(IdType::ResidentIdCard)));
     }
 
     #[test]

@@ -165,11 +165,24 @@ enum KeysCommand {
     },
     /// List keys (never their secrets).
     List,
-    /// Revoke a key by id.
+    /// Revoke a key by id; the key's record keeps who did it and why.
     Revoke {
         /// The key id (as `keys list` shows it).
         id: String,
+        /// Why it is revoked, for the record (e.g. "staff member left").
+        #[arg(long)]
+        reason: String,
+        /// Who revokes it, for the record [default: $SUDO_USER or $USER].
+        #[arg(long)]
+        by: Option<String>,
     },
+}
+
+/// Who runs an act from the command line: `--by`, else the OS user.
+fn operator(by: Option<String>) -> String {
+    by.or_else(|| std::env::var("SUDO_USER").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into())
 }
 
 fn load_config(db: &DbArgs, listen: Option<&str>) -> anyhow::Result<Config> {
@@ -286,7 +299,7 @@ async fn keys(action: KeysCommand, db: DbArgs) -> anyhow::Result<()> {
                 "{:<28} {:<16} {:<20} {:<12} {:<8} LABEL",
                 "ID", "ROLE", "CREDIT CODE", "EXPIRES", "STATE"
             );
-            for k in app.store.list_keys().await? {
+            for k in app.list_keys().await? {
                 println!(
                     "{:<28} {:<16} {:<20} {:<12} {:<8} {}",
                     k.id,
@@ -298,10 +311,8 @@ async fn keys(action: KeysCommand, db: DbArgs) -> anyhow::Result<()> {
                 );
             }
         }
-        KeysCommand::Revoke { id } => {
-            if !app.store.revoke_key(&id, app.now_micros()).await? {
-                bail!("no active key with id {id:?}");
-            }
+        KeysCommand::Revoke { id, reason, by } => {
+            app.revoke_key(&id, &operator(by), &reason).await?;
             eprintln!("revoked key {id}; running servers refuse it within their key_cache_millis (default 1 s)");
         }
     }
@@ -315,10 +326,7 @@ async fn calendar(action: CalendarCommand, db: DbArgs) -> anyhow::Result<()> {
     let app = cfg.open_app(Arc::new(SystemClock)).await?;
     match action {
         CalendarCommand::Load { file, by } => {
-            let by = by
-                .or_else(|| std::env::var("SUDO_USER").ok())
-                .or_else(|| std::env::var("USER").ok())
-                .unwrap_or_else(|| "operator".into());
+            let by = operator(by);
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let source = file.display().to_string();
             let load = app

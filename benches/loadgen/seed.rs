@@ -1,5 +1,5 @@
 //! Seeding N active disclosures by plain multi-row INSERTs (adapted from the
-//! `seed` of tests/it/export.rs): the JSON columns are produced with
+//! `seed` of tests/it/export.rs; both write through tests/testkit/bulk_seed.rs): the JSON columns are produced with
 //! gongshi's own types, so the rows are exactly what the store would write.
 
 use std::sync::Arc;
@@ -9,13 +9,11 @@ use chrono::NaiveDate;
 use gongshi::app::{App, new_id};
 use gongshi::domain::clock::{Clock, SystemClock};
 use gongshi::domain::ids::compute_check_char;
-use gongshi::domain::lifecycle::{Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, Fulfillment, Role};
+use gongshi::domain::lifecycle::{Actor, DecisionMeta, Fulfillment, Role};
 use gongshi::domain::policy::{
     PartyKind, PenaltyKind, PolicyInput, Procedure, PublicationDecision, PublicityPeriods, Sector, Severity,
 };
-use gongshi::domain::record::{
-    DecisionDoc, IdType, LegalRepresentative, Org, Party, PublicDates, PublicRecord, sha256_hex,
-};
+use gongshi::domain::record::{Org, PublicDates, PublicRecord, sha256_hex};
 
 /// Rows per multi-row INSERT (16 binds a row: within SQLite's 32,766).
 const STATEMENT_ROWS: usize = 1_000;
@@ -88,129 +86,10 @@ pub fn credit_code(prefix: &str, n: u64) -> String {
     format!("{body}{check}")
 }
 
-struct Row {
-    decision_id: String,
-    disclosure_id: String,
-    decision_number: String,
-    party_credit_code: String,
-    /// The search index's normalised name (src/domain/search.rs).
-    search_name: String,
-    doc_json: String,
-    content_json: String,
-    content_sha256: String,
-}
-
-struct Common {
-    authority_code: String,
-    decided_on: String,
-    publicity_ends_on: String,
-    repair_eligible_on: String,
-    meta_json: String,
-    now: i64,
-}
-
-macro_rules! insert_chunk {
-    ($tx:expr, $db:ty, $chunk:expr, $c:expr) => {{
-        let c = $c;
-        let chunk = $chunk;
-        sqlx::QueryBuilder::<$db>::new(
-            "INSERT INTO penalty_decisions (id, authority_code, decision_number, request_key, party_credit_code, \
-             state, decided_on, disclosure_id, version, doc, meta, create_time, update_time) ",
-        )
-        .push_values(chunk, |mut b, r: &Row| {
-            b.push_bind(r.decision_id.clone())
-                .push_bind(c.authority_code.clone())
-                .push_bind(r.decision_number.clone())
-                .push_bind(None::<String>)
-                .push_bind(r.party_credit_code.clone())
-                .push_bind(DecisionState::Published.as_str())
-                .push_bind(c.decided_on.clone())
-                .push_bind(r.disclosure_id.clone())
-                .push_bind(2_i64)
-                .push_bind(r.doc_json.clone())
-                .push_bind(c.meta_json.clone())
-                .push_bind(c.now)
-                .push_bind(c.now);
-        })
-        .build()
-        .execute(&mut *$tx)
-        .await?;
-        sqlx::QueryBuilder::<$db>::new(
-            "INSERT INTO disclosures (id, decision_id, state, version, content, content_sha256, party_credit_code, \
-             authority_code, decided_on, publicity_ends_on, repair_eligible_on, repair_pending, published_at, \
-             terminated_at, termination_reason, update_time, search_name) ",
-        )
-        .push_values(chunk, |mut b, r: &Row| {
-            b.push_bind(r.disclosure_id.clone())
-                .push_bind(r.decision_id.clone())
-                .push_bind(DisclosureState::Active.as_str())
-                .push_bind(1_i64)
-                .push_bind(r.content_json.clone())
-                .push_bind(r.content_sha256.clone())
-                .push_bind(r.party_credit_code.clone())
-                .push_bind(c.authority_code.clone())
-                .push_bind(c.decided_on.clone())
-                .push_bind(c.publicity_ends_on.clone())
-                .push_bind(c.repair_eligible_on.clone())
-                .push_bind(false)
-                .push_bind(c.now)
-                .push_bind(None::<i64>)
-                .push_bind(None::<String>)
-                .push_bind(c.now)
-                .push_bind(r.search_name.clone());
-        })
-        .build()
-        .execute(&mut *$tx)
-        .await?;
-        // The search index, as the store writes it for an active record.
-        let grams: Vec<(String, &str)> = chunk
-            .iter()
-            .flat_map(|r: &Row| {
-                gongshi::domain::search::bigrams(&r.search_name)
-                    .into_iter()
-                    .map(move |g| (g, r.disclosure_id.as_str()))
-            })
-            .collect();
-        for part in grams.chunks(10_000) {
-            sqlx::QueryBuilder::<$db>::new("INSERT INTO disclosure_grams (gram, disclosure_id) ")
-                .push_values(part, |mut b, (g, id)| {
-                    b.push_bind(g.clone()).push_bind(id.to_string());
-                })
-                .build()
-                .execute(&mut *$tx)
-                .await?;
-        }
-        sqlx::QueryBuilder::<$db>::new(
-            "INSERT INTO disclosure_versions (disclosure_id, version, content, content_sha256, created_at) ",
-        )
-        .push_values(chunk, |mut b, r: &Row| {
-            b.push_bind(r.disclosure_id.clone())
-                .push_bind(1_i64)
-                .push_bind(r.content_json.clone())
-                .push_bind(r.content_sha256.clone())
-                .push_bind(c.now);
-        })
-        .build()
-        .execute(&mut *$tx)
-        .await?;
-        sqlx::QueryBuilder::<$db>::new(
-            "INSERT INTO disclosure_changes (disclosure_id, kind, reason, version, content_sha256, public_reason, \
-             effective_time) ",
-        )
-        .push_values(chunk, |mut b, r: &Row| {
-            b.push_bind(r.disclosure_id.clone())
-                .push_bind(ChangeKind::Published.as_str())
-                .push_bind(None::<String>)
-                .push_bind(1_i64)
-                .push_bind(r.content_sha256.clone())
-                .push_bind(None::<String>)
-                .push_bind(c.now);
-        })
-        .build()
-        .execute(&mut *$tx)
-        .await?;
-    }};
-}
+// The rows and their INSERTs are shared with the export test.
+#[path = "../../tests/testkit/bulk_seed.rs"]
+mod bulk_seed;
+use bulk_seed::{BulkCommon as Common, BulkRow as Row, bulk_doc, insert_bulk_chunk};
 
 /// What to seed.
 pub struct Batch {
@@ -273,48 +152,7 @@ pub async fn seed(app: &Arc<App>, url: &str, batch: &Batch) -> Result<Vec<(Strin
         name: "上海市浦东新区应急管理局".into(),
         credit_code: credit_code("11310115", 1),
     };
-    let template = DecisionDoc {
-        decision_number: "@NUM@".into(),
-        party: Party {
-            kind: PartyKind::LegalPerson,
-            name: "@NAME@".into(),
-            credit_code: "@CODE@".into(),
-            business_registration_number: String::new(),
-            organization_code: String::new(),
-            tax_registration_number: String::new(),
-            public_institution_certificate: String::new(),
-            social_organization_certificate: String::new(),
-            legal_representative: LegalRepresentative {
-                name: "张三".into(),
-                id_type: IdType::ResidentIdCard,
-                id_number: "110105194912310038".into(),
-            },
-            id_type: IdType::None,
-            id_number: String::new(),
-            address: "上海市浦东新区某路1号".into(),
-        },
-        violation_type: "未按规定开展安全生产教育和培训".into(),
-        violation_facts: format!(
-            "经查，该公司存在以下违法事实：{}",
-            "未如实记录安全生产教育和培训情况，".repeat(2)
-        ),
-        legal_basis: "《中华人民共和国安全生产法》第九十七条第三项".into(),
-        penalty_kinds: vec![PenaltyKind::Fine],
-        penalty_content: "罚款人民币贰万元整".into(),
-        fine_fen: 2_000_000,
-        confiscation_fen: 0,
-        license_action: String::new(),
-        procedure: Procedure::Ordinary,
-        sector: Sector::Other,
-        severity: Severity::General,
-        major: false,
-        major_flag: None,
-        decided_on,
-        effective_until: None,
-        authority: authority.clone(),
-        data_source: authority.clone(),
-        remarks: String::new(),
-    };
+    let template = bulk_doc("@NUM@", "@NAME@", "@CODE@", decided_on, &authority, 2);
     let doc_tpl = serde_json::to_string(&template).map_err(|e| e.to_string())?;
     let content_tpl = PublicRecord::from_decision(&template, &dates).canonical_json();
     let now = app.now_micros();
@@ -369,7 +207,7 @@ pub async fn seed(app: &Arc<App>, url: &str, batch: &Batch) -> Result<Vec<(Strin
             disclosure_id: new_id(),
             decision_number: number.clone(),
             party_credit_code: code.clone(),
-            search_name: gongshi::domain::search::normalize(&name),
+            search_name: Some(gongshi::domain::search::normalize(&name)),
             doc_json: fill(&doc_tpl),
             content_sha256: sha256_hex(content_json.as_bytes()),
             content_json,
@@ -396,7 +234,7 @@ pub async fn seed(app: &Arc<App>, url: &str, batch: &Batch) -> Result<Vec<(Strin
                 let r: Result<(), sqlx::Error> = async {
                     let mut tx = pool.begin().await?;
                     for chunk in rows.chunks(STATEMENT_ROWS) {
-                        insert_chunk!(tx, $db, chunk, &common);
+                        insert_bulk_chunk!(tx, $db, chunk, &common);
                     }
                     tx.commit().await
                 }

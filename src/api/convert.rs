@@ -7,151 +7,15 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::pb;
+use crate::app::AppError;
+use crate::app::input::{self, Choice, DecisionInput, OrgInput, PartyInput, RepresentativeInput};
 use crate::app::public::DisclosureView;
-use crate::app::{AppError, FieldViolation};
-use crate::domain::ids::{CreditCode, IdNumber};
+use crate::app::views::{DecisionView, DisclosureRecord};
 use crate::domain::lifecycle::{Actor, Micros};
 use crate::domain::policy::{PartyKind, PenaltyKind, Procedure, Sector, Severity};
-use crate::domain::record::{DecisionDoc, IdType, LegalRepresentative, Org, Party, PublicRecord, limits};
-use crate::store::{DecisionRow, DisclosureRow};
+use crate::domain::record::{DecisionDoc, IdType, Org, PublicRecord};
 
-/// Collects field violations; the first one's reason becomes the ErrorInfo reason.
-#[derive(Default)]
-pub struct Violations {
-    items: Vec<(&'static str, FieldViolation)>,
-}
-
-impl Violations {
-    /// Adds one.
-    pub fn add(&mut self, reason: &'static str, field: impl Into<String>, description: impl Into<String>) {
-        self.items.push((
-            reason,
-            FieldViolation {
-                field: field.into(),
-                description: description.into(),
-            },
-        ));
-    }
-
-    /// Whether none were found.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// Ok, or INVALID_ARGUMENT with all violations.
-    pub fn finish(self) -> Result<(), AppError> {
-        let Some((reason, first)) = self.items.first() else {
-            return Ok(());
-        };
-        let message = if self.items.len() == 1 {
-            format!("invalid {}: {}", first.field, first.description)
-        } else {
-            format!(
-                "{} invalid fields, first {}: {}",
-                self.items.len(),
-                first.field,
-                first.description
-            )
-        };
-        Err(AppError::Invalid {
-            reason,
-            message,
-            violations: self.items.into_iter().map(|(_, v)| v).collect(),
-        })
-    }
-
-    /// A bounded free-text field; `required` refuses empty.
-    pub fn text(&mut self, field: &str, value: &str, max: usize, required: bool) -> String {
-        let v = value.trim();
-        if required && v.is_empty() {
-            self.add("FIELD_REQUIRED", field, "is required");
-        } else if v.chars().count() > max {
-            self.add("FIELD_TOO_LONG", field, format!("is longer than {max} characters"));
-        } else if v.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-            self.add("INVALID_CHARACTERS", field, "contains control characters");
-        }
-        v.to_string()
-    }
-
-    /// A credit code; empty allowed unless `required`.
-    pub fn credit_code(&mut self, field: &str, value: &str, required: bool) -> String {
-        let v = value.trim();
-        if v.is_empty() {
-            if required {
-                self.add("FIELD_REQUIRED", field, "a unified social credit code is required");
-            }
-            return String::new();
-        }
-        match CreditCode::parse(v) {
-            Ok(c) => c.as_str().to_string(),
-            Err(e) => {
-                self.add("INVALID_CREDIT_CODE", field, e.to_string());
-                String::new()
-            }
-        }
-    }
-
-    /// An ISO date, exactly `YYYY-MM-DD`; empty gives None.
-    pub fn date(&mut self, field: &str, value: &str, required: bool) -> Option<NaiveDate> {
-        let v = value.trim();
-        if v.is_empty() {
-            if required {
-                self.add("FIELD_REQUIRED", field, "a date YYYY-MM-DD is required");
-            }
-            return None;
-        }
-        // chrono's %Y also takes a sign or a fifth digit ("-024-03-05" is year -24).
-        let iso = v.len() == 10
-            && v.bytes().enumerate().all(|(i, b)| {
-                if i == 4 || i == 7 {
-                    b == b'-'
-                } else {
-                    b.is_ascii_digit()
-                }
-            });
-        match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-            Ok(d) if iso => Some(d),
-            _ => {
-                self.add("INVALID_DATE", field, "must be a date YYYY-MM-DD");
-                None
-            }
-        }
-    }
-
-    fn id_document(&mut self, field_prefix: &str, id_type: i32, number: &str) -> (IdType, String) {
-        let ty = match pb::IdType::try_from(id_type) {
-            Ok(pb::IdType::Unspecified) => IdType::None,
-            Ok(pb::IdType::ResidentIdCard) => IdType::ResidentIdCard,
-            Ok(pb::IdType::Passport) => IdType::Passport,
-            Ok(pb::IdType::HkMacaoPermit) => IdType::HkMacaoPermit,
-            Ok(pb::IdType::TaiwanPermit) => IdType::TaiwanPermit,
-            Ok(pb::IdType::ForeignPermanentResident) => IdType::ForeignPermanentResident,
-            Ok(pb::IdType::Other) => IdType::Other,
-            Err(_) => {
-                self.add("INVALID_ENUM", format!("{field_prefix}id_type"), "unknown value");
-                IdType::None
-            }
-        };
-        let n = number.trim();
-        if n.is_empty() {
-            return (ty, String::new());
-        }
-        // A number without a type is taken to be a resident ID card number.
-        let ty = if ty == IdType::None { IdType::ResidentIdCard } else { ty };
-        if ty == IdType::ResidentIdCard {
-            match IdNumber::parse(n) {
-                Ok(id) => (ty, id.as_str().to_string()),
-                Err(e) => {
-                    self.add("INVALID_ID_NUMBER", format!("{field_prefix}id_number"), e.to_string());
-                    (ty, String::new())
-                }
-            }
-        } else {
-            let v = self.text(&format!("{field_prefix}id_number"), n, limits::CODE, false);
-            (ty, v)
-        }
-    }
-}
+pub use crate::app::input::Violations;
 
 /// Domain enum from a protobuf enum value via its name: `PENALTY_KIND_FINE` →
 /// `PenaltyKind::Fine`. `None` for 0 (unspecified) or unknown values.
@@ -174,178 +38,91 @@ macro_rules! enum_out {
 
 pub(crate) use {enum_in, enum_out};
 
-/// Parses and validates a decision's content. `prefix` names the message in
-/// field paths (e.g. `penalty_decision.`). `today` refuses future dates.
+/// Parses and validates a decision's content: the message mapped to the
+/// application's [`DecisionInput`] and validated there. `prefix` names the
+/// message in field paths (e.g. `penalty_decision.`). `today` refuses future
+/// dates.
 pub fn decision_doc(p: &pb::PenaltyDecision, prefix: &str, today: NaiveDate) -> Result<DecisionDoc, AppError> {
-    let mut v = Violations::default();
-    let f = |name: &str| format!("{prefix}{name}");
-    let party_in = p.party.clone().unwrap_or_default();
-    let kind = enum_in!(pb::PartyKind, "PARTY_KIND_", PartyKind, party_in.kind);
-    if kind.is_none() {
-        v.add(
-            "FIELD_REQUIRED",
-            f("party.kind"),
-            "must be LEGAL_PERSON, INDIVIDUAL_BUSINESS or NATURAL_PERSON",
-        );
-    }
-    let kind = kind.unwrap_or(PartyKind::LegalPerson);
-    let rep_in = party_in.legal_representative.clone().unwrap_or_default();
-    let (rep_type, rep_number) = v.id_document(&f("party.legal_representative."), rep_in.id_type, &rep_in.id_number);
-    let (id_type, id_number) = v.id_document(&f("party."), party_in.id_type, &party_in.id_number);
-    let party = Party {
-        kind,
-        name: v.text(&f("party.name"), &party_in.name, limits::NAME, true),
-        credit_code: v.credit_code(
-            &f("party.credit_code"),
-            &party_in.credit_code,
-            kind == PartyKind::LegalPerson,
-        ),
-        business_registration_number: v.text(
-            &f("party.business_registration_number"),
-            &party_in.business_registration_number,
-            limits::CODE,
-            false,
-        ),
-        organization_code: v.text(
-            &f("party.organization_code"),
-            &party_in.organization_code,
-            limits::CODE,
-            false,
-        ),
-        tax_registration_number: v.text(
-            &f("party.tax_registration_number"),
-            &party_in.tax_registration_number,
-            limits::CODE,
-            false,
-        ),
-        public_institution_certificate: v.text(
-            &f("party.public_institution_certificate"),
-            &party_in.public_institution_certificate,
-            limits::CODE,
-            false,
-        ),
-        social_organization_certificate: v.text(
-            &f("party.social_organization_certificate"),
-            &party_in.social_organization_certificate,
-            limits::CODE,
-            false,
-        ),
-        legal_representative: LegalRepresentative {
-            name: v.text(&f("party.legal_representative.name"), &rep_in.name, limits::NAME, false),
-            id_type: rep_type,
-            id_number: rep_number,
-        },
-        id_type,
-        id_number,
-        address: v.text(&f("party.address"), &party_in.address, limits::ADDRESS, false),
-    };
+    input::decision_doc(&decision_input(p), prefix, today)
+}
 
-    let mut kinds = Vec::new();
-    for (i, k) in p.penalty_kinds.iter().enumerate() {
-        match enum_in!(pb::PenaltyKind, "PENALTY_KIND_", PenaltyKind, *k) {
-            Some(k) if !kinds.contains(&k) => kinds.push(k),
-            Some(_) => v.add("DUPLICATE_VALUE", f(&format!("penalty_kinds[{i}]")), "is listed twice"),
-            None => v.add(
-                "INVALID_ENUM",
-                f(&format!("penalty_kinds[{i}]")),
-                "must be one of the 14 categories of 行政处罚法 Art. 9",
-            ),
-        }
-    }
-    if p.penalty_kinds.is_empty() {
-        v.add(
-            "FIELD_REQUIRED",
-            f("penalty_kinds"),
-            "at least one penalty category is required",
-        );
-    }
-    if p.fine_fen < 0 {
-        v.add("INVALID_AMOUNT", f("fine_fen"), "must not be negative");
-    }
-    if p.confiscation_fen < 0 {
-        v.add("INVALID_AMOUNT", f("confiscation_fen"), "must not be negative");
-    }
-    let has_fine = kinds.contains(&PenaltyKind::Fine);
-    if has_fine && p.fine_fen == 0 {
-        v.add("INVALID_AMOUNT", f("fine_fen"), "a FINE needs its amount in fen");
-    }
-    if !has_fine && p.fine_fen > 0 {
-        v.add(
-            "INVALID_AMOUNT",
-            f("fine_fen"),
-            "an amount is given but FINE is not among the penalty kinds",
-        );
-    }
-    let procedure = enum_in!(pb::Procedure, "PROCEDURE_", Procedure, p.procedure);
-    if procedure.is_none() {
-        v.add("FIELD_REQUIRED", f("procedure"), "must be SIMPLE or ORDINARY");
-    }
-    let sector = enum_in!(pb::Sector, "SECTOR_", Sector, p.sector);
-    if sector.is_none() {
-        v.add(
-            "FIELD_REQUIRED",
-            f("sector"),
-            "is required (OTHER when none of the listed sectors applies)",
-        );
-    }
-    let severity = enum_in!(pb::Severity, "SEVERITY_", Severity, p.severity);
-    if severity.is_none() {
-        v.add("FIELD_REQUIRED", f("severity"), "must be MINOR, GENERAL or SERIOUS");
-    }
-    let decided_on = v.date(&f("decided_on"), &p.decided_on, true);
-    if let Some(d) = decided_on
-        && d > today
-    {
-        v.add(
-            "INVALID_DATE",
-            f("decided_on"),
-            "must not be in the future (China Standard Time)",
-        );
-    }
-    let effective_until = v.date(&f("effective_until"), &p.effective_until, false);
-    if let (Some(d), Some(e)) = (decided_on, effective_until)
-        && e < d
-    {
-        v.add("INVALID_DATE", f("effective_until"), "must not be before decided_on");
-    }
-    let auth_in = p.authority.clone().unwrap_or_default();
-    let authority = Org {
-        name: v.text(&f("authority.name"), &auth_in.name, limits::NAME, true),
-        credit_code: v.credit_code(&f("authority.credit_code"), &auth_in.credit_code, true),
-    };
-    let src_in = p.data_source.clone().unwrap_or_default();
-    let data_source = if src_in.name.trim().is_empty() && src_in.credit_code.trim().is_empty() {
-        authority.clone() // the deciding authority is its own data source by default
-    } else {
-        Org {
-            name: v.text(&f("data_source.name"), &src_in.name, limits::NAME, true),
-            credit_code: v.credit_code(&f("data_source.credit_code"), &src_in.credit_code, true),
+/// A protobuf enum value as a [`Choice`]: 0 unspecified, a known name, or unknown.
+macro_rules! choice_in {
+    ($pb:ty, $prefix:literal, $dom:ty, $v:expr) => {
+        match $v {
+            0 => Choice::Unspecified,
+            v => Choice::from(enum_in!($pb, $prefix, $dom, v)),
         }
     };
-    let doc = DecisionDoc {
-        decision_number: v.text(&f("decision_number"), &p.decision_number, limits::DECISION_NUMBER, true),
-        party,
-        violation_type: v.text(&f("violation_type"), &p.violation_type, limits::VIOLATION_TYPE, true),
-        violation_facts: v.text(&f("violation_facts"), &p.violation_facts, limits::FACTS, true),
-        legal_basis: v.text(&f("legal_basis"), &p.legal_basis, limits::LEGAL_BASIS, true),
-        penalty_kinds: kinds,
-        penalty_content: v.text(&f("penalty_content"), &p.penalty_content, limits::CONTENT, true),
+}
+
+fn id_type_in(v: i32) -> Choice<IdType> {
+    match pb::IdType::try_from(v) {
+        Ok(pb::IdType::Unspecified) => Choice::Unspecified,
+        Ok(pb::IdType::ResidentIdCard) => Choice::Known(IdType::ResidentIdCard),
+        Ok(pb::IdType::Passport) => Choice::Known(IdType::Passport),
+        Ok(pb::IdType::HkMacaoPermit) => Choice::Known(IdType::HkMacaoPermit),
+        Ok(pb::IdType::TaiwanPermit) => Choice::Known(IdType::TaiwanPermit),
+        Ok(pb::IdType::ForeignPermanentResident) => Choice::Known(IdType::ForeignPermanentResident),
+        Ok(pb::IdType::Other) => Choice::Known(IdType::Other),
+        Err(_) => Choice::Unknown,
+    }
+}
+
+/// The message as the application's unvalidated input.
+pub fn decision_input(p: &pb::PenaltyDecision) -> DecisionInput {
+    let party = p.party.clone().unwrap_or_default();
+    let rep = party.legal_representative.clone().unwrap_or_default();
+    let org = |o: &Option<pb::Organization>| {
+        let o = o.clone().unwrap_or_default();
+        OrgInput {
+            name: o.name,
+            credit_code: o.credit_code,
+        }
+    };
+    DecisionInput {
+        decision_number: p.decision_number.clone(),
+        party: PartyInput {
+            kind: choice_in!(pb::PartyKind, "PARTY_KIND_", PartyKind, party.kind),
+            name: party.name,
+            credit_code: party.credit_code,
+            business_registration_number: party.business_registration_number,
+            organization_code: party.organization_code,
+            tax_registration_number: party.tax_registration_number,
+            public_institution_certificate: party.public_institution_certificate,
+            social_organization_certificate: party.social_organization_certificate,
+            legal_representative: RepresentativeInput {
+                name: rep.name,
+                id_type: id_type_in(rep.id_type),
+                id_number: rep.id_number,
+            },
+            id_type: id_type_in(party.id_type),
+            id_number: party.id_number,
+            address: party.address,
+        },
+        violation_type: p.violation_type.clone(),
+        violation_facts: p.violation_facts.clone(),
+        legal_basis: p.legal_basis.clone(),
+        // An element 0 is not "unspecified" but an invalid category.
+        penalty_kinds: p
+            .penalty_kinds
+            .iter()
+            .map(|k| Choice::from(enum_in!(pb::PenaltyKind, "PENALTY_KIND_", PenaltyKind, *k)))
+            .collect(),
+        penalty_content: p.penalty_content.clone(),
         fine_fen: p.fine_fen,
         confiscation_fen: p.confiscation_fen,
-        license_action: v.text(&f("license_action"), &p.license_action, limits::LICENSE_ACTION, false),
-        procedure: procedure.unwrap_or(Procedure::Ordinary),
-        sector: sector.unwrap_or(Sector::Other),
-        severity: severity.unwrap_or(Severity::General),
+        license_action: p.license_action.clone(),
+        procedure: choice_in!(pb::Procedure, "PROCEDURE_", Procedure, p.procedure),
+        sector: choice_in!(pb::Sector, "SECTOR_", Sector, p.sector),
+        severity: choice_in!(pb::Severity, "SEVERITY_", Severity, p.severity),
         major: p.major,
-        major_flag: Some(p.major),
-        decided_on: decided_on.unwrap_or(today),
-        effective_until,
-        authority,
-        data_source,
-        remarks: v.text(&f("remarks"), &p.remarks, limits::REMARKS, false),
-    };
-    v.finish()?;
-    Ok(doc)
+        decided_on: p.decided_on.clone(),
+        effective_until: p.effective_until.clone(),
+        authority: org(&p.authority),
+        data_source: org(&p.data_source),
+        remarks: p.remarks.clone(),
+    }
 }
 
 /// A stored instant as a Timestamp.
@@ -445,7 +222,7 @@ pub fn doc_out(d: &DecisionDoc, sensitive: bool) -> pb::PenaltyDecision {
 }
 
 /// A stored decision as protobuf.
-pub fn decision_out(row: &DecisionRow, sensitive: bool) -> pb::PenaltyDecision {
+pub fn decision_out(row: &DecisionView, sensitive: bool) -> pb::PenaltyDecision {
     let m = &row.meta;
     pb::PenaltyDecision {
         name: format!("penaltyDecisions/{}", row.id),
@@ -537,7 +314,7 @@ pub fn record_out(r: PublicRecord) -> pb::Disclosure {
 }
 
 /// A stored disclosure as protobuf.
-pub fn disclosure_out(d: DisclosureRow) -> pb::Disclosure {
+pub fn disclosure_out(d: DisclosureRecord) -> pb::Disclosure {
     disclosure_view_out(d.into())
 }
 

@@ -13,9 +13,9 @@ use super::convert::{Violations, disclosure_out, enum_in, enum_out, record_out, 
 use super::enforcement::resource_id;
 use super::{page, pb};
 use crate::app::public::{ChangeEntry, ExportPiece};
+use crate::app::views::{ChangeView, DisclosureFilter};
 use crate::app::{App, AppError};
 use crate::domain::lifecycle::{DisclosureState, Role};
-use crate::store::{ChangeView, DisclosureFilter};
 
 const READERS: &[Role] = &[Role::Discloser, Role::Auditor];
 
@@ -102,13 +102,7 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
         let caller = auth::check(&self.app, &req, READERS).await?;
         let id = resource_id(&req.get_ref().name, "disclosures/", "name")?;
         let not_found = || AppError::NotFound(format!("disclosures/{id}"));
-        let row = self
-            .app
-            .store
-            .get_disclosure(id)
-            .await
-            .map_err(AppError::from)?
-            .ok_or_else(not_found)?;
+        let row = self.app.get_disclosure(id).await?.ok_or_else(not_found)?;
         // Terminated records stop being shared: only auditors still see them.
         if row.state != DisclosureState::Active && caller.role != Role::Auditor {
             return Err(not_found().into());
@@ -148,12 +142,7 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
         }
         let scope = format!("disclosures|{}|{:?}", caller.key_id, filter);
         let after = page::position(&scope, &r.page_token)?;
-        let rows = self
-            .app
-            .store
-            .list_disclosures(&filter, &after, limit)
-            .await
-            .map_err(AppError::from)?;
+        let rows = self.app.list_disclosures(&filter, &after, limit).await?;
         let next = match rows.last() {
             Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id),
             _ => String::new(),
@@ -174,12 +163,7 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
             return Err(AppError::invalid_field("INVALID_SEQUENCE", "after_sequence", "must not be negative").into());
         }
         let limit = page::size(r.page_size)?;
-        let changes = self
-            .app
-            .store
-            .list_changes(r.after_sequence, limit)
-            .await
-            .map_err(AppError::from)?;
+        let changes = self.app.list_changes(r.after_sequence, limit).await?;
         let last_sequence = changes.last().map(|c| c.sequence).unwrap_or(r.after_sequence);
         Ok(Response::new(pb::ListDisclosureChangesResponse {
             changes: changes.into_iter().map(change_out).collect(),
@@ -226,7 +210,7 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
                         return;
                     }
                 }
-                match app.store.list_changes(cursor, 500).await {
+                match app.list_changes(cursor, 500).await {
                     Ok(changes) => {
                         let full = changes.len() == 500;
                         for c in changes {
@@ -240,7 +224,7 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
                         }
                     }
                     Err(e) => {
-                        let _ = tx.send(Err(Status::from(AppError::from(e)))).await;
+                        let _ = tx.send(Err(Status::from(e))).await;
                         return;
                     }
                 }

@@ -8,10 +8,10 @@ use super::auth::{self, sees_sensitive};
 use super::convert::{self, Violations, decision_out, enum_in, enum_out, ts};
 use super::{page, pb};
 use crate::app::keys::Caller;
+use crate::app::views::{DecisionFilter, DecisionView};
 use crate::app::{App, AppError, CorrectionPatch, ReviewInput};
 use crate::domain::lifecycle::{DecisionState, ReviewChecklist, ReviewOpinion, Role, WithdrawalEvent};
 use crate::domain::record::limits;
-use crate::store::{DecisionFilter, DecisionRow};
 
 /// The EnforcementService implementation.
 #[derive(Clone)]
@@ -49,13 +49,13 @@ pub fn resource_id<'a>(name: &'a str, prefix: &str, field: &str) -> Result<&'a s
 impl EnforcementApi {
     /// Responds with a decision, showing sensitive fields only to the roles
     /// that may see them.
-    fn respond(&self, caller: &Caller, row: &DecisionRow) -> Response<pb::PenaltyDecision> {
+    fn respond(&self, caller: &Caller, row: &DecisionView) -> Response<pb::PenaltyDecision> {
         Response::new(decision_out(row, sees_sensitive(caller.role)))
     }
 
     /// Audits a read that shows sensitive fields to staff: committed before
     /// the response is built, so a failed audit sends an error instead.
-    async fn audit_read(&self, caller: &Caller, rows: &[DecisionRow], via: &str) -> Result<(), Status> {
+    async fn audit_read(&self, caller: &Caller, rows: &[DecisionView], via: &str) -> Result<(), Status> {
         if !sees_sensitive(caller.role) {
             return Ok(());
         }
@@ -213,12 +213,7 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         v.finish()?;
         let scope = format!("decisions|{}|{:?}", caller.key_id, filter);
         let after = page::position(&scope, &r.page_token)?;
-        let rows = self
-            .app
-            .store
-            .list_decisions(&filter, &after, limit)
-            .await
-            .map_err(AppError::from)?;
+        let rows = self.app.list_decisions(&filter, &after, limit).await?;
         self.audit_read(&caller, &rows, "ListPenaltyDecisions").await?;
         let next = match rows.last() {
             Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id),
@@ -399,12 +394,7 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         // Events carry no ID numbers, addresses or contacts (their details
         // name fields, never values), so this read is not audited.
         self.app.get_decision(id).await?;
-        let rows = self
-            .app
-            .store
-            .list_events(id, after, limit)
-            .await
-            .map_err(AppError::from)?;
+        let rows = self.app.list_events(id, after, limit).await?;
         let next = match rows.last() {
             Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id.to_string()),
             _ => String::new(),

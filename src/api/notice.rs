@@ -9,11 +9,11 @@ use super::convert::{Violations, enum_in, enum_out, from_ts, ts};
 use super::{page, pb};
 use crate::app::keys::Caller;
 use crate::app::notice::DeliveryInput;
+use crate::app::views::{BundleFilter, BundleView};
 use crate::app::{App, AppError, etag};
 use crate::domain::lifecycle::Role;
 use crate::domain::notice::{DeliveryMethod, DeliveryState, DocumentKind};
 use crate::domain::record::limits;
-use crate::store::{BundleFilter, BundleRow};
 
 const READERS: &[Role] = &[Role::Officer, Role::Auditor, Role::Portal, Role::Enterprise];
 const OFFICER: &[Role] = &[Role::Officer];
@@ -54,7 +54,7 @@ fn shown_via(caller: &Caller, rpc: &'static str) -> Option<&'static str> {
 impl NoticeApi {
     /// Audits a read that shows staff personal data in documents: committed
     /// before the response is built, so a failed audit sends an error instead.
-    async fn audit_read(&self, caller: &Caller, bundles: &[BundleRow], via: &str) -> Result<(), Status> {
+    async fn audit_read(&self, caller: &Caller, bundles: &[BundleView], via: &str) -> Result<(), Status> {
         if audits_bundle(caller.role) {
             self.app.audit_bundle_reads(caller, bundles, via).await?;
         }
@@ -63,7 +63,7 @@ impl NoticeApi {
 }
 
 /// A bundle as protobuf.
-pub fn bundle_out(b: &BundleRow) -> pb::NoticeBundle {
+pub fn bundle_out(b: &BundleView) -> pb::NoticeBundle {
     pb::NoticeBundle {
         name: format!("penaltyDecisions/{}/noticeBundle", b.decision_id),
         penalty_decision: format!("penaltyDecisions/{}", b.decision_id),
@@ -161,12 +161,7 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
         };
         let scope = format!("bundles|{}|{:?}|{:?}", caller.key_id, caller.enterprise, filter);
         let after = page::position(&scope, &r.page_token)?;
-        let rows = self
-            .app
-            .store
-            .list_bundles(&filter, &after, limit)
-            .await
-            .map_err(AppError::from)?;
+        let rows = self.app.list_bundles(&filter, &after, limit).await?;
         self.audit_read(&caller, &rows, "ListNoticeBundles").await?;
         let next = match rows.last() {
             Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.decision_id),

@@ -13,13 +13,13 @@ use super::status::DOMAIN;
 use super::{page, pb};
 use crate::app::keys::Caller;
 use crate::app::repair::{SubmitInput, Upload};
+use crate::app::views::{RepairFilter, RepairView};
 use crate::app::{App, AppError, etag};
 use crate::domain::lifecycle::Role;
 use crate::domain::record::limits;
 use crate::domain::repair::{
     self, Commitment, CommitmentFulfillment, Contact, MaterialKind, RepairAction, RepairState,
 };
-use crate::store::{RepairFilter, RepairRow};
 
 const READERS: &[Role] = &[Role::Portal, Role::Enterprise, Role::RepairReviewer, Role::Auditor];
 const APPLICANT: &[Role] = &[Role::Portal, Role::Enterprise];
@@ -52,7 +52,7 @@ fn opt_date(d: Option<chrono::NaiveDate>) -> String {
 }
 
 /// An application as protobuf; the contact only to those who may see it.
-fn application_out(row: &RepairRow, show_contact: bool, today: chrono::NaiveDate) -> pb::RepairApplication {
+fn application_out(row: &RepairView, show_contact: bool, today: chrono::NaiveDate) -> pb::RepairApplication {
     let due = repair::DueDates {
         accept_due_on: row.accept_due_on,
         decide_due_on: row.decide_due_on,
@@ -143,7 +143,7 @@ fn rpc_of(action: RepairAction) -> &'static str {
 impl CreditRepairApi {
     /// Responds with an application. A read by staff must have been audited
     /// (`audit_contact_reads`, or in the transition's transaction) before.
-    fn respond(&self, caller: &Caller, row: &RepairRow) -> Response<pb::RepairApplication> {
+    fn respond(&self, caller: &Caller, row: &RepairView) -> Response<pb::RepairApplication> {
         Response::new(application_out(
             row,
             shows_contact(caller.role),
@@ -153,7 +153,7 @@ impl CreditRepairApi {
 
     /// Audits a read that shows contacts to staff: committed before the
     /// response is built, so a failed audit sends an error instead.
-    async fn audit_read(&self, caller: &Caller, rows: &[RepairRow], via: &str) -> Result<(), Status> {
+    async fn audit_read(&self, caller: &Caller, rows: &[RepairView], via: &str) -> Result<(), Status> {
         if audits_contact(caller.role) {
             self.app.audit_contact_reads(caller, rows, via).await?;
         }
@@ -435,12 +435,7 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         };
         let scope = format!("repairs|{}|{:?}|{:?}", caller.key_id, caller.enterprise, filter);
         let after = page::position(&scope, &r.page_token)?;
-        let rows = self
-            .app
-            .store
-            .list_repairs(&filter, &after, limit)
-            .await
-            .map_err(AppError::from)?;
+        let rows = self.app.list_repairs(&filter, &after, limit).await?;
         self.audit_read(&caller, &rows, "ListRepairApplications").await?;
         let next = match rows.last() {
             Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id),
@@ -623,12 +618,7 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
                 AppError::invalid_field("INVALID_PAGE_TOKEN", "page_token", "is not a token this server issued")
             })?
         };
-        let rows = self
-            .app
-            .store
-            .list_repair_events(id, after, limit)
-            .await
-            .map_err(AppError::from)?;
+        let rows = self.app.list_repair_events(id, after, limit).await?;
         let next = match rows.last() {
             Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id.to_string()),
             _ => String::new(),

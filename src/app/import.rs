@@ -45,7 +45,7 @@ pub fn import_caller(file: &str) -> Caller {
 /// One decision of an import batch.
 #[derive(Debug, Clone)]
 pub struct ImportItem {
-    /// The validated content (`api::convert::decision_doc`).
+    /// The validated content (`app::input::decision_doc`).
     pub doc: DecisionDoc,
     /// Its file and row.
     pub source: ImportSource,

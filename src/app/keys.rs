@@ -211,3 +211,51 @@ impl App {
         Ok(caller)
     }
 }
+
+/// The kind of a key's record entry written by [`App::revoke_key`].
+pub const KEY_REVOKED: &str = "REVOKED";
+
+impl App {
+    /// Every key, oldest first, without secrets or their hashes
+    /// (`gongshi keys list`).
+    pub async fn list_keys(&self) -> AppResult<Vec<super::views::KeySummary>> {
+        Ok(self.store.list_keys().await?.into_iter().map(Into::into).collect())
+    }
+
+    /// Revokes a key (`gongshi keys revoke`): an official act, recorded in
+    /// the key's append-only record with who did it and why, in the
+    /// transaction that revokes it. `NotFound` when no active key has this id.
+    pub async fn revoke_key(&self, id: &str, by: &str, reason: &str) -> AppResult<()> {
+        let (by, reason) = (by.trim(), reason.trim());
+        if by.is_empty() {
+            return Err(AppError::invalid_field(
+                "FIELD_REQUIRED",
+                "by",
+                "say who revokes the key",
+            ));
+        }
+        if reason.is_empty() {
+            return Err(AppError::invalid_field(
+                "FIELD_REQUIRED",
+                "reason",
+                "say why the key is revoked",
+            ));
+        }
+        let ev = super::views::KeyEventView {
+            key_id: id.to_string(),
+            kind: KEY_REVOKED.to_string(),
+            at: self.now_micros(),
+            by_whom: by.to_string(),
+            reason: reason.to_string(),
+        };
+        if !self.store.revoke_key_recorded(&ev).await? {
+            return Err(AppError::NotFound(format!("no active key with id {id:?}")));
+        }
+        Ok(())
+    }
+
+    /// A key's record (revocations with who and why), oldest first.
+    pub async fn key_record(&self, id: &str) -> AppResult<Vec<super::views::KeyEventView>> {
+        Ok(self.store.key_events(id).await?)
+    }
+}

@@ -8,6 +8,7 @@ mod error;
 mod expiry;
 pub mod guard;
 pub mod import;
+pub mod input;
 pub mod keys;
 pub mod metrics;
 pub mod notice;
@@ -15,6 +16,7 @@ pub mod public;
 pub mod repair;
 mod repair_close;
 pub mod report;
+pub mod views;
 
 use std::sync::Arc;
 

@@ -239,6 +239,21 @@ impl std::fmt::Debug for KeyRow {
     }
 }
 
+/// One entry of an API key's record (append-only `key_events`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct KeyEvent {
+    /// The key.
+    pub key_id: String,
+    /// What happened (`REVOKED`).
+    pub kind: String,
+    /// When.
+    pub at: Micros,
+    /// Who did it (the operator's name, e.g. `--by`).
+    pub by_whom: String,
+    /// Why.
+    pub reason: String,
+}
+
 /// Filters of `ListPenaltyDecisions`. Empty strings mean "any".
 #[derive(Debug, Clone, Default)]
 pub struct DecisionFilter {
@@ -327,6 +342,11 @@ pub trait Store: RepairStore + NoticeStore + CalendarStore + PublicStore + Send 
     async fn list_keys(&self) -> Result<Vec<KeyRow>>;
     /// Revokes a key; false when there is no such key or it was revoked already.
     async fn revoke_key(&self, id: &str, at: Micros) -> Result<bool>;
+    /// Revokes a key and appends `ev` (kind `REVOKED`) to its record, in one
+    /// transaction; false (nothing written) when there is no such active key.
+    async fn revoke_key_recorded(&self, ev: &KeyEvent) -> Result<bool>;
+    /// The record of a key (who revoked it, when, why), oldest first.
+    async fn key_events(&self, key_id: &str) -> Result<Vec<KeyEvent>>;
 
     /// The figures behind the operator's gauges, as of `today` (CST).
     async fn operational_figures(&self, today: NaiveDate) -> Result<OperationalFigures>;

@@ -540,6 +540,40 @@ macro_rules! sql_store {
                 Ok(r.rows_affected() == 1)
             }
 
+            async fn revoke_key_recorded(&self, ev: &$crate::store::KeyEvent) -> $crate::store::Result<bool> {
+                let mut tx = self.begin_timed($begin).await?;
+                let r = sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                    .bind(&ev.key_id)
+                    .bind(ev.at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                if r.rows_affected() != 1 {
+                    return Ok(false); // dropped: rolled back
+                }
+                sqlx::query("INSERT INTO key_events (key_id, kind, at, by_whom, reason) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&ev.key_id)
+                    .bind(&ev.kind)
+                    .bind(ev.at)
+                    .bind(&ev.by_whom)
+                    .bind(&ev.reason)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                tx.commit().await.map_err(classify)?;
+                Ok(true)
+            }
+
+            async fn key_events(&self, key_id: &str) -> $crate::store::Result<Vec<$crate::store::KeyEvent>> {
+                sqlx::query_as::<$db, $crate::store::KeyEvent>(
+                    "SELECT key_id, kind, at, by_whom, reason FROM key_events WHERE key_id = $1 ORDER BY id",
+                )
+                .bind(key_id)
+                .fetch_all(&mut *self.conn().await?)
+                .await
+                .map_err(classify)
+            }
+
             async fn operational_figures(
                 &self,
                 today: chrono::NaiveDate,

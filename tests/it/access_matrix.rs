@@ -23,13 +23,12 @@ use gongshi::api::pb;
 use gongshi::domain::clock::Clock;
 use gongshi::domain::lifecycle::Role;
 use prost::Message;
-use prost::bytes::{Buf, BufMut};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::repair_support::{As, application_for, call, material};
+use crate::support::raw::RawCodec;
 use crate::support::{
     TestDb, TestServer, backends, clock_at, create_and_publish, credit_code, d, decision, full_checklist, reason, req,
 };
@@ -71,44 +70,6 @@ const PAGED: [&str; 6] = [
 // ---------------------------------------------------------------------------
 // Calls: one generic client, encoded request messages, raw responses.
 // ---------------------------------------------------------------------------
-
-/// A codec passing encoded messages through.
-#[derive(Clone, Copy, Default)]
-struct Raw;
-
-impl Encoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
-    }
-}
-
-impl Codec for Raw {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = Raw;
-    type Decoder = Raw;
-
-    fn encoder(&mut self) -> Raw {
-        Raw
-    }
-
-    fn decoder(&mut self) -> Raw {
-        Raw
-    }
-}
 
 /// The response (the first message of a stream), or the status.
 type Outcome = Result<Vec<u8>, Status>;
@@ -166,10 +127,13 @@ async fn invoke(ch: &Channel, method: &str, streaming: bool, who: &Who, body: Ve
     let path: http::uri::PathAndQuery = format!("/{method}").parse().expect("path");
     if streaming {
         // Watch and export: the first message, or the status.
-        let mut s = g.server_streaming(who.request(body), path, Raw).await?.into_inner();
+        let mut s = g
+            .server_streaming(who.request(body), path, RawCodec)
+            .await?
+            .into_inner();
         Ok(s.message().await?.unwrap_or_default())
     } else {
-        Ok(g.unary(who.request(body), path, Raw).await?.into_inner())
+        Ok(g.unary(who.request(body), path, RawCodec).await?.into_inner())
     }
 }
 

@@ -233,11 +233,23 @@ async fn keys_commands_create_list_revoke_on_every_backend() {
         ]);
         assert!(ent.lines().last().unwrap().starts_with("gsk_"));
 
-        run_ok(&["keys", "revoke", &id, "--database-url", url]);
+        let e = run_err(&["keys", "revoke", &id, "--reason", " ", "--database-url", url]);
+        assert!(e.contains("why"), "a revocation must say why: {e}");
+        run_ok(&[
+            "keys",
+            "revoke",
+            &id,
+            "--reason",
+            "离职",
+            "--by",
+            "管理员 赵六",
+            "--database-url",
+            url,
+        ]);
         let list = run_ok(&["keys", "list", "--database-url", url]);
         assert!(list.lines().any(|l| l.contains(&id) && l.contains("revoked")), "{list}");
 
-        let e = run_err(&["keys", "revoke", &id, "--database-url", url]);
+        let e = run_err(&["keys", "revoke", &id, "--reason", "again", "--database-url", url]);
         assert!(e.contains("no active key"), "{e}");
         let e = run_err(&[
             "keys",

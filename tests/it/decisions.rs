@@ -503,70 +503,66 @@ async fn create_names_missing_and_invalid_fields() {
         let party = credit_code("91310115", 201);
         let base = || decision("沪浦应急罚〔2026〕201号", DECIDED, &party);
 
-        let mut d = base();
-        d.decision_number = "   ".into();
-        expect_invalid(
-            create(&mut enf, &officer, "", d).await,
-            "FIELD_REQUIRED",
-            &["penalty_decision.decision_number"],
-            &format!("{b}: decision number"),
-        );
-
-        d = base();
-        d.penalty_kinds.clear();
-        d.fine_fen = 0;
-        expect_invalid(
-            create(&mut enf, &officer, "", d).await,
-            "FIELD_REQUIRED",
-            &["penalty_decision.penalty_kinds"],
-            &format!("{b}: penalty kinds"),
-        );
-
-        // Tomorrow by the injected clock (2026-11-29) is in the future.
-        d = base();
-        d.decided_on = "2026-11-30".into();
-        expect_invalid(
-            create(&mut enf, &officer, "", d).await,
-            "INVALID_DATE",
-            &["penalty_decision.decided_on"],
-            &format!("{b}: future decision date"),
-        );
-
-        d = base();
-        d.decided_on = "2026/11/20".into();
-        expect_invalid(
-            create(&mut enf, &officer, "", d).await,
-            "INVALID_DATE",
-            &["penalty_decision.decided_on"],
-            &format!("{b}: malformed decision date"),
-        );
-
-        d = base();
-        d.fine_fen = -1;
-        expect_invalid(
-            create(&mut enf, &officer, "", d).await,
-            "INVALID_AMOUNT",
-            &["penalty_decision.fine_fen"],
-            &format!("{b}: negative fine"),
-        );
-
-        d = base();
-        d.party.as_mut().unwrap().name = String::new();
-        expect_invalid(
-            create(&mut enf, &officer, "", d).await,
-            "FIELD_REQUIRED",
-            &["penalty_decision.party.name"],
-            &format!("{b}: party name"),
-        );
-
-        d = base();
-        d.party.as_mut().unwrap().kind = 0;
-        expect_invalid(
-            create(&mut enf, &officer, "", d).await,
-            "FIELD_REQUIRED",
-            &["penalty_decision.party.kind"],
-            &format!("{b}: party kind"),
-        );
+        // One invalid field each: (change to a valid decision, reason, field, case).
+        type Edit = fn(&mut pb::PenaltyDecision);
+        let cases: [(Edit, &str, &str, &str); 7] = [
+            (
+                |d| d.decision_number = "   ".into(),
+                "FIELD_REQUIRED",
+                "penalty_decision.decision_number",
+                "decision number",
+            ),
+            (
+                |d| {
+                    d.penalty_kinds.clear();
+                    d.fine_fen = 0;
+                },
+                "FIELD_REQUIRED",
+                "penalty_decision.penalty_kinds",
+                "penalty kinds",
+            ),
+            // Tomorrow by the injected clock (2026-11-29) is in the future.
+            (
+                |d| d.decided_on = "2026-11-30".into(),
+                "INVALID_DATE",
+                "penalty_decision.decided_on",
+                "future decision date",
+            ),
+            (
+                |d| d.decided_on = "2026/11/20".into(),
+                "INVALID_DATE",
+                "penalty_decision.decided_on",
+                "malformed decision date",
+            ),
+            (
+                |d| d.fine_fen = -1,
+                "INVALID_AMOUNT",
+                "penalty_decision.fine_fen",
+                "negative fine",
+            ),
+            (
+                |d| d.party.as_mut().unwrap().name = String::new(),
+                "FIELD_REQUIRED",
+                "penalty_decision.party.name",
+                "party name",
+            ),
+            (
+                |d| d.party.as_mut().unwrap().kind = 0,
+                "FIELD_REQUIRED",
+                "penalty_decision.party.kind",
+                "party kind",
+            ),
+        ];
+        for (edit, why, field, case) in cases {
+            let mut d = base();
+            edit(&mut d);
+            expect_invalid(
+                create(&mut enf, &officer, "", d).await,
+                why,
+                &[field],
+                &format!("{b}: {case}"),
+            );
+        }
 
         let r = enf
             .create_penalty_decision(req(
@@ -580,7 +576,7 @@ async fn create_names_missing_and_invalid_fields() {
         expect_invalid(r, "FIELD_REQUIRED", &["penalty_decision"], &format!("{b}: no decision"));
 
         // Several missing fields at once, all named.
-        d = base();
+        let mut d = base();
         d.decision_number.clear();
         d.penalty_kinds.clear();
         d.fine_fen = 0;
@@ -814,45 +810,40 @@ async fn create_is_idempotent_per_key_and_request_id() {
 
         // Another key with the same request_id: a new request. Same number at the
         // same authority is a duplicate.
-        let dup = create(
-            &mut enf,
-            &officer2,
-            "req-1",
-            decision("沪浦应急罚〔2026〕401号", DECIDED, &party),
-        )
-        .await;
-        expect_err(
-            dup,
-            Code::AlreadyExists,
-            "DUPLICATE_DECISION_NUMBER",
-            &format!("{b}: other key, same number"),
-        );
-        let dup = create(
-            &mut enf,
-            &officer,
-            "",
-            decision("沪浦应急罚〔2026〕401号", DECIDED, &party),
-        )
-        .await;
-        expect_err(
-            dup,
-            Code::AlreadyExists,
-            "DUPLICATE_DECISION_NUMBER",
-            &format!("{b}: no request id, same number"),
-        );
-        let dup = create(
-            &mut enf,
-            &officer,
-            "req-2",
-            decision("沪浦应急罚〔2026〕401号", DECIDED, &party),
-        )
-        .await;
-        expect_err(
-            dup,
-            Code::AlreadyExists,
-            "DUPLICATE_DECISION_NUMBER",
-            &format!("{b}: new request id, same number"),
-        );
+        // (key, request id, expected code, reason, case)
+        let same_number = [
+            (
+                &officer2,
+                "req-1",
+                Code::AlreadyExists,
+                "DUPLICATE_DECISION_NUMBER",
+                "other key, same number",
+            ),
+            (
+                &officer,
+                "",
+                Code::AlreadyExists,
+                "DUPLICATE_DECISION_NUMBER",
+                "no request id, same number",
+            ),
+            (
+                &officer,
+                "req-2",
+                Code::AlreadyExists,
+                "DUPLICATE_DECISION_NUMBER",
+                "new request id, same number",
+            ),
+        ];
+        for (key, request_id, code, reason, case) in same_number {
+            let dup = create(
+                &mut enf,
+                key,
+                request_id,
+                decision("沪浦应急罚〔2026〕401号", DECIDED, &party),
+            )
+            .await;
+            expect_err(dup, code, reason, &format!("{b}: {case}"));
+        }
         assert_eq!(
             all_decisions(&mut enf, &officer).await.len(),
             1 + ROUNDS,

@@ -10,11 +10,9 @@ use gongshi::api::pb;
 use gongshi::app::new_id;
 use gongshi::config::Config;
 use gongshi::domain::clock::{Clock, SystemClock};
-use gongshi::domain::lifecycle::{Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, Role};
+use gongshi::domain::lifecycle::{Actor, DecisionMeta, Role};
 use gongshi::domain::policy::{PartyKind, PenaltyKind, PolicyInput, Procedure, PublicationDecision, Sector, Severity};
-use gongshi::domain::record::{
-    CSV_HEADER, DecisionDoc, IdType, LegalRepresentative, Org, Party, PublicDates, PublicRecord, sha256_hex,
-};
+use gongshi::domain::record::{CSV_HEADER, Org, PublicDates, PublicRecord, sha256_hex};
 use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
 
@@ -217,124 +215,31 @@ const ROWS: usize = 100_000;
 /// Rows per multi-row INSERT (well within both backends' bind limits).
 const SEED_STATEMENT_ROWS: usize = 1_000;
 
-/// One seeded record: everything the four tables need.
-struct SeedRow {
-    decision_id: String,
-    disclosure_id: String,
-    decision_number: String,
-    party_credit_code: String,
-    doc_json: String,
-    content_json: String,
-    content_sha256: String,
-}
+// The rows and their INSERTs are shared with the load generator.
+#[path = "../testkit/bulk_seed.rs"]
+mod bulk_seed;
+use bulk_seed::{BulkCommon as SeedCommon, BulkRow as SeedRow, bulk_doc, insert_bulk_chunk};
 
-/// Inserts `rows` with multi-row INSERTs into the 0001 schema, on a pool of
-/// either backend, in one transaction. (Going through `Tx` one row at a
-/// time costs four round trips per row: over a minute per backend here.)
+/// Inserts `rows` with multi-row INSERTs, on a pool of either backend, in one
+/// transaction, and returns the last feed sequence. (Going through `Tx` one
+/// row at a time costs four round trips per row: over a minute per backend
+/// here.)
 macro_rules! bulk_insert {
     ($pool:expr, $db:ty, $rows:expr, $c:expr) => {{
-        let c = $c;
-        let mut tx = $pool.begin().await.expect("begin");
-        for chunk in $rows.chunks(SEED_STATEMENT_ROWS) {
-            sqlx::QueryBuilder::<$db>::new(
-                "INSERT INTO penalty_decisions (id, authority_code, decision_number, request_key, party_credit_code, \
-                 state, decided_on, disclosure_id, version, doc, meta, create_time, update_time) ",
-            )
-            .push_values(chunk, |mut b, r| {
-                b.push_bind(r.decision_id.clone())
-                    .push_bind(c.authority_code.clone())
-                    .push_bind(r.decision_number.clone())
-                    .push_bind(None::<String>)
-                    .push_bind(r.party_credit_code.clone())
-                    .push_bind(DecisionState::Published.as_str())
-                    .push_bind(c.decided_on.clone())
-                    .push_bind(r.disclosure_id.clone())
-                    .push_bind(2_i64)
-                    .push_bind(r.doc_json.clone())
-                    .push_bind(c.meta_json.clone())
-                    .push_bind(c.now)
-                    .push_bind(c.now);
-            })
-            .build()
-            .execute(&mut *tx)
-            .await
-            .expect("insert decisions");
-            sqlx::QueryBuilder::<$db>::new(
-                "INSERT INTO disclosures (id, decision_id, state, version, content, content_sha256, party_credit_code, \
-                 authority_code, decided_on, publicity_ends_on, repair_eligible_on, repair_pending, published_at, \
-                 terminated_at, termination_reason, update_time) ",
-            )
-            .push_values(chunk, |mut b, r| {
-                b.push_bind(r.disclosure_id.clone())
-                    .push_bind(r.decision_id.clone())
-                    .push_bind(DisclosureState::Active.as_str())
-                    .push_bind(1_i64)
-                    .push_bind(r.content_json.clone())
-                    .push_bind(r.content_sha256.clone())
-                    .push_bind(r.party_credit_code.clone())
-                    .push_bind(c.authority_code.clone())
-                    .push_bind(c.decided_on.clone())
-                    .push_bind(c.publicity_ends_on.clone())
-                    .push_bind(c.repair_eligible_on.clone())
-                    .push_bind(false)
-                    .push_bind(c.now)
-                    .push_bind(None::<i64>)
-                    .push_bind(None::<String>)
-                    .push_bind(c.now);
-            })
-            .build()
-            .execute(&mut *tx)
-            .await
-            .expect("insert disclosures");
-            sqlx::QueryBuilder::<$db>::new(
-                "INSERT INTO disclosure_versions (disclosure_id, version, content, content_sha256, created_at) ",
-            )
-            .push_values(chunk, |mut b, r| {
-                b.push_bind(r.disclosure_id.clone())
-                    .push_bind(1_i64)
-                    .push_bind(r.content_json.clone())
-                    .push_bind(r.content_sha256.clone())
-                    .push_bind(c.now);
-            })
-            .build()
-            .execute(&mut *tx)
-            .await
-            .expect("insert versions");
-            sqlx::QueryBuilder::<$db>::new(
-                "INSERT INTO disclosure_changes (disclosure_id, kind, reason, version, content_sha256, public_reason, \
-                 effective_time) ",
-            )
-            .push_values(chunk, |mut b, r| {
-                b.push_bind(r.disclosure_id.clone())
-                    .push_bind(ChangeKind::Published.as_str())
-                    .push_bind(None::<String>)
-                    .push_bind(1_i64)
-                    .push_bind(r.content_sha256.clone())
-                    .push_bind(None::<String>)
-                    .push_bind(c.now);
-            })
-            .build()
-            .execute(&mut *tx)
-            .await
-            .expect("insert changes");
+        let r: Result<i64, sqlx::Error> = async {
+            let mut tx = $pool.begin().await?;
+            for chunk in $rows.chunks(SEED_STATEMENT_ROWS) {
+                insert_bulk_chunk!(tx, $db, chunk, $c);
+            }
+            let last: i64 = sqlx::query_scalar("SELECT MAX(sequence) FROM disclosure_changes")
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(last)
         }
-        let last: i64 = sqlx::query_scalar("SELECT MAX(sequence) FROM disclosure_changes")
-            .fetch_one(&mut *tx)
-            .await
-            .expect("last sequence");
-        tx.commit().await.expect("commit");
-        last
+        .await;
+        r.expect("bulk insert")
     }};
-}
-
-/// Values shared by every seeded row.
-struct SeedCommon {
-    authority_code: String,
-    decided_on: String,
-    publicity_ends_on: String,
-    repair_eligible_on: String,
-    meta_json: String,
-    now: i64,
 }
 
 /// Seeds `ROWS` active, distinct disclosures (with their decisions, first
@@ -377,49 +282,7 @@ async fn seed(url: &str) -> i64 {
         credit_code: support::authority_code(),
     };
     // Long facts, so the CSV is far larger than a server's baseline memory.
-    let facts = format!(
-        "经查，该公司存在以下违法事实：{}",
-        "未如实记录安全生产教育和培训情况，".repeat(8)
-    );
-    let doc_for = |number: &str, name: &str, code: &str| DecisionDoc {
-        decision_number: number.into(),
-        party: Party {
-            kind: PartyKind::LegalPerson,
-            name: name.into(),
-            credit_code: code.into(),
-            business_registration_number: String::new(),
-            organization_code: String::new(),
-            tax_registration_number: String::new(),
-            public_institution_certificate: String::new(),
-            social_organization_certificate: String::new(),
-            legal_representative: LegalRepresentative {
-                name: "张三".into(),
-                id_type: IdType::ResidentIdCard,
-                id_number: KNOWN_ID_2.into(),
-            },
-            id_type: IdType::None,
-            id_number: String::new(),
-            address: "上海市浦东新区某路1号".into(),
-        },
-        violation_type: "未按规定开展安全生产教育和培训".into(),
-        violation_facts: facts.clone(),
-        legal_basis: "《中华人民共和国安全生产法》第九十七条第三项".into(),
-        penalty_kinds: vec![PenaltyKind::Fine],
-        penalty_content: "罚款人民币贰万元整".into(),
-        fine_fen: 2_000_000,
-        confiscation_fen: 0,
-        license_action: String::new(),
-        procedure: Procedure::Ordinary,
-        sector: Sector::Other,
-        severity: Severity::General,
-        major: false,
-        major_flag: None,
-        decided_on: today,
-        effective_until: None,
-        authority: authority.clone(),
-        data_source: authority.clone(),
-        remarks: String::new(),
-    };
+    let doc_for = |number: &str, name: &str, code: &str| bulk_doc(number, name, code, today, &authority, 8);
     // Serialise once with placeholders, then fill them in per row.
     let number_of = |n: usize| format!("沪应急罚〔2026〕批-{n}号");
     let name_of = |n: usize| format!("上海批量测试第{n}化工有限公司");
@@ -464,6 +327,7 @@ async fn seed(url: &str) -> i64 {
                 disclosure_id: new_id(),
                 decision_number: number_of(n),
                 party_credit_code: code_of(n),
+                search_name: None,
                 doc_json: fill(&doc_tpl, n),
                 content_sha256: sha256_hex(content_json.as_bytes()),
                 content_json,

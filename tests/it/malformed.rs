@@ -22,10 +22,9 @@ use gongshi::api::{FILE_DESCRIPTOR_SET, pb};
 use gongshi::domain::lifecycle::Role;
 use http_body_util::BodyExt;
 use prost::Message;
-use prost::bytes::{Buf, BufMut, Bytes};
+use prost::bytes::{BufMut, Bytes};
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorSet};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{Service, http};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -33,6 +32,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use tonic_types::{ErrorDetail, StatusExt};
 
+use crate::support::raw::RawCodec;
 use crate::support::{TestServer, backends, clock_at, create_and_publish, credit_code, decision, req};
 
 /// Requests per backend.
@@ -43,46 +43,6 @@ const LIMIT: usize = 64 * 1024;
 const CONCURRENCY: usize = 16;
 /// Inputs follow from this seed (printed, so a failure can be replayed).
 const SEED: u64 = 0x6d61_6c66_6f72_6d64;
-
-// ------------------------------------------------------------------ raw codec
-
-/// Sends and receives message bodies as they are.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
-    }
-}
 
 // ------------------------------------------------------------------ schema
 

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use gongshi::store::{
     BundleFilter, BundleRow, CalendarLoadRow, CalendarSnapshot, CalendarStore, ChangeView, DecisionFilter, DecisionRow,
-    DisclosureFilter, DisclosureRow, EventRow, ExportItem, KeyRow, NoticeStore, PublicStore, RepairEventRow,
+    DisclosureFilter, DisclosureRow, EventRow, ExportItem, KeyEvent, KeyRow, NoticeStore, PublicStore, RepairEventRow,
     RepairFilter, RepairRow, RepairStore, Result, Store, Tx,
 };
 use tokio::sync::mpsc;
@@ -207,5 +207,13 @@ impl Store for CountingStore {
     async fn revoke_key(&self, id: &str, at: i64) -> Result<bool> {
         self.count("revoke_key");
         self.inner.revoke_key(id, at).await
+    }
+    async fn revoke_key_recorded(&self, ev: &KeyEvent) -> Result<bool> {
+        self.count("revoke_key_recorded");
+        self.inner.revoke_key_recorded(ev).await
+    }
+    async fn key_events(&self, key_id: &str) -> Result<Vec<KeyEvent>> {
+        self.count("key_events");
+        self.inner.key_events(key_id).await
     }
 }

@@ -6,6 +6,7 @@
 pub mod counting;
 pub mod http;
 pub mod pg;
+pub mod raw;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
