@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -57,6 +58,86 @@ impl DisclosureApi {
     pub fn new(app: Arc<App>, opts: FeedOptions, shutdown: watch::Receiver<bool>) -> Self {
         DisclosureApi { app, opts, shutdown }
     }
+
+    /// A list request checked: its filter, the page scope, the position
+    /// after which the page starts, and the page size (clamped).
+    async fn list_request(
+        &self,
+        req: Request<pb::ListDisclosuresRequest>,
+    ) -> Result<(DisclosureFilter, String, String, i64), Status> {
+        let caller = auth::check(&self.app, &req, READERS).await?;
+        let r = req.into_inner();
+        let limit = page::size(r.page_size)?;
+        let mut v = Violations::default();
+        let state = match r.state {
+            0 => DisclosureState::Active,
+            s => enum_in!(pb::DisclosureState, "DISCLOSURE_STATE_", DisclosureState, s).unwrap_or_else(|| {
+                v.add("INVALID_ENUM", "state", "unknown value");
+                DisclosureState::Active
+            }),
+        };
+        let filter = DisclosureFilter {
+            party_credit_code: v.credit_code("party_credit_code", &r.party_credit_code, false),
+            authority_code: v.credit_code("authority_credit_code", &r.authority_credit_code, false),
+            state: Some(state),
+            decided_from: v.date("decided_on_from", &r.decided_on_from, false),
+            decided_to: v.date("decided_on_to", &r.decided_on_to, false),
+        };
+        v.finish()?;
+        if state != DisclosureState::Active && caller.role != Role::Auditor {
+            return Err(AppError::PermissionDenied {
+                reason: "TERMINATED_RECORDS_AUDITORS_ONLY",
+                message: "only auditors may list terminated disclosures".into(),
+            }
+            .into());
+        }
+        let scope = format!("disclosures|{}|{:?}", caller.key_id, filter);
+        let after = page::position(&scope, &r.page_token)?;
+        Ok((filter, scope, after, limit))
+    }
+
+    /// One disclosure checked for the caller: the decoded reference path.
+    async fn get_checked(
+        &self,
+        req: &Request<pb::GetDisclosureRequest>,
+    ) -> Result<(crate::app::keys::Caller, String), Status> {
+        let caller = auth::check(&self.app, req, READERS).await?;
+        let id = resource_id(&req.get_ref().name, "disclosures/", "name")?;
+        Ok((caller, id.to_string()))
+    }
+
+    /// `GetDisclosure` from the stored encoding: the answer's bytes are the
+    /// record's `Disclosure` encoding as stored, never decoded.
+    pub async fn get_disclosure_bytes(
+        &self,
+        req: Request<pb::GetDisclosureRequest>,
+    ) -> Result<Response<Bytes>, Status> {
+        let (caller, id) = self.get_checked(&req).await?;
+        let not_found = || AppError::NotFound(format!("disclosures/{id}"));
+        let (state, bytes) = self.app.disclosure_encoded(&id).await?.ok_or_else(not_found)?;
+        // Terminated records stop being shared: only auditors still see them.
+        if state != DisclosureState::Active && caller.role != Role::Auditor {
+            return Err(not_found().into());
+        }
+        Ok(Response::new(bytes))
+    }
+
+    /// `ListDisclosures` assembled from stored encodings: each record's bytes
+    /// as field 1 (`disclosures`), then the page token as field 2.
+    pub async fn list_disclosures_bytes(
+        &self,
+        req: Request<pb::ListDisclosuresRequest>,
+    ) -> Result<Response<Bytes>, Status> {
+        let (filter, scope, after, limit) = self.list_request(req).await?;
+        let page = self.app.disclosures_encoded(&filter, &after, limit).await?;
+        let next = page.next_after.map(|id| page::token(&scope, &id)).unwrap_or_default();
+        Ok(Response::new(super::served::repeated_then_string(
+            1,
+            &page.items,
+            2,
+            &next,
+        )))
+    }
 }
 
 /// A feed entry as protobuf: content only when the store served it (the
@@ -99,8 +180,8 @@ use tonic::codegen::BoxStream;
 #[tonic::async_trait]
 impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
     async fn get_disclosure(&self, req: Request<pb::GetDisclosureRequest>) -> Result<Response<pb::Disclosure>, Status> {
-        let caller = auth::check(&self.app, &req, READERS).await?;
-        let id = resource_id(&req.get_ref().name, "disclosures/", "name")?;
+        let (caller, id) = self.get_checked(&req).await?;
+        let id = id.as_str();
         let not_found = || AppError::NotFound(format!("disclosures/{id}"));
         let row = self
             .app
@@ -120,34 +201,7 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
         &self,
         req: Request<pb::ListDisclosuresRequest>,
     ) -> Result<Response<pb::ListDisclosuresResponse>, Status> {
-        let caller = auth::check(&self.app, &req, READERS).await?;
-        let r = req.into_inner();
-        let limit = page::size(r.page_size)?;
-        let mut v = Violations::default();
-        let state = match r.state {
-            0 => DisclosureState::Active,
-            s => enum_in!(pb::DisclosureState, "DISCLOSURE_STATE_", DisclosureState, s).unwrap_or_else(|| {
-                v.add("INVALID_ENUM", "state", "unknown value");
-                DisclosureState::Active
-            }),
-        };
-        let filter = DisclosureFilter {
-            party_credit_code: v.credit_code("party_credit_code", &r.party_credit_code, false),
-            authority_code: v.credit_code("authority_credit_code", &r.authority_credit_code, false),
-            state: Some(state),
-            decided_from: v.date("decided_on_from", &r.decided_on_from, false),
-            decided_to: v.date("decided_on_to", &r.decided_on_to, false),
-        };
-        v.finish()?;
-        if state != DisclosureState::Active && caller.role != Role::Auditor {
-            return Err(AppError::PermissionDenied {
-                reason: "TERMINATED_RECORDS_AUDITORS_ONLY",
-                message: "only auditors may list terminated disclosures".into(),
-            }
-            .into());
-        }
-        let scope = format!("disclosures|{}|{:?}", caller.key_id, filter);
-        let after = page::position(&scope, &r.page_token)?;
+        let (filter, scope, after, limit) = self.list_request(req).await?;
         let rows = self
             .app
             .store

@@ -87,6 +87,22 @@ pub struct DecisionRow {
     pub update_time: Micros,
 }
 
+/// The `Disclosure` encoding the store keeps beside a disclosure, written in
+/// the same statement as every change of the row.
+pub fn encode_disclosure(d: &DisclosureRow) -> Vec<u8> {
+    crate::wire::disclosure_bytes(crate::wire::DisclosureParts {
+        id: &d.id,
+        decision_id: &d.decision_id,
+        state: d.state,
+        version: d.version,
+        content: &d.content,
+        content_sha256: &d.content_sha256,
+        repair_pending: d.repair_pending,
+        published_at: d.published_at,
+        terminated_at: d.terminated_at,
+    })
+}
+
 /// A stored disclosure (current version).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DisclosureRow {
@@ -312,6 +328,17 @@ pub trait Store: RepairStore + NoticeStore + CalendarStore + PublicStore + Send 
     async fn get_disclosure(&self, id: &str) -> Result<Option<DisclosureRow>>;
     /// Disclosures after `after_id` in id order.
     async fn list_disclosures(&self, f: &DisclosureFilter, after_id: &str, limit: i64) -> Result<Vec<DisclosureRow>>;
+    /// A disclosure's state and its stored `Disclosure` encoding (src/wire.rs).
+    async fn get_disclosure_encoded(&self, id: &str) -> Result<Option<(DisclosureState, bytes::Bytes)>>;
+    /// The stored `Disclosure` encodings of the disclosures after `after_id`
+    /// in id order, each with its id: only the key and the encoded column
+    /// are read.
+    async fn list_disclosures_encoded(
+        &self,
+        f: &DisclosureFilter,
+        after_id: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, bytes::Bytes)>>;
     /// Changes with sequence > `after`, in order.
     async fn list_changes(&self, after: i64, limit: i64) -> Result<Vec<ChangeView>>;
     /// Reads every active record from one consistent snapshot into `out`.

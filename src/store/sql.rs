@@ -19,8 +19,19 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Other(format!("encoding JSON: {e}")))
 }
 
-fn parse_enum<T>(what: &str, s: &str, f: fn(&str) -> Option<T>) -> Result<T> {
+pub(crate) fn parse_enum<T>(what: &str, s: &str, f: fn(&str) -> Option<T>) -> Result<T> {
     f(s).ok_or_else(|| corrupt(what, format!("unknown value {s:?}")))
+}
+
+/// A disclosure's stored encoding; a row without one (written by a build
+/// before migration 0008 and not yet filled) is a store error, never served.
+pub(crate) fn stored_encoding(id: &str, encoded: Option<Vec<u8>>) -> Result<bytes::Bytes> {
+    encoded.map(bytes::Bytes::from).ok_or_else(|| {
+        corrupt(
+            "disclosure encoding",
+            format!("disclosures/{id} has none; run `gongshi migrate`"),
+        )
+    })
 }
 
 pub(crate) fn date_str(d: Option<NaiveDate>) -> String {
@@ -258,7 +269,8 @@ macro_rules! sql_store {
                     .run(&self.pool)
                     .await
                     .map_err(|e| $crate::store::StoreError::Other(format!("migration failed: {e}")))?;
-                self.backfill_search().await.map(|_| ())
+                self.backfill_search().await?;
+                self.backfill_encoded().await.map(|_| ())
             }
 
             async fn ping(&self) -> $crate::store::Result<()> {
@@ -415,6 +427,51 @@ macro_rules! sql_store {
                 .await
                 .map_err(classify)?;
                 rows.into_iter().map(RawDisclosure::into_row).collect()
+            }
+
+            async fn get_disclosure_encoded(
+                &self,
+                id: &str,
+            ) -> $crate::store::Result<Option<($crate::domain::lifecycle::DisclosureState, bytes::Bytes)>> {
+                let raw: Option<(String, Option<Vec<u8>>)> =
+                    sqlx::query_as::<$db, (String, Option<Vec<u8>>)>("SELECT state, encoded FROM disclosures WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *self.conn().await?)
+                        .await
+                        .map_err(classify)?;
+                let Some((state, encoded)) = raw else { return Ok(None) };
+                let state = parse_enum("disclosure state", &state, $crate::domain::lifecycle::DisclosureState::parse)?;
+                Ok(Some((state, stored_encoding(id, encoded)?)))
+            }
+
+            async fn list_disclosures_encoded(
+                &self,
+                f: &$crate::store::DisclosureFilter,
+                after_id: &str,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<(String, bytes::Bytes)>> {
+                let rows = sqlx::query_as::<$db, (String, Option<Vec<u8>>)>(
+                    "SELECT id, encoded FROM disclosures \
+                     WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR authority_code = $3) \
+                       AND ($4 = '' OR state = $4) AND ($5 = '' OR decided_on >= $5) AND ($6 = '' OR decided_on <= $6) \
+                     ORDER BY id LIMIT $7",
+                )
+                .bind(after_id)
+                .bind(&f.party_credit_code)
+                .bind(&f.authority_code)
+                .bind(f.state.map(|s| s.as_str()).unwrap_or(""))
+                .bind(date_str(f.decided_from))
+                .bind(date_str(f.decided_to))
+                .bind(limit)
+                .fetch_all(&mut *self.conn().await?)
+                .await
+                .map_err(classify)?;
+                rows.into_iter()
+                    .map(|(id, encoded)| {
+                        let bytes = stored_encoding(&id, encoded)?;
+                        Ok((id, bytes))
+                    })
+                    .collect()
             }
 
             async fn list_changes(&self, after: i64, limit: i64) -> $crate::store::Result<Vec<$crate::store::ChangeView>> {
@@ -723,8 +780,8 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO disclosures (id, decision_id, state, version, content, content_sha256, \
                        party_credit_code, authority_code, decided_on, publicity_ends_on, repair_eligible_on, \
-                       repair_pending, published_at, published_at_known, terminated_at, termination_reason, update_time) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                       repair_pending, published_at, published_at_known, terminated_at, termination_reason, update_time, encoded) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
                 )
                 .bind(&row.id)
                 .bind(&row.decision_id)
@@ -745,6 +802,7 @@ macro_rules! sql_store {
                 .bind(row.terminated_at)
                 .bind(row.termination_reason.map(|r| r.as_str()))
                 .bind(row.update_time)
+                .bind($crate::store::encode_disclosure(row))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(classify)?;
@@ -762,7 +820,7 @@ macro_rules! sql_store {
                     "UPDATE disclosures SET state = $2, version = $3, content = $4, content_sha256 = $5, \
                        party_credit_code = $6, authority_code = $7, decided_on = $8, publicity_ends_on = $9, \
                        repair_eligible_on = $10, repair_pending = $11, terminated_at = $12, \
-                       termination_reason = $13, update_time = $14 \
+                       termination_reason = $13, update_time = $14, encoded = $15 \
                      WHERE id = $1",
                 )
                 .bind(&row.id)
@@ -779,6 +837,7 @@ macro_rules! sql_store {
                 .bind(row.terminated_at)
                 .bind(row.termination_reason.map(|r| r.as_str()))
                 .bind(row.update_time)
+                .bind($crate::store::encode_disclosure(row))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(classify)?;
