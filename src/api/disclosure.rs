@@ -20,6 +20,9 @@ use crate::store::{ChangeView, DisclosureFilter};
 
 const READERS: &[Role] = &[Role::Discloser, Role::Auditor];
 
+/// Changes a watch reads at a time.
+const WATCH_BATCH: i64 = 500;
+
 /// How often an open watch re-checks that its key is still valid.
 const KEY_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -138,6 +141,122 @@ impl DisclosureApi {
             &next,
         )))
     }
+
+    /// Runs a watch: changes after `after` as `fetch` reads them (each with
+    /// its sequence), in order, then new ones as they are committed, until
+    /// the client goes, the key stops being valid, or the server stops.
+    fn spawn_watch<T, F, Fut>(&self, token: String, after: i64, fetch: F) -> mpsc::Receiver<Result<T, Status>>
+    where
+        T: Send + 'static,
+        F: Fn(Arc<App>, i64) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<Vec<(i64, T)>, AppError>> + Send,
+    {
+        let (tx, rx) = mpsc::channel(64);
+        let app = self.app.clone();
+        let poll = self.opts.watch_poll;
+        let mut shutdown = self.shutdown.clone();
+        let open = app.metrics.watch_opened();
+        let watch = async move {
+            let _open = open; // gongshi_watch_streams_open, until the task ends
+            let mut cursor = after;
+            let mut local = app.feed_signal();
+            let mut checked = tokio::time::Instant::now();
+            loop {
+                if *shutdown.borrow() {
+                    break;
+                }
+                // A key revoked or expired while the stream is open stops it.
+                if checked.elapsed() >= KEY_RECHECK {
+                    checked = tokio::time::Instant::now();
+                    if let Err(e) = app.authenticate_key(&token).await {
+                        let _ = tx.send(Err(Status::from(e))).await;
+                        return;
+                    }
+                }
+                match fetch(app.clone(), cursor).await {
+                    Ok(changes) => {
+                        let full = changes.len() as i64 == WATCH_BATCH;
+                        for (sequence, c) in changes {
+                            cursor = sequence;
+                            if tx.send(Ok(c)).await.is_err() {
+                                return; // the client went away
+                            }
+                        }
+                        if full {
+                            continue;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(e))).await;
+                        return;
+                    }
+                }
+                // Wake on a local commit, or poll for other instances' commits.
+                tokio::select! {
+                    _ = local.changed() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = shutdown.changed() => {}
+                    _ = tx.closed() => return,
+                }
+            }
+        };
+        // In the call's span, so its log lines carry the request ID.
+        tokio::spawn(watch.instrument(tracing::Span::current()));
+        rx
+    }
+
+    /// `ListDisclosureChanges` assembled from encoded changes (the records'
+    /// stored bytes), never decoding a record.
+    pub async fn list_disclosure_changes_bytes(
+        &self,
+        req: Request<pb::ListDisclosureChangesRequest>,
+    ) -> Result<Response<Bytes>, Status> {
+        auth::check(&self.app, &req, READERS).await?;
+        let r = req.into_inner();
+        if r.after_sequence < 0 {
+            return Err(AppError::invalid_field("INVALID_SEQUENCE", "after_sequence", "must not be negative").into());
+        }
+        let limit = page::size(r.page_size)?;
+        let changes = self.app.changes_encoded(r.after_sequence, limit).await?;
+        let last_sequence = changes.last().map(|c| c.sequence).unwrap_or(r.after_sequence);
+        let items: Vec<Bytes> = changes.iter().map(super::served::change_bytes).collect();
+        Ok(Response::new(super::served::changes_page(&items, last_sequence)))
+    }
+
+    /// `WatchDisclosureChanges` from encoded changes.
+    pub async fn watch_disclosure_changes_bytes(
+        &self,
+        req: Request<pb::WatchDisclosureChangesRequest>,
+    ) -> Result<Response<BoxStream<Bytes>>, Status> {
+        let (token, after) = self.watch_request(&req).await?;
+        let rx = self.spawn_watch(token, after, |app, cursor| async move {
+            let changes = app.changes_encoded(cursor, WATCH_BATCH).await?;
+            Ok(changes
+                .iter()
+                .map(|c| (c.sequence, super::served::change_bytes(c)))
+                .collect())
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    /// A watch request checked: the caller's key (rechecked while the watch
+    /// is open) and the sequence to start after.
+    async fn watch_request(&self, req: &Request<pb::WatchDisclosureChangesRequest>) -> Result<(String, i64), Status> {
+        auth::check(&self.app, req, READERS).await?;
+        let token = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| s.strip_prefix("Bearer "))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let after = req.get_ref().after_sequence;
+        if after < 0 {
+            return Err(AppError::invalid_field("INVALID_SEQUENCE", "after_sequence", "must not be negative").into());
+        }
+        Ok((token, after))
+    }
 }
 
 /// A feed entry as protobuf: content only when the store served it (the
@@ -245,70 +364,15 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
         &self,
         req: Request<pb::WatchDisclosureChangesRequest>,
     ) -> Result<Response<BoxStream<pb::DisclosureChange>>, Status> {
-        auth::check(&self.app, &req, READERS).await?;
-        let token = req
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.strip_prefix("Bearer "))
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        let after = req.get_ref().after_sequence;
-        if after < 0 {
-            return Err(AppError::invalid_field("INVALID_SEQUENCE", "after_sequence", "must not be negative").into());
-        }
-        let (tx, rx) = mpsc::channel(64);
-        let app = self.app.clone();
-        let poll = self.opts.watch_poll;
-        let mut shutdown = self.shutdown.clone();
-        let open = app.metrics.watch_opened();
-        let watch = async move {
-            let _open = open; // gongshi_watch_streams_open, until the task ends
-            let mut cursor = after;
-            let mut local = app.feed_signal();
-            let mut checked = tokio::time::Instant::now();
-            loop {
-                if *shutdown.borrow() {
-                    break;
-                }
-                // A key revoked or expired while the stream is open stops it.
-                if checked.elapsed() >= KEY_RECHECK {
-                    checked = tokio::time::Instant::now();
-                    if let Err(e) = app.authenticate_key(&token).await {
-                        let _ = tx.send(Err(Status::from(e))).await;
-                        return;
-                    }
-                }
-                match app.store.list_changes(cursor, 500).await {
-                    Ok(changes) => {
-                        let full = changes.len() == 500;
-                        for c in changes {
-                            cursor = c.sequence;
-                            if tx.send(Ok(change_out(c))).await.is_err() {
-                                return; // the client went away
-                            }
-                        }
-                        if full {
-                            continue;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(AppError::from(e)))).await;
-                        return;
-                    }
-                }
-                // Wake on a local commit, or poll for other instances' commits.
-                tokio::select! {
-                    _ = local.changed() => {}
-                    _ = tokio::time::sleep(poll) => {}
-                    _ = shutdown.changed() => {}
-                    _ = tx.closed() => return,
-                }
-            }
-        };
-        // In the call's span, so its log lines carry the request ID.
-        tokio::spawn(watch.instrument(tracing::Span::current()));
+        let (token, after) = self.watch_request(&req).await?;
+        let rx = self.spawn_watch(token, after, |app, cursor| async move {
+            let changes = app
+                .store
+                .list_changes(cursor, WATCH_BATCH)
+                .await
+                .map_err(AppError::from)?;
+            Ok(changes.into_iter().map(|c| (c.sequence, change_out(c))).collect())
+        });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 

@@ -302,6 +302,8 @@ where
     w.into_inner().map_err(|e| AppError::Internal(format!("csv: {e}")))
 }
 
+pub use crate::store::EncodedChange;
+
 /// A page of stored `Disclosure` encodings (issue 18), served as they are.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EncodedPage {
@@ -315,6 +317,12 @@ impl App {
     /// One disclosure's state and its stored `Disclosure` encoding.
     pub async fn disclosure_encoded(&self, id: &str) -> AppResult<Option<(DisclosureState, bytes::Bytes)>> {
         Ok(self.store.get_disclosure_encoded(id).await?)
+    }
+
+    /// The feed with records encoded: changes with sequence > `after`, in
+    /// order, content only while the disclosure is active.
+    pub async fn changes_encoded(&self, after: i64, limit: i64) -> AppResult<Vec<EncodedChange>> {
+        Ok(self.store.list_changes_encoded(after, limit).await?)
     }
 
     /// A page of disclosures' stored encodings matching `filter`, after

@@ -150,6 +150,33 @@ pub struct NewChange {
     pub effective_time: Micros,
 }
 
+/// A change of the feed with its record already encoded (issue 18): the
+/// disclosure's stored `Disclosure` encoding when the change is of its
+/// current version; content only while the disclosure is active, as in
+/// [`ChangeView`].
+#[derive(Debug, Clone)]
+pub struct EncodedChange {
+    /// Feed sequence.
+    pub sequence: i64,
+    /// The disclosure.
+    pub disclosure_id: String,
+    /// Kind.
+    pub kind: ChangeKind,
+    /// For TERMINATED.
+    pub reason: Option<TerminationReason>,
+    /// Content version the change is of.
+    pub version: i64,
+    /// SHA-256 of that version's content.
+    pub content_sha256: String,
+    /// For WITHDRAWN terminations.
+    pub public_reason: Option<String>,
+    /// When it took effect.
+    pub effective_time: Micros,
+    /// The record as it appears in the change (a `Disclosure` encoding), or
+    /// `None` once the disclosure is terminated and for TERMINATED changes.
+    pub record: Option<bytes::Bytes>,
+}
+
 /// A change as served: content only while the disclosure is active.
 #[derive(Debug, Clone)]
 pub struct ChangeView {
@@ -339,6 +366,11 @@ pub trait Store: RepairStore + NoticeStore + CalendarStore + PublicStore + Send 
         after_id: &str,
         limit: i64,
     ) -> Result<Vec<(String, bytes::Bytes)>>;
+    /// Changes with sequence > `after`, in order, with their records
+    /// encoded: the stored encoding for a change of the current version
+    /// (the common case, no content read), encoded from the version's
+    /// content for an older one.
+    async fn list_changes_encoded(&self, after: i64, limit: i64) -> Result<Vec<EncodedChange>>;
     /// Changes with sequence > `after`, in order.
     async fn list_changes(&self, after: i64, limit: i64) -> Result<Vec<ChangeView>>;
     /// Reads every active record from one consistent snapshot into `out`.

@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 
 use super::{ChangeView, DecisionRow, DisclosureRow, EventRow, KeyRow, Result, StoreError};
 use crate::domain::lifecycle::{ChangeKind, DecisionState, DisclosureState, EventKind, Role, TerminationReason};
+use crate::domain::record::PublicRecord;
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
@@ -117,6 +118,65 @@ pub(crate) struct RawChange {
     published_at: i64,
     published_at_known: bool,
     content: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawEncodedChange {
+    sequence: i64,
+    disclosure_id: String,
+    decision_id: String,
+    kind: String,
+    reason: Option<String>,
+    version: i64,
+    content_sha256: String,
+    public_reason: Option<String>,
+    effective_time: i64,
+    repair_pending: bool,
+    published_at: i64,
+    published_at_known: bool,
+    encoded: Option<Vec<u8>>,
+    content: Option<String>,
+}
+
+impl RawEncodedChange {
+    pub(crate) fn into_change(self) -> Result<crate::store::EncodedChange> {
+        let record = match (self.encoded, self.content.as_deref()) {
+            (Some(bytes), _) => Some(bytes::Bytes::from(bytes)),
+            // A change of an older version: its content, as the decoded
+            // path shows it (api::change_entry_out).
+            (None, Some(c)) => {
+                let content: PublicRecord = json("change content", c)?;
+                Some(bytes::Bytes::from(crate::wire::disclosure_bytes(
+                    crate::wire::DisclosureParts {
+                        id: &self.disclosure_id,
+                        decision_id: &self.decision_id,
+                        state: DisclosureState::Active,
+                        version: self.version,
+                        content: &content,
+                        content_sha256: &self.content_sha256,
+                        repair_pending: self.repair_pending,
+                        published_at: self.published_at_known.then_some(self.published_at),
+                        terminated_at: None,
+                    },
+                )))
+            }
+            (None, None) => None,
+        };
+        Ok(crate::store::EncodedChange {
+            kind: parse_enum("change kind", &self.kind, ChangeKind::parse)?,
+            reason: match self.reason.as_deref() {
+                Some(r) => Some(parse_enum("termination reason", r, TerminationReason::parse)?),
+                None => None,
+            },
+            record,
+            sequence: self.sequence,
+            disclosure_id: self.disclosure_id,
+            version: self.version,
+            content_sha256: self.content_sha256,
+            public_reason: self.public_reason,
+            effective_time: self.effective_time,
+        })
+    }
 }
 
 impl RawChange {
@@ -472,6 +532,33 @@ macro_rules! sql_store {
                         Ok((id, bytes))
                     })
                     .collect()
+            }
+
+            async fn list_changes_encoded(
+                &self,
+                after: i64,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::store::EncodedChange>> {
+                // As list_changes: content only while the disclosure is
+                // active; the stored encoding for a change of its current
+                // version, the version's content only for an older one.
+                let rows = sqlx::query_as::<$db, RawEncodedChange>(
+                    "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
+                            c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, d.published_at_known, \
+                            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND c.version = d.version THEN d.encoded END AS encoded, \
+                            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND c.version <> d.version THEN v.content END AS content \
+                     FROM disclosure_changes c \
+                     JOIN disclosures d ON d.id = c.disclosure_id \
+                     LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
+                       AND c.version <> d.version \
+                     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2",
+                )
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&mut *self.conn().await?)
+                .await
+                .map_err(classify)?;
+                rows.into_iter().map(RawEncodedChange::into_change).collect()
             }
 
             async fn list_changes(&self, after: i64, limit: i64) -> $crate::store::Result<Vec<$crate::store::ChangeView>> {

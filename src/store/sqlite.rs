@@ -9,8 +9,8 @@ use super::notice_sql::{RawBundle, RawPdf, attach_pdfs, sql_notice};
 use super::public_sql::sql_public;
 use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
 use super::sql::{
-    RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, parse_enum, sql_store, stored_encoding,
-    to_json,
+    RawChange, RawDecision, RawDisclosure, RawEncodedChange, RawEvent, RawKey, date_str, json, parse_enum, sql_store,
+    stored_encoding, to_json,
 };
 use super::{Result, StoreError, StoreOptions, classify};
 

@@ -19,7 +19,9 @@ use crate::support::{self, TestServer, clock_at, d, req};
 
 /// The decoded path, in process, over the server's application.
 fn reference(server: &TestServer) -> DisclosureApi {
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    // Never shut down: a dropped sender would wake its watches at once.
+    std::mem::forget(tx);
     DisclosureApi::new(server.app.clone(), FeedOptions::default(), rx)
 }
 
@@ -159,7 +161,89 @@ async fn compare_all(server: &TestServer, b: &str, auditor: &str, discloser: &st
         };
         compare_list(server, &refp, auditor, r, &format!("{b}: page_size {page_size}")).await;
     }
+    compare_feed(server, &refp, b, auditor).await;
     out
+}
+
+/// The feed on both paths: pages of several sizes, and a watch from 0 that
+/// is read until it has delivered every change.
+async fn compare_feed(server: &TestServer, refp: &DisclosureApi, b: &str, key: &str) {
+    let mut client = server.disclosures().await;
+    let mut whole = Vec::new();
+    for page_size in [1000, 37, 0] {
+        let mut after = 0;
+        let mut all = Vec::new();
+        loop {
+            let q = pb::ListDisclosureChangesRequest {
+                after_sequence: after,
+                page_size,
+            };
+            let bytes = client
+                .list_disclosure_changes(req(q.clone(), key))
+                .await
+                .expect("bytes")
+                .into_inner();
+            let decoded = refp
+                .list_disclosure_changes(req(q, key))
+                .await
+                .expect("decoded")
+                .into_inner();
+            assert_eq!(bytes, decoded, "{b}: changes after {after} by {page_size}");
+            assert_eq!(bytes.encode_to_vec(), decoded.encode_to_vec(), "{b}: after {after}");
+            if bytes.changes.is_empty() {
+                break;
+            }
+            after = bytes.last_sequence;
+            all.extend(bytes.changes);
+        }
+        if whole.is_empty() {
+            whole = all;
+        } else {
+            assert_eq!(all, whole, "{b}: the same feed by pages of {page_size}");
+        }
+    }
+    // The feed carries corrected records' old and new versions, and
+    // terminated records' changes without content.
+    assert!(
+        whole
+            .iter()
+            .any(|c| c.kind == pb::ChangeKind::Corrected as i32 && c.record.is_some()),
+        "{b}"
+    );
+    assert!(whole.iter().any(|c| c.kind == pb::ChangeKind::Terminated as i32), "{b}");
+    assert!(
+        whole
+            .iter()
+            .any(|c| c.kind == pb::ChangeKind::Published as i32 && c.record.is_none()),
+        "{b}: a published change of a record since terminated carries no content"
+    );
+    // Watch: the same changes on both paths.
+    use tokio_stream::StreamExt;
+    let q = pb::WatchDisclosureChangesRequest { after_sequence: 0 };
+    let mut bytes = client
+        .watch_disclosure_changes(req(q.clone(), key))
+        .await
+        .expect("watch bytes")
+        .into_inner();
+    let mut decoded = refp
+        .watch_disclosure_changes(req(q, key))
+        .await
+        .expect("watch decoded")
+        .into_inner();
+    for want in &whole {
+        let x = tokio::time::timeout(std::time::Duration::from_secs(20), bytes.next())
+            .await
+            .expect("bytes watch in time")
+            .expect("open")
+            .expect("change");
+        let y = tokio::time::timeout(std::time::Duration::from_secs(20), decoded.next())
+            .await
+            .expect("decoded watch in time")
+            .expect("open")
+            .expect("change");
+        assert_eq!(x, y, "{b}: watch at {}", want.sequence);
+        assert_eq!(&x, want, "{b}: watch at {}", want.sequence);
+    }
 }
 
 #[tokio::test]

@@ -196,6 +196,10 @@ impl Store for CountingStore {
         self.count("list_disclosures_encoded");
         self.inner.list_disclosures_encoded(f, after_id, limit).await
     }
+    async fn list_changes_encoded(&self, after: i64, limit: i64) -> Result<Vec<gongshi::store::EncodedChange>> {
+        self.count("list_changes_encoded");
+        self.inner.list_changes_encoded(after, limit).await
+    }
     async fn list_changes(&self, after: i64, limit: i64) -> Result<Vec<ChangeView>> {
         self.count("list_changes");
         self.inner.list_changes(after, limit).await
