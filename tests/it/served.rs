@@ -179,7 +179,7 @@ async fn compare_feed(server: &TestServer, refp: &DisclosureApi, b: &str, key: &
                 page_size,
             };
             let bytes = client
-                .list_disclosure_changes(req(q.clone(), key))
+                .list_disclosure_changes(req(q, key))
                 .await
                 .expect("bytes")
                 .into_inner();
@@ -221,7 +221,7 @@ async fn compare_feed(server: &TestServer, refp: &DisclosureApi, b: &str, key: &
     use tokio_stream::StreamExt;
     let q = pb::WatchDisclosureChangesRequest { after_sequence: 0 };
     let mut bytes = client
-        .watch_disclosure_changes(req(q.clone(), key))
+        .watch_disclosure_changes(req(q, key))
         .await
         .expect("watch bytes")
         .into_inner();
