@@ -355,11 +355,14 @@ pub trait Store: RepairStore + NoticeStore + CalendarStore + PublicStore + Send 
     async fn get_disclosure(&self, id: &str) -> Result<Option<DisclosureRow>>;
     /// Disclosures after `after_id` in id order.
     async fn list_disclosures(&self, f: &DisclosureFilter, after_id: &str, limit: i64) -> Result<Vec<DisclosureRow>>;
-    /// A disclosure's state and its stored `Disclosure` encoding (src/wire.rs).
+    /// A disclosure's state and its stored `Disclosure` encoding (src/wire.rs);
+    /// a row without one (cleared by a plain UPDATE, migration 0010) is
+    /// encoded from its columns, as the decoded path does.
     async fn get_disclosure_encoded(&self, id: &str) -> Result<Option<(DisclosureState, bytes::Bytes)>>;
     /// The stored `Disclosure` encodings of the disclosures after `after_id`
     /// in id order, each with its id: only the key and the encoded column
-    /// are read.
+    /// are read (the whole rows, encoded here, only for a page with a row
+    /// without its encoding).
     async fn list_disclosures_encoded(
         &self,
         f: &DisclosureFilter,
@@ -369,7 +372,7 @@ pub trait Store: RepairStore + NoticeStore + CalendarStore + PublicStore + Send 
     /// Changes with sequence > `after`, in order, with their records
     /// encoded: the stored encoding for a change of the current version
     /// (the common case, no content read), encoded from the version's
-    /// content for an older one.
+    /// content for an older one or a disclosure without its encoding.
     async fn list_changes_encoded(&self, after: i64, limit: i64) -> Result<Vec<EncodedChange>>;
     /// Changes with sequence > `after`, in order.
     async fn list_changes(&self, after: i64, limit: i64) -> Result<Vec<ChangeView>>;

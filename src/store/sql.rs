@@ -24,17 +24,6 @@ pub(crate) fn parse_enum<T>(what: &str, s: &str, f: fn(&str) -> Option<T>) -> Re
     f(s).ok_or_else(|| corrupt(what, format!("unknown value {s:?}")))
 }
 
-/// A disclosure's stored encoding; a row without one (written by a build
-/// before migration 0008 and not yet filled) is a store error, never served.
-pub(crate) fn stored_encoding(id: &str, encoded: Option<Vec<u8>>) -> Result<bytes::Bytes> {
-    encoded.map(bytes::Bytes::from).ok_or_else(|| {
-        corrupt(
-            "disclosure encoding",
-            format!("disclosures/{id} has none; run `gongshi migrate`"),
-        )
-    })
-}
-
 pub(crate) fn date_str(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
@@ -142,7 +131,8 @@ impl RawEncodedChange {
     pub(crate) fn into_change(self) -> Result<crate::store::EncodedChange> {
         let record = match (self.encoded, self.content.as_deref()) {
             (Some(bytes), _) => Some(bytes::Bytes::from(bytes)),
-            // A change of an older version: its content, as the decoded
+            // A change of an older version (or of a disclosure without a
+            // stored encoding, migration 0010): its content, as the decoded
             // path shows it (api::change_entry_out).
             (None, Some(c)) => {
                 let content: PublicRecord = json("change content", c)?;
@@ -500,8 +490,17 @@ macro_rules! sql_store {
                         .await
                         .map_err(classify)?;
                 let Some((state, encoded)) = raw else { return Ok(None) };
+                let Some(encoded) = encoded else {
+                    // No stored encoding (cleared by a plain UPDATE, migration
+                    // 0010; or not yet filled): the row encoded as the decoded
+                    // path does, its state and content from one read.
+                    return Ok(self
+                        .get_disclosure(id)
+                        .await?
+                        .map(|row| (row.state, bytes::Bytes::from($crate::store::encode_disclosure(&row)))));
+                };
                 let state = parse_enum("disclosure state", &state, $crate::domain::lifecycle::DisclosureState::parse)?;
-                Ok(Some((state, stored_encoding(id, encoded)?)))
+                Ok(Some((state, bytes::Bytes::from(encoded))))
             }
 
             async fn list_disclosures_encoded(
@@ -526,12 +525,24 @@ macro_rules! sql_store {
                 .fetch_all(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
-                rows.into_iter()
-                    .map(|(id, encoded)| {
-                        let bytes = stored_encoding(&id, encoded)?;
-                        Ok((id, bytes))
-                    })
-                    .collect()
+                if rows.iter().any(|(_, encoded)| encoded.is_none()) {
+                    // A row without its encoding (see get_disclosure_encoded):
+                    // the page read again whole, in one statement so that each
+                    // row's filter and content agree, and encoded here.
+                    return Ok(self
+                        .list_disclosures(f, after_id, limit)
+                        .await?
+                        .into_iter()
+                        .map(|row| {
+                            let bytes = bytes::Bytes::from($crate::store::encode_disclosure(&row));
+                            (row.id, bytes)
+                        })
+                        .collect());
+                }
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, encoded)| (id, bytes::Bytes::from(encoded.unwrap_or_default())))
+                    .collect())
             }
 
             async fn list_changes_encoded(
@@ -541,16 +552,18 @@ macro_rules! sql_store {
             ) -> $crate::store::Result<Vec<$crate::store::EncodedChange>> {
                 // As list_changes: content only while the disclosure is
                 // active; the stored encoding for a change of its current
-                // version, the version's content only for an older one.
+                // version, the version's content only for an older one (or
+                // when the disclosure has no stored encoding: migration 0010).
                 let rows = sqlx::query_as::<$db, RawEncodedChange>(
                     "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
                             c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, d.published_at_known, \
                             CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND c.version = d.version THEN d.encoded END AS encoded, \
-                            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND c.version <> d.version THEN v.content END AS content \
+                            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND (c.version <> d.version OR d.encoded IS NULL) \
+                                 THEN v.content END AS content \
                      FROM disclosure_changes c \
                      JOIN disclosures d ON d.id = c.disclosure_id \
                      LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
-                       AND c.version <> d.version \
+                       AND (c.version <> d.version OR d.encoded IS NULL) \
                      WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2",
                 )
                 .bind(after)

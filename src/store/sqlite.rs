@@ -10,7 +10,7 @@ use super::public_sql::sql_public;
 use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
 use super::sql::{
     RawChange, RawDecision, RawDisclosure, RawEncodedChange, RawEvent, RawKey, date_str, json, parse_enum, sql_store,
-    stored_encoding, to_json,
+    to_json,
 };
 use super::{Result, StoreError, StoreOptions, classify};
 

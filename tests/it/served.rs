@@ -258,6 +258,11 @@ async fn bytes_path_equals_decoded_path_over_the_demo_history() {
         assert!(s.corrected > 0 && s.withdrawn > 0 && s.under_repair > 0, "{b}: {s:?}");
         let auditor = server.key(Role::Auditor, None).await;
         let discloser = server.key(Role::Discloser, None).await;
+        assert_eq!(
+            unencoded(&db.url).await,
+            Vec::<String>::new(),
+            "{b}: every act stores it"
+        );
         let seen = compare_all(&server, b, &auditor, &discloser).await;
         // The demo's history is all there: corrections, every way a record
         // ends, and open repair applications on active records.
@@ -289,14 +294,150 @@ async fn bytes_path_equals_decoded_path_over_the_demo_history() {
 
 /// Clears every stored encoding, as if the rows predated migration 0008.
 async fn forget_encodings(url: &str) {
-    const SQL: &str = "UPDATE disclosures SET encoded = NULL";
+    run_sql(url, "UPDATE disclosures SET encoded = NULL", "").await;
+}
+
+/// Runs one statement outside the server, as an operator or a migration
+/// would, with `id` bound as its parameter when it has one.
+async fn run_sql(url: &str, sql: &'static str, id: &str) {
     if url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
-        sqlx::query(SQL).execute(&pool).await.expect("clear");
+        let q = sqlx::query(sql);
+        let q = if sql.contains('$') { q.bind(id.to_string()) } else { q };
+        q.execute(&pool).await.expect("run SQL");
         pool.close().await;
     } else {
         let pool = sqlx::PgPool::connect(url).await.expect("pg");
-        sqlx::query(SQL).execute(&pool).await.expect("clear");
+        let q = sqlx::query(sql);
+        let q = if sql.contains('$') { q.bind(id.to_string()) } else { q };
+        q.execute(&pool).await.expect("run SQL");
         pool.close().await;
+    }
+}
+
+/// The ids of the disclosures without a stored encoding.
+async fn unencoded(url: &str) -> Vec<String> {
+    const SQL: &str = "SELECT id FROM disclosures WHERE encoded IS NULL ORDER BY id";
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
+        let ids = sqlx::query_scalar(SQL).fetch_all(&pool).await.expect("read");
+        pool.close().await;
+        ids
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.expect("pg");
+        let ids = sqlx::query_scalar(SQL).fetch_all(&pool).await.expect("read");
+        pool.close().await;
+        ids
+    }
+}
+
+/// What the load generator's SET_PENDING does (benches/loadgen/submit.rs).
+const SET_PENDING: &str = "UPDATE disclosures SET repair_pending = TRUE, update_time = update_time + 1 WHERE id = $1";
+
+/// A plain SQL UPDATE of a column the encoding depends on (a migration's
+/// data fix, an operator, the load generator) clears the stored encoding
+/// (migration 0010's trigger); the answers are the row's as it is now, equal
+/// on both paths, until `migrate` stores the encodings again. An UPDATE of
+/// columns the encoding does not show keeps it.
+#[tokio::test]
+async fn a_plain_update_clears_the_encoding_and_answers_stay_equal() {
+    for db in support::backends().await {
+        let b = db.backend;
+        let today = "2026-06-01";
+        let server = TestServer::start(&db.url, clock_at(today)).await;
+        gongshi::demo::run(&server.app, &server.clock, d(today), 60, 11)
+            .await
+            .expect("demo history");
+        let auditor = server.key(Role::Auditor, None).await;
+        let discloser = server.key(Role::Discloser, None).await;
+        assert_eq!(
+            unencoded(&db.url).await,
+            Vec::<String>::new(),
+            "{b}: every act stores it"
+        );
+        let active: Vec<_> = server
+            .app
+            .store
+            .list_disclosures(&DisclosureFilter::default(), "", 100_000)
+            .await
+            .expect("rows")
+            .into_iter()
+            .filter(|r| r.state == DisclosureState::Active && !r.repair_pending)
+            .collect();
+        assert!(active.len() >= 3, "{b}");
+        let (pending, ended, touched) = (&active[0].id, &active[1].id, &active[2].id);
+
+        // Seen once on the bytes path before the UPDATEs.
+        let mut client = server.disclosures().await;
+        let get = |name: &str| pb::GetDisclosureRequest {
+            name: format!("disclosures/{name}"),
+        };
+        let before = client
+            .get_disclosure(req(get(pending), &discloser))
+            .await
+            .expect("get")
+            .into_inner();
+        assert!(!before.repair_pending, "{b}");
+
+        run_sql(&db.url, SET_PENDING, pending).await;
+        run_sql(
+            &db.url,
+            "UPDATE disclosures SET state = 'WITHDRAWN', termination_reason = 'WITHDRAWN', \
+             terminated_at = update_time WHERE id = $1",
+            ended,
+        )
+        .await;
+        run_sql(
+            &db.url,
+            "UPDATE disclosures SET update_time = update_time + 1, search_name = search_name WHERE id = $1",
+            touched,
+        )
+        .await;
+        let mut cleared = vec![pending.clone(), ended.clone()];
+        cleared.sort();
+        assert_eq!(
+            unencoded(&db.url).await,
+            cleared,
+            "{b}: exactly the rows whose public columns changed"
+        );
+
+        // The bytes path serves the row as it is now.
+        let after = client
+            .get_disclosure(req(get(pending), &discloser))
+            .await
+            .expect("get")
+            .into_inner();
+        assert!(after.repair_pending, "{b}: repair_pending as updated");
+        assert_eq!(
+            after,
+            pb::Disclosure {
+                repair_pending: true,
+                ..before
+            },
+            "{b}"
+        );
+        let gone = client.get_disclosure(req(get(ended), &discloser)).await;
+        assert_eq!(
+            gone.map(|_| ()).map_err(|s| s.code()),
+            Err(tonic::Code::NotFound),
+            "{b}"
+        );
+        let withdrawn = client
+            .get_disclosure(req(get(ended), &auditor))
+            .await
+            .expect("an auditor still sees it")
+            .into_inner();
+        assert_eq!(withdrawn.state, pb::DisclosureState::Withdrawn as i32, "{b}");
+
+        // Every answer (records, pages, the feed) equal on both paths, with
+        // the encodings missing...
+        let seen = compare_all(&server, b, &auditor, &discloser).await;
+        assert!(seen.iter().any(|x| x.name == after.name && x.repair_pending), "{b}");
+        // ...and once migrate has stored them again.
+        server.app.store.migrate().await.expect("migrate fills the encodings");
+        assert_eq!(unencoded(&db.url).await, Vec::<String>::new(), "{b}");
+        let again = compare_all(&server, b, &auditor, &discloser).await;
+        assert_eq!(again, seen, "{b}: the same records after the fill");
+        server.stop().await;
     }
 }
