@@ -17,6 +17,9 @@
 //!   `/readyz`. Reads through [`app`] like `api`.
 //! - [`web`]: the public face over plain HTTP — the query page, JSON and
 //!   Atom — over the application's public read models. No SQL.
+//! - [`wire`]: the generated protobuf messages and the public record's
+//!   `Disclosure` encoding, pure, shared by the store (which keeps each
+//!   record's encoding) and the adapters.
 //! - [`server`]: wiring — health, reflection, edge layers, background jobs,
 //!   the admin listener, shutdown.
 //! - [`config`]: settings from defaults, file, environment.
@@ -39,3 +42,4 @@ pub mod render;
 pub mod server;
 pub mod store;
 pub mod web;
+pub mod wire;

@@ -15,7 +15,6 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::api::admission::{AdmissionLayer, AdmissionOptions};
 use crate::api::pb::credit_repair_service_server::CreditRepairServiceServer;
-use crate::api::pb::disclosure_service_server::DisclosureServiceServer;
 use crate::api::pb::enforcement_service_server::EnforcementServiceServer;
 use crate::api::pb::notice_service_server::NoticeServiceServer;
 use crate::api::pb::report_service_server::ReportServiceServer;
@@ -357,8 +356,11 @@ pub async fn run_with(
                 .max_decoding_message_size(opts.max_message_bytes),
         )
         .add_service(
-            DisclosureServiceServer::new(DisclosureApi::new(app.clone(), opts.feed.clone(), stop_rx))
-                .max_decoding_message_size(opts.max_message_bytes),
+            // GetDisclosure and ListDisclosures from stored bytes (api/served.rs).
+            api::served::DisclosureServer::new(
+                DisclosureApi::new(app.clone(), opts.feed.clone(), stop_rx),
+                opts.max_message_bytes,
+            ),
         )
         .add_service(
             CreditRepairServiceServer::new(CreditRepairApi::new(app.clone(), opts.lookups_per_minute))

@@ -11,9 +11,9 @@ use crate::app::AppError;
 use crate::app::input::{self, Choice, DecisionInput, OrgInput, PartyInput, RepresentativeInput};
 use crate::app::public::DisclosureView;
 use crate::app::views::{DecisionView, DisclosureRecord};
-use crate::domain::lifecycle::{Actor, Micros};
+use crate::domain::lifecycle::Actor;
 use crate::domain::policy::{PartyKind, PenaltyKind, Procedure, Sector, Severity};
-use crate::domain::record::{DecisionDoc, IdType, Org, PublicRecord};
+use crate::domain::record::{DecisionDoc, IdType, Org};
 
 pub use crate::app::input::Violations;
 
@@ -27,16 +27,9 @@ macro_rules! enum_in {
     };
 }
 
-/// Protobuf enum value from a domain enum, via its name.
-macro_rules! enum_out {
-    ($pb:ty, $prefix:literal, $d:expr) => {
-        <$pb>::from_str_name(&format!(concat!($prefix, "{}"), $d.as_str()))
-            .map(|e| e as i32)
-            .unwrap_or(0)
-    };
-}
-
-pub(crate) use {enum_in, enum_out};
+pub(crate) use crate::wire::enum_out;
+pub use crate::wire::{record_out, ts};
+pub(crate) use enum_in;
 
 /// Parses and validates a decision's content: the message mapped to the
 /// application's [`DecisionInput`] and validated there. `prefix` names the
@@ -122,14 +115,6 @@ pub fn decision_input(p: &pb::PenaltyDecision) -> DecisionInput {
         authority: org(&p.authority),
         data_source: org(&p.data_source),
         remarks: p.remarks.clone(),
-    }
-}
-
-/// A stored instant as a Timestamp.
-pub fn ts(m: Micros) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: m.div_euclid(1_000_000),
-        nanos: (m.rem_euclid(1_000_000) * 1000) as i32,
     }
 }
 
@@ -273,46 +258,6 @@ pub fn decision_out(row: &DecisionView, sensitive: bool) -> pb::PenaltyDecision 
     }
 }
 
-/// A public record as a Disclosure message (no ID numbers: the record has none).
-pub fn record_out(r: PublicRecord) -> pb::Disclosure {
-    pb::Disclosure {
-        party_name: r.party_name,
-        party_kind: enum_out!(pb::PartyKind, "PARTY_KIND_", r.party_kind),
-        party_credit_code: r.party_credit_code,
-        business_registration_number: r.business_registration_number,
-        organization_code: r.organization_code,
-        tax_registration_number: r.tax_registration_number,
-        public_institution_certificate: r.public_institution_certificate,
-        social_organization_certificate: r.social_organization_certificate,
-        legal_representative_name: r.legal_representative_name,
-        decision_number: r.decision_number,
-        violation_type: r.violation_type,
-        violation_facts: r.violation_facts,
-        legal_basis: r.legal_basis,
-        penalty_kinds: r
-            .penalty_kinds
-            .iter()
-            .map(|k| enum_out!(pb::PenaltyKind, "PENALTY_KIND_", k))
-            .collect(),
-        penalty_content: r.penalty_content,
-        fine_fen: r.fine_fen,
-        confiscation_fen: r.confiscation_fen,
-        license_action: r.license_action,
-        decided_on: r.decided_on.to_string(),
-        effective_until: r.effective_until.map(|e| e.to_string()).unwrap_or_default(),
-        publicity_ends_on: r.publicity_ends_on.to_string(),
-        authority: org(&r.authority),
-        data_source: org(&r.data_source),
-        remarks: r.remarks,
-        severity: enum_out!(pb::Severity, "SEVERITY_", r.severity),
-        sector: enum_out!(pb::Sector, "SECTOR_", r.sector),
-        min_publicity_ends_on: r.min_publicity_ends_on.to_string(),
-        repair_eligible_on: r.repair_eligible_on.to_string(),
-        rule_set: r.rule_set,
-        ..Default::default()
-    }
-}
-
 /// A stored disclosure as protobuf.
 pub fn disclosure_out(d: DisclosureRecord) -> pb::Disclosure {
     disclosure_view_out(d.into())
@@ -321,15 +266,15 @@ pub fn disclosure_out(d: DisclosureRecord) -> pb::Disclosure {
 /// A disclosure as protobuf: one conversion for the gRPC answer and the
 /// public JSON (its proto3 JSON mapping).
 pub fn disclosure_view_out(d: DisclosureView) -> pb::Disclosure {
-    pb::Disclosure {
-        name: format!("disclosures/{}", d.id),
-        penalty_decision: format!("penaltyDecisions/{}", d.decision_id),
-        published_at: d.published_at.map(ts),
-        state: enum_out!(pb::DisclosureState, "DISCLOSURE_STATE_", d.state),
+    crate::wire::disclosure(crate::wire::DisclosureParts {
+        id: &d.id,
+        decision_id: &d.decision_id,
+        state: d.state,
+        version: d.version,
+        content: &d.content,
+        content_sha256: &d.content_sha256,
         repair_pending: d.repair_pending,
-        version: i32::try_from(d.version).unwrap_or(i32::MAX),
-        content_sha256: d.content_sha256,
-        terminated_at: d.terminated_at.map(ts),
-        ..record_out(d.content)
-    }
+        published_at: d.published_at,
+        terminated_at: d.terminated_at,
+    })
 }

@@ -18,6 +18,7 @@ mod repair;
 mod report;
 pub mod request_id;
 pub mod rpc_metrics;
+pub mod served;
 pub mod status;
 
 pub use disclosure::{DisclosureApi, change_entry_out, change_out};
@@ -26,11 +27,8 @@ pub use notice::NoticeApi;
 pub use repair::CreditRepairApi;
 pub use report::ReportApi;
 
-/// Generated protobuf and gRPC code of `gongshi.v1`.
-#[allow(missing_docs, clippy::all, clippy::pedantic)]
-pub mod pb {
-    tonic::include_proto!("gongshi.v1");
-}
+/// Generated protobuf and gRPC code of `gongshi.v1` (kept in [`crate::wire`]).
+pub use crate::wire::pb;
 
 /// The encoded file descriptor set, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/gongshi_descriptor.bin"));

@@ -301,3 +301,46 @@ where
     }
     w.into_inner().map_err(|e| AppError::Internal(format!("csv: {e}")))
 }
+
+pub use crate::store::EncodedChange;
+
+/// A page of stored `Disclosure` encodings (issue 18), served as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EncodedPage {
+    /// Each disclosure's `Disclosure` encoding, in id order.
+    pub items: Vec<bytes::Bytes>,
+    /// The id of the last item when the page is full (more may follow).
+    pub next_after: Option<String>,
+}
+
+impl App {
+    /// One disclosure's state and its stored `Disclosure` encoding.
+    pub async fn disclosure_encoded(&self, id: &str) -> AppResult<Option<(DisclosureState, bytes::Bytes)>> {
+        Ok(self.store.get_disclosure_encoded(id).await?)
+    }
+
+    /// The feed with records encoded: changes with sequence > `after`, in
+    /// order, content only while the disclosure is active.
+    pub async fn changes_encoded(&self, after: i64, limit: i64) -> AppResult<Vec<EncodedChange>> {
+        Ok(self.store.list_changes_encoded(after, limit).await?)
+    }
+
+    /// A page of disclosures' stored encodings matching `filter`, after
+    /// `after` (an id; empty for the first page), `limit` at most.
+    pub async fn disclosures_encoded(
+        &self,
+        filter: &crate::store::DisclosureFilter,
+        after: &str,
+        limit: i64,
+    ) -> AppResult<EncodedPage> {
+        let rows = self.store.list_disclosures_encoded(filter, after, limit).await?;
+        let next_after = match rows.last() {
+            Some((id, _)) if rows.len() as i64 == limit => Some(id.clone()),
+            _ => None,
+        };
+        Ok(EncodedPage {
+            items: rows.into_iter().map(|(_, b)| b).collect(),
+            next_after,
+        })
+    }
+}

@@ -87,6 +87,22 @@ pub struct DecisionRow {
     pub update_time: Micros,
 }
 
+/// The `Disclosure` encoding the store keeps beside a disclosure, written in
+/// the same statement as every change of the row.
+pub fn encode_disclosure(d: &DisclosureRow) -> Vec<u8> {
+    crate::wire::disclosure_bytes(crate::wire::DisclosureParts {
+        id: &d.id,
+        decision_id: &d.decision_id,
+        state: d.state,
+        version: d.version,
+        content: &d.content,
+        content_sha256: &d.content_sha256,
+        repair_pending: d.repair_pending,
+        published_at: d.published_at,
+        terminated_at: d.terminated_at,
+    })
+}
+
 /// A stored disclosure (current version).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DisclosureRow {
@@ -132,6 +148,33 @@ pub struct NewChange {
     pub public_reason: Option<String>,
     /// When it takes effect.
     pub effective_time: Micros,
+}
+
+/// A change of the feed with its record already encoded (issue 18): the
+/// disclosure's stored `Disclosure` encoding when the change is of its
+/// current version; content only while the disclosure is active, as in
+/// [`ChangeView`].
+#[derive(Debug, Clone)]
+pub struct EncodedChange {
+    /// Feed sequence.
+    pub sequence: i64,
+    /// The disclosure.
+    pub disclosure_id: String,
+    /// Kind.
+    pub kind: ChangeKind,
+    /// For TERMINATED.
+    pub reason: Option<TerminationReason>,
+    /// Content version the change is of.
+    pub version: i64,
+    /// SHA-256 of that version's content.
+    pub content_sha256: String,
+    /// For WITHDRAWN terminations.
+    pub public_reason: Option<String>,
+    /// When it took effect.
+    pub effective_time: Micros,
+    /// The record as it appears in the change (a `Disclosure` encoding), or
+    /// `None` once the disclosure is terminated and for TERMINATED changes.
+    pub record: Option<bytes::Bytes>,
 }
 
 /// A change as served: content only while the disclosure is active.
@@ -327,6 +370,25 @@ pub trait Store: RepairStore + NoticeStore + CalendarStore + PublicStore + Send 
     async fn get_disclosure(&self, id: &str) -> Result<Option<DisclosureRow>>;
     /// Disclosures after `after_id` in id order.
     async fn list_disclosures(&self, f: &DisclosureFilter, after_id: &str, limit: i64) -> Result<Vec<DisclosureRow>>;
+    /// A disclosure's state and its stored `Disclosure` encoding (src/wire.rs);
+    /// a row without one (cleared by a plain UPDATE, migration 0010) is
+    /// encoded from its columns, as the decoded path does.
+    async fn get_disclosure_encoded(&self, id: &str) -> Result<Option<(DisclosureState, bytes::Bytes)>>;
+    /// The stored `Disclosure` encodings of the disclosures after `after_id`
+    /// in id order, each with its id: only the key and the encoded column
+    /// are read (the whole rows, encoded here, only for a page with a row
+    /// without its encoding).
+    async fn list_disclosures_encoded(
+        &self,
+        f: &DisclosureFilter,
+        after_id: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, bytes::Bytes)>>;
+    /// Changes with sequence > `after`, in order, with their records
+    /// encoded: the stored encoding for a change of the current version
+    /// (the common case, no content read), encoded from the version's
+    /// content for an older one or a disclosure without its encoding.
+    async fn list_changes_encoded(&self, after: i64, limit: i64) -> Result<Vec<EncodedChange>>;
     /// Changes with sequence > `after`, in order.
     async fn list_changes(&self, after: i64, limit: i64) -> Result<Vec<ChangeView>>;
     /// Reads every active record from one consistent snapshot into `out`.

@@ -6,7 +6,10 @@ use super::calendar_sql::{RawCalendarDay, RawCalendarLoad, RawCalendarYear, cale
 use super::notice_sql::{RawBundle, RawPdf, attach_pdfs, sql_notice};
 use super::public_sql::sql_public;
 use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
-use super::sql::{RawChange, RawDecision, RawDisclosure, RawEvent, RawKey, date_str, json, sql_store, to_json};
+use super::sql::{
+    RawChange, RawDecision, RawDisclosure, RawEncodedChange, RawEvent, RawKey, date_str, json, parse_enum, sql_store,
+    to_json,
+};
 use super::{Result, StoreOptions, classify, redact_url};
 
 /// PostgreSQL store: for production and for several instances on one database.

@@ -241,6 +241,47 @@ macro_rules! sql_public {
                 }
             }
         }
+
+        impl $store {
+            /// Stores the `Disclosure` encoding of disclosures written before
+            /// it was kept (migration 0008), in batches of 500 with progress
+            /// in the log; returns how many. A row an act rewrote meanwhile
+            /// already has its encoding and is left alone.
+            async fn backfill_encoded(&self) -> $crate::store::Result<u64> {
+                let mut done = 0;
+                loop {
+                    let rows = sqlx::query_as::<$db, RawDisclosure>(
+                        "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
+                         published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
+                         WHERE encoded IS NULL ORDER BY id LIMIT 500",
+                    )
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                    if rows.is_empty() {
+                        if done > 0 {
+                            tracing::info!(disclosures = done, "encodings stored for existing disclosures");
+                        }
+                        return Ok(done);
+                    }
+                    let mut tx = self.pool.begin().await.map_err(classify)?;
+                    for raw in rows {
+                        let row = raw.into_row()?;
+                        sqlx::query("UPDATE disclosures SET encoded = $2 WHERE id = $1 AND encoded IS NULL")
+                            .bind(&row.id)
+                            .bind($crate::store::encode_disclosure(&row))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(classify)?;
+                        done += 1;
+                    }
+                    tx.commit().await.map_err(classify)?;
+                    if done % 10_000 == 0 {
+                        tracing::info!(disclosures = done, "storing encodings of existing disclosures");
+                    }
+                }
+            }
+        }
     };
 }
 

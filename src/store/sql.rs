@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 
 use super::{ChangeView, DecisionRow, DisclosureRow, EventRow, KeyRow, Result, StoreError};
 use crate::domain::lifecycle::{ChangeKind, DecisionState, DisclosureState, EventKind, Role, TerminationReason};
+use crate::domain::record::PublicRecord;
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
@@ -19,7 +20,7 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Other(format!("encoding JSON: {e}")))
 }
 
-fn parse_enum<T>(what: &str, s: &str, f: fn(&str) -> Option<T>) -> Result<T> {
+pub(crate) fn parse_enum<T>(what: &str, s: &str, f: fn(&str) -> Option<T>) -> Result<T> {
     f(s).ok_or_else(|| corrupt(what, format!("unknown value {s:?}")))
 }
 
@@ -106,6 +107,66 @@ pub(crate) struct RawChange {
     published_at: i64,
     published_at_known: bool,
     content: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawEncodedChange {
+    sequence: i64,
+    disclosure_id: String,
+    decision_id: String,
+    kind: String,
+    reason: Option<String>,
+    version: i64,
+    content_sha256: String,
+    public_reason: Option<String>,
+    effective_time: i64,
+    repair_pending: bool,
+    published_at: i64,
+    published_at_known: bool,
+    encoded: Option<Vec<u8>>,
+    content: Option<String>,
+}
+
+impl RawEncodedChange {
+    pub(crate) fn into_change(self) -> Result<crate::store::EncodedChange> {
+        let record = match (self.encoded, self.content.as_deref()) {
+            (Some(bytes), _) => Some(bytes::Bytes::from(bytes)),
+            // A change of an older version (or of a disclosure without a
+            // stored encoding, migration 0010): its content, as the decoded
+            // path shows it (api::change_entry_out).
+            (None, Some(c)) => {
+                let content: PublicRecord = json("change content", c)?;
+                Some(bytes::Bytes::from(crate::wire::disclosure_bytes(
+                    crate::wire::DisclosureParts {
+                        id: &self.disclosure_id,
+                        decision_id: &self.decision_id,
+                        state: DisclosureState::Active,
+                        version: self.version,
+                        content: &content,
+                        content_sha256: &self.content_sha256,
+                        repair_pending: self.repair_pending,
+                        published_at: self.published_at_known.then_some(self.published_at),
+                        terminated_at: None,
+                    },
+                )))
+            }
+            (None, None) => None,
+        };
+        Ok(crate::store::EncodedChange {
+            kind: parse_enum("change kind", &self.kind, ChangeKind::parse)?,
+            reason: match self.reason.as_deref() {
+                Some(r) => Some(parse_enum("termination reason", r, TerminationReason::parse)?),
+                None => None,
+            },
+            record,
+            sequence: self.sequence,
+            disclosure_id: self.disclosure_id,
+            version: self.version,
+            content_sha256: self.content_sha256,
+            public_reason: self.public_reason,
+            effective_time: self.effective_time,
+        })
+    }
 }
 
 impl RawChange {
@@ -258,7 +319,8 @@ macro_rules! sql_store {
                     .run(&self.pool)
                     .await
                     .map_err(|e| $crate::store::StoreError::Other(format!("migration failed: {e}")))?;
-                self.backfill_search().await.map(|_| ())
+                self.backfill_search().await?;
+                self.backfill_encoded().await.map(|_| ())
             }
 
             async fn ping(&self) -> $crate::store::Result<()> {
@@ -415,6 +477,101 @@ macro_rules! sql_store {
                 .await
                 .map_err(classify)?;
                 rows.into_iter().map(RawDisclosure::into_row).collect()
+            }
+
+            async fn get_disclosure_encoded(
+                &self,
+                id: &str,
+            ) -> $crate::store::Result<Option<($crate::domain::lifecycle::DisclosureState, bytes::Bytes)>> {
+                let raw: Option<(String, Option<Vec<u8>>)> =
+                    sqlx::query_as::<$db, (String, Option<Vec<u8>>)>("SELECT state, encoded FROM disclosures WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *self.conn().await?)
+                        .await
+                        .map_err(classify)?;
+                let Some((state, encoded)) = raw else { return Ok(None) };
+                let Some(encoded) = encoded else {
+                    // No stored encoding (cleared by a plain UPDATE, migration
+                    // 0010; or not yet filled): the row encoded as the decoded
+                    // path does, its state and content from one read.
+                    return Ok(self
+                        .get_disclosure(id)
+                        .await?
+                        .map(|row| (row.state, bytes::Bytes::from($crate::store::encode_disclosure(&row)))));
+                };
+                let state = parse_enum("disclosure state", &state, $crate::domain::lifecycle::DisclosureState::parse)?;
+                Ok(Some((state, bytes::Bytes::from(encoded))))
+            }
+
+            async fn list_disclosures_encoded(
+                &self,
+                f: &$crate::store::DisclosureFilter,
+                after_id: &str,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<(String, bytes::Bytes)>> {
+                let rows = sqlx::query_as::<$db, (String, Option<Vec<u8>>)>(
+                    "SELECT id, encoded FROM disclosures \
+                     WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR authority_code = $3) \
+                       AND ($4 = '' OR state = $4) AND ($5 = '' OR decided_on >= $5) AND ($6 = '' OR decided_on <= $6) \
+                     ORDER BY id LIMIT $7",
+                )
+                .bind(after_id)
+                .bind(&f.party_credit_code)
+                .bind(&f.authority_code)
+                .bind(f.state.map(|s| s.as_str()).unwrap_or(""))
+                .bind(date_str(f.decided_from))
+                .bind(date_str(f.decided_to))
+                .bind(limit)
+                .fetch_all(&mut *self.conn().await?)
+                .await
+                .map_err(classify)?;
+                if rows.iter().any(|(_, encoded)| encoded.is_none()) {
+                    // A row without its encoding (see get_disclosure_encoded):
+                    // the page read again whole, in one statement so that each
+                    // row's filter and content agree, and encoded here.
+                    return Ok(self
+                        .list_disclosures(f, after_id, limit)
+                        .await?
+                        .into_iter()
+                        .map(|row| {
+                            let bytes = bytes::Bytes::from($crate::store::encode_disclosure(&row));
+                            (row.id, bytes)
+                        })
+                        .collect());
+                }
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, encoded)| (id, bytes::Bytes::from(encoded.unwrap_or_default())))
+                    .collect())
+            }
+
+            async fn list_changes_encoded(
+                &self,
+                after: i64,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::store::EncodedChange>> {
+                // As list_changes: content only while the disclosure is
+                // active; the stored encoding for a change of its current
+                // version, the version's content only for an older one (or
+                // when the disclosure has no stored encoding: migration 0010).
+                let rows = sqlx::query_as::<$db, RawEncodedChange>(
+                    "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
+                            c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, d.published_at_known, \
+                            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND c.version = d.version THEN d.encoded END AS encoded, \
+                            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND (c.version <> d.version OR d.encoded IS NULL) \
+                                 THEN v.content END AS content \
+                     FROM disclosure_changes c \
+                     JOIN disclosures d ON d.id = c.disclosure_id \
+                     LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
+                       AND (c.version <> d.version OR d.encoded IS NULL) \
+                     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2",
+                )
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&mut *self.conn().await?)
+                .await
+                .map_err(classify)?;
+                rows.into_iter().map(RawEncodedChange::into_change).collect()
             }
 
             async fn list_changes(&self, after: i64, limit: i64) -> $crate::store::Result<Vec<$crate::store::ChangeView>> {
@@ -757,8 +914,8 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO disclosures (id, decision_id, state, version, content, content_sha256, \
                        party_credit_code, authority_code, decided_on, publicity_ends_on, repair_eligible_on, \
-                       repair_pending, published_at, published_at_known, terminated_at, termination_reason, update_time) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                       repair_pending, published_at, published_at_known, terminated_at, termination_reason, update_time, encoded) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
                 )
                 .bind(&row.id)
                 .bind(&row.decision_id)
@@ -779,6 +936,7 @@ macro_rules! sql_store {
                 .bind(row.terminated_at)
                 .bind(row.termination_reason.map(|r| r.as_str()))
                 .bind(row.update_time)
+                .bind($crate::store::encode_disclosure(row))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(classify)?;
@@ -796,7 +954,7 @@ macro_rules! sql_store {
                     "UPDATE disclosures SET state = $2, version = $3, content = $4, content_sha256 = $5, \
                        party_credit_code = $6, authority_code = $7, decided_on = $8, publicity_ends_on = $9, \
                        repair_eligible_on = $10, repair_pending = $11, terminated_at = $12, \
-                       termination_reason = $13, update_time = $14 \
+                       termination_reason = $13, update_time = $14, encoded = $15 \
                      WHERE id = $1",
                 )
                 .bind(&row.id)
@@ -813,6 +971,7 @@ macro_rules! sql_store {
                 .bind(row.terminated_at)
                 .bind(row.termination_reason.map(|r| r.as_str()))
                 .bind(row.update_time)
+                .bind($crate::store::encode_disclosure(row))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(classify)?;

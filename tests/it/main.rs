@@ -31,6 +31,7 @@ mod repair_support;
 mod report;
 mod rules_in_use;
 mod sensitive_audit;
+mod served;
 mod shutdown;
 mod support;
 mod web;

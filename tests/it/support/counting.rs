@@ -180,6 +180,26 @@ impl Store for CountingStore {
         self.count("list_disclosures");
         self.inner.list_disclosures(f, after_id, limit).await
     }
+    async fn get_disclosure_encoded(
+        &self,
+        id: &str,
+    ) -> Result<Option<(gongshi::domain::lifecycle::DisclosureState, bytes::Bytes)>> {
+        self.count("get_disclosure_encoded");
+        self.inner.get_disclosure_encoded(id).await
+    }
+    async fn list_disclosures_encoded(
+        &self,
+        f: &DisclosureFilter,
+        after_id: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, bytes::Bytes)>> {
+        self.count("list_disclosures_encoded");
+        self.inner.list_disclosures_encoded(f, after_id, limit).await
+    }
+    async fn list_changes_encoded(&self, after: i64, limit: i64) -> Result<Vec<gongshi::store::EncodedChange>> {
+        self.count("list_changes_encoded");
+        self.inner.list_changes_encoded(after, limit).await
+    }
     async fn list_changes(&self, after: i64, limit: i64) -> Result<Vec<ChangeView>> {
         self.count("list_changes");
         self.inner.list_changes(after, limit).await
