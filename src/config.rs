@@ -52,6 +52,9 @@ pub struct Config {
     pub calendar_refresh_seconds: u64,
     /// How often a watch polls for other instances' commits.
     pub watch_poll_millis: u64,
+    /// Answer the DisclosureService reads from the stored encodings (issue 18);
+    /// `false` falls back to reading and encoding every record per call.
+    pub serve_stored_bytes: bool,
     /// A fine at or above this (fen) makes a decision major.
     pub major_fine_threshold_fen: i64,
     /// Penalty kinds that make a decision major (e.g. `ORDER_SUSPENSION`).
@@ -149,6 +152,7 @@ impl Default for Config {
             expiry_interval_seconds: 60,
             calendar_refresh_seconds: 30,
             watch_poll_millis: 250,
+            serve_stored_bytes: true,
             major_fine_threshold_fen: major.fine_threshold_fen,
             major_penalty_kinds: major.kinds.iter().map(|k| k.as_str().to_string()).collect(),
             publish_natural_persons: false,
@@ -239,6 +243,7 @@ impl Config {
         env_parse("GONGSHI_EXPIRY_INTERVAL_SECONDS", &mut cfg.expiry_interval_seconds)?;
         env_parse("GONGSHI_CALENDAR_REFRESH_SECONDS", &mut cfg.calendar_refresh_seconds)?;
         env_parse("GONGSHI_WATCH_POLL_MILLIS", &mut cfg.watch_poll_millis)?;
+        env_parse("GONGSHI_SERVE_STORED_BYTES", &mut cfg.serve_stored_bytes)?;
         env_parse("GONGSHI_MAJOR_FINE_THRESHOLD_FEN", &mut cfg.major_fine_threshold_fen)?;
         env_parse("GONGSHI_PUBLISH_NATURAL_PERSONS", &mut cfg.publish_natural_persons)?;
         env_parse("GONGSHI_REPAIR_ACCEPT_DAYS", &mut cfg.repair_accept_days)?;
@@ -624,6 +629,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
             expiry_interval: Duration::from_secs(self.expiry_interval_seconds),
             calendar_refresh: Duration::from_secs(self.calendar_refresh_seconds),
+            serve_stored_bytes: self.serve_stored_bytes,
             lookups_per_minute: self.lookups_per_minute,
             max_message_bytes: self.max_message_bytes,
             key_rate: KeyRate {

@@ -15,6 +15,7 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::api::admission::{AdmissionLayer, AdmissionOptions};
 use crate::api::pb::credit_repair_service_server::CreditRepairServiceServer;
+use crate::api::pb::disclosure_service_server::DisclosureServiceServer;
 use crate::api::pb::enforcement_service_server::EnforcementServiceServer;
 use crate::api::pb::notice_service_server::NoticeServiceServer;
 use crate::api::pb::report_service_server::ReportServiceServer;
@@ -40,6 +41,11 @@ pub const SERVICES: [&str; 5] = [
 pub struct ServerOptions {
     /// Feed and export tuning.
     pub feed: FeedOptions,
+    /// GetDisclosure, ListDisclosures and the feed from stored encodings
+    /// (`api/served.rs`); `false` serves the decoded path (every record read
+    /// and encoded per call): a fallback for operators, and the "before" of
+    /// the benchmarks.
+    pub serve_stored_bytes: bool,
     /// Hard deadline for in-flight calls once shutdown starts.
     pub shutdown_grace: Duration,
     /// How often the expiry job runs (it also runs once at start).
@@ -108,6 +114,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             feed: FeedOptions::default(),
+            serve_stored_bytes: true,
             shutdown_grace: Duration::from_secs(10),
             expiry_interval: Duration::from_secs(60),
             calendar_refresh: Duration::from_secs(30),
@@ -355,13 +362,18 @@ pub async fn run_with(
             EnforcementServiceServer::new(EnforcementApi::new(app.clone()))
                 .max_decoding_message_size(opts.max_message_bytes),
         )
-        .add_service(
-            // GetDisclosure and ListDisclosures from stored bytes (api/served.rs).
+        // DisclosureService's reads from stored bytes (api/served.rs), or, if an
+        // operator turned that off, the decoded path.
+        .add_optional_service(opts.serve_stored_bytes.then(|| {
             api::served::DisclosureServer::new(
-                DisclosureApi::new(app.clone(), opts.feed.clone(), stop_rx),
+                DisclosureApi::new(app.clone(), opts.feed.clone(), stop_rx.clone()),
                 opts.max_message_bytes,
-            ),
-        )
+            )
+        }))
+        .add_optional_service((!opts.serve_stored_bytes).then(|| {
+            DisclosureServiceServer::new(DisclosureApi::new(app.clone(), opts.feed.clone(), stop_rx.clone()))
+                .max_decoding_message_size(opts.max_message_bytes)
+        }))
         .add_service(
             CreditRepairServiceServer::new(CreditRepairApi::new(app.clone(), opts.lookups_per_minute))
                 .max_decoding_message_size(opts.max_message_bytes),

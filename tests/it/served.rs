@@ -441,3 +441,83 @@ async fn a_plain_update_clears_the_encoding_and_answers_stay_equal() {
         server.stop().await;
     }
 }
+
+/// `serve_stored_bytes = false` (the operators' fallback, and the benchmarks'
+/// "before") really serves the decoded path over the socket: with one
+/// record's stored encoding swapped for another's, the default server
+/// answers the stored bytes (the other record) while the fallback server, on
+/// the same database, answers the record as its columns are. Both agree on
+/// everything else.
+#[tokio::test]
+async fn the_decoded_fallback_reads_the_columns_not_the_stored_bytes() {
+    for db in support::backends().await {
+        let b = db.backend;
+        let today = "2026-06-01";
+        let bytes_server = TestServer::start(&db.url, clock_at(today)).await;
+        gongshi::demo::run(&bytes_server.app, &bytes_server.clock, d(today), 20, 3)
+            .await
+            .expect("demo history");
+        let decoded_server = TestServer::start_tuned(&db.url, clock_at(today), |o| o.serve_stored_bytes = false).await;
+        let discloser = bytes_server.key(Role::Discloser, None).await;
+        let (via_bytes, via_columns) = (
+            list_all(&bytes_server, &discloser).await,
+            list_all(&decoded_server, &discloser).await,
+        );
+        assert!(via_bytes.disclosures.len() >= 2, "{b}");
+        assert_eq!(via_bytes, via_columns, "{b}: the same answer on both paths");
+
+        // Swap: the first record's stored encoding becomes the second's.
+        let (first, second) = (&via_bytes.disclosures[0].name, &via_bytes.disclosures[1].name);
+        let first_id = first.trim_start_matches("disclosures/").to_string();
+        let second_id = second.trim_start_matches("disclosures/").to_string();
+        let swap = "UPDATE disclosures SET encoded = (SELECT encoded FROM disclosures WHERE id = $2) WHERE id = $1";
+        if db.url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.expect("sqlite");
+            sqlx::query(swap)
+                .bind(&first_id)
+                .bind(&second_id)
+                .execute(&pool)
+                .await
+                .expect("swap");
+            pool.close().await;
+        } else {
+            let pool = sqlx::PgPool::connect(&db.url).await.expect("pg");
+            sqlx::query(swap)
+                .bind(&first_id)
+                .bind(&second_id)
+                .execute(&pool)
+                .await
+                .expect("swap");
+            pool.close().await;
+        }
+        assert_eq!(
+            &get_one(&bytes_server, &discloser, first).await.name,
+            second,
+            "{b}: the default server answers the stored bytes"
+        );
+        assert_eq!(
+            get_one(&decoded_server, &discloser, first).await,
+            via_columns.disclosures[0],
+            "{b}: the fallback answers the record's columns"
+        );
+        decoded_server.stop().await;
+        bytes_server.stop().await;
+    }
+}
+
+/// The first page (up to 1,000) of active disclosures, over the socket.
+async fn list_all(server: &TestServer, key: &str) -> pb::ListDisclosuresResponse {
+    let r = pb::ListDisclosuresRequest {
+        page_size: 1000,
+        ..Default::default()
+    };
+    let mut client = server.disclosures().await;
+    client.list_disclosures(req(r, key)).await.expect("list").into_inner()
+}
+
+/// One disclosure by name, over the socket.
+async fn get_one(server: &TestServer, key: &str, name: &str) -> pb::Disclosure {
+    let r = pb::GetDisclosureRequest { name: name.to_string() };
+    let mut client = server.disclosures().await;
+    client.get_disclosure(req(r, key)).await.expect("get").into_inner()
+}
