@@ -251,6 +251,22 @@ impl RawKey {
     }
 }
 
+/// A page of disclosures in id order with the given columns: the one filter
+/// (`DisclosureFilter`, binds $1 after-id .. $7 limit) of the decoded and the
+/// encoded list, so both select the same rows.
+macro_rules! disclosure_page_sql {
+    ($columns:literal) => {
+        concat!(
+            "SELECT ",
+            $columns,
+            " FROM disclosures \
+             WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR authority_code = $3) \
+               AND ($4 = '' OR state = $4) AND ($5 = '' OR decided_on >= $5) AND ($6 = '' OR decided_on <= $6) \
+             ORDER BY id LIMIT $7"
+        )
+    };
+}
+
 /// Implements [`super::Store`] and [`super::Tx`] for one backend.
 ///
 /// - `begin`: the statement that opens a write transaction (`BEGIN IMMEDIATE`
@@ -459,12 +475,10 @@ macro_rules! sql_store {
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::DisclosureRow>> {
                 let rows = sqlx::query_as::<$db, RawDisclosure>(
-                    "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
-                     published_at, published_at_known, terminated_at, termination_reason, update_time \
-                     FROM disclosures \
-                     WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR authority_code = $3) \
-                       AND ($4 = '' OR state = $4) AND ($5 = '' OR decided_on >= $5) AND ($6 = '' OR decided_on <= $6) \
-                     ORDER BY id LIMIT $7",
+                    $crate::store::sql::disclosure_page_sql!(
+                        "id, decision_id, state, version, content, content_sha256, repair_pending, \
+                         published_at, published_at_known, terminated_at, termination_reason, update_time"
+                    ),
                 )
                 .bind(after_id)
                 .bind(&f.party_credit_code)
@@ -510,10 +524,7 @@ macro_rules! sql_store {
                 limit: i64,
             ) -> $crate::store::Result<Vec<(String, bytes::Bytes)>> {
                 let rows = sqlx::query_as::<$db, (String, Option<Vec<u8>>)>(
-                    "SELECT id, encoded FROM disclosures \
-                     WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR authority_code = $3) \
-                       AND ($4 = '' OR state = $4) AND ($5 = '' OR decided_on >= $5) AND ($6 = '' OR decided_on <= $6) \
-                     ORDER BY id LIMIT $7",
+                    $crate::store::sql::disclosure_page_sql!("id, encoded"),
                 )
                 .bind(after_id)
                 .bind(&f.party_credit_code)
@@ -1045,4 +1056,4 @@ macro_rules! sql_store {
     };
 }
 
-pub(crate) use sql_store;
+pub(crate) use {disclosure_page_sql, sql_store};
