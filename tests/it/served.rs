@@ -25,6 +25,19 @@ fn reference(server: &TestServer) -> DisclosureApi {
     DisclosureApi::new(server.app.clone(), FeedOptions::default(), rx)
 }
 
+/// The day the tests' demo histories end.
+const TODAY: &str = "2026-06-01";
+
+/// A server on `url` holding the demo history of `enterprises` enterprises
+/// (`seed`), as of [`TODAY`].
+async fn demo_server(url: &str, enterprises: usize, seed: u64) -> (TestServer, gongshi::demo::DemoSummary) {
+    let server = TestServer::start(url, clock_at(TODAY)).await;
+    let summary = gongshi::demo::run(&server.app, &server.clock, d(TODAY), enterprises, seed)
+        .await
+        .expect("demo history");
+    (server, summary)
+}
+
 /// Walks every page of `r` on both paths, asserting each page equal;
 /// returns the records.
 async fn compare_list(
@@ -250,11 +263,7 @@ async fn compare_feed(server: &TestServer, refp: &DisclosureApi, b: &str, key: &
 async fn bytes_path_equals_decoded_path_over_the_demo_history() {
     for db in support::backends().await {
         let b = db.backend;
-        let today = "2026-06-01";
-        let server = TestServer::start(&db.url, clock_at(today)).await;
-        let s = gongshi::demo::run(&server.app, &server.clock, d(today), 60, 7)
-            .await
-            .expect("demo history");
+        let (server, s) = demo_server(&db.url, 60, 7).await;
         assert!(s.corrected > 0 && s.withdrawn > 0 && s.under_repair > 0, "{b}: {s:?}");
         let auditor = server.key(Role::Auditor, None).await;
         let discloser = server.key(Role::Discloser, None).await;
@@ -294,22 +303,20 @@ async fn bytes_path_equals_decoded_path_over_the_demo_history() {
 
 /// Clears every stored encoding, as if the rows predated migration 0008.
 async fn forget_encodings(url: &str) {
-    run_sql(url, "UPDATE disclosures SET encoded = NULL", "").await;
+    run_sql(url, "UPDATE disclosures SET encoded = NULL", &[]).await;
 }
 
 /// Runs one statement outside the server, as an operator or a migration
-/// would, with `id` bound as its parameter when it has one.
-async fn run_sql(url: &str, sql: &'static str, id: &str) {
+/// would, binding `binds` as its parameters `$1`, `$2`, ….
+async fn run_sql(url: &str, sql: &'static str, binds: &[&str]) {
     if url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
-        let q = sqlx::query(sql);
-        let q = if sql.contains('$') { q.bind(id.to_string()) } else { q };
+        let q = binds.iter().fold(sqlx::query(sql), |q, v| q.bind(v.to_string()));
         q.execute(&pool).await.expect("run SQL");
         pool.close().await;
     } else {
         let pool = sqlx::PgPool::connect(url).await.expect("pg");
-        let q = sqlx::query(sql);
-        let q = if sql.contains('$') { q.bind(id.to_string()) } else { q };
+        let q = binds.iter().fold(sqlx::query(sql), |q, v| q.bind(v.to_string()));
         q.execute(&pool).await.expect("run SQL");
         pool.close().await;
     }
@@ -343,11 +350,7 @@ const SET_PENDING: &str = "UPDATE disclosures SET repair_pending = TRUE, update_
 async fn a_plain_update_clears_the_encoding_and_answers_stay_equal() {
     for db in support::backends().await {
         let b = db.backend;
-        let today = "2026-06-01";
-        let server = TestServer::start(&db.url, clock_at(today)).await;
-        gongshi::demo::run(&server.app, &server.clock, d(today), 60, 11)
-            .await
-            .expect("demo history");
+        let (server, _) = demo_server(&db.url, 60, 11).await;
         let auditor = server.key(Role::Auditor, None).await;
         let discloser = server.key(Role::Discloser, None).await;
         assert_eq!(
@@ -379,18 +382,18 @@ async fn a_plain_update_clears_the_encoding_and_answers_stay_equal() {
             .into_inner();
         assert!(!before.repair_pending, "{b}");
 
-        run_sql(&db.url, SET_PENDING, pending).await;
+        run_sql(&db.url, SET_PENDING, &[pending]).await;
         run_sql(
             &db.url,
             "UPDATE disclosures SET state = 'WITHDRAWN', termination_reason = 'WITHDRAWN', \
              terminated_at = update_time WHERE id = $1",
-            ended,
+            &[ended],
         )
         .await;
         run_sql(
             &db.url,
             "UPDATE disclosures SET update_time = update_time + 1, search_name = search_name WHERE id = $1",
-            touched,
+            &[touched],
         )
         .await;
         let mut cleared = vec![pending.clone(), ended.clone()];
@@ -442,6 +445,9 @@ async fn a_plain_update_clears_the_encoding_and_answers_stay_equal() {
     }
 }
 
+/// Gives disclosure `$1` the stored encoding of disclosure `$2`.
+const SWAP: &str = "UPDATE disclosures SET encoded = (SELECT encoded FROM disclosures WHERE id = $2) WHERE id = $1";
+
 /// `serve_stored_bytes = false` (the operators' fallback, and the benchmarks'
 /// "before") really serves the decoded path over the socket: with one
 /// record's stored encoding swapped for another's, the default server
@@ -452,12 +458,8 @@ async fn a_plain_update_clears_the_encoding_and_answers_stay_equal() {
 async fn the_decoded_fallback_reads_the_columns_not_the_stored_bytes() {
     for db in support::backends().await {
         let b = db.backend;
-        let today = "2026-06-01";
-        let bytes_server = TestServer::start(&db.url, clock_at(today)).await;
-        gongshi::demo::run(&bytes_server.app, &bytes_server.clock, d(today), 20, 3)
-            .await
-            .expect("demo history");
-        let decoded_server = TestServer::start_tuned(&db.url, clock_at(today), |o| o.serve_stored_bytes = false).await;
+        let (bytes_server, _) = demo_server(&db.url, 20, 3).await;
+        let decoded_server = TestServer::start_tuned(&db.url, clock_at(TODAY), |o| o.serve_stored_bytes = false).await;
         let discloser = bytes_server.key(Role::Discloser, None).await;
         let (via_bytes, via_columns) = (
             list_all(&bytes_server, &discloser).await,
@@ -470,26 +472,7 @@ async fn the_decoded_fallback_reads_the_columns_not_the_stored_bytes() {
         let (first, second) = (&via_bytes.disclosures[0].name, &via_bytes.disclosures[1].name);
         let first_id = first.trim_start_matches("disclosures/").to_string();
         let second_id = second.trim_start_matches("disclosures/").to_string();
-        let swap = "UPDATE disclosures SET encoded = (SELECT encoded FROM disclosures WHERE id = $2) WHERE id = $1";
-        if db.url.starts_with("sqlite:") {
-            let pool = sqlx::SqlitePool::connect(&db.url).await.expect("sqlite");
-            sqlx::query(swap)
-                .bind(&first_id)
-                .bind(&second_id)
-                .execute(&pool)
-                .await
-                .expect("swap");
-            pool.close().await;
-        } else {
-            let pool = sqlx::PgPool::connect(&db.url).await.expect("pg");
-            sqlx::query(swap)
-                .bind(&first_id)
-                .bind(&second_id)
-                .execute(&pool)
-                .await
-                .expect("swap");
-            pool.close().await;
-        }
+        run_sql(&db.url, SWAP, &[&first_id, &second_id]).await;
         assert_eq!(
             &get_one(&bytes_server, &discloser, first).await.name,
             second,
