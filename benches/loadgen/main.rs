@@ -15,8 +15,10 @@
 #[rustfmt::skip]
 #[path = "../../tests/it/support/pg.rs"]
 mod pg;
+mod bytes_floor;
 mod cpu;
 mod floor;
+mod h2load;
 mod metrics_cost;
 mod reference;
 mod scenarios;
@@ -77,9 +79,15 @@ struct Args {
     /// Internal, with --serve: leave the per-call metrics layer out (`metrics = false`).
     #[arg(long, hide = true)]
     no_metrics: bool,
+    /// Internal, with --serve: the decoded DisclosureService (`serve_stored_bytes = false`).
+    #[arg(long, hide = true)]
+    decoded: bool,
     /// Internal: serve the floor server (floor.rs) with answers read from DATABASE_URL.
     #[arg(long, hide = true)]
     serve_floor: Option<String>,
+    /// Internal: serve the bytes floor (bytes_floor.rs) with answers read from DATABASE_URL.
+    #[arg(long, hide = true)]
+    serve_bytes_floor: Option<String>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -92,7 +100,11 @@ fn main() {
         .build()
         .expect("tokio runtime");
     if let Some(url) = args.serve.clone() {
-        rt.block_on(serve_child(url, !args.no_metrics));
+        rt.block_on(serve_child(url, !args.no_metrics, !args.decoded));
+        return;
+    }
+    if let Some(url) = args.serve_bytes_floor.clone() {
+        rt.block_on(bytes_floor::serve(url));
         return;
     }
     if let Some(url) = args.serve_floor.clone() {
@@ -104,14 +116,21 @@ fn main() {
         args.submit_records = 1_000;
         args.seconds = 1.0;
     }
+    // Progress of the long steps (the encoding fill logs every 10,000 rows).
+    let filter = std::env::var("LOADGEN_LOG").unwrap_or_else(|_| "warn,gongshi::store=info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
     let code = rt.block_on(run(args));
     std::process::exit(code);
 }
 
 /// The child: serves `url` until its stdin closes (the parent exited or is done),
 /// with its admin listener on a port of its own as in production, and the
-/// per-call metrics layer unless `rpc_metrics` is false.
-async fn serve_child(url: String, rpc_metrics: bool) {
+/// per-call metrics layer unless `rpc_metrics` is false, and the
+/// DisclosureService from stored bytes unless `stored_bytes` is false.
+async fn serve_child(url: String, rpc_metrics: bool, stored_bytes: bool) {
     let filter = std::env::var("LOADGEN_SERVER_LOG").unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
@@ -142,6 +161,7 @@ async fn serve_child(url: String, rpc_metrics: bool) {
         shutdown_grace: Duration::from_secs(2),
         key_rate: gongshi::app::guard::KeyRate::OFF,
         rpc_metrics,
+        serve_stored_bytes: stored_bytes,
         web: gongshi::web::WebOptions {
             requests_per_second: 0,
             ..Default::default()
@@ -164,7 +184,8 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts this binary with `args` (`--serve URL` or `--serve-floor URL`).
+    /// Starts this binary with `args` (`--serve URL [--decoded]`,
+    /// `--serve-floor URL` or `--serve-bytes-floor URL`).
     fn start(args: &[&str]) -> Result<ServerProcess, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let mut child = Command::new(exe)
@@ -361,17 +382,34 @@ async fn run_backend(args: &Args, backend: &str, url: &str) -> Result<Vec<Outcom
     .await?;
     let seed_secs = started.elapsed().as_secs_f64();
     eprintln!("   seeded in {seed_secs:.1} s");
+    // The seeder writes rows as an older gongshi did, without their stored
+    // encoding; `migrate` fills it as it would on an upgrade (progress in the
+    // log), so the server reads what a production one reads.
+    let started = Instant::now();
+    eprintln!("   storing the records' encodings (gongshi migrate)");
+    app.store.migrate().await.map_err(|e| format!("migrate: {e}"))?;
+    let missing = seed::count_unencoded(url).await?;
+    if missing > 0 {
+        return Err(format!("{missing} records still without their stored encoding"));
+    }
+    eprintln!("   encodings stored in {:.1} s", started.elapsed().as_secs_f64());
     let key = app
         .create_key(Role::Discloser, "loadgen", None, None)
         .await
         .map_err(|e| format!("key: {e}"))?;
     let server = ServerProcess::start(&["--serve", url])?;
     let floor = ServerProcess::start(&["--serve-floor", url])?;
+    let decoded = ServerProcess::start(&["--serve", url, "--decoded"])?;
+    let bytes_floor = ServerProcess::start(&["--serve-bytes-floor", url])?;
     let mut channels = Vec::new();
     let mut floor_channels = Vec::new();
+    let mut decoded_channels = Vec::new();
+    let mut bytes_channels = Vec::new();
     for _ in 0..4 {
         channels.push(server.channel().await?);
         floor_channels.push(floor.channel().await?);
+        decoded_channels.push(decoded.channel().await?);
+        bytes_channels.push(bytes_floor.channel().await?);
     }
     let wanted = |name: &str| args.scenarios.is_empty() || args.scenarios.iter().any(|s| s == name);
     // For `metrics` (the layer's cost): two fresh servers, alike but for the
@@ -407,6 +445,8 @@ async fn run_backend(args: &Args, backend: &str, url: &str) -> Result<Vec<Outcom
         server,
         floor,
         floor_channels,
+        decoded: (decoded, decoded_channels),
+        bytes_floor: (bytes_floor, bytes_channels),
         metrics_pair,
     };
     let mut outcomes = Vec::new();

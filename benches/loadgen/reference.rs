@@ -1,5 +1,6 @@
 //! Plain-SQL references for the read scenarios: the store's own `get`,
-//! `list` and feed queries run by this process straight on the database, each
+//! `list` and feed queries (those of the answers served from stored bytes,
+//! issue 18) run by this process straight on the database, each
 //! row decoded into its columns (no JSON parse, no protobuf, no gRPC), on
 //! connections of their own without a pool's per-use checks (sqlx's pool pings
 //! a connection before handing it out and again when it comes back): the
@@ -142,44 +143,23 @@ macro_rules! on_conn {
     }};
 }
 
-/// The columns `RawDisclosure` (src/store/sql.rs) reads, in its order.
-type DisclosureColumns = (
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    bool,
-    i64,
-    Option<i64>,
-    Option<String>,
-    i64,
-);
+/// The store's `get_disclosure_encoded` query: the state and the stored encoding.
+const GET_SQL: &str = "SELECT state, encoded FROM disclosures WHERE id = $1";
 
-/// The columns of `RawDisclosure`, as the store selects them.
-macro_rules! select_disclosures {
-    () => {
-        "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
-         published_at, terminated_at, termination_reason, update_time FROM disclosures"
-    };
-}
-
-/// The store's `get_disclosure` query.
-const GET_SQL: &str = concat!(select_disclosures!(), " WHERE id = $1");
-
-/// The store's `list_disclosures` query (bound as an unfiltered list of active records).
-const LIST_SQL: &str = concat!(
-    select_disclosures!(),
-    " WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR authority_code = $3) \
+/// The store's `list_disclosures_encoded` query (`disclosure_page_sql!("id, encoded")`,
+/// bound as an unfiltered list of active records).
+const LIST_SQL: &str = "SELECT id, encoded FROM disclosures \
+     WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR authority_code = $3) \
      AND ($4 = '' OR state = $4) AND ($5 = '' OR decided_on >= $5) AND ($6 = '' OR decided_on <= $6) \
-     ORDER BY id LIMIT $7"
-);
+     ORDER BY id LIMIT $7";
+
+/// What the get and list queries read.
+type EncodedColumns = (String, Option<Vec<u8>>);
 
 /// The store's `get_disclosure` read of `id`.
 pub async fn read_one(conns: &Conns, id: &str) -> Result<Option<impl Send + 'static>, sqlx::Error> {
     on_conn!(conns, |conn| {
-        sqlx::query_as::<_, DisclosureColumns>(GET_SQL)
+        sqlx::query_as::<_, EncodedColumns>(GET_SQL)
             .bind(id)
             .fetch_optional(conn)
             .await
@@ -222,7 +202,7 @@ pub async fn list(s: &Setup) -> Result<Outcome, String> {
             let mut after = String::new();
             while Instant::now() < deadline {
                 let t0 = Instant::now();
-                let rows: Result<Vec<DisclosureColumns>, sqlx::Error> = on_conn!(conns, |conn| {
+                let rows: Result<Vec<EncodedColumns>, sqlx::Error> = on_conn!(conns, |conn| {
                     sqlx::query_as(LIST_SQL)
                         .bind(&after)
                         .bind("")
@@ -256,7 +236,7 @@ pub async fn list(s: &Setup) -> Result<Outcome, String> {
     .await)
 }
 
-/// The columns `RawChange` (src/store/sql.rs) reads, in its order.
+/// The columns `RawEncodedChange` (src/store/sql.rs) reads, in its order.
 type ChangeColumns = (
     i64,
     String,
@@ -269,17 +249,13 @@ type ChangeColumns = (
     i64,
     bool,
     i64,
+    bool,
+    Option<Vec<u8>>,
     Option<String>,
 );
 
-/// The store's `list_changes` query.
-const CHANGES_SQL: &str = "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
-     c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, \
-     CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' THEN v.content END AS content \
-     FROM disclosure_changes c \
-     JOIN disclosures d ON d.id = c.disclosure_id \
-     LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
-     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2";
+/// The store's `list_changes_encoded` query, paged.
+const CHANGES_SQL: &str = concat!(crate::scenarios::feed_sql!(), " LIMIT $2");
 
 /// `changes-sql`: the feed read as the server must read it — the store's query
 /// in pages of 1000 (a unary call cannot keep a cursor open), one consumer,

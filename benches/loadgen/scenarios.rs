@@ -21,7 +21,7 @@ use crate::cpu;
 /// Scenario names, in running order (`get` and `list` are followed by their
 /// plain-SQL references `get-sql` and `list-sql`; `json-list`, `page` and
 /// `search` are the public HTTP listener's, `web.rs`).
-pub const ALL: [&str; 11] = [
+pub const ALL: [&str; 12] = [
     "health",
     "get",
     "metrics",
@@ -31,6 +31,7 @@ pub const ALL: [&str; 11] = [
     "search",
     "deep",
     "changes",
+    "h2load",
     "export",
     "submit",
 ];
@@ -53,6 +54,11 @@ pub struct Setup {
     /// The floor server (floor.rs) and its connections.
     pub floor: ServerProcess,
     pub floor_channels: Vec<Channel>,
+    /// The same server with `serve_stored_bytes = false`: the decoded path,
+    /// the "before" of issue 18 in the same run (`get-decoded`, …).
+    pub decoded: (ServerProcess, Vec<Channel>),
+    /// The bytes floor (bytes_floor.rs) and its connections.
+    pub bytes_floor: (ServerProcess, Vec<Channel>),
     /// Two more servers, with and without the per-call metrics layer (only
     /// when `metrics` runs).
     pub metrics_pair: Option<MetricsPair>,
@@ -90,6 +96,9 @@ pub struct Outcome {
     pub p99_ms: f64,
     /// requests/s ÷ health requests/s, same run.
     pub vs_health: Option<f64>,
+    /// requests/s (rows/s for the feed) ÷ the bytes floor's for the same
+    /// answer (`*-bytes`, `h2-*-bytes`), same run.
+    pub vs_bytes: Option<f64>,
     pub target: Option<Target>,
     pub extra: serde_json::Value,
     /// CPU used while it ran.
@@ -304,6 +313,7 @@ pub async fn run(s: &Setup, name: &str) -> Result<Vec<Outcome>, String> {
         "list" => list(s).await,
         "deep" => deep(s).await,
         "changes" => changes(s).await,
+        "h2load" => crate::h2load::run(s).await,
         "export" => export(s).await.map(|o| vec![o]),
         "submit" => crate::submit::run(s).await,
         "json-list" => crate::web::json_list(s).await.map(|o| vec![o]),
@@ -403,12 +413,17 @@ async fn get(s: &Setup) -> Result<Vec<Outcome>, String> {
     };
     let name = "disclosures/";
     let grpc = timed(s, "get", s.concurrency, worker(name)).await;
+    let ((ds, dc), (bs, bc)) = (&s.decoded, &s.bytes_floor);
+    let decoded = timed_on(s, dc, ds, "get-decoded", s.concurrency, worker(name)).await;
+    let bytes = timed_on(s, bc, bs, "get-bytes", s.concurrency, worker(name)).await;
     let (fc, fs) = (&s.floor_channels, &s.floor);
     let floor = timed_on(s, fc, fs, "get-floor", s.concurrency, worker(name)).await;
     let read = crate::floor::READ_PREFIX;
     let floor_read = timed_on(s, fc, fs, "get-floor-read", s.concurrency, worker(read)).await;
     Ok(vec![
         grpc,
+        decoded,
+        bytes,
         floor,
         floor_read,
         crate::reference::get(s, ids.clone()).await?,
@@ -449,8 +464,11 @@ async fn list(s: &Setup) -> Result<Vec<Outcome>, String> {
         }
     };
     let grpc = timed(s, "list", s.concurrency, worker).await;
+    let ((ds, dc), (bs, bc)) = (&s.decoded, &s.bytes_floor);
+    let decoded = timed_on(s, dc, ds, "list-decoded", s.concurrency, worker).await;
+    let bytes = timed_on(s, bc, bs, "list-bytes", s.concurrency, worker).await;
     let floor = timed_on(s, &s.floor_channels, &s.floor, "list-floor", s.concurrency, worker).await;
-    Ok(vec![grpc, floor, crate::reference::list(s).await?])
+    Ok(vec![grpc, decoded, bytes, floor, crate::reference::list(s).await?])
 }
 
 /// The scope string `ListDisclosures` binds its tokens to for an unfiltered
@@ -517,14 +535,27 @@ async fn deep(s: &Setup) -> Result<Vec<Outcome>, String> {
     Ok(out)
 }
 
-/// The store's feed query (src/store/sql.rs `list_changes`), whole.
-const FEED_SQL: &str = "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
-     c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, \
-     CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' THEN v.content END AS content \
-     FROM disclosure_changes c \
-     JOIN disclosures d ON d.id = c.disclosure_id \
-     LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
-     WHERE c.sequence > 0 ORDER BY c.sequence";
+/// The store's feed query (src/store/sql.rs `list_changes_encoded`) from
+/// `$1`, unlimited: the stored encoding of a change of the current version,
+/// the version's JSON content only for an older one.
+macro_rules! feed_sql {
+    () => {
+        "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
+                c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, d.published_at_known, \
+                CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND c.version = d.version THEN d.encoded END AS encoded, \
+                CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND (c.version <> d.version OR d.encoded IS NULL) \
+                     THEN v.content END AS content \
+         FROM disclosure_changes c \
+         JOIN disclosures d ON d.id = c.disclosure_id \
+         LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
+           AND (c.version <> d.version OR d.encoded IS NULL) \
+         WHERE c.sequence > $1 ORDER BY c.sequence"
+    };
+}
+pub(crate) use feed_sql;
+
+/// The whole feed, for the streamed references.
+const FEED_SQL: &str = feed_sql!();
 
 async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
     // One consumer, pages of 1000, from 0 to the end.
@@ -537,12 +568,13 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
     let (name, rows) = if s.url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(&s.url).await.map_err(e)?;
         let mut rows = 0u64;
-        let mut stream = sqlx::query(FEED_SQL).fetch(&pool);
+        let mut stream = sqlx::query(FEED_SQL).bind(0i64).fetch(&pool);
         while let Some(row) = stream.next().await {
             let row = row.map_err(e)?;
-            // Decode what the server decodes most of: the content.
+            // Read what the server reads most of: the record.
+            let encoded: Option<Vec<u8>> = sqlx::Row::try_get(&row, "encoded").map_err(e)?;
             let content: Option<String> = sqlx::Row::try_get(&row, "content").map_err(e)?;
-            std::hint::black_box(content);
+            std::hint::black_box((encoded, content));
             rows += 1;
         }
         drop(stream);
@@ -554,7 +586,7 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
         let mut rows = 0u64;
         {
             let mut stream = conn
-                .copy_out_raw(&format!("COPY ({FEED_SQL}) TO STDOUT"))
+                .copy_out_raw(&format!("COPY ({}) TO STDOUT", FEED_SQL.replace("$1", "0")))
                 .await
                 .map_err(e)?;
             while let Some(bytes) = stream.next().await {
@@ -582,8 +614,11 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
     }
     let paged = crate::reference::changes(s).await?;
     let pages = feed.rows.div_ceil(1000);
+    let ((ds, dc), (bs, bc)) = (&s.decoded, &s.bytes_floor);
+    let decoded = walk_feed(s, dc, ds, "changes-decoded", None).await;
+    let bytes = walk_feed(s, bc, bs, "changes-bytes", Some(pages)).await;
     let floor = walk_feed(s, &s.floor_channels, &s.floor, "changes-floor", Some(pages)).await;
-    Ok(vec![feed, reference, paged, floor])
+    Ok(vec![feed, decoded, reference, paged, bytes, floor])
 }
 
 /// One consumer reading the feed in pages of 1000 from sequence 0: to the
@@ -720,9 +755,12 @@ pub fn add_ratios(outcomes: &mut [Outcome]) {
     let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
     let clean = |name: &str| find(outcomes, name).filter(|o| o.errors == 0 && o.requests > 0);
     // The ratio to health at best, and the CPU figures behind it.
+    // The floor of an answer assembled from stored bytes is the bytes floor
+    // (`*-bytes`); without it, the floor that encodes (`*-floor`).
+    let floor_of = |scenario: &str| clean(&format!("{scenario}-bytes")).or_else(|| clean(&format!("{scenario}-floor")));
     let limit = |scenario: &str| -> Option<(f64, f64, f64)> {
         let h = health?;
-        let cf = clean(&format!("{scenario}-floor"))?.cpu_us_per_req()?;
+        let cf = floor_of(scenario)?.cpu_us_per_req()?;
         let cs = clean(&format!("{scenario}-sql"))?.cpu_us_per_req()?;
         (cf + cs > 0.0).then(|| (cores * 1e6 / (cf + cs) / h, cf, cs))
     };
@@ -732,13 +770,54 @@ pub fn add_ratios(outcomes: &mut [Outcome]) {
     let changes_limit = (|| -> Option<(f64, f64, f64)> {
         let r = reference_rows.filter(|r| *r > 0.0)?;
         let read_us = 1e6 / clean("changes-sql").filter(|o| o.rows > 0)?.rows_per_s();
-        let floor_us = 1e6 / clean("changes-floor").filter(|o| o.rows > 0)?.rows_per_s();
+        let floor_us = 1e6 / floor_of("changes").filter(|o| o.rows > 0)?.rows_per_s();
         Some((1e6 / (read_us + floor_us) / r, read_us, floor_us))
     })();
-    for o in outcomes.iter_mut() {
+    // Each line's bytes floor (`X-decoded` and `X` ÷ `X-bytes`), in rows/s for the feed.
+    let bytes_rate = |name: &str| -> Option<f64> {
+        let base = name.strip_suffix("-decoded").unwrap_or(name);
+        if base.ends_with("-bytes") || base.ends_with("-floor") || base.ends_with("-read") {
+            return None;
+        }
+        let b = clean(&format!("{base}-bytes"))?;
+        Some(if base.starts_with("changes") {
+            b.rows_per_s()
+        } else {
+            b.req_per_s()
+        })
+        .filter(|r| *r > 0.0)
+    };
+    let bytes_rates: Vec<Option<f64>> = outcomes.iter().map(|o| bytes_rate(&o.name)).collect();
+    // Under h2load: a call costs at least the h2load bytes floor's CPU for
+    // the same answer plus the bare read's, so at best
+    // `cores ÷ (floor + read)` req/s; as a share of h2-health (get) or of
+    // the bytes floor's req/s (list).
+    let h2_limit = |scenario: &str| -> Option<(f64, f64, f64)> {
+        let floor = clean(&format!("h2-{scenario}-bytes"))?;
+        let cf = floor.cpu_us_per_req()?;
+        let cs = clean(&format!("{scenario}-sql"))?.cpu_us_per_req()?;
+        let per_s = cores * 1e6 / (cf + cs);
+        let base = if scenario == "get" {
+            clean("h2-health")?.req_per_s()
+        } else {
+            floor.req_per_s()
+        };
+        (base > 0.0).then(|| (per_s / base, cf, cs))
+    };
+    let (h2_get_limit, h2_list_limit) = (h2_limit("get"), h2_limit("list"));
+    for (o, bytes) in outcomes.iter_mut().zip(bytes_rates) {
+        if let Some(b) = bytes {
+            let mine = if o.name.starts_with("changes") {
+                o.rows_per_s()
+            } else {
+                o.req_per_s()
+            };
+            o.vs_bytes = Some(mine / b);
+        }
         if let Some(h) = health
             && o.name != "health"
             && !o.name.starts_with("changes")
+            && !o.name.starts_with("h2-")
             && !o.name.ends_with("-sql")
             && o.name != "export"
         {
@@ -750,10 +829,10 @@ pub fn add_ratios(outcomes: &mut [Outcome]) {
             met: if at_least { value >= limit } else { value <= limit },
             limit: None,
         };
-        let with_limit = |mut t: Target, l: Option<(f64, f64, f64)>, scenario: &str| {
+        let with_limit = |mut t: Target, l: Option<(f64, f64, f64)>, floor: &str, sql: &str| {
             if let Some((best, cf, cs)) = l {
                 t.what = format!(
-                    "{}; at most {best:.2} here (CPU/call: {scenario}-floor {cf:.0} µs + {scenario}-sql {cs:.0} µs)",
+                    "{}; at most {best:.2} here (CPU/call: {floor} {cf:.0} µs + {sql} {cs:.0} µs)",
                     t.what
                 );
                 t.limit = Some(best);
@@ -762,7 +841,7 @@ pub fn add_ratios(outcomes: &mut [Outcome]) {
         };
         o.target = match o.name.as_str() {
             "get" => o.vs_health.map(|v| {
-                let mut t = with_limit(ratio_target("req/s vs health", v, 0.5, true), get_limit, "get");
+                let mut t = with_limit(ratio_target("req/s vs health", v, 0.5, true), get_limit, "get floor", "get-sql");
                 if let Some(fr) = floor_read {
                     t.what = format!("{}; get-floor-read reaches {fr:.2}", t.what);
                     t.limit = Some(t.limit.map_or(fr, |l| l.min(fr)));
@@ -771,7 +850,7 @@ pub fn add_ratios(outcomes: &mut [Outcome]) {
             }),
             "list" => o
                 .vs_health
-                .map(|v| with_limit(ratio_target("req/s vs health", v, 0.2, true), list_limit, "list")),
+                .map(|v| with_limit(ratio_target("req/s vs health", v, 0.2, true), list_limit, "list floor", "list-sql")),
             n if n.starts_with("deep-") && n != "deep-first" => first_p50
                 .filter(|p| *p > 0.0)
                 .map(|p| ratio_target("p50 vs first page", o.p50_ms / p, 1.3, false)),
@@ -779,12 +858,20 @@ pub fn add_ratios(outcomes: &mut [Outcome]) {
                 let mut t = ratio_target("rows/s vs SQL", o.rows_per_s() / r, 0.5, true);
                 if let Some((best, read_us, floor_us)) = changes_limit {
                     t.what = format!(
-                        "{}; at most {best:.2} here (per row: changes-sql {read_us:.1} µs + changes-floor {floor_us:.1} µs)",
+                        "{}; at most {best:.2} here (per row: changes-sql {read_us:.1} µs + changes floor {floor_us:.1} µs)",
                         t.what
                     );
                     t.limit = Some(best);
                 }
                 t
+            }),
+            // Issue 18's goals under h2load: get ≥ 40 % of health, a page
+            // ≥ 20 % of the bytes floor (h2load.rs sets vs_health).
+            "h2-get" => o.vs_health.map(|v| {
+                with_limit(ratio_target("req/s vs h2-health", v, 0.4, true), h2_get_limit, "h2-get-bytes", "get-sql")
+            }),
+            "h2-list" => o.vs_bytes.map(|v| {
+                with_limit(ratio_target("req/s vs h2-list-bytes", v, 0.2, true), h2_list_limit, "h2-list-bytes", "list-sql")
             }),
             "submit" => sql_submit
                 .filter(|r| *r > 0.0)
@@ -798,15 +885,26 @@ pub fn print_table(backend: &str, outcomes: &[Outcome]) {
     println!();
     println!("{backend}");
     println!(
-        "{:<16} {:>5} {:>9} {:>10} {:>11} {:>9} {:>9} {:>8} {:>9} {:>5} {:>6}  target",
-        "scenario", "conc", "requests", "req/s", "rows/s", "p50 ms", "p99 ms", "÷health", "cpu µs/r", "busy", "errors"
+        "{:<16} {:>5} {:>9} {:>10} {:>11} {:>9} {:>9} {:>8} {:>7} {:>9} {:>5} {:>6}  target",
+        "scenario",
+        "conc",
+        "requests",
+        "req/s",
+        "rows/s",
+        "p50 ms",
+        "p99 ms",
+        "÷health",
+        "÷bytes",
+        "cpu µs/r",
+        "busy",
+        "errors"
     );
     for o in outcomes {
         let target = o.target.as_ref().map_or(String::new(), |t| {
             format!("{} {}", if t.met { "MET" } else { "MISSED" }, t.what)
         });
         println!(
-            "{:<16} {:>5} {:>9} {:>10.0} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>9} {:>5} {:>6}  {}",
+            "{:<16} {:>5} {:>9} {:>10.0} {:>11.0} {:>9.2} {:>9.2} {:>8} {:>7} {:>9} {:>5} {:>6}  {}",
             o.name,
             o.concurrency,
             o.requests,
@@ -815,6 +913,7 @@ pub fn print_table(backend: &str, outcomes: &[Outcome]) {
             o.p50_ms,
             o.p99_ms,
             o.vs_health.map_or("-".into(), |v| format!("{:.0}%", v * 100.0)),
+            o.vs_bytes.map_or("-".into(), |v| format!("{:.0}%", v * 100.0)),
             o.cpu_us_per_req().map_or("-".into(), |c| format!("{c:.0}")),
             o.cpu.map_or("-".into(), |c| format!("{:.0}%", c.busy_share() * 100.0)),
             o.errors,
@@ -847,6 +946,7 @@ pub fn to_json(
                         "p50_ms": o.p50_ms,
                         "p99_ms": o.p99_ms,
                         "ratio_vs_health": o.vs_health,
+                        "ratio_vs_bytes_floor": o.vs_bytes,
                         "errors": o.errors,
                         "first_error": o.first_error,
                         "target": o.target.as_ref().map(|t| json!({"what": t.what, "value": t.value, "met": t.met, "limit": t.limit})),
