@@ -14,18 +14,7 @@ use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
 use crate::support;
-
-const BIN: &str = env!("CARGO_BIN_EXE_gongshi");
-
-fn gongshi() -> Command {
-    let mut c = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GONGSHI_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
+use crate::support::bin::gongshi;
 
 async fn connect(addr: &str) -> Channel {
     for _ in 0..300 {

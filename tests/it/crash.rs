@@ -56,7 +56,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -77,9 +77,9 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
 
 use crate::repair_support::{As, application_for, call};
+use crate::support::bin::serve_grpc_only;
 use crate::support::{self, TestDb, credit_code, decision, req};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gongshi");
 /// Kills (and restarts) per backend.
 const KILLS: usize = 20;
 /// Client tasks applying load.
@@ -288,34 +288,19 @@ impl ServerProcess {
             .append(true)
             .open(log)
             .expect("server log file");
-        let mut cmd = Command::new(BIN);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("GONGSHI_") {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = support::bin::gongshi();
         // No public or admin listener: several of these run at once, and
         // beside the tests that hold the default ports (their defaults would
         // clash).
-        cmd.args([
-            "serve",
-            "--listen",
-            addr,
-            "--http-listen",
-            "off",
-            "--admin-listen",
-            "off",
-            "--database-url",
-            url,
-        ])
-        .env("GONGSHI_LOG", "warn")
-        // A few keys drive all the load and the final verification reads
-        // (thousands of calls); the per-key limit is tested in `overload`.
-        .env("GONGSHI_KEY_REQUESTS_PER_SECOND", "0")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(out));
+        serve_grpc_only(&mut cmd, addr, url)
+            .env("GONGSHI_LOG", "warn")
+            // A few keys drive all the load and the final verification reads
+            // (thousands of calls); the per-key limit is tested in `overload`.
+            .env("GONGSHI_KEY_REQUESTS_PER_SECOND", "0")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(out));
         ServerProcess {
             child: cmd.spawn().expect("spawn gongshi serve"),
             log: log.to_path_buf(),

@@ -8,6 +8,7 @@ use gongshi::domain::lifecycle::Role;
 use pb::notice_service_client::NoticeServiceClient;
 use tonic::transport::Channel;
 
+use crate::support::calls::slip_correction;
 use crate::support::{self, TestServer, credit_code, req};
 
 fn golden_dir() -> std::path::PathBuf {
@@ -226,20 +227,8 @@ async fn correction_makes_a_new_version_and_keeps_the_old() {
         )
         .await;
         let v1 = bundle(&mut n, &officer, &d.name, 0).await.unwrap();
-        let patch = pb::PenaltyDecision {
-            violation_facts: "经复核，更正后的违法事实。".into(),
-            ..Default::default()
-        };
         e.correct_penalty_decision(req(
-            pb::CorrectPenaltyDecisionRequest {
-                name: d.name.clone(),
-                penalty_decision: Some(patch),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["violation_facts".into()],
-                }),
-                reason: "笔误".into(),
-                etag: String::new(),
-            },
+            slip_correction(&d.name, "violation_facts", "经复核，更正后的违法事实。", ""),
             &officer,
         ))
         .await

@@ -14,7 +14,9 @@ use gongshi::domain::record::sha256_hex;
 use pb::notice_service_client::NoticeServiceClient;
 use tonic::transport::Channel;
 
-use crate::support::{self, TestServer, credit_code, req};
+use crate::support::bin::gongshi;
+use crate::support::calls::{Enf, events_of};
+use crate::support::{self, TestServer, credit_code, req, sql};
 
 const AUTHORITY: &str = "上海市浦东新区应急管理局";
 
@@ -452,50 +454,8 @@ async fn a_character_no_font_has_is_refused_not_dropped() {
     }
 }
 
-/// Runs statements on the test database directly (to make a bundle look as
-/// one stored before PDFs existed).
-async fn sql(url: &str, backend: &str, statements: &[&'static str]) {
-    if backend == "postgres" {
-        let pool = sqlx::PgPool::connect(url).await.expect("connect");
-        for s in statements {
-            sqlx::query(*s)
-                .execute(&pool)
-                .await
-                .unwrap_or_else(|e| panic!("{s}: {e}"));
-        }
-        pool.close().await;
-    } else {
-        let pool = sqlx::SqlitePool::connect(url).await.expect("connect");
-        for s in statements {
-            sqlx::query(*s)
-                .execute(&pool)
-                .await
-                .unwrap_or_else(|e| panic!("{s}: {e}"));
-        }
-        pool.close().await;
-    }
-}
-
-async fn rendered_events(
-    e: &mut pb::enforcement_service_client::EnforcementServiceClient<Channel>,
-    key: &str,
-    decision: &str,
-) -> Vec<pb::PenaltyDecisionEvent> {
-    e.list_penalty_decision_events(req(
-        pb::ListPenaltyDecisionEventsRequest {
-            name: decision.to_string(),
-            page_size: 1000,
-            page_token: String::new(),
-        },
-        key,
-    ))
-    .await
-    .expect("events")
-    .into_inner()
-    .events
-    .into_iter()
-    .filter(|e| e.kind == pb::DecisionEventKind::NoticeRendered as i32)
-    .collect()
+async fn rendered_events(e: &mut Enf, key: &str, decision: &str) -> Vec<pb::PenaltyDecisionEvent> {
+    events_of(e, key, decision, pb::DecisionEventKind::NoticeRendered).await
 }
 
 #[tokio::test]
@@ -515,7 +475,7 @@ async fn a_bundle_stored_before_pdfs_existed_is_printed_on_its_next_request_to_t
         let first = bundle(&mut n, &officer, &decision.name).await;
         // As if the bundle had been stored by a release without PDFs.
         if b == "postgres" {
-            sql(
+            sql::run(
                 &db.url,
                 b,
                 &[
@@ -526,7 +486,7 @@ async fn a_bundle_stored_before_pdfs_existed_is_printed_on_its_next_request_to_t
             )
             .await;
         } else {
-            sql(
+            sql::run(
                 &db.url,
                 b,
                 &[
@@ -566,17 +526,6 @@ async fn a_bundle_stored_before_pdfs_existed_is_printed_on_its_next_request_to_t
         assert_eq!(list.notice_bundles, std::slice::from_ref(&first), "{b}");
         server.stop().await;
     }
-}
-
-/// The binary, without the test run's `GONGSHI_*` settings.
-fn gongshi() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gongshi"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GONGSHI_") {
-            c.env_remove(k);
-        }
-    }
-    c
 }
 
 #[tokio::test]

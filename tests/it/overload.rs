@@ -21,7 +21,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
 
-use crate::support::{self, backends, clock_at, credit_code, decision, reason, req};
+use crate::support::{self, backends, clock_at, credit_code, decision, labelled_key, reason, req};
 
 /// A server on 127.0.0.1:0 with the given options; stops when dropped.
 pub struct Served {
@@ -105,18 +105,8 @@ async fn a_key_over_its_rate_is_refused_with_retry_info_and_others_are_not() {
         ..ServerOptions::default()
     };
     let s = serve(&db.url, opts).await;
-    let busy = s
-        .app
-        .create_key(Role::Auditor, "busy", None, None)
-        .await
-        .expect("key")
-        .secret;
-    let calm = s
-        .app
-        .create_key(Role::Auditor, "calm", None, None)
-        .await
-        .expect("key")
-        .secret;
+    let busy = labelled_key(&s.app, Role::Auditor, "busy").await;
+    let calm = labelled_key(&s.app, Role::Auditor, "calm").await;
     let mut client = pb::enforcement_service_client::EnforcementServiceClient::new(plain_channel(s.addr).await);
     let list = |key: &str| {
         req(
@@ -208,12 +198,7 @@ async fn excess_calls_are_shed_health_is_not_and_slow_calls_hit_the_deadline() {
             ..ServerOptions::default()
         };
         let s = serve(&db.url, opts).await;
-        let officer = s
-            .app
-            .create_key(Role::Officer, "officer", None, None)
-            .await
-            .expect("key")
-            .secret;
+        let officer = labelled_key(&s.app, Role::Officer, "officer").await;
         let ch = plain_channel(s.addr).await;
         let mut client = pb::enforcement_service_client::EnforcementServiceClient::new(ch.clone());
         // A published decision to publish again is not needed: creating one
@@ -337,6 +322,20 @@ fn make_pki() -> Pki {
     }
 }
 
+/// The health answer over TLS once the listener task serves: asked up to 50
+/// times, 50 ms apart; the last error if it never answers.
+async fn tls_health_when_up(addr: SocketAddr, ca_pem: &str, identity: Option<Identity>) -> Result<i32, String> {
+    let mut served = Err(String::new());
+    for _ in 0..50 {
+        served = tls_health(addr, ca_pem, identity.clone()).await;
+        if served.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    served
+}
+
 async fn tls_health(addr: SocketAddr, ca_pem: &str, identity: Option<Identity>) -> Result<i32, String> {
     let mut tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(ca_pem))
@@ -374,14 +373,7 @@ async fn mutual_tls_refuses_clients_without_a_trusted_certificate() {
     )
     .await;
     // Wait for the listener task to be serving.
-    let mut served = Err(String::new());
-    for _ in 0..50 {
-        served = tls_health(s.addr, &pki.ca_pem, Some(pki.client.clone())).await;
-        if served.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let served = tls_health_when_up(s.addr, &pki.ca_pem, Some(pki.client.clone())).await;
     assert_eq!(
         served,
         Ok(ServingStatus::Serving as i32),
@@ -389,12 +381,7 @@ async fn mutual_tls_refuses_clients_without_a_trusted_certificate() {
     );
 
     // A key is still needed on top of the certificate; with both, calls work.
-    let officer = s
-        .app
-        .create_key(Role::Officer, "officer", None, None)
-        .await
-        .expect("key")
-        .secret;
+    let officer = labelled_key(&s.app, Role::Officer, "officer").await;
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(&pki.ca_pem))
         .domain_name("localhost")
@@ -448,14 +435,7 @@ async fn mutual_tls_refuses_clients_without_a_trusted_certificate() {
         },
     )
     .await;
-    let mut served = Err(String::new());
-    for _ in 0..50 {
-        served = tls_health(s.addr, &pki.ca_pem, None).await;
-        if served.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let served = tls_health_when_up(s.addr, &pki.ca_pem, None).await;
     assert_eq!(
         served,
         Ok(ServingStatus::Serving as i32),
