@@ -28,6 +28,7 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::repair_support::{As, application_for, call, material};
+use crate::support::calls::notice_bundle;
 use crate::support::calls::{self, slip_correction};
 use crate::support::raw::RawCodec;
 use crate::support::{
@@ -940,13 +941,7 @@ impl Fx {
         let mut notice = pb::notice_service_client::NoticeServiceClient::new(ch.clone());
         for dec in &published {
             notice
-                .get_notice_bundle(req(
-                    pb::GetNoticeBundleRequest {
-                        name: format!("{}/noticeBundle", dec.name),
-                        version: 0,
-                    },
-                    &officer,
-                ))
+                .get_notice_bundle(req(notice_bundle(&dec.name, 0), &officer))
                 .await
                 .expect("render bundle");
         }

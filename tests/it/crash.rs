@@ -78,6 +78,7 @@ use tonic_types::StatusExt;
 
 use crate::repair_support::{As, application_for, call};
 use crate::support::bin::serve_grpc_only;
+use crate::support::calls::notice_bundle;
 use crate::support::{self, TestDb, credit_code, decision, req};
 
 /// Kills (and restarts) per backend.
@@ -1040,10 +1041,7 @@ impl Worker {
         let d = c.dec.clone().expect("decision");
         let since = Instant::now();
         loop {
-            let r = pb::GetNoticeBundleRequest {
-                name: format!("{}/noticeBundle", d.name),
-                version: 0,
-            };
+            let r = notice_bundle(&d.name, 0);
             match attempt!(self, |k| k.not.get_notice_bundle(req(r, &self.keys.officer.secret))) {
                 Out::Ok(b) => {
                     self.ack(Ack::Render {

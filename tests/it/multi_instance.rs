@@ -38,6 +38,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::repair_support::{As, application_for, call};
+use crate::support::calls::notice_bundle;
 use crate::support::calls::{self, slip_correction};
 use crate::support::{self, TestDb, TestServer, clock_at, create_and_publish, credit_code, decision, reason, req};
 
@@ -554,13 +555,7 @@ async fn concurrent_transitions_have_one_winner_across_instances() {
         let bundle = c
             .not(0)
             .await
-            .get_notice_bundle(req(
-                pb::GetNoticeBundleRequest {
-                    name: format!("{}/noticeBundle", published.name),
-                    version: 0,
-                },
-                &officer,
-            ))
+            .get_notice_bundle(req(notice_bundle(&published.name, 0), &officer))
             .await
             .expect("bundle")
             .into_inner();
@@ -690,13 +685,7 @@ async fn notice_bundle_rendered_once_across_instances() {
 async fn bundle_version(c: &Cluster, decision: &str, version: i32) -> Result<pb::NoticeBundle, Code> {
     c.not(1)
         .await
-        .get_notice_bundle(req(
-            pb::GetNoticeBundleRequest {
-                name: format!("{decision}/noticeBundle"),
-                version,
-            },
-            &c.officer,
-        ))
+        .get_notice_bundle(req(notice_bundle(decision, version), &c.officer))
         .await
         .map(|r| r.into_inner())
         .map_err(|s| s.code())
@@ -714,13 +703,7 @@ async fn render_all(
 ) -> pb::NoticeBundle {
     let results = race(chans.len(), |i| {
         let mut n = NotClient::new(chans[i].clone());
-        let r = req(
-            pb::GetNoticeBundleRequest {
-                name: format!("{decision}/noticeBundle"),
-                version: 0,
-            },
-            officer,
-        );
+        let r = req(notice_bundle(decision, 0), officer);
         async move { n.get_notice_bundle(r).await }
     })
     .await;

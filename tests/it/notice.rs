@@ -8,6 +8,7 @@ use gongshi::domain::lifecycle::Role;
 use pb::notice_service_client::NoticeServiceClient;
 use tonic::transport::Channel;
 
+use crate::support::calls::notice_bundle;
 use crate::support::calls::slip_correction;
 use crate::support::{self, TestServer, credit_code, req};
 
@@ -31,15 +32,9 @@ async fn bundle(
     decision: &str,
     version: i32,
 ) -> Result<pb::NoticeBundle, tonic::Status> {
-    c.get_notice_bundle(req(
-        pb::GetNoticeBundleRequest {
-            name: format!("{decision}/noticeBundle"),
-            version,
-        },
-        key,
-    ))
-    .await
-    .map(|r| r.into_inner())
+    c.get_notice_bundle(req(notice_bundle(decision, version), key))
+        .await
+        .map(|r| r.into_inner())
 }
 
 fn doc(b: &pb::NoticeBundle, kind: pb::DocumentKind) -> &pb::NoticeDocument {
@@ -471,13 +466,7 @@ async fn portal_and_enterprise_see_only_their_own_bundles() {
         assert_eq!(err.code(), tonic::Code::NotFound, "another enterprise's bundle");
 
         let as_portal = |decision: &str, code: &str| {
-            let mut r = req(
-                pb::GetNoticeBundleRequest {
-                    name: format!("{decision}/noticeBundle"),
-                    version: 0,
-                },
-                &portal,
-            );
+            let mut r = req(notice_bundle(decision, 0), &portal);
             r.metadata_mut().insert("x-gongshi-on-behalf-of", code.parse().unwrap());
             r
         };

@@ -18,6 +18,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::repair_support::{Case, EnfClient, Env};
+use crate::support::calls::notice_bundle;
 use crate::support::calls::{self, correction, patch_of};
 use crate::support::publish_sample;
 use crate::support::{
@@ -761,10 +762,7 @@ async fn public_notice_and_delivery_to_the_party_need_no_recipient_relation() {
                 async move { n.record_notice_delivery(req(r, &officer)).await.map(|r| r.into_inner()) }
             };
         let render = |n: &mut NoticeServiceClient<Channel>, name: &str| {
-            let r = pb::GetNoticeBundleRequest {
-                name: format!("{name}/noticeBundle"),
-                version: 0,
-            };
+            let r = notice_bundle(name, 0);
             let mut n = n.clone();
             let officer = officer.clone();
             async move { n.get_notice_bundle(req(r, &officer)).await.expect("render") }
@@ -834,15 +832,9 @@ async fn staff_list_audits_read_each_page_in_one_query() {
             let (name, address) = (format!("张{k}"), format!("上海市普陀区某路{k}号"));
             support::set_personal_party(&mut p, pb::PartyKind::NaturalPerson, name, support::KNOWN_ID, address);
             let dec = create_and_publish(&mut env.enf.clone(), &env.officer, p).await;
-            n.get_notice_bundle(req(
-                pb::GetNoticeBundleRequest {
-                    name: format!("{}/noticeBundle", dec.name),
-                    version: 0,
-                },
-                &env.officer,
-            ))
-            .await
-            .expect("render");
+            n.get_notice_bundle(req(notice_bundle(&dec.name, 0), &env.officer))
+                .await
+                .expect("render");
         }
         for page_size in [12, 5] {
             let before = store.snapshot();

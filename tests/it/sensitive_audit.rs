@@ -18,6 +18,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::repair_support::{As, act_with, application_for, call};
+use crate::support::calls::notice_bundle;
 use crate::support::calls::{self, slip_correction};
 use crate::support::{
     KNOWN_ID, KNOWN_ID_2, TestServer, backends, clock_at, credit_code, decision, full_checklist, req,
@@ -817,15 +818,9 @@ async fn repair_contacts_shown_to_staff_are_audited() {
 // ---------------------------------------------------------------------------
 
 async fn bundle(n: &mut Notices, who: &As, decision: &str, version: i32) -> Result<pb::NoticeBundle, tonic::Status> {
-    n.get_notice_bundle(call(
-        pb::GetNoticeBundleRequest {
-            name: format!("{decision}/noticeBundle"),
-            version,
-        },
-        who,
-    ))
-    .await
-    .map(|r| r.into_inner())
+    n.get_notice_bundle(call(notice_bundle(decision, version), who))
+        .await
+        .map(|r| r.into_inner())
 }
 
 #[tokio::test]

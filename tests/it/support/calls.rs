@@ -236,6 +236,15 @@ pub fn kinds(ev: &[pb::PenaltyDecisionEvent]) -> Vec<pb::DecisionEventKind> {
         .collect()
 }
 
+/// A request for version `version` (0: the current one) of a decision's
+/// notice bundle.
+pub fn notice_bundle(decision: &str, version: i32) -> pb::GetNoticeBundleRequest {
+    pb::GetNoticeBundleRequest {
+        name: format!("{decision}/noticeBundle"),
+        version,
+    }
+}
+
 /// Every decision matching a request's filters, following page tokens.
 pub async fn list_all(c: &mut Enf, key: &str, r: pb::ListPenaltyDecisionsRequest) -> Vec<pb::PenaltyDecision> {
     all_pages(|page_token| {
