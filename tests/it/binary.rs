@@ -149,6 +149,14 @@ fn run_ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `keys create --role ROLE --label LABEL MORE… --database-url URL`.
+fn keys_create<'a>(role: &'a str, label: &'a str, more: &[&'a str], url: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["keys", "create", "--role", role, "--label", label];
+    args.extend_from_slice(more);
+    args.extend(["--database-url", url]);
+    args
+}
+
 fn run_err(args: &[&str]) -> String {
     let out = gongshi().args(args).output().expect("run gongshi");
     assert!(!out.status.success(), "gongshi {args:?} should fail");
@@ -163,16 +171,7 @@ async fn keys_commands_create_list_revoke_on_every_backend() {
     for db in support::backends().await {
         let url = db.url.as_str();
         run_ok(&["migrate", "--database-url", url]);
-        let out = run_ok(&[
-            "keys",
-            "create",
-            "--role",
-            "officer",
-            "--label",
-            "王五 (执法)",
-            "--database-url",
-            url,
-        ]);
+        let out = run_ok(&keys_create("officer", "王五 (执法)", &[], url));
         let key = out.lines().last().unwrap().to_string();
         assert!(key.starts_with("gsk_") && key.len() > 70, "{key}");
         let id = key.split('_').nth(1).unwrap().to_string();
@@ -186,40 +185,22 @@ async fn keys_commands_create_list_revoke_on_every_backend() {
 
         // Only a hash is stored.
         let secret = key.rsplit('_').next().unwrap();
-        let stored: Vec<String> = match db.backend {
-            "sqlite" => {
-                let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-                sqlx::query_scalar("SELECT secret_hash FROM api_keys")
-                    .fetch_all(&pool)
-                    .await
-                    .unwrap()
-            }
-            _ => {
-                let pool = sqlx::PgPool::connect(url).await.unwrap();
-                sqlx::query_scalar("SELECT secret_hash FROM api_keys")
-                    .fetch_all(&pool)
-                    .await
-                    .unwrap()
-            }
-        };
+        let stored = support::sql::strings(url, db.backend, "SELECT secret_hash FROM api_keys").await;
         assert_eq!(stored.len(), 1);
         assert_ne!(stored[0], secret);
         assert_eq!(stored[0], gongshi::domain::record::sha256_hex(secret.as_bytes()));
 
-        let ent = run_ok(&[
-            "keys",
-            "create",
-            "--role",
+        let ent = run_ok(&keys_create(
             "enterprise",
-            "--label",
             "企业",
-            "--credit-code",
-            &support::credit_code("91310115", 5),
-            "--expires-on",
-            "2027-12-31",
-            "--database-url",
+            &[
+                "--credit-code",
+                &support::credit_code("91310115", 5),
+                "--expires-on",
+                "2027-12-31",
+            ],
             url,
-        ]);
+        ));
         assert!(ent.lines().last().unwrap().starts_with("gsk_"));
 
         let e = run_err(&["keys", "revoke", &id, "--reason", " ", "--database-url", url]);
@@ -240,53 +221,18 @@ async fn keys_commands_create_list_revoke_on_every_backend() {
 
         let e = run_err(&["keys", "revoke", &id, "--reason", "again", "--database-url", url]);
         assert!(e.contains("no active key"), "{e}");
-        let e = run_err(&[
-            "keys",
-            "create",
-            "--role",
-            "boss",
-            "--label",
-            "x",
-            "--database-url",
-            url,
-        ]);
+        let e = run_err(&keys_create("boss", "x", &[], url));
         assert!(e.contains("unknown role"), "{e}");
-        let e = run_err(&[
-            "keys",
-            "create",
-            "--role",
-            "enterprise",
-            "--label",
-            "x",
-            "--database-url",
-            url,
-        ]);
+        let e = run_err(&keys_create("enterprise", "x", &[], url));
         assert!(e.contains("credit code"), "{e}");
-        let e = run_err(&[
-            "keys",
-            "create",
-            "--role",
+        let e = run_err(&keys_create(
             "enterprise",
-            "--label",
             "x",
-            "--credit-code",
-            "91350100M000100Y44",
-            "--database-url",
+            &["--credit-code", "91350100M000100Y44"],
             url,
-        ]);
+        ));
         assert!(e.contains("check character"), "{e}");
-        let e = run_err(&[
-            "keys",
-            "create",
-            "--role",
-            "officer",
-            "--label",
-            "x",
-            "--expires-on",
-            "2027-13-01",
-            "--database-url",
-            url,
-        ]);
+        let e = run_err(&keys_create("officer", "x", &["--expires-on", "2027-13-01"], url));
         assert!(e.contains("expires-on"), "{e}");
     }
 }

@@ -41,3 +41,11 @@ pub async fn count(url: &str, backend: &str, query: &str) -> i64 {
         n.unwrap_or_else(|e| panic!("{query}: {e}"))
     })
 }
+
+/// The text column a query answers, every row, on the database at `url`.
+pub async fn strings(url: &str, backend: &str, query: &'static str) -> Vec<String> {
+    with_pool!(url, backend, |pool| {
+        let rows = sqlx::query_scalar::<_, String>(query).fetch_all(&pool).await;
+        rows.unwrap_or_else(|e| panic!("{query}: {e}"))
+    })
+}
