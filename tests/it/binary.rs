@@ -141,11 +141,8 @@ async fn binary_with_no_configuration_serves_health_and_reflection() {
 
 fn run_ok(args: &[&str]) -> String {
     let out = gongshi().args(args).output().expect("run gongshi");
-    assert!(
-        out.status.success(),
-        "gongshi {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "gongshi {args:?} failed: {stderr}");
     String::from_utf8(out.stdout).unwrap()
 }
 

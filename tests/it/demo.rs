@@ -49,11 +49,8 @@ async fn readme_try_it_sequence_works() {
 
     // 2. gongshi demo.
     let out = gongshi_in(dir.path()).arg("demo").output().expect("demo");
-    assert!(
-        out.status.success(),
-        "demo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "demo failed: {stderr}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("220 enterprises"), "{stdout}");
     for role in [

@@ -54,14 +54,8 @@ async fn expiry_terminates_exactly_once_across_two_instances() {
         // of one year ends 2027-04-10.
         let mut due = Vec::new();
         for i in 0..DUE {
-            let dec = publish_sample(
-                &mut enf,
-                &officer,
-                &format!("沪应急罚〔2026〕期-{i}号"),
-                "2026-04-10",
-                700 + i,
-            )
-            .await;
+            let number = format!("沪应急罚〔2026〕期-{i}号");
+            let dec = publish_sample(&mut enf, &officer, &number, "2026-04-10", 700 + i).await;
             due.push(dec.disclosure);
         }
         let within = publish_sample(&mut enf, &officer, "沪应急罚〔2026〕期-内号", "2026-04-20", 799)

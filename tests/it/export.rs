@@ -415,11 +415,8 @@ fn cli_discloser_key(url: &str) -> String {
         .stdin(Stdio::null())
         .output()
         .expect("run gongshi keys create");
-    assert!(
-        out.status.success(),
-        "keys create failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "keys create failed: {stderr}");
     let stdout = String::from_utf8(out.stdout).expect("UTF-8");
     let key = BufReader::new(stdout.as_bytes())
         .lines()

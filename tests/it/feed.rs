@@ -466,14 +466,8 @@ async fn watch_delivers_changes_written_by_another_instance() {
 
         // Changes that exist before anyone watches: the catch-up.
         for i in 0..5 {
-            publish_sample(
-                &mut enf_a,
-                &officer,
-                &format!("沪应急罚〔2026〕观-A{i}号"),
-                "2026-05-06",
-                200 + i,
-            )
-            .await;
+            let number = format!("沪应急罚〔2026〕观-A{i}号");
+            publish_sample(&mut enf_a, &officer, &number, "2026-05-06", 200 + i).await;
         }
         let mut dis_a = a.disclosures().await;
         let mut stream = watch(&mut dis_a, &discloser, 0).await;
@@ -489,14 +483,8 @@ async fn watch_delivers_changes_written_by_another_instance() {
         // Writes through the other instance: 8 publishes, 3 corrections, 2 withdrawals.
         let mut written = 0;
         for i in 0..8u64 {
-            let d = publish_sample(
-                &mut enf_b,
-                &officer,
-                &format!("沪应急罚〔2026〕观-B{i}号"),
-                "2026-05-06",
-                300 + i,
-            )
-            .await;
+            let number = format!("沪应急罚〔2026〕观-B{i}号");
+            let d = publish_sample(&mut enf_b, &officer, &number, "2026-05-06", 300 + i).await;
             written += 1;
             let mut d = d;
             if i < 3 {

@@ -106,14 +106,8 @@ async fn a_hand_framed_grpc_web_call_over_http1_is_answered() {
     let discloser = server.key(Role::Discloser, None).await;
     let mut enforcement = server.enforcement().await;
     for i in 0..3 {
-        publish_sample(
-            &mut enforcement,
-            &officer,
-            &format!("沪浦应急罚〔2026〕G{i}号"),
-            "2026-05-06",
-            900 + i,
-        )
-        .await;
+        let number = format!("沪浦应急罚〔2026〕G{i}号");
+        publish_sample(&mut enforcement, &officer, &number, "2026-05-06", 900 + i).await;
     }
     let msg = pb::ListDisclosuresRequest {
         page_size: 2,

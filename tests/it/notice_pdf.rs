@@ -34,11 +34,8 @@ fn poppler(tool: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{tool} (Debian poppler-utils; .ci/run installs it): {e}"));
-    assert!(
-        out.status.success(),
-        "{tool} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{tool} {args:?}: {stderr}");
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
@@ -533,11 +530,8 @@ async fn the_service_window_command_writes_the_pdfs_and_their_sums() {
             .current_dir(&out)
             .output()
             .expect("sha256sum");
-        assert!(
-            check.status.success(),
-            "{b}: {}",
-            String::from_utf8_lossy(&check.stdout)
-        );
+        let stdout = String::from_utf8_lossy(&check.stdout);
+        assert!(check.status.success(), "{b}: {stdout}");
         // An unknown decision: one line on stderr, non-zero exit.
         let missing = gongshi()
             .args([

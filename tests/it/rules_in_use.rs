@@ -727,14 +727,8 @@ async fn public_notice_and_delivery_to_the_party_need_no_recipient_relation() {
             let mut e = e.clone();
             let officer = officer.clone();
             async move {
-                publish_sample(
-                    &mut e,
-                    &officer,
-                    &format!("沪应急罚〔2026〕送-{k}号"),
-                    "2026-05-08",
-                    73_000 + k,
-                )
-                .await
+                let number = format!("沪应急罚〔2026〕送-{k}号");
+                publish_sample(&mut e, &officer, &number, "2026-05-08", 73_000 + k).await
             }
         };
         let deliver =
