@@ -8,8 +8,8 @@ use gongshi::domain::lifecycle::Role;
 use pb::notice_service_client::NoticeServiceClient;
 use tonic::transport::Channel;
 
-use crate::support::calls::notice_bundle;
 use crate::support::calls::slip_correction;
+use crate::support::calls::{notice_bundle, notice_bundles};
 use crate::support::{self, TestServer, credit_code, req};
 
 fn golden_dir() -> std::path::PathBuf {
@@ -480,11 +480,7 @@ async fn portal_and_enterprise_see_only_their_own_bundles() {
 
         // Listing: forced to the own enterprise; asking for another is refused.
         bundle(&mut n, &officer, &b.name, 0).await.unwrap();
-        let list = n
-            .list_notice_bundles(req(pb::ListNoticeBundlesRequest::default(), &ent_a))
-            .await
-            .unwrap()
-            .into_inner();
+        let list = notice_bundles(&mut n, &ent_a).await;
         assert!(
             list.notice_bundles.iter().all(|x| x.party_credit_code == a_code),
             "{list:?}"

@@ -15,8 +15,8 @@ use pb::notice_service_client::NoticeServiceClient;
 use tonic::transport::Channel;
 
 use crate::support::bin::gongshi;
-use crate::support::calls::notice_bundle;
 use crate::support::calls::{Enf, events_of};
+use crate::support::calls::{notice_bundle, notice_bundles};
 use crate::support::{self, TestServer, credit_code, req, sql};
 
 const AUTHORITY: &str = "上海市浦东新区应急管理局";
@@ -463,11 +463,7 @@ async fn a_bundle_stored_before_pdfs_existed_is_printed_on_its_next_request_to_t
         };
         sql::run(&db.url, b, forget_pdfs).await;
         assert_eq!(rendered_events(&mut e, &officer, &decision.name).await.len(), 1, "{b}");
-        let list = n
-            .list_notice_bundles(req(pb::ListNoticeBundlesRequest::default(), &officer))
-            .await
-            .unwrap()
-            .into_inner();
+        let list = notice_bundles(&mut n, &officer).await;
         assert!(
             list.notice_bundles[0].documents.iter().all(|d| d.pdf_sha256.is_empty()),
             "{b}: nothing printed yet"
@@ -482,11 +478,7 @@ async fn a_bundle_stored_before_pdfs_existed_is_printed_on_its_next_request_to_t
             "{b}"
         );
         // The list shows the hashes now too.
-        let list = n
-            .list_notice_bundles(req(pb::ListNoticeBundlesRequest::default(), &officer))
-            .await
-            .unwrap()
-            .into_inner();
+        let list = notice_bundles(&mut n, &officer).await;
         assert_eq!(list.notice_bundles, std::slice::from_ref(&first), "{b}");
         server.stop().await;
     }

@@ -245,6 +245,17 @@ pub fn notice_bundle(decision: &str, version: i32) -> pb::GetNoticeBundleRequest
     }
 }
 
+/// The first page of notice bundles a key may list (all of a test's).
+pub async fn notice_bundles(
+    n: &mut pb::notice_service_client::NoticeServiceClient<Channel>,
+    key: &str,
+) -> pb::ListNoticeBundlesResponse {
+    n.list_notice_bundles(req(pb::ListNoticeBundlesRequest::default(), key))
+        .await
+        .expect("ListNoticeBundles")
+        .into_inner()
+}
+
 /// Every decision matching a request's filters, following page tokens.
 pub async fn list_all(c: &mut Enf, key: &str, r: pb::ListPenaltyDecisionsRequest) -> Vec<pb::PenaltyDecision> {
     all_pages(|page_token| {
