@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
 use crate::decisions::{decision, valid_id_2};
-use crate::support::calls::{all_decisions, events_of, list_disclosures, slip_correction};
+use crate::support::calls::{self, all_decisions, events_of, list_disclosures, slip_correction};
 use crate::support::publish_sample;
 use crate::support::{
     KNOWN_ID, ROLES, TestServer, backends, clock_at, create_and_publish, credit_code, d, full_checklist, reason, req,
@@ -708,16 +708,7 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
             seen.add(&m);
         }
         drop(watch);
-        let mut export = dis
-            .export_disclosures(req(
-                pb::ExportDisclosuresRequest {
-                    format: pb::ExportFormat::Csv as i32,
-                },
-                &discloser,
-            ))
-            .await
-            .expect("export")
-            .into_inner();
+        let mut export = calls::export_csv(&mut dis, &discloser).await;
         let mut csv = Vec::new();
         while let Some(chunk) = export.next().await {
             let chunk = chunk.expect("chunk");

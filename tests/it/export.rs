@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
 
 use crate::feed::{DisclosureClient, whole_feed_one_pass, withdraw};
+use crate::support::calls;
 use crate::support::publish_sample;
 use crate::support::{
     self, KNOWN_ID, KNOWN_ID_2, TestServer, clock_at, create_and_publish, credit_code, decision, req,
@@ -26,16 +27,7 @@ use crate::support::{
 /// Runs an export and returns its bytes and the last chunk (without data),
 /// checking that only the last chunk is marked last and carries totals.
 pub(crate) async fn export_all(client: &mut DisclosureClient, key: &str) -> (Vec<u8>, pb::ExportChunk) {
-    let mut stream = client
-        .export_disclosures(req(
-            pb::ExportDisclosuresRequest {
-                format: pb::ExportFormat::Csv as i32,
-            },
-            key,
-        ))
-        .await
-        .expect("ExportDisclosures")
-        .into_inner();
+    let mut stream = calls::export_csv(client, key).await;
     let mut bytes = Vec::new();
     let mut last = None;
     while let Some(chunk) = stream.message().await.expect("export stream") {
@@ -493,16 +485,7 @@ async fn export_of_100k_streams_with_bounded_memory() {
 
         // Export, hashing and discarding the data as it arrives.
         let export_started = Instant::now();
-        let mut stream = client
-            .export_disclosures(req(
-                pb::ExportDisclosuresRequest {
-                    format: pb::ExportFormat::Csv as i32,
-                },
-                &key,
-            ))
-            .await
-            .expect("ExportDisclosures")
-            .into_inner();
+        let mut stream = calls::export_csv(&mut client, &key).await;
         let mut hasher = Sha256::new();
         let mut total = 0usize;
         let mut chunks = 0usize;

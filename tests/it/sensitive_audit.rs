@@ -514,16 +514,7 @@ async fn enforcement_responses_showing_id_numbers_are_audited() {
             .into_inner();
         assert!(!changes.changes.is_empty(), "{b}");
         assert_free(&changes, &secrets, &format!("{b}: ListDisclosureChanges"));
-        let mut export = dis
-            .export_disclosures(req(
-                pb::ExportDisclosuresRequest {
-                    format: pb::ExportFormat::Csv as i32,
-                },
-                &discloser.secret,
-            ))
-            .await
-            .expect("export")
-            .into_inner();
+        let mut export = calls::export_csv(&mut dis, &discloser.secret).await;
         let mut csv = Vec::new();
         while let Some(chunk) = export.next().await {
             let chunk = chunk.expect("chunk");

@@ -332,6 +332,17 @@ pub async fn list_disclosures(d: &mut Dis, key: &str) -> pb::ListDisclosuresResp
     r
 }
 
+/// The CSV export's stream of chunks, as a key opens it.
+pub async fn export_csv(d: &mut Dis, key: &str) -> tonic::Streaming<pb::ExportChunk> {
+    let csv = pb::ExportDisclosuresRequest {
+        format: pb::ExportFormat::Csv as i32,
+    };
+    d.export_disclosures(req(csv, key))
+        .await
+        .expect("ExportDisclosures")
+        .into_inner()
+}
+
 /// A disclosure, or the status it is refused with.
 pub async fn get_disclosure(d: &mut Dis, key: &str, name: &str) -> Result<pb::Disclosure, Status> {
     d.get_disclosure(req(pb::GetDisclosureRequest { name: name.to_string() }, key))
