@@ -294,22 +294,19 @@ fn make_pki() -> Pki {
         p
     };
     let ca = CertifiedIssuer::self_signed(ca_params.clone(), KeyPair::generate().expect("key")).expect("ca");
-    let server_key = KeyPair::generate().expect("key");
-    let server = CertificateParams::new(vec!["localhost".to_string()])
-        .expect("params")
-        .signed_by(&server_key, &ca)
-        .expect("server cert");
-    let client_key = KeyPair::generate().expect("key");
-    let client = CertificateParams::new(vec!["partner.example".to_string()])
-        .expect("params")
-        .signed_by(&client_key, &ca)
-        .expect("client cert");
+    // A certificate for `name` with a key of its own, signed by `issuer`.
+    let leaf = |name: &str, issuer: &CertifiedIssuer<'static, KeyPair>| {
+        let key = KeyPair::generate().expect("key");
+        let cert = CertificateParams::new(vec![name.to_string()])
+            .expect("params")
+            .signed_by(&key, issuer)
+            .unwrap_or_else(|e| panic!("{name} certificate: {e}"));
+        (cert, key)
+    };
+    let (server, server_key) = leaf("localhost", &ca);
+    let (client, client_key) = leaf("partner.example", &ca);
     let other_ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
-    let stranger_key = KeyPair::generate().expect("key");
-    let stranger = CertificateParams::new(vec!["stranger.example".to_string()])
-        .expect("params")
-        .signed_by(&stranger_key, &other_ca)
-        .expect("stranger cert");
+    let (stranger, stranger_key) = leaf("stranger.example", &other_ca);
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("ca.pem"), ca.pem()).expect("write");
     std::fs::write(dir.path().join("server.pem"), server.pem()).expect("write");
