@@ -79,6 +79,7 @@ use tonic_types::StatusExt;
 use crate::repair_support::{As, application_for, call};
 use crate::support::bin::serve_grpc_only;
 use crate::support::calls::notice_bundle;
+use crate::support::calls::{correction, patch_of};
 use crate::support::{self, TestDb, credit_code, decision, req};
 
 /// Kills (and restarts) per backend.
@@ -962,18 +963,8 @@ impl Worker {
                 (out, "FULFILLMENT_RECORDED", Some(marker))
             }
             Action::Correct => {
-                let r = pb::CorrectPenaltyDecisionRequest {
-                    name: d.name.clone(),
-                    penalty_decision: Some(pb::PenaltyDecision {
-                        violation_facts: format!("经复核，更正后的违法事实{marker}。"),
-                        ..Default::default()
-                    }),
-                    update_mask: Some(prost_types::FieldMask {
-                        paths: vec!["violation_facts".into()],
-                    }),
-                    reason: format!("笔误 {marker}"),
-                    etag: d.etag.clone(),
-                };
+                let facts = patch_of("violation_facts", format!("经复核，更正后的违法事实{marker}。"));
+                let r = correction(&d.name, facts, &["violation_facts"], &format!("笔误 {marker}"), &d.etag);
                 // The documents depend on the content: render again.
                 c.bundle = None;
                 let out = attempt!(self, |k| k.enf.correct_penalty_decision(req(r, &officer)));

@@ -39,7 +39,7 @@ use tonic::{Code, Status};
 
 use crate::repair_support::{As, application_for, call};
 use crate::support::calls::notice_bundle;
-use crate::support::calls::{self, slip_correction};
+use crate::support::calls::{self, correction, patch_of, slip_correction};
 use crate::support::{self, TestDb, TestServer, clock_at, create_and_publish, credit_code, decision, reason, req};
 
 type EnfClient = pb::enforcement_service_client::EnforcementServiceClient<Channel>;
@@ -498,19 +498,10 @@ async fn concurrent_transitions_have_one_winner_across_instances() {
         // CorrectPenaltyDecision with one etag, each with other content.
         let results = race(CONCURRENT, |i| {
             let mut e = EnfClient::new(chans[i].clone());
+            let facts = patch_of("violation_facts", format!("经复核，更正后的违法事实（第{i}稿）。"));
+            let why = format!("笔误 {i}");
             let r = req(
-                pb::CorrectPenaltyDecisionRequest {
-                    name: published.name.clone(),
-                    penalty_decision: Some(pb::PenaltyDecision {
-                        violation_facts: format!("经复核，更正后的违法事实（第{i}稿）。"),
-                        ..Default::default()
-                    }),
-                    update_mask: Some(prost_types::FieldMask {
-                        paths: vec!["violation_facts".into()],
-                    }),
-                    reason: format!("笔误 {i}"),
-                    etag: published.etag.clone(),
-                },
+                correction(&published.name, facts, &["violation_facts"], &why, &published.etag),
                 &officer,
             );
             async move { e.correct_penalty_decision(r).await }
