@@ -612,10 +612,7 @@ async fn concurrent_transitions_have_one_winner_across_instances() {
             "{b}"
         );
         let feed = c.feed_of(&published.disclosure).await;
-        let terminated: Vec<_> = feed
-            .iter()
-            .filter(|f| f.kind == pb::ChangeKind::Terminated as i32)
-            .collect();
+        let terminated = calls::terminated(&feed);
         assert_eq!(terminated.len(), 1, "{b}: TERMINATED entries {terminated:?}");
         assert_eq!(terminated[0].reason, pb::TerminationReason::Withdrawn as i32);
         c.stop().await;

@@ -20,6 +20,7 @@ use crate::repair_support::{
     As, Case, Env, RepairClient, act_with, call, commitment, domain_state, material, pb_state, proof, sorted,
     violation_kinds,
 };
+use crate::support::calls;
 use crate::support::{self, TestServer, bad_fields, clock_at, reason};
 
 const DECIDED: &str = "2025-06-10";
@@ -239,10 +240,7 @@ async fn run_sequence(env: &Env, n: u64, actions: &[RepairAction]) -> Result<Vec
     let changes = env.feed_of(&case.disclosure).await;
     let approvals = path.iter().filter(|(_, to)| *to == RepairState::Approved).count();
     let revocations = path.iter().filter(|(_, to)| *to == RepairState::Revoked).count();
-    let terminated: Vec<_> = changes
-        .iter()
-        .filter(|c| c.kind == pb::ChangeKind::Terminated as i32)
-        .collect();
+    let terminated = calls::terminated(&changes);
     let published = changes
         .iter()
         .filter(|c| c.kind == pb::ChangeKind::Published as i32)
@@ -427,10 +425,7 @@ async fn twenty_concurrent_approvals_on_two_instances_approve_exactly_once() {
         }
 
         let changes = a.feed_of(&case.disclosure).await;
-        let terminated: Vec<_> = changes
-            .iter()
-            .filter(|c| c.kind == pb::ChangeKind::Terminated as i32)
-            .collect();
+        let terminated = calls::terminated(&changes);
         assert_eq!(terminated.len(), 1, "{ctx}: TERMINATED changes {terminated:?}");
         assert_eq!(terminated[0].reason, pb::TerminationReason::Repaired as i32);
         assert!(

@@ -343,6 +343,13 @@ pub async fn export_csv(d: &mut Dis, key: &str) -> tonic::Streaming<pb::ExportCh
         .into_inner()
 }
 
+/// The TERMINATED entries of a feed.
+pub fn terminated(feed: &[pb::DisclosureChange]) -> Vec<&pb::DisclosureChange> {
+    feed.iter()
+        .filter(|c| c.kind == pb::ChangeKind::Terminated as i32)
+        .collect()
+}
+
 /// A disclosure, or the status it is refused with.
 pub async fn get_disclosure(d: &mut Dis, key: &str, name: &str) -> Result<pb::Disclosure, Status> {
     d.get_disclosure(req(pb::GetDisclosureRequest { name: name.to_string() }, key))
