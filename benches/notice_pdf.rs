@@ -28,6 +28,10 @@ use gongshi::domain::ids::compute_check_char;
 use gongshi::render::{PrintDocument, pdf};
 use tonic::transport::Channel;
 
+#[path = "../tests/testkit/sample.rs"]
+mod sample;
+use sample::sample_decision;
+
 #[derive(Parser, Debug)]
 struct Args {
     /// Decisions printed through the server.
@@ -195,36 +199,24 @@ fn req<T>(msg: T, key: &str) -> tonic::Request<T> {
 fn decision(i: usize) -> pb::PenaltyDecision {
     let body = format!("91310115{:09}", 500_000 + i);
     let code = format!("{body}{}", compute_check_char(&body).expect("check"));
-    pb::PenaltyDecision {
-        decision_number: format!("沪浦应急罚〔2025〕{}号", 10_000 + i),
-        party: Some(pb::Party {
-            kind: pb::PartyKind::LegalPerson as i32,
-            name: format!("上海某某化工有限公司第{i}分公司"),
-            credit_code: code,
-            legal_representative: Some(pb::LegalRepresentative {
-                name: "张三".into(),
-                ..Default::default()
-            }),
-            address: "上海市浦东新区某路1号".into(),
-            ..Default::default()
-        }),
-        violation_type: "未按规定开展安全生产教育和培训".into(),
-        violation_facts: "经查，该公司未如实记录安全生产教育和培训情况。".into(),
-        legal_basis: "《中华人民共和国安全生产法》第九十七条第三项".into(),
-        penalty_kinds: vec![pb::PenaltyKind::Fine as i32],
-        penalty_content: "罚款人民币贰万元整".into(),
-        fine_fen: 2_000_000,
-        procedure: pb::Procedure::Ordinary as i32,
-        sector: pb::Sector::SafetyProduction as i32,
-        severity: pb::Severity::General as i32,
-        decided_on: "2025-06-10".into(),
-        authority: Some(pb::Organization {
-            name: "上海市浦东新区应急管理局".into(),
-            credit_code: "11310115000000001".to_string()
-                + &compute_check_char("11310115000000001").expect("check").to_string(),
-        }),
+    let authority = format!(
+        "11310115000000001{}",
+        compute_check_char("11310115000000001").expect("check")
+    );
+    let mut p = sample_decision(
+        &format!("沪浦应急罚〔2025〕{}号", 10_000 + i),
+        "2025-06-10",
+        &code,
+        &authority,
+    );
+    let party = p.party.as_mut().expect("party");
+    party.name = format!("上海某某化工有限公司第{i}分公司");
+    party.legal_representative = Some(pb::LegalRepresentative {
+        name: "张三".into(),
         ..Default::default()
-    }
+    });
+    p.sector = pb::Sector::SafetyProduction as i32;
+    p
 }
 
 async fn through_the_server(n: usize) {

@@ -273,15 +273,7 @@ pub async fn run(
                 "",
                 ReviewInput {
                     opinion: ReviewOpinion::Approve,
-                    checklist: ReviewChecklist {
-                        subject_and_powers_ok: true,
-                        procedure_ok: true,
-                        facts_and_evidence_ok: true,
-                        law_and_discretion_ok: true,
-                        documents_complete: true,
-                        crime_transfer_needed: false,
-                        other_points: String::new(),
-                    },
+                    checklist: ReviewChecklist::all_satisfied(),
                     comment: "同意".into(),
                 },
                 None,

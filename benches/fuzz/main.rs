@@ -14,6 +14,8 @@
 #![forbid(unsafe_code)]
 
 mod input;
+#[path = "../../tests/testkit/sample.rs"]
+mod sample;
 mod targets;
 
 use std::panic::{self, AssertUnwindSafe};

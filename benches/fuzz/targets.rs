@@ -18,6 +18,7 @@ use gongshi::import::{self, ImportOptions, Layout};
 use prost::Message;
 
 use crate::input::{Gen, seeds, show_bytes, show_str};
+use crate::sample::sample_decision;
 
 /// A fuzz target: how to make an input, check it, and show it.
 pub trait Fuzz {
@@ -328,38 +329,14 @@ impl Fuzz for ViolationsTarget {
 
 // ---------------------------------------------------------------- decision_doc
 
-/// A complete, valid decision (as the tests' `support::decision`).
+/// A complete, valid decision (the tests' sample: tests/testkit/sample.rs).
 pub fn seed_decision() -> pb::PenaltyDecision {
-    pb::PenaltyDecision {
-        decision_number: "浦应急罚〔2024〕12号".into(),
-        party: Some(pb::Party {
-            kind: pb::PartyKind::LegalPerson as i32,
-            name: "上海某某化工有限公司".into(),
-            credit_code: "91310000MA1K000006".into(),
-            legal_representative: Some(pb::LegalRepresentative {
-                name: "张三".into(),
-                id_type: pb::IdType::ResidentIdCard as i32,
-                id_number: "110105194912310038".into(),
-            }),
-            address: "上海市浦东新区某路1号".into(),
-            ..Default::default()
-        }),
-        violation_type: "未按规定开展安全生产教育和培训".into(),
-        violation_facts: "经查，该公司未如实记录安全生产教育和培训情况。".into(),
-        legal_basis: "《中华人民共和国安全生产法》第九十七条第三项".into(),
-        penalty_kinds: vec![pb::PenaltyKind::Fine as i32],
-        penalty_content: "罚款人民币贰万元整".into(),
-        fine_fen: 2_000_000,
-        procedure: pb::Procedure::Ordinary as i32,
-        sector: pb::Sector::Other as i32,
-        severity: pb::Severity::General as i32,
-        decided_on: "2024-03-05".into(),
-        authority: Some(pb::Organization {
-            name: "上海市浦东新区应急管理局".into(),
-            credit_code: "11230500001755309F".into(),
-        }),
-        ..Default::default()
-    }
+    sample_decision(
+        "浦应急罚〔2024〕12号",
+        "2024-03-05",
+        "91310000MA1K000006",
+        "11230500001755309F",
+    )
 }
 
 /// `convert::decision_doc` on decoded random bytes, mutated encodings of a

@@ -185,6 +185,22 @@ pub struct ReviewChecklist {
     pub other_points: String,
 }
 
+impl ReviewChecklist {
+    /// A checklist with every point satisfied, no transfer for a crime and
+    /// no other points: what a plain approval records.
+    pub fn all_satisfied() -> ReviewChecklist {
+        ReviewChecklist {
+            subject_and_powers_ok: true,
+            procedure_ok: true,
+            facts_and_evidence_ok: true,
+            law_and_discretion_ok: true,
+            documents_complete: true,
+            crime_transfer_needed: false,
+            other_points: String::new(),
+        }
+    }
+}
+
 /// A recorded legal review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LegalReview {

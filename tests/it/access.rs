@@ -15,8 +15,11 @@ use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
 use crate::decisions::{decision, valid_id_2};
+use crate::support::calls::{self, all_decisions, events_of, list_disclosures, slip_correction};
+use crate::support::publish_sample;
 use crate::support::{
-    KNOWN_ID, TestServer, backends, clock_at, create_and_publish, credit_code, d, full_checklist, reason, req,
+    KNOWN_ID, ROLES, TestServer, backends, clock_at, create_and_publish, credit_code, d, full_checklist, reason, req,
+    set_personal_party,
 };
 
 type Enf = EnforcementServiceClient<Channel>;
@@ -59,17 +62,6 @@ const ALL_RPCS: [Rpc; 14] = [
     Rpc::ListDisclosureChanges,
     Rpc::WatchDisclosureChanges,
     Rpc::ExportDisclosures,
-];
-
-/// Every role a key can have.
-const ROLES: [Role; 7] = [
-    Role::Officer,
-    Role::LegalReviewer,
-    Role::RepairReviewer,
-    Role::Portal,
-    Role::Enterprise,
-    Role::Discloser,
-    Role::Auditor,
 ];
 
 /// What a call with an allowed role should give.
@@ -204,18 +196,7 @@ async fn call(rpc: Rpc, enf: &mut Enf, dis: &mut Dis, cred: &Cred, t: &Target, n
             .await
             .map(drop),
         Rpc::CorrectPenaltyDecision => enf
-            .correct_penalty_decision(cred.wrap(pb::CorrectPenaltyDecisionRequest {
-                name: t.decision.clone(),
-                penalty_decision: Some(pb::PenaltyDecision {
-                    remarks: "更正".into(),
-                    ..Default::default()
-                }),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["remarks".into()],
-                }),
-                reason: "笔误".into(),
-                etag: t.etag.clone(),
-            }))
+            .correct_penalty_decision(cred.wrap(slip_correction(&t.decision, "remarks", "更正", &t.etag)))
             .await
             .map(drop),
         Rpc::WithdrawPenaltyDecision => enf
@@ -377,12 +358,7 @@ async fn every_rpc_checks_authentication_then_role_before_existence() {
             .await
             .expect("a key on its last day works")
             .into_inner();
-        let published = create_and_publish(
-            &mut enf,
-            &officer,
-            decision("沪浦应急罚〔2026〕权限00号", DECIDED, &credit_code("91310115", 8002)),
-        )
-        .await;
+        let published = publish_sample(&mut enf, &officer, "沪浦应急罚〔2026〕权限00号", DECIDED, 8002).await;
         let missing = Target {
             decision: "penaltyDecisions/NOSUCHDECISION01".into(),
             disclosure: "disclosures/NOSUCHDISCLOSURE01".into(),
@@ -483,18 +459,7 @@ async fn every_rpc_checks_authentication_then_role_before_existence() {
         assert_eq!(now.etag, recorded.etag, "{b}: refused calls changed nothing");
         assert_eq!(now.state, pb::DecisionState::Recorded as i32, "{b}");
         assert!(now.legal_review.is_none() && now.fulfillment.is_none(), "{b}");
-        let created = enf
-            .list_penalty_decisions(req(
-                pb::ListPenaltyDecisionsRequest {
-                    page_size: 1000,
-                    ..Default::default()
-                },
-                &officer,
-            ))
-            .await
-            .expect("list")
-            .into_inner()
-            .penalty_decisions;
+        let created = all_decisions(&mut enf, &officer).await;
         // The two set up here plus one per allowed (officer) create, on each target.
         assert_eq!(created.len(), 2 + 2, "{b}: only the officer's creates were stored");
         server.stop().await;
@@ -598,22 +563,11 @@ fn party_of(p: &pb::PenaltyDecision) -> pb::Party {
 }
 
 async fn sensitive_reads(enf: &mut Enf, key: &str, name: &str) -> Vec<pb::Actor> {
-    enf.list_penalty_decision_events(req(
-        pb::ListPenaltyDecisionEventsRequest {
-            name: name.to_string(),
-            page_size: 1000,
-            page_token: String::new(),
-        },
-        key,
-    ))
-    .await
-    .expect("events")
-    .into_inner()
-    .events
-    .into_iter()
-    .filter(|e| e.kind == pb::DecisionEventKind::SensitiveDataRead as i32)
-    .map(|e| e.actor.expect("actor"))
-    .collect()
+    events_of(enf, key, name, pb::DecisionEventKind::SensitiveDataRead)
+        .await
+        .into_iter()
+        .map(|e| e.actor.expect("actor"))
+        .collect()
 }
 
 #[tokio::test]
@@ -637,15 +591,14 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
 
         // A natural person: recorded, not published (publish_natural_persons is off).
         let mut p = decision("沪浦应急罚〔2026〕隐私1号", DECIDED, "");
-        {
-            let party = p.party.as_mut().unwrap();
-            party.kind = pb::PartyKind::NaturalPerson as i32;
-            party.name = "王五".into();
-            party.legal_representative = None;
-            party.id_type = pb::IdType::ResidentIdCard as i32;
-            party.id_number = KNOWN_ID.to_lowercase(); // stored normalised
-            party.address = home.into();
-        }
+        // Its ID number is stored normalised (upper case).
+        set_personal_party(
+            &mut p,
+            pb::PartyKind::NaturalPerson,
+            "王五",
+            &KNOWN_ID.to_lowercase(),
+            home,
+        );
         let natural = create_and_publish(&mut enf, &officer, p).await;
         assert_eq!(natural.state, pb::DecisionState::NotPublished as i32, "{b}");
         assert_eq!(
@@ -669,36 +622,15 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
         assert_eq!(business.state, pb::DecisionState::Published as i32, "{b}");
 
         // A legal person with a legal representative's ID number: published, then corrected.
-        let lp = create_and_publish(
-            &mut enf,
-            &officer,
-            decision("沪浦应急罚〔2026〕隐私3号", DECIDED, &credit_code("91310115", 8202)),
-        )
-        .await;
+        let lp = publish_sample(&mut enf, &officer, "沪浦应急罚〔2026〕隐私3号", DECIDED, 8202).await;
         enf.correct_penalty_decision(req(
-            pb::CorrectPenaltyDecisionRequest {
-                name: lp.name.clone(),
-                penalty_decision: Some(pb::PenaltyDecision {
-                    violation_facts: "更正后的违法事实（隐私测试）".into(),
-                    ..Default::default()
-                }),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["violation_facts".into()],
-                }),
-                reason: "笔误".into(),
-                etag: lp.etag.clone(),
-            },
+            slip_correction(&lp.name, "violation_facts", "更正后的违法事实（隐私测试）", &lp.etag),
             &officer,
         ))
         .await
         .expect("correct");
         // And one published, then withdrawn (auditors still read it).
-        let gone = create_and_publish(
-            &mut enf,
-            &officer,
-            decision("沪浦应急罚〔2026〕隐私4号", DECIDED, &credit_code("91310115", 8203)),
-        )
-        .await;
+        let gone = publish_sample(&mut enf, &officer, "沪浦应急罚〔2026〕隐私4号", DECIDED, 8203).await;
         enf.withdraw_penalty_decision(req(
             pb::WithdrawPenaltyDecisionRequest {
                 name: gone.name.clone(),
@@ -731,17 +663,7 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
                 .into_inner();
             seen.add(&m);
         }
-        let listed = dis
-            .list_disclosures(req(
-                pb::ListDisclosuresRequest {
-                    page_size: 1000,
-                    ..Default::default()
-                },
-                &discloser,
-            ))
-            .await
-            .expect("list")
-            .into_inner();
+        let listed = list_disclosures(&mut dis, &discloser).await;
         assert_eq!(listed.disclosures.len(), 2, "{b}");
         seen.add(&listed);
         let withdrawn = dis
@@ -786,16 +708,7 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
             seen.add(&m);
         }
         drop(watch);
-        let mut export = dis
-            .export_disclosures(req(
-                pb::ExportDisclosuresRequest {
-                    format: pb::ExportFormat::Csv as i32,
-                },
-                &discloser,
-            ))
-            .await
-            .expect("export")
-            .into_inner();
+        let mut export = calls::export_csv(&mut dis, &discloser).await;
         let mut csv = Vec::new();
         while let Some(chunk) = export.next().await {
             let chunk = chunk.expect("chunk");
@@ -886,18 +799,8 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
         // A list read by staff is recorded for each decision it showed sensitive fields of.
         let n_business = sensitive_reads(&mut enf, &auditor, &business.name).await.len();
         let n_natural = sensitive_reads(&mut enf, &auditor, &natural.name).await.len();
-        let all = enf
-            .list_penalty_decisions(req(
-                pb::ListPenaltyDecisionsRequest {
-                    page_size: 1000,
-                    ..Default::default()
-                },
-                &officer,
-            ))
-            .await
-            .expect("list")
-            .into_inner();
-        assert_eq!(all.penalty_decisions.len(), 4, "{b}");
+        let all = all_decisions(&mut enf, &officer).await;
+        assert_eq!(all.len(), 4, "{b}: one page");
         assert_eq!(
             sensitive_reads(&mut enf, &auditor, &business.name).await.len(),
             n_business + 1,

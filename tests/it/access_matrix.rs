@@ -28,9 +28,12 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::repair_support::{As, application_for, call, material};
+use crate::support::calls::notice_bundle;
+use crate::support::calls::{self, slip_correction};
 use crate::support::raw::RawCodec;
 use crate::support::{
-    TestDb, TestServer, backends, clock_at, create_and_publish, credit_code, d, decision, full_checklist, reason, req,
+    ROLES, TestDb, TestServer, backends, clock_at, create_and_publish, credit_code, d, decision, full_checklist,
+    reason, req,
 };
 
 const PKG: &str = "gongshi.v1";
@@ -44,17 +47,6 @@ const FULFILLED: &str = "2025-06-11";
 /// isolation — all of which come first (API.md: "Permission is checked before
 /// existence and etag") — and change nothing.
 const STALE: &str = "\"999\"";
-
-/// Every role a key can have (`Role::ALL` without `system`; checked).
-const ROLES: [Role; 7] = [
-    Role::Officer,
-    Role::LegalReviewer,
-    Role::RepairReviewer,
-    Role::Portal,
-    Role::Enterprise,
-    Role::Discloser,
-    Role::Auditor,
-];
 
 /// The RPCs that take a `page_token` (checked against the descriptor set);
 /// each has page-token cases in [`Fx::page_cases`].
@@ -391,20 +383,7 @@ fn rows() -> Vec<Row> {
             "gongshi.v1.EnforcementService/CorrectPenaltyDecision",
             &[Officer],
             STALE_ETAG,
-            |t| {
-                msg(pb::CorrectPenaltyDecisionRequest {
-                    name: t.decision.clone(),
-                    penalty_decision: Some(pb::PenaltyDecision {
-                        remarks: "更正笔误".into(),
-                        ..Default::default()
-                    }),
-                    update_mask: Some(prost_types::FieldMask {
-                        paths: vec!["remarks".into()],
-                    }),
-                    reason: "笔误".into(),
-                    etag: STALE.into(),
-                })
-            },
+            |t| msg(slip_correction(&t.decision, "remarks", "更正笔误", STALE)),
         ),
         Row::new(
             "gongshi.v1.EnforcementService/WithdrawPenaltyDecision",
@@ -840,17 +819,9 @@ async fn fulfil(
     officer: &str,
     name: &str,
 ) {
-    enf.record_fulfillment(req(
-        pb::RecordFulfillmentRequest {
-            name: name.to_string(),
-            fulfilled_on: FULFILLED.into(),
-            evidence: "罚款已缴入国库".into(),
-            etag: String::new(),
-        },
-        officer,
-    ))
-    .await
-    .expect("record fulfilment");
+    calls::fulfil(enf, officer, name, "", FULFILLED, "罚款已缴入国库")
+        .await
+        .expect("record fulfilment");
 }
 
 impl Fx {
@@ -917,17 +888,10 @@ impl Fx {
             fulfil(&mut enf, &officer, &dec.name).await;
             published.push(dec);
         }
-        let recorded = enf
-            .create_penalty_decision(req(
-                pb::CreatePenaltyDecisionRequest {
-                    request_id: String::new(),
-                    penalty_decision: Some(decision("沪应急罚〔2025〕矩阵-4号", DECIDED, &a)),
-                },
-                &officer,
-            ))
+        let unpublished = decision("沪应急罚〔2025〕矩阵-4号", DECIDED, &a);
+        let recorded = calls::create(&mut enf, &officer, "", unpublished)
             .await
-            .expect("create")
-            .into_inner();
+            .expect("create");
 
         // Applications: A's first (by its key, then accepted), A's second (by
         // the portal), B's own.
@@ -977,13 +941,7 @@ impl Fx {
         let mut notice = pb::notice_service_client::NoticeServiceClient::new(ch.clone());
         for dec in &published {
             notice
-                .get_notice_bundle(req(
-                    pb::GetNoticeBundleRequest {
-                        name: format!("{}/noticeBundle", dec.name),
-                        version: 0,
-                    },
-                    &officer,
-                ))
+                .get_notice_bundle(req(notice_bundle(&dec.name, 0), &officer))
                 .await
                 .expect("render bundle");
         }

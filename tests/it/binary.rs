@@ -14,18 +14,7 @@ use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
 use crate::support;
-
-const BIN: &str = env!("CARGO_BIN_EXE_gongshi");
-
-fn gongshi() -> Command {
-    let mut c = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GONGSHI_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
+use crate::support::bin::gongshi;
 
 async fn connect(addr: &str) -> Channel {
     for _ in 0..300 {
@@ -152,12 +141,17 @@ async fn binary_with_no_configuration_serves_health_and_reflection() {
 
 fn run_ok(args: &[&str]) -> String {
     let out = gongshi().args(args).output().expect("run gongshi");
-    assert!(
-        out.status.success(),
-        "gongshi {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "gongshi {args:?} failed: {stderr}");
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// `keys create --role ROLE --label LABEL MORE… --database-url URL`.
+fn keys_create<'a>(role: &'a str, label: &'a str, more: &[&'a str], url: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["keys", "create", "--role", role, "--label", label];
+    args.extend_from_slice(more);
+    args.extend(["--database-url", url]);
+    args
 }
 
 fn run_err(args: &[&str]) -> String {
@@ -174,16 +168,7 @@ async fn keys_commands_create_list_revoke_on_every_backend() {
     for db in support::backends().await {
         let url = db.url.as_str();
         run_ok(&["migrate", "--database-url", url]);
-        let out = run_ok(&[
-            "keys",
-            "create",
-            "--role",
-            "officer",
-            "--label",
-            "王五 (执法)",
-            "--database-url",
-            url,
-        ]);
+        let out = run_ok(&keys_create("officer", "王五 (执法)", &[], url));
         let key = out.lines().last().unwrap().to_string();
         assert!(key.starts_with("gsk_") && key.len() > 70, "{key}");
         let id = key.split('_').nth(1).unwrap().to_string();
@@ -197,40 +182,22 @@ async fn keys_commands_create_list_revoke_on_every_backend() {
 
         // Only a hash is stored.
         let secret = key.rsplit('_').next().unwrap();
-        let stored: Vec<String> = match db.backend {
-            "sqlite" => {
-                let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-                sqlx::query_scalar("SELECT secret_hash FROM api_keys")
-                    .fetch_all(&pool)
-                    .await
-                    .unwrap()
-            }
-            _ => {
-                let pool = sqlx::PgPool::connect(url).await.unwrap();
-                sqlx::query_scalar("SELECT secret_hash FROM api_keys")
-                    .fetch_all(&pool)
-                    .await
-                    .unwrap()
-            }
-        };
+        let stored = support::sql::strings(url, db.backend, "SELECT secret_hash FROM api_keys").await;
         assert_eq!(stored.len(), 1);
         assert_ne!(stored[0], secret);
         assert_eq!(stored[0], gongshi::domain::record::sha256_hex(secret.as_bytes()));
 
-        let ent = run_ok(&[
-            "keys",
-            "create",
-            "--role",
+        let ent = run_ok(&keys_create(
             "enterprise",
-            "--label",
             "企业",
-            "--credit-code",
-            &support::credit_code("91310115", 5),
-            "--expires-on",
-            "2027-12-31",
-            "--database-url",
+            &[
+                "--credit-code",
+                &support::credit_code("91310115", 5),
+                "--expires-on",
+                "2027-12-31",
+            ],
             url,
-        ]);
+        ));
         assert!(ent.lines().last().unwrap().starts_with("gsk_"));
 
         let e = run_err(&["keys", "revoke", &id, "--reason", " ", "--database-url", url]);
@@ -251,53 +218,18 @@ async fn keys_commands_create_list_revoke_on_every_backend() {
 
         let e = run_err(&["keys", "revoke", &id, "--reason", "again", "--database-url", url]);
         assert!(e.contains("no active key"), "{e}");
-        let e = run_err(&[
-            "keys",
-            "create",
-            "--role",
-            "boss",
-            "--label",
-            "x",
-            "--database-url",
-            url,
-        ]);
+        let e = run_err(&keys_create("boss", "x", &[], url));
         assert!(e.contains("unknown role"), "{e}");
-        let e = run_err(&[
-            "keys",
-            "create",
-            "--role",
-            "enterprise",
-            "--label",
-            "x",
-            "--database-url",
-            url,
-        ]);
+        let e = run_err(&keys_create("enterprise", "x", &[], url));
         assert!(e.contains("credit code"), "{e}");
-        let e = run_err(&[
-            "keys",
-            "create",
-            "--role",
+        let e = run_err(&keys_create(
             "enterprise",
-            "--label",
             "x",
-            "--credit-code",
-            "91350100M000100Y44",
-            "--database-url",
+            &["--credit-code", "91350100M000100Y44"],
             url,
-        ]);
+        ));
         assert!(e.contains("check character"), "{e}");
-        let e = run_err(&[
-            "keys",
-            "create",
-            "--role",
-            "officer",
-            "--label",
-            "x",
-            "--expires-on",
-            "2027-13-01",
-            "--database-url",
-            url,
-        ]);
+        let e = run_err(&keys_create("officer", "x", &["--expires-on", "2027-13-01"], url));
         assert!(e.contains("expires-on"), "{e}");
     }
 }

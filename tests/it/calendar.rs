@@ -6,7 +6,7 @@
 //! nothing; `gongshi calendar list`; the annual report counts every record and
 //! flags provisional figures; only a date after 2036 is refused.
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use gongshi::api::pb;
@@ -15,8 +15,6 @@ use tonic::Code;
 
 use crate::repair_support::{Case, Env};
 use crate::support::{self, TestDb, TestServer, clock_at, reason, req};
-
-const BIN: &str = env!("CARGO_BIN_EXE_gongshi");
 
 /// Decided and fulfilled in 2025: the disclosure is repairable and active
 /// (publicity ends 2028-06-10) on every date these tests use.
@@ -55,12 +53,7 @@ async fn lookup(env: &Env, case: &Case, a: &pb::RepairApplication) -> pb::Lookup
 
 /// Runs the real binary on `db` with `args` (no other GONGSHI_ settings).
 fn gongshi(db: &TestDb, args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GONGSHI_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = support::bin::gongshi();
     cmd.args(args)
         .args(["--database-url", &db.url])
         .env("GONGSHI_LOG", "warn")

@@ -6,62 +6,34 @@ use std::sync::Arc;
 use gongshi::domain::lifecycle::{
     Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Role, TerminationReason,
 };
-use gongshi::domain::policy::{PartyKind, PenaltyKind, Procedure, Sector, Severity};
-use gongshi::domain::record::{DecisionDoc, IdType, LegalRepresentative, Org, Party, PublicDates, PublicRecord};
+use gongshi::domain::record::{DecisionDoc, IdType, LegalRepresentative, Org, PublicDates, PublicRecord};
 use gongshi::store::{
     self, DecisionFilter, DecisionRow, DisclosureFilter, DisclosureRow, ExportItem, KeyRow, NewChange, NewEvent, Store,
     StoreOptions,
 };
 use serde_json::json;
 
+use crate::support::bulk_seed::bulk_doc;
 use crate::support::{self, credit_code, d};
 
 fn doc(number: &str, party: &str, decided_on: &str) -> DecisionDoc {
-    DecisionDoc {
-        decision_number: number.into(),
-        party: Party {
-            kind: PartyKind::LegalPerson,
-            name: "上海某某有限公司 \u{1F3ED}".into(),
-            credit_code: party.into(),
-            business_registration_number: String::new(),
-            organization_code: String::new(),
-            tax_registration_number: String::new(),
-            public_institution_certificate: String::new(),
-            social_organization_certificate: String::new(),
-            legal_representative: LegalRepresentative {
-                name: "李四".into(),
-                id_type: IdType::ResidentIdCard,
-                id_number: support::KNOWN_ID.into(),
-            },
-            id_type: IdType::None,
-            id_number: String::new(),
-            address: "上海市".into(),
-        },
-        violation_type: "t".into(),
-        violation_facts: "f".into(),
-        legal_basis: "b".into(),
-        penalty_kinds: vec![PenaltyKind::Fine],
-        penalty_content: "c".into(),
-        fine_fen: 123_456,
-        confiscation_fen: 0,
-        license_action: String::new(),
-        procedure: Procedure::Ordinary,
-        sector: Sector::Other,
-        severity: Severity::General,
-        major: false,
-        major_flag: None,
-        decided_on: d(decided_on),
-        effective_until: None,
-        authority: Org {
-            name: "局".into(),
-            credit_code: support::authority_code(),
-        },
-        data_source: Org {
-            name: "局".into(),
-            credit_code: support::authority_code(),
-        },
-        remarks: String::new(),
-    }
+    let bureau = Org {
+        name: "局".into(),
+        credit_code: support::authority_code(),
+    };
+    let mut doc = bulk_doc(number, "上海某某有限公司 \u{1F3ED}", party, d(decided_on), &bureau, 0);
+    doc.party.legal_representative = LegalRepresentative {
+        name: "李四".into(),
+        id_type: IdType::ResidentIdCard,
+        id_number: support::KNOWN_ID.into(),
+    };
+    doc.party.address = "上海市".into();
+    doc.violation_type = "t".into();
+    doc.violation_facts = "f".into();
+    doc.legal_basis = "b".into();
+    doc.penalty_content = "c".into();
+    doc.fine_fen = 123_456;
+    doc
 }
 
 fn actor() -> Actor {

@@ -56,7 +56,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -77,9 +77,11 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
 
 use crate::repair_support::{As, application_for, call};
+use crate::support::bin::serve_grpc_only;
+use crate::support::calls::notice_bundle;
+use crate::support::calls::{correction, patch_of};
 use crate::support::{self, TestDb, credit_code, decision, req};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gongshi");
 /// Kills (and restarts) per backend.
 const KILLS: usize = 20;
 /// Client tasks applying load.
@@ -288,34 +290,19 @@ impl ServerProcess {
             .append(true)
             .open(log)
             .expect("server log file");
-        let mut cmd = Command::new(BIN);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("GONGSHI_") {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = support::bin::gongshi();
         // No public or admin listener: several of these run at once, and
         // beside the tests that hold the default ports (their defaults would
         // clash).
-        cmd.args([
-            "serve",
-            "--listen",
-            addr,
-            "--http-listen",
-            "off",
-            "--admin-listen",
-            "off",
-            "--database-url",
-            url,
-        ])
-        .env("GONGSHI_LOG", "warn")
-        // A few keys drive all the load and the final verification reads
-        // (thousands of calls); the per-key limit is tested in `overload`.
-        .env("GONGSHI_KEY_REQUESTS_PER_SECOND", "0")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(out));
+        serve_grpc_only(&mut cmd, addr, url)
+            .env("GONGSHI_LOG", "warn")
+            // A few keys drive all the load and the final verification reads
+            // (thousands of calls); the per-key limit is tested in `overload`.
+            .env("GONGSHI_KEY_REQUESTS_PER_SECOND", "0")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(out));
         ServerProcess {
             child: cmd.spawn().expect("spawn gongshi serve"),
             log: log.to_path_buf(),
@@ -976,18 +963,8 @@ impl Worker {
                 (out, "FULFILLMENT_RECORDED", Some(marker))
             }
             Action::Correct => {
-                let r = pb::CorrectPenaltyDecisionRequest {
-                    name: d.name.clone(),
-                    penalty_decision: Some(pb::PenaltyDecision {
-                        violation_facts: format!("经复核，更正后的违法事实{marker}。"),
-                        ..Default::default()
-                    }),
-                    update_mask: Some(prost_types::FieldMask {
-                        paths: vec!["violation_facts".into()],
-                    }),
-                    reason: format!("笔误 {marker}"),
-                    etag: d.etag.clone(),
-                };
+                let facts = patch_of("violation_facts", format!("经复核，更正后的违法事实{marker}。"));
+                let r = correction(&d.name, facts, &["violation_facts"], &format!("笔误 {marker}"), &d.etag);
                 // The documents depend on the content: render again.
                 c.bundle = None;
                 let out = attempt!(self, |k| k.enf.correct_penalty_decision(req(r, &officer)));
@@ -1055,10 +1032,7 @@ impl Worker {
         let d = c.dec.clone().expect("decision");
         let since = Instant::now();
         loop {
-            let r = pb::GetNoticeBundleRequest {
-                name: format!("{}/noticeBundle", d.name),
-                version: 0,
-            };
+            let r = notice_bundle(&d.name, 0);
             match attempt!(self, |k| k.not.get_notice_bundle(req(r, &self.keys.officer.secret))) {
                 Out::Ok(b) => {
                     self.ack(Ack::Render {

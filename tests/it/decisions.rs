@@ -10,18 +10,18 @@ use gongshi::app::keys::Caller;
 use gongshi::app::{AppError, ReviewInput};
 use gongshi::domain::ids::compute_id_check_char;
 use gongshi::domain::lifecycle::{ReviewChecklist, ReviewOpinion, Role};
-use pb::disclosure_service_client::DisclosureServiceClient;
-use pb::enforcement_service_client::EnforcementServiceClient;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 
+use crate::support::publish_sample;
 use crate::support::{
     self, KNOWN_ID_2, TestDb, TestServer, authority_code, backends, bad_fields, clock_at, create_and_publish,
     credit_code, full_checklist, reason, req,
 };
 
-type Enf = EnforcementServiceClient<Channel>;
-type Dis = DisclosureServiceClient<Channel>;
+use crate::support::calls::{
+    Enf, all_decisions, correct, create, events, feed, fulfil, get, get_disclosure, kinds, list_all, publish, review,
+    withdraw,
+};
 
 /// Today by the injected clock in most tests.
 const TODAY: &str = "2026-11-29";
@@ -99,218 +99,6 @@ fn id_with_bad_birth_date() -> String {
 
 fn id_of(name: &str) -> &str {
     name.strip_prefix("penaltyDecisions/").expect("decision name")
-}
-
-async fn create(
-    c: &mut Enf,
-    key: &str,
-    request_id: &str,
-    d: pb::PenaltyDecision,
-) -> Result<pb::PenaltyDecision, Status> {
-    c.create_penalty_decision(req(
-        pb::CreatePenaltyDecisionRequest {
-            request_id: request_id.to_string(),
-            penalty_decision: Some(d),
-        },
-        key,
-    ))
-    .await
-    .map(|r| r.into_inner())
-}
-
-async fn get(c: &mut Enf, key: &str, name: &str) -> pb::PenaltyDecision {
-    c.get_penalty_decision(req(pb::GetPenaltyDecisionRequest { name: name.to_string() }, key))
-        .await
-        .expect("get decision")
-        .into_inner()
-}
-
-async fn publish(c: &mut Enf, key: &str, name: &str, etag: &str) -> Result<pb::PenaltyDecision, Status> {
-    c.publish_penalty_decision(req(
-        pb::PublishPenaltyDecisionRequest {
-            name: name.to_string(),
-            etag: etag.to_string(),
-        },
-        key,
-    ))
-    .await
-    .map(|r| r.into_inner())
-}
-
-async fn review(
-    c: &mut Enf,
-    key: &str,
-    name: &str,
-    etag: &str,
-    opinion: pb::ReviewOpinion,
-    checklist: pb::ReviewChecklist,
-    comment: &str,
-) -> Result<pb::PenaltyDecision, Status> {
-    c.review_penalty_decision(req(
-        pb::ReviewPenaltyDecisionRequest {
-            name: name.to_string(),
-            opinion: opinion as i32,
-            checklist: Some(checklist),
-            comment: comment.to_string(),
-            etag: etag.to_string(),
-        },
-        key,
-    ))
-    .await
-    .map(|r| r.into_inner())
-}
-
-async fn correct(
-    c: &mut Enf,
-    key: &str,
-    name: &str,
-    etag: &str,
-    patch: pb::PenaltyDecision,
-    paths: &[&str],
-    why: &str,
-) -> Result<pb::PenaltyDecision, Status> {
-    c.correct_penalty_decision(req(
-        pb::CorrectPenaltyDecisionRequest {
-            name: name.to_string(),
-            penalty_decision: Some(patch),
-            update_mask: Some(prost_types::FieldMask {
-                paths: paths.iter().map(|p| p.to_string()).collect(),
-            }),
-            reason: why.to_string(),
-            etag: etag.to_string(),
-        },
-        key,
-    ))
-    .await
-    .map(|r| r.into_inner())
-}
-
-async fn withdraw(
-    c: &mut Enf,
-    key: &str,
-    name: &str,
-    etag: &str,
-    event: pb::WithdrawalEvent,
-    public_reason: &str,
-) -> Result<pb::PenaltyDecision, Status> {
-    c.withdraw_penalty_decision(req(
-        pb::WithdrawPenaltyDecisionRequest {
-            name: name.to_string(),
-            legal_event: event as i32,
-            public_reason: public_reason.to_string(),
-            etag: etag.to_string(),
-            legal_event_on: String::new(),
-        },
-        key,
-    ))
-    .await
-    .map(|r| r.into_inner())
-}
-
-async fn fulfil(
-    c: &mut Enf,
-    key: &str,
-    name: &str,
-    etag: &str,
-    on: &str,
-    evidence: &str,
-) -> Result<pb::PenaltyDecision, Status> {
-    c.record_fulfillment(req(
-        pb::RecordFulfillmentRequest {
-            name: name.to_string(),
-            fulfilled_on: on.to_string(),
-            evidence: evidence.to_string(),
-            etag: etag.to_string(),
-        },
-        key,
-    ))
-    .await
-    .map(|r| r.into_inner())
-}
-
-/// Every event of a decision (one big page).
-async fn events(c: &mut Enf, key: &str, name: &str) -> Vec<pb::PenaltyDecisionEvent> {
-    let r = c
-        .list_penalty_decision_events(req(
-            pb::ListPenaltyDecisionEventsRequest {
-                name: name.to_string(),
-                page_size: 1000,
-                page_token: String::new(),
-            },
-            key,
-        ))
-        .await
-        .expect("list events")
-        .into_inner();
-    assert!(r.next_page_token.is_empty(), "fewer than 1000 events fit one page");
-    r.events
-}
-
-fn kinds(ev: &[pb::PenaltyDecisionEvent]) -> Vec<pb::DecisionEventKind> {
-    ev.iter()
-        .map(|e| pb::DecisionEventKind::try_from(e.kind).expect("known event kind"))
-        .filter(|k| *k != pb::DecisionEventKind::SensitiveDataRead)
-        .collect()
-}
-
-/// Every decision matching a request's filters, following page tokens.
-async fn list_all(c: &mut Enf, key: &str, mut r: pb::ListPenaltyDecisionsRequest) -> Vec<pb::PenaltyDecision> {
-    let mut out = Vec::new();
-    for _ in 0..100 {
-        let page = c
-            .list_penalty_decisions(req(r.clone(), key))
-            .await
-            .expect("list decisions")
-            .into_inner();
-        out.extend(page.penalty_decisions);
-        if page.next_page_token.is_empty() {
-            return out;
-        }
-        r.page_token = page.next_page_token;
-    }
-    panic!("list did not end");
-}
-
-async fn all_decisions(c: &mut Enf, key: &str) -> Vec<pb::PenaltyDecision> {
-    list_all(
-        c,
-        key,
-        pb::ListPenaltyDecisionsRequest {
-            page_size: 1000,
-            ..Default::default()
-        },
-    )
-    .await
-}
-
-/// The whole change feed.
-async fn feed(d: &mut Dis, key: &str) -> Vec<pb::DisclosureChange> {
-    let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let r = d
-            .list_disclosure_changes(req(
-                pb::ListDisclosureChangesRequest {
-                    after_sequence: after,
-                    page_size: 1000,
-                },
-                key,
-            ))
-            .await
-            .expect("list changes")
-            .into_inner();
-        if r.changes.is_empty() {
-            return out;
-        }
-        after = r.last_sequence;
-        out.extend(r.changes);
-    }
-}
-
-async fn get_disclosure(d: &mut Dis, key: &str, name: &str) -> Result<pb::Disclosure, Status> {
-    d.get_disclosure(req(pb::GetDisclosureRequest { name: name.to_string() }, key))
-        .await
-        .map(|r| r.into_inner())
 }
 
 struct Env {
@@ -768,7 +556,7 @@ async fn create_is_idempotent_per_key_and_request_id() {
             let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(10));
             let mut tasks = Vec::new();
             for _ in 0..10 {
-                let mut c = EnforcementServiceClient::new(server.channel().await);
+                let mut c = Enf::new(server.channel().await);
                 let key = officer.clone();
                 let d = decision(&number, DECIDED, &party);
                 let barrier = barrier.clone();
@@ -1165,15 +953,7 @@ async fn the_recorder_cannot_review_their_own_decision() {
         };
         let input = ReviewInput {
             opinion: ReviewOpinion::Approve,
-            checklist: ReviewChecklist {
-                subject_and_powers_ok: true,
-                procedure_ok: true,
-                facts_and_evidence_ok: true,
-                law_and_discretion_ok: true,
-                documents_complete: true,
-                crime_transfer_needed: false,
-                other_points: String::new(),
-            },
+            checklist: ReviewChecklist::all_satisfied(),
             comment: String::new(),
         };
         match server
@@ -1367,12 +1147,7 @@ async fn correcting_a_published_decision_versions_its_disclosure() {
         let b = db.backend;
         let mut dis = server.disclosures().await;
         let (discloser, _) = new_key(&server, Role::Discloser).await;
-        let p = create_and_publish(
-            &mut enf,
-            &officer,
-            decision("沪浦应急罚〔2026〕801号", DECIDED, &credit_code("91310115", 801)),
-        )
-        .await;
+        let p = publish_sample(&mut enf, &officer, "沪浦应急罚〔2026〕801号", DECIDED, 801).await;
         let v1 = get_disclosure(&mut dis, &discloser, &p.disclosure)
             .await
             .expect("disclosure");
@@ -1562,12 +1337,7 @@ async fn withdrawal_terminates_the_disclosure_once() {
         let mut dis = server.disclosures().await;
         let (discloser, _) = new_key(&server, Role::Discloser).await;
         let (auditor, _) = new_key(&server, Role::Auditor).await;
-        let p = create_and_publish(
-            &mut enf,
-            &officer,
-            decision("沪浦应急罚〔2026〕901号", DECIDED, &credit_code("91310115", 901)),
-        )
-        .await;
+        let p = publish_sample(&mut enf, &officer, "沪浦应急罚〔2026〕901号", DECIDED, 901).await;
 
         let r = withdraw(
             &mut enf,
@@ -1692,12 +1462,7 @@ async fn fulfilment_is_recorded_and_dated_sensibly() {
             officer_id,
         } = env(db, TODAY).await;
         let b = db.backend;
-        let p = create_and_publish(
-            &mut enf,
-            &officer,
-            decision("沪浦应急罚〔2026〕1001号", DECIDED, &credit_code("91310115", 1001)),
-        )
-        .await;
+        let p = publish_sample(&mut enf, &officer, "沪浦应急罚〔2026〕1001号", DECIDED, 1001).await;
 
         let r = fulfil(&mut enf, &officer, &p.name, &p.etag, "2026-11-19", "缴款凭证").await;
         expect_invalid(

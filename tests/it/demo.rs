@@ -6,19 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support;
-
-const BIN: &str = env!("CARGO_BIN_EXE_gongshi");
-
-fn gongshi(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(dir);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GONGSHI_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
+use crate::support::bin::gongshi_in;
 
 fn have_buf() -> bool {
     Command::new("buf")
@@ -43,7 +31,7 @@ async fn readme_try_it_sequence_works() {
     let _port = support::DEFAULT_PORT.lock().await;
     let dir = tempfile::tempdir().unwrap();
     // 1. README's run command: the server with no configuration.
-    let server = gongshi(dir.path())
+    let server = gongshi_in(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -60,12 +48,9 @@ async fn readme_try_it_sequence_works() {
     assert!(up, "server did not listen");
 
     // 2. gongshi demo.
-    let out = gongshi(dir.path()).arg("demo").output().expect("demo");
-    assert!(
-        out.status.success(),
-        "demo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = gongshi_in(dir.path()).arg("demo").output().expect("demo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "demo failed: {stderr}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("220 enterprises"), "{stdout}");
     for role in [
@@ -106,7 +91,7 @@ async fn readme_try_it_sequence_works() {
     );
 
     // A second demo on the same database is refused, one line, non-zero.
-    let again = gongshi(dir.path()).arg("demo").output().unwrap();
+    let again = gongshi_in(dir.path()).arg("demo").output().unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("empty database"));
 
@@ -122,16 +107,12 @@ async fn readme_try_it_sequence_works() {
 async fn demo_fills_every_backend_with_every_lifecycle() {
     for db in support::backends().await {
         let dir = tempfile::tempdir().unwrap();
-        let out = gongshi(dir.path())
+        let out = gongshi_in(dir.path())
             .args(["demo", "--database-url", &db.url])
             .output()
             .expect("demo");
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            db.backend,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{}: {stderr}", db.backend);
         let stdout = String::from_utf8(out.stdout).unwrap();
         let summary = stdout.lines().next().unwrap_or_default().to_string();
         // Every part of the lifecycle is represented.

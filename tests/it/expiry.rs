@@ -12,7 +12,9 @@ use gongshi::domain::lifecycle::Role;
 
 use crate::export::export_all;
 use crate::feed::{DisclosureClient, whole_feed_one_pass};
-use crate::support::{self, TestServer, clock_at, create_and_publish, credit_code, d, decision, req};
+use crate::support::calls;
+use crate::support::publish_sample;
+use crate::support::{self, TestServer, clock_at, d, req};
 
 /// How often the expiry job of each test instance runs.
 const EXPIRY_EVERY: Duration = Duration::from_millis(20);
@@ -52,25 +54,13 @@ async fn expiry_terminates_exactly_once_across_two_instances() {
         // of one year ends 2027-04-10.
         let mut due = Vec::new();
         for i in 0..DUE {
-            let dec = create_and_publish(
-                &mut enf,
-                &officer,
-                decision(
-                    &format!("沪应急罚〔2026〕期-{i}号"),
-                    "2026-04-10",
-                    &credit_code("91310115", 700 + i),
-                ),
-            )
-            .await;
+            let number = format!("沪应急罚〔2026〕期-{i}号");
+            let dec = publish_sample(&mut enf, &officer, &number, "2026-04-10", 700 + i).await;
             due.push(dec.disclosure);
         }
-        let within = create_and_publish(
-            &mut enf,
-            &officer,
-            decision("沪应急罚〔2026〕期-内号", "2026-04-20", &credit_code("91310115", 799)),
-        )
-        .await
-        .disclosure;
+        let within = publish_sample(&mut enf, &officer, "沪应急罚〔2026〕期-内号", "2026-04-20", 799)
+            .await
+            .disclosure;
         for name in &due {
             let got = get(&mut dis, &auditor, name).await.expect("auditor get");
             assert_eq!(got.publicity_ends_on, "2027-04-10", "{}", db.backend);
@@ -207,12 +197,7 @@ async fn late_entered_decision_is_recorded_expired() {
 
         // Decided 2022-01-10, general class under 发改办财金〔2019〕527号:
         // at most one year, so publicity ended 2023-01-10.
-        let late = create_and_publish(
-            &mut enf,
-            &officer,
-            decision("沪应急罚〔2022〕迟-1号", "2022-01-10", &credit_code("91310115", 801)),
-        )
-        .await;
+        let late = publish_sample(&mut enf, &officer, "沪应急罚〔2022〕迟-1号", "2022-01-10", 801).await;
         assert_eq!(late.state, pb::DecisionState::Published as i32, "{}", db.backend);
         assert!(!late.disclosure.is_empty());
 
@@ -232,17 +217,7 @@ async fn late_entered_decision_is_recorded_expired() {
             .await
             .expect_err("never public");
         assert_eq!(err.code(), tonic::Code::NotFound);
-        let listed = dis
-            .list_disclosures(req(
-                pb::ListDisclosuresRequest {
-                    page_size: 100,
-                    ..Default::default()
-                },
-                &discloser,
-            ))
-            .await
-            .expect("ListDisclosures")
-            .into_inner();
+        let listed = calls::list_disclosures(&mut dis, &discloser).await;
         assert!(listed.disclosures.is_empty());
 
         // The expiry job has nothing to terminate either.
@@ -250,12 +225,7 @@ async fn late_entered_decision_is_recorded_expired() {
         assert_eq!(server.app.expire_due().await.unwrap(), 0);
 
         // A current decision is published normally beside it.
-        let current = create_and_publish(
-            &mut enf,
-            &officer,
-            decision("沪应急罚〔2026〕今-1号", "2026-11-20", &credit_code("91310115", 802)),
-        )
-        .await;
+        let current = publish_sample(&mut enf, &officer, "沪应急罚〔2026〕今-1号", "2026-11-20", 802).await;
         let feed = whole_feed_one_pass(&mut dis, &discloser).await;
         let names: Vec<_> = feed.changes.iter().map(|c| (c.disclosure.clone(), c.kind)).collect();
         assert_eq!(

@@ -17,23 +17,17 @@ use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
 
 use crate::feed::{DisclosureClient, whole_feed_one_pass, withdraw};
+use crate::support::calls;
+use crate::support::publish_sample;
 use crate::support::{
     self, KNOWN_ID, KNOWN_ID_2, TestServer, clock_at, create_and_publish, credit_code, decision, req,
+    set_personal_party,
 };
 
 /// Runs an export and returns its bytes and the last chunk (without data),
 /// checking that only the last chunk is marked last and carries totals.
 pub(crate) async fn export_all(client: &mut DisclosureClient, key: &str) -> (Vec<u8>, pb::ExportChunk) {
-    let mut stream = client
-        .export_disclosures(req(
-            pb::ExportDisclosuresRequest {
-                format: pb::ExportFormat::Csv as i32,
-            },
-            key,
-        ))
-        .await
-        .expect("ExportDisclosures")
-        .into_inner();
+    let mut stream = calls::export_csv(client, key).await;
     let mut bytes = Vec::new();
     let mut last = None;
     while let Some(chunk) = stream.message().await.expect("export stream") {
@@ -56,12 +50,8 @@ pub(crate) async fn export_all(client: &mut DisclosureClient, key: &str) -> (Vec
 /// An individual business whose own ID number is recorded.
 fn individual_business(number: &str, code: &str) -> pb::PenaltyDecision {
     let mut d = decision(number, "2026-05-08", code);
-    let party = d.party.as_mut().unwrap();
-    party.kind = pb::PartyKind::IndividualBusiness as i32;
-    party.name = "上海市浦东新区李四五金店".into();
-    party.legal_representative = None;
-    party.id_type = pb::IdType::ResidentIdCard as i32;
-    party.id_number = KNOWN_ID.into();
+    let (name, address) = ("上海市浦东新区李四五金店", "上海市浦东新区某路1号");
+    set_personal_party(&mut d, pb::PartyKind::IndividualBusiness, name, KNOWN_ID, address);
     d.penalty_kinds = vec![
         pb::PenaltyKind::Fine as i32,
         pb::PenaltyKind::ConfiscateIllegalGains as i32,
@@ -81,12 +71,7 @@ async fn export_matches_sha256_and_column_order() {
         let mut enf = server.enforcement().await;
         let mut dis = server.disclosures().await;
 
-        let plain = create_and_publish(
-            &mut enf,
-            &officer,
-            decision("沪应急罚〔2026〕出-1号", "2026-05-06", &credit_code("91310115", 601)),
-        )
-        .await;
+        let plain = publish_sample(&mut enf, &officer, "沪应急罚〔2026〕出-1号", "2026-05-06", 601).await;
         let ib = create_and_publish(
             &mut enf,
             &officer,
@@ -100,12 +85,7 @@ async fn export_matches_sha256_and_column_order() {
         tricky.remarks = "备注, 含逗号".into();
         let tricky = create_and_publish(&mut enf, &officer, tricky).await;
         // Withdrawn: not exported.
-        let gone = create_and_publish(
-            &mut enf,
-            &officer,
-            decision("沪应急罚〔2026〕出-4号", "2026-05-06", &credit_code("91310115", 604)),
-        )
-        .await;
+        let gone = publish_sample(&mut enf, &officer, "沪应急罚〔2026〕出-4号", "2026-05-06", 604).await;
         withdraw(&mut enf, &officer, &gone, "该处罚决定已被依法变更").await;
 
         let (bytes, last) = export_all(&mut dis, &discloser).await;
@@ -215,10 +195,9 @@ const ROWS: usize = 100_000;
 /// Rows per multi-row INSERT (well within both backends' bind limits).
 const SEED_STATEMENT_ROWS: usize = 1_000;
 
+use crate::support::bin::{gongshi, serve_grpc_only};
 // The rows and their INSERTs are shared with the load generator.
-#[path = "../testkit/bulk_seed.rs"]
-mod bulk_seed;
-use bulk_seed::{BulkCommon as SeedCommon, BulkRow as SeedRow, bulk_doc, insert_bulk_chunk};
+use crate::support::bulk_seed::{BulkCommon as SeedCommon, BulkRow as SeedRow, bulk_doc, insert_bulk_chunk};
 
 /// Inserts `rows` with multi-row INSERTs, on a pool of either backend, in one
 /// transaction, and returns the last feed sequence. (Going through `Tx` one
@@ -412,19 +391,9 @@ impl Drop for ServerProcess {
     }
 }
 
-fn gongshi_cmd() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gongshi"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GONGSHI_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
 /// A discloser key made with `gongshi keys create`: the key is the last stdout line.
 fn cli_discloser_key(url: &str) -> String {
-    let out = gongshi_cmd()
+    let out = gongshi()
         .args([
             "keys",
             "create",
@@ -438,11 +407,8 @@ fn cli_discloser_key(url: &str) -> String {
         .stdin(Stdio::null())
         .output()
         .expect("run gongshi keys create");
-    assert!(
-        out.status.success(),
-        "keys create failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "keys create failed: {stderr}");
     let stdout = String::from_utf8(out.stdout).expect("UTF-8");
     let key = BufReader::new(stdout.as_bytes())
         .lines()
@@ -461,18 +427,7 @@ async fn start_server_process(url: &str, dir: &std::path::Path) -> (ServerProces
         .port();
     let addr = format!("127.0.0.1:{port}");
     let log = dir.join("server.log");
-    let child = gongshi_cmd()
-        .args([
-            "serve",
-            "--listen",
-            &addr,
-            "--http-listen",
-            "off",
-            "--admin-listen",
-            "off",
-            "--database-url",
-            url,
-        ])
+    let child = serve_grpc_only(&mut gongshi(), &addr, url)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log file"))
@@ -530,16 +485,7 @@ async fn export_of_100k_streams_with_bounded_memory() {
 
         // Export, hashing and discarding the data as it arrives.
         let export_started = Instant::now();
-        let mut stream = client
-            .export_disclosures(req(
-                pb::ExportDisclosuresRequest {
-                    format: pb::ExportFormat::Csv as i32,
-                },
-                &key,
-            ))
-            .await
-            .expect("ExportDisclosures")
-            .into_inner();
+        let mut stream = calls::export_csv(&mut client, &key).await;
         let mut hasher = Sha256::new();
         let mut total = 0usize;
         let mut chunks = 0usize;

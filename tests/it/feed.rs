@@ -13,6 +13,8 @@ use gongshi::domain::lifecycle::{ChangeKind, Role};
 use gongshi::store::{NewChange, StoreOptions};
 use tonic::transport::Channel;
 
+use crate::support::calls::{self, correction, patch_of};
+use crate::support::publish_sample;
 use crate::support::{self, TestServer, clock_at, create_and_publish, credit_code, decision, req};
 
 pub(crate) type DisclosureClient = pb::disclosure_service_client::DisclosureServiceClient<Channel>;
@@ -91,18 +93,13 @@ pub(crate) async fn correct_facts(
 ) -> pb::PenaltyDecision {
     client
         .correct_penalty_decision(req(
-            pb::CorrectPenaltyDecisionRequest {
-                name: d.name.clone(),
-                penalty_decision: Some(pb::PenaltyDecision {
-                    violation_facts: facts.to_string(),
-                    ..Default::default()
-                }),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["violation_facts".into()],
-                }),
-                reason: "更正违法事实的笔误".into(),
-                etag: d.etag.clone(),
-            },
+            correction(
+                &d.name,
+                patch_of("violation_facts", facts),
+                &["violation_facts"],
+                "更正违法事实的笔误",
+                &d.etag,
+            ),
             officer,
         ))
         .await
@@ -303,12 +300,7 @@ async fn out_of_order_commits_never_let_a_reader_skip_a_sequence() {
         let server = TestServer::start(&db.url, clock_at("2026-06-01")).await;
         let officer = server.key(Role::Officer, None).await;
         let mut enforcement = server.enforcement().await;
-        let d = create_and_publish(
-            &mut enforcement,
-            &officer,
-            decision("沪应急罚〔2026〕乱序-1号", "2026-05-06", &credit_code("91310115", 7)),
-        )
-        .await;
+        let d = publish_sample(&mut enforcement, &officer, "沪应急罚〔2026〕乱序-1号", "2026-05-06", 7).await;
         let disclosure_id = d
             .disclosure
             .strip_prefix("disclosures/")
@@ -474,16 +466,8 @@ async fn watch_delivers_changes_written_by_another_instance() {
 
         // Changes that exist before anyone watches: the catch-up.
         for i in 0..5 {
-            create_and_publish(
-                &mut enf_a,
-                &officer,
-                decision(
-                    &format!("沪应急罚〔2026〕观-A{i}号"),
-                    "2026-05-06",
-                    &credit_code("91310115", 200 + i),
-                ),
-            )
-            .await;
+            let number = format!("沪应急罚〔2026〕观-A{i}号");
+            publish_sample(&mut enf_a, &officer, &number, "2026-05-06", 200 + i).await;
         }
         let mut dis_a = a.disclosures().await;
         let mut stream = watch(&mut dis_a, &discloser, 0).await;
@@ -499,16 +483,8 @@ async fn watch_delivers_changes_written_by_another_instance() {
         // Writes through the other instance: 8 publishes, 3 corrections, 2 withdrawals.
         let mut written = 0;
         for i in 0..8u64 {
-            let d = create_and_publish(
-                &mut enf_b,
-                &officer,
-                decision(
-                    &format!("沪应急罚〔2026〕观-B{i}号"),
-                    "2026-05-06",
-                    &credit_code("91310115", 300 + i),
-                ),
-            )
-            .await;
+            let number = format!("沪应急罚〔2026〕观-B{i}号");
+            let d = publish_sample(&mut enf_b, &officer, &number, "2026-05-06", 300 + i).await;
             written += 1;
             let mut d = d;
             if i < 3 {
@@ -556,12 +532,7 @@ async fn watch_delivers_changes_written_by_another_instance() {
         assert_eq!(later_ids, full_ids[8..].to_vec());
 
         // Both watches follow a new write on B.
-        let d = create_and_publish(
-            &mut enf_b,
-            &officer,
-            decision("沪应急罚〔2026〕观-C号", "2026-05-06", &credit_code("91310115", 400)),
-        )
-        .await;
+        let d = publish_sample(&mut enf_b, &officer, "沪应急罚〔2026〕观-C号", "2026-05-06", 400).await;
         let c1 = next_change(&mut stream, "latest write").await;
         let c2 = next_change(&mut from_x, "latest write").await;
         assert_eq!(c1.disclosure, d.disclosure);
@@ -706,17 +677,7 @@ async fn terminated_content_is_never_served_again() {
         assert_eq!(audited.state, pb::DisclosureState::Withdrawn as i32);
         assert_eq!(audited.decision_number, GONE_NUMBER);
         assert!(audited.terminated_at.is_some());
-        let listed = dis
-            .list_disclosures(req(
-                pb::ListDisclosuresRequest {
-                    page_size: 100,
-                    ..Default::default()
-                },
-                &discloser,
-            ))
-            .await
-            .expect("ListDisclosures")
-            .into_inner();
+        let listed = calls::list_disclosures(&mut dis, &discloser).await;
         let names: Vec<_> = listed.disclosures.iter().map(|d| d.name.clone()).collect();
         assert_eq!(names, vec![kept.disclosure.clone()]);
 

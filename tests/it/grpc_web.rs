@@ -9,7 +9,8 @@ use hyper::Method;
 use prost::Message;
 
 use crate::support::http::{Resp, request};
-use crate::support::{self, TestServer, clock_at, create_and_publish, credit_code, decision, req};
+use crate::support::publish_sample;
+use crate::support::{self, TestServer, clock_at, req};
 
 const PORTAL: &str = "https://portal.example.gov.cn";
 
@@ -105,16 +106,8 @@ async fn a_hand_framed_grpc_web_call_over_http1_is_answered() {
     let discloser = server.key(Role::Discloser, None).await;
     let mut enforcement = server.enforcement().await;
     for i in 0..3 {
-        create_and_publish(
-            &mut enforcement,
-            &officer,
-            decision(
-                &format!("沪浦应急罚〔2026〕G{i}号"),
-                "2026-05-06",
-                &credit_code("91310115", 900 + i),
-            ),
-        )
-        .await;
+        let number = format!("沪浦应急罚〔2026〕G{i}号");
+        publish_sample(&mut enforcement, &officer, &number, "2026-05-06", 900 + i).await;
     }
     let msg = pb::ListDisclosuresRequest {
         page_size: 2,

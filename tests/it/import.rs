@@ -2,14 +2,12 @@
 //! column order with 50 bad ones, as CSV and as XLSX, on every backend.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use gongshi::domain::record::{CSV_HEADER, fen_to_wanyuan};
 
 use crate::support::{self, KNOWN_ID, KNOWN_ID_2, TestDb};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gongshi");
 const ROWS: usize = 10_000;
 const BAD: usize = 50;
 
@@ -256,12 +254,7 @@ struct Run {
 }
 
 fn import(file: &Path, url: &str) -> Run {
-    let mut c = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GONGSHI_") {
-            c.env_remove(k);
-        }
-    }
+    let mut c = support::bin::gongshi();
     let started = Instant::now();
     let out = c
         .args(["import", file.to_str().unwrap(), "--database-url", url])
@@ -383,26 +376,7 @@ fn check_run(run: &Run, file: &Path, header: &[String], imported: usize, present
 }
 
 async fn scalar(db: &TestDb, sql: &str) -> i64 {
-    match db.backend {
-        "sqlite" => {
-            let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-            let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-            n
-        }
-        _ => {
-            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-            let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-            n
-        }
-    }
+    support::sql::count(&db.url, db.backend, sql).await
 }
 
 /// What the database holds after importing the file once.

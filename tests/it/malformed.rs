@@ -33,7 +33,7 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use tonic_types::{ErrorDetail, StatusExt};
 
 use crate::support::raw::RawCodec;
-use crate::support::{TestServer, backends, clock_at, create_and_publish, credit_code, decision, req};
+use crate::support::{ROLES, TestServer, backends, clock_at, create_and_publish, credit_code, decision, req};
 
 /// Requests per backend.
 const TOTAL: usize = 10_000;
@@ -722,15 +722,7 @@ async fn malformed_bodies_never_internal_and_server_stays_healthy() {
         .await;
 
         let mut keys = Vec::new();
-        for role in [
-            Role::Officer,
-            Role::LegalReviewer,
-            Role::RepairReviewer,
-            Role::Portal,
-            Role::Enterprise,
-            Role::Discloser,
-            Role::Auditor,
-        ] {
+        for role in ROLES {
             for _ in 0..2 {
                 let bound = (role == Role::Enterprise).then_some(party.as_str());
                 keys.push((role, server.key(role, bound).await));

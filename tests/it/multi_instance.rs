@@ -38,6 +38,8 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::repair_support::{As, application_for, call};
+use crate::support::calls::notice_bundle;
+use crate::support::calls::{self, correction, patch_of, slip_correction};
 use crate::support::{self, TestDb, TestServer, clock_at, create_and_publish, credit_code, decision, reason, req};
 
 type EnfClient = pb::enforcement_service_client::EnforcementServiceClient<Channel>;
@@ -141,28 +143,7 @@ impl Cluster {
 
     /// Every event of a decision.
     async fn events(&self, name: &str) -> Vec<pb::PenaltyDecisionEvent> {
-        let mut e = self.enf(0).await;
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = e
-                .list_penalty_decision_events(req(
-                    pb::ListPenaltyDecisionEventsRequest {
-                        name: name.to_string(),
-                        page_size: 100,
-                        page_token: token.clone(),
-                    },
-                    &self.officer,
-                ))
-                .await
-                .expect("list events")
-                .into_inner();
-            out.extend(page.events);
-            if page.next_page_token.is_empty() {
-                return out;
-            }
-            token = page.next_page_token;
-        }
+        calls::all_events(&mut self.enf(0).await, &self.officer, name).await
     }
 
     async fn count_events(&self, name: &str, kind: pb::DecisionEventKind) -> usize {
@@ -172,26 +153,11 @@ impl Cluster {
     /// The feed entries of one disclosure, as a puller reads them.
     async fn feed_of(&self, disclosure: &str) -> Vec<pb::DisclosureChange> {
         let mut d = DisClient::new(self.servers[1].channel().await).max_decoding_message_size(16 * 1024 * 1024);
-        let mut out = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = d
-                .list_disclosure_changes(req(
-                    pb::ListDisclosureChangesRequest {
-                        after_sequence: after,
-                        page_size: 1000,
-                    },
-                    &self.discloser,
-                ))
-                .await
-                .expect("ListDisclosureChanges")
-                .into_inner();
-            if page.changes.is_empty() {
-                return out;
-            }
-            after = page.last_sequence;
-            out.extend(page.changes.into_iter().filter(|c| c.disclosure == disclosure));
-        }
+        calls::feed(&mut d, &self.discloser)
+            .await
+            .into_iter()
+            .filter(|c| c.disclosure == disclosure)
+            .collect()
     }
 
     async fn stop(self) {
@@ -452,19 +418,14 @@ async fn concurrent_transitions_have_one_winner_across_instances() {
 
         // PublishPenaltyDecision, all with the etag of the recorded decision.
         let code = credit_code("91310115", 620_001);
-        let recorded = c
-            .enf(0)
-            .await
-            .create_penalty_decision(req(
-                pb::CreatePenaltyDecisionRequest {
-                    request_id: String::new(),
-                    penalty_decision: Some(decision("沪应急罚〔2025〕多转-1号", DECIDED, &code)),
-                },
-                &officer,
-            ))
-            .await
-            .expect("create")
-            .into_inner();
+        let recorded = calls::create(
+            &mut c.enf(0).await,
+            &officer,
+            "",
+            decision("沪应急罚〔2025〕多转-1号", DECIDED, &code),
+        )
+        .await
+        .expect("create");
         let chans = c.connections(CONCURRENT).await;
         let results = race(CONCURRENT, |i| {
             let mut e = EnfClient::new(chans[i].clone());
@@ -537,19 +498,10 @@ async fn concurrent_transitions_have_one_winner_across_instances() {
         // CorrectPenaltyDecision with one etag, each with other content.
         let results = race(CONCURRENT, |i| {
             let mut e = EnfClient::new(chans[i].clone());
+            let facts = patch_of("violation_facts", format!("经复核，更正后的违法事实（第{i}稿）。"));
+            let why = format!("笔误 {i}");
             let r = req(
-                pb::CorrectPenaltyDecisionRequest {
-                    name: published.name.clone(),
-                    penalty_decision: Some(pb::PenaltyDecision {
-                        violation_facts: format!("经复核，更正后的违法事实（第{i}稿）。"),
-                        ..Default::default()
-                    }),
-                    update_mask: Some(prost_types::FieldMask {
-                        paths: vec!["violation_facts".into()],
-                    }),
-                    reason: format!("笔误 {i}"),
-                    etag: published.etag.clone(),
-                },
+                correction(&published.name, facts, &["violation_facts"], &why, &published.etag),
                 &officer,
             );
             async move { e.correct_penalty_decision(r).await }
@@ -594,13 +546,7 @@ async fn concurrent_transitions_have_one_winner_across_instances() {
         let bundle = c
             .not(0)
             .await
-            .get_notice_bundle(req(
-                pb::GetNoticeBundleRequest {
-                    name: format!("{}/noticeBundle", published.name),
-                    version: 0,
-                },
-                &officer,
-            ))
+            .get_notice_bundle(req(notice_bundle(&published.name, 0), &officer))
             .await
             .expect("bundle")
             .into_inner();
@@ -666,10 +612,7 @@ async fn concurrent_transitions_have_one_winner_across_instances() {
             "{b}"
         );
         let feed = c.feed_of(&published.disclosure).await;
-        let terminated: Vec<_> = feed
-            .iter()
-            .filter(|f| f.kind == pb::ChangeKind::Terminated as i32)
-            .collect();
+        let terminated = calls::terminated(&feed);
         assert_eq!(terminated.len(), 1, "{b}: TERMINATED entries {terminated:?}");
         assert_eq!(terminated[0].reason, pb::TerminationReason::Withdrawn as i32);
         c.stop().await;
@@ -698,18 +641,12 @@ async fn notice_bundle_rendered_once_across_instances() {
             c.enf(round as usize)
                 .await
                 .correct_penalty_decision(req(
-                    pb::CorrectPenaltyDecisionRequest {
-                        name: dec.name.clone(),
-                        penalty_decision: Some(pb::PenaltyDecision {
-                            violation_facts: format!("经复核，更正后的违法事实（{round}）。"),
-                            ..Default::default()
-                        }),
-                        update_mask: Some(prost_types::FieldMask {
-                            paths: vec!["violation_facts".into()],
-                        }),
-                        reason: "笔误".into(),
-                        etag: String::new(),
-                    },
+                    slip_correction(
+                        &dec.name,
+                        "violation_facts",
+                        format!("经复核，更正后的违法事实（{round}）。"),
+                        "",
+                    ),
                     &officer,
                 ))
                 .await
@@ -736,13 +673,7 @@ async fn notice_bundle_rendered_once_across_instances() {
 async fn bundle_version(c: &Cluster, decision: &str, version: i32) -> Result<pb::NoticeBundle, Code> {
     c.not(1)
         .await
-        .get_notice_bundle(req(
-            pb::GetNoticeBundleRequest {
-                name: format!("{decision}/noticeBundle"),
-                version,
-            },
-            &c.officer,
-        ))
+        .get_notice_bundle(req(notice_bundle(decision, version), &c.officer))
         .await
         .map(|r| r.into_inner())
         .map_err(|s| s.code())
@@ -760,13 +691,7 @@ async fn render_all(
 ) -> pb::NoticeBundle {
     let results = race(chans.len(), |i| {
         let mut n = NotClient::new(chans[i].clone());
-        let r = req(
-            pb::GetNoticeBundleRequest {
-                name: format!("{decision}/noticeBundle"),
-                version: 0,
-            },
-            officer,
-        );
+        let r = req(notice_bundle(decision, 0), officer);
         async move { n.get_notice_bundle(r).await }
     })
     .await;

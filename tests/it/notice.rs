@@ -8,6 +8,8 @@ use gongshi::domain::lifecycle::Role;
 use pb::notice_service_client::NoticeServiceClient;
 use tonic::transport::Channel;
 
+use crate::support::calls::slip_correction;
+use crate::support::calls::{notice_bundle, notice_bundles};
 use crate::support::{self, TestServer, credit_code, req};
 
 fn golden_dir() -> std::path::PathBuf {
@@ -30,15 +32,9 @@ async fn bundle(
     decision: &str,
     version: i32,
 ) -> Result<pb::NoticeBundle, tonic::Status> {
-    c.get_notice_bundle(req(
-        pb::GetNoticeBundleRequest {
-            name: format!("{decision}/noticeBundle"),
-            version,
-        },
-        key,
-    ))
-    .await
-    .map(|r| r.into_inner())
+    c.get_notice_bundle(req(notice_bundle(decision, version), key))
+        .await
+        .map(|r| r.into_inner())
 }
 
 fn doc(b: &pb::NoticeBundle, kind: pb::DocumentKind) -> &pb::NoticeDocument {
@@ -226,20 +222,8 @@ async fn correction_makes_a_new_version_and_keeps_the_old() {
         )
         .await;
         let v1 = bundle(&mut n, &officer, &d.name, 0).await.unwrap();
-        let patch = pb::PenaltyDecision {
-            violation_facts: "经复核，更正后的违法事实。".into(),
-            ..Default::default()
-        };
         e.correct_penalty_decision(req(
-            pb::CorrectPenaltyDecisionRequest {
-                name: d.name.clone(),
-                penalty_decision: Some(patch),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["violation_facts".into()],
-                }),
-                reason: "笔误".into(),
-                etag: String::new(),
-            },
+            slip_correction(&d.name, "violation_facts", "经复核，更正后的违法事实。", ""),
             &officer,
         ))
         .await
@@ -482,13 +466,7 @@ async fn portal_and_enterprise_see_only_their_own_bundles() {
         assert_eq!(err.code(), tonic::Code::NotFound, "another enterprise's bundle");
 
         let as_portal = |decision: &str, code: &str| {
-            let mut r = req(
-                pb::GetNoticeBundleRequest {
-                    name: format!("{decision}/noticeBundle"),
-                    version: 0,
-                },
-                &portal,
-            );
+            let mut r = req(notice_bundle(decision, 0), &portal);
             r.metadata_mut().insert("x-gongshi-on-behalf-of", code.parse().unwrap());
             r
         };
@@ -502,11 +480,7 @@ async fn portal_and_enterprise_see_only_their_own_bundles() {
 
         // Listing: forced to the own enterprise; asking for another is refused.
         bundle(&mut n, &officer, &b.name, 0).await.unwrap();
-        let list = n
-            .list_notice_bundles(req(pb::ListNoticeBundlesRequest::default(), &ent_a))
-            .await
-            .unwrap()
-            .into_inner();
+        let list = notice_bundles(&mut n, &ent_a).await;
         assert!(
             list.notice_bundles.iter().all(|x| x.party_credit_code == a_code),
             "{list:?}"

@@ -14,7 +14,10 @@ use gongshi::domain::record::sha256_hex;
 use pb::notice_service_client::NoticeServiceClient;
 use tonic::transport::Channel;
 
-use crate::support::{self, TestServer, credit_code, req};
+use crate::support::bin::gongshi;
+use crate::support::calls::{Enf, events_of};
+use crate::support::calls::{notice_bundle, notice_bundles};
+use crate::support::{self, TestServer, credit_code, req, sql};
 
 const AUTHORITY: &str = "上海市浦东新区应急管理局";
 
@@ -31,11 +34,8 @@ fn poppler(tool: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{tool} (Debian poppler-utils; .ci/run installs it): {e}"));
-    assert!(
-        out.status.success(),
-        "{tool} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{tool} {args:?}: {stderr}");
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
@@ -93,17 +93,26 @@ fn safety(number: &str, party: &str) -> pb::PenaltyDecision {
     d
 }
 
+/// The backend, a server on 2025-06-20, an officer's key, and the enforcement and notice
+/// clients.
+async fn desk(db: &support::TestDb) -> (&'static str, TestServer, String, Enf, NoticeServiceClient<Channel>) {
+    let server = TestServer::start(&db.url, support::clock_at("2025-06-20")).await;
+    let officer = server.key(Role::Officer, None).await;
+    let (e, n) = (server.enforcement().await, notices(&server).await);
+    (db.backend, server, officer, e, n)
+}
+
+/// Records and publishes [`safety`] numbered `number`, of the enterprise
+/// `credit_code("91310115", n)`.
+async fn publish_safety(e: &mut Enf, officer: &str, number: &str, n: u64) -> pb::PenaltyDecision {
+    support::create_and_publish(e, officer, safety(number, &credit_code("91310115", n))).await
+}
+
 async fn bundle(c: &mut NoticeServiceClient<Channel>, key: &str, decision: &str) -> pb::NoticeBundle {
-    c.get_notice_bundle(req(
-        pb::GetNoticeBundleRequest {
-            name: format!("{decision}/noticeBundle"),
-            version: 0,
-        },
-        key,
-    ))
-    .await
-    .expect("bundle")
-    .into_inner()
+    c.get_notice_bundle(req(notice_bundle(decision, 0), key))
+        .await
+        .expect("bundle")
+        .into_inner()
 }
 
 async fn render(
@@ -205,20 +214,9 @@ async fn each_document_prints_complete_on_a4_with_embedded_fonts_and_the_same_by
             // The first page as a person sees it (issue 19: checked by eye),
             // kept in target/tmp/notice_pdf/.
             let png = artefacts().join(format!("{b}-{}", kind.to_lowercase()));
-            poppler(
-                "pdftoppm",
-                &[
-                    "-png",
-                    "-r",
-                    "80",
-                    "-f",
-                    "1",
-                    "-l",
-                    "1",
-                    file.to_str().unwrap(),
-                    png.to_str().unwrap(),
-                ],
-            );
+            let first_page_at_80_dpi = ["-png", "-r", "80", "-f", "1", "-l", "1"];
+            let files = [file.to_str().unwrap(), png.to_str().unwrap()];
+            poppler("pdftoppm", &[&first_page_at_80_dpi[..], &files].concat());
             if doc.kind == pb::DocumentKind::PenaltyDecision as i32 {
                 // The 版头 comes first, in the text's order.
                 let head: Vec<&str> = reading.page_text[0]
@@ -263,11 +261,7 @@ async fn each_document_prints_complete_on_a4_with_embedded_fonts_and_the_same_by
 #[tokio::test]
 async fn a_long_decision_breaks_across_pages_of_22_lines() {
     for db in support::backends().await {
-        let b = db.backend;
-        let server = TestServer::start(&db.url, support::clock_at("2025-06-20")).await;
-        let officer = server.key(Role::Officer, None).await;
-        let mut e = server.enforcement().await;
-        let mut n = notices(&server).await;
+        let (b, server, officer, mut e, mut n) = desk(&db).await;
         let mut d = safety("沪浦应急罚〔2025〕16号", &credit_code("91310115", 78));
         let sentence = "经查，当事人于2025年3月至5月间未按规定组织从业人员参加安全生产教育和培训，\
                         未如实记录培训的时间、内容、参加人员以及考核结果等情况，现场检查时亦未能提供相关台账。";
@@ -348,13 +342,7 @@ async fn another_enterprise_is_refused_as_for_the_bundle() {
             .unwrap_err();
         assert_eq!(other.code(), tonic::Code::NotFound, "{b}: {other:?}");
         let bundle_err = n
-            .get_notice_bundle(req(
-                pb::GetNoticeBundleRequest {
-                    name: format!("{}/noticeBundle", decision.name),
-                    version: 0,
-                },
-                &ent_b,
-            ))
+            .get_notice_bundle(req(notice_bundle(&decision.name, 0), &ent_b))
             .await
             .unwrap_err();
         assert_eq!(bundle_err.code(), other.code(), "{b}");
@@ -408,11 +396,7 @@ async fn another_enterprise_is_refused_as_for_the_bundle() {
 #[tokio::test]
 async fn a_character_no_font_has_is_refused_not_dropped() {
     for db in support::backends().await {
-        let b = db.backend;
-        let server = TestServer::start(&db.url, support::clock_at("2025-06-20")).await;
-        let officer = server.key(Role::Officer, None).await;
-        let mut e = server.enforcement().await;
-        let mut n = notices(&server).await;
+        let (b, server, officer, mut e, mut n) = desk(&db).await;
         let mut d = safety("沪浦应急罚〔2025〕18号", &credit_code("91310115", 83));
         // U+20000 (CJK Extension B) is in none of the built-in fonts; 喆
         // (outside GB2312) is printed from the fallback face.
@@ -452,98 +436,34 @@ async fn a_character_no_font_has_is_refused_not_dropped() {
     }
 }
 
-/// Runs statements on the test database directly (to make a bundle look as
-/// one stored before PDFs existed).
-async fn sql(url: &str, backend: &str, statements: &[&'static str]) {
-    if backend == "postgres" {
-        let pool = sqlx::PgPool::connect(url).await.expect("connect");
-        for s in statements {
-            sqlx::query(*s)
-                .execute(&pool)
-                .await
-                .unwrap_or_else(|e| panic!("{s}: {e}"));
-        }
-        pool.close().await;
-    } else {
-        let pool = sqlx::SqlitePool::connect(url).await.expect("connect");
-        for s in statements {
-            sqlx::query(*s)
-                .execute(&pool)
-                .await
-                .unwrap_or_else(|e| panic!("{s}: {e}"));
-        }
-        pool.close().await;
-    }
-}
-
-async fn rendered_events(
-    e: &mut pb::enforcement_service_client::EnforcementServiceClient<Channel>,
-    key: &str,
-    decision: &str,
-) -> Vec<pb::PenaltyDecisionEvent> {
-    e.list_penalty_decision_events(req(
-        pb::ListPenaltyDecisionEventsRequest {
-            name: decision.to_string(),
-            page_size: 1000,
-            page_token: String::new(),
-        },
-        key,
-    ))
-    .await
-    .expect("events")
-    .into_inner()
-    .events
-    .into_iter()
-    .filter(|e| e.kind == pb::DecisionEventKind::NoticeRendered as i32)
-    .collect()
+async fn rendered_events(e: &mut Enf, key: &str, decision: &str) -> Vec<pb::PenaltyDecisionEvent> {
+    events_of(e, key, decision, pb::DecisionEventKind::NoticeRendered).await
 }
 
 #[tokio::test]
 async fn a_bundle_stored_before_pdfs_existed_is_printed_on_its_next_request_to_the_same_bytes() {
     for db in support::backends().await {
-        let b = db.backend;
-        let server = TestServer::start(&db.url, support::clock_at("2025-06-20")).await;
-        let officer = server.key(Role::Officer, None).await;
-        let mut e = server.enforcement().await;
-        let mut n = notices(&server).await;
-        let decision = support::create_and_publish(
-            &mut e,
-            &officer,
-            safety("沪浦应急罚〔2025〕20号", &credit_code("91310115", 85)),
-        )
-        .await;
+        let (b, server, officer, mut e, mut n) = desk(&db).await;
+        let decision = publish_safety(&mut e, &officer, "沪浦应急罚〔2025〕20号", 85).await;
         let first = bundle(&mut n, &officer, &decision.name).await;
         // As if the bundle had been stored by a release without PDFs.
-        if b == "postgres" {
-            sql(
-                &db.url,
-                b,
-                &[
-                    "ALTER TABLE notice_pdfs DISABLE TRIGGER USER",
-                    "DELETE FROM notice_pdfs",
-                    "ALTER TABLE notice_pdfs ENABLE TRIGGER USER",
-                ],
-            )
-            .await;
+        let forget_pdfs: &[&str] = if b == "postgres" {
+            &[
+                "ALTER TABLE notice_pdfs DISABLE TRIGGER USER",
+                "DELETE FROM notice_pdfs",
+                "ALTER TABLE notice_pdfs ENABLE TRIGGER USER",
+            ]
         } else {
-            sql(
-                &db.url,
-                b,
-                &[
-                    "DROP TRIGGER notice_pdfs_no_delete",
-                    "DELETE FROM notice_pdfs",
-                    "CREATE TRIGGER notice_pdfs_no_delete BEFORE DELETE ON notice_pdfs \
-                     BEGIN SELECT RAISE(ABORT, 'table notice_pdfs is append-only'); END",
-                ],
-            )
-            .await;
-        }
+            &[
+                "DROP TRIGGER notice_pdfs_no_delete",
+                "DELETE FROM notice_pdfs",
+                "CREATE TRIGGER notice_pdfs_no_delete BEFORE DELETE ON notice_pdfs \
+                 BEGIN SELECT RAISE(ABORT, 'table notice_pdfs is append-only'); END",
+            ]
+        };
+        sql::run(&db.url, b, forget_pdfs).await;
         assert_eq!(rendered_events(&mut e, &officer, &decision.name).await.len(), 1, "{b}");
-        let list = n
-            .list_notice_bundles(req(pb::ListNoticeBundlesRequest::default(), &officer))
-            .await
-            .unwrap()
-            .into_inner();
+        let list = notice_bundles(&mut n, &officer).await;
         assert!(
             list.notice_bundles[0].documents.iter().all(|d| d.pdf_sha256.is_empty()),
             "{b}: nothing printed yet"
@@ -558,41 +478,17 @@ async fn a_bundle_stored_before_pdfs_existed_is_printed_on_its_next_request_to_t
             "{b}"
         );
         // The list shows the hashes now too.
-        let list = n
-            .list_notice_bundles(req(pb::ListNoticeBundlesRequest::default(), &officer))
-            .await
-            .unwrap()
-            .into_inner();
+        let list = notice_bundles(&mut n, &officer).await;
         assert_eq!(list.notice_bundles, std::slice::from_ref(&first), "{b}");
         server.stop().await;
     }
 }
 
-/// The binary, without the test run's `GONGSHI_*` settings.
-fn gongshi() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gongshi"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GONGSHI_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
 #[tokio::test]
 async fn the_service_window_command_writes_the_pdfs_and_their_sums() {
     for db in support::backends().await {
-        let b = db.backend;
-        let server = TestServer::start(&db.url, support::clock_at("2025-06-20")).await;
-        let officer = server.key(Role::Officer, None).await;
-        let mut e = server.enforcement().await;
-        let mut n = notices(&server).await;
-        let decision = support::create_and_publish(
-            &mut e,
-            &officer,
-            safety("沪浦应急罚〔2025〕21号", &credit_code("91310115", 86)),
-        )
-        .await;
+        let (b, server, officer, mut e, mut n) = desk(&db).await;
+        let decision = publish_safety(&mut e, &officer, "沪浦应急罚〔2025〕21号", 86).await;
         let id = decision.name.strip_prefix("penaltyDecisions/").unwrap().to_string();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("window");
@@ -626,11 +522,8 @@ async fn the_service_window_command_writes_the_pdfs_and_their_sums() {
             .current_dir(&out)
             .output()
             .expect("sha256sum");
-        assert!(
-            check.status.success(),
-            "{b}: {}",
-            String::from_utf8_lossy(&check.stdout)
-        );
+        let stdout = String::from_utf8_lossy(&check.stdout);
+        assert!(check.status.success(), "{b}: {stdout}");
         // An unknown decision: one line on stderr, non-zero exit.
         let missing = gongshi()
             .args([

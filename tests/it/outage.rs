@@ -23,7 +23,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
 
 use crate::overload::serve;
-use crate::support::{credit_code, decision, pg, reason, req};
+use crate::support::{credit_code, decision, labelled_key, pg, reason, req};
 
 /// One call's outcome: when it ended (since the test start) and its code.
 #[derive(Debug, Clone)]
@@ -52,12 +52,7 @@ async fn postgres_outage_answers_unavailable_then_recovers_without_restart() {
         },
     )
     .await;
-    let officer = s
-        .app
-        .create_key(Role::Officer, "officer", None, None)
-        .await
-        .expect("key")
-        .secret;
+    let officer = labelled_key(&s.app, Role::Officer, "officer").await;
     let ch = tonic::transport::Channel::from_shared(format!("http://{}", s.addr))
         .expect("uri")
         .connect()
@@ -153,19 +148,11 @@ async fn postgres_outage_answers_unavailable_then_recovers_without_restart() {
     };
 
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let c = cluster.clone();
     let stopping_at = t0.elapsed();
-    tokio::task::spawn_blocking(move || c.stop())
-        .await
-        .expect("join")
-        .expect("stop PostgreSQL");
+    set_cluster_up(&cluster, false).await;
     let down_at = t0.elapsed();
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let c = cluster.clone();
-    tokio::task::spawn_blocking(move || c.start())
-        .await
-        .expect("join")
-        .expect("start PostgreSQL");
+    set_cluster_up(&cluster, true).await;
     let up_at = t0.elapsed();
     tokio::time::sleep(Duration::from_secs(4)).await;
     stop.store(true, Ordering::Relaxed);
@@ -255,4 +242,14 @@ async fn postgres_outage_answers_unavailable_then_recovers_without_restart() {
         after.len() > 10 && after.iter().all(|o| o.code == Code::Ok),
         "{after:?}"
     );
+}
+
+/// Starts (`up`) or stops (`pg_ctl stop -m immediate`) the test's own
+/// cluster, off the runtime's threads.
+async fn set_cluster_up(cluster: &Arc<pg::OwnCluster>, up: bool) {
+    let c = cluster.clone();
+    tokio::task::spawn_blocking(move || if up { c.start() } else { c.stop() })
+        .await
+        .expect("join")
+        .unwrap_or_else(|e| panic!("{} PostgreSQL: {e}", if up { "start" } else { "stop" }));
 }

@@ -21,7 +21,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
 
-use crate::support::{self, backends, clock_at, credit_code, decision, reason, req};
+use crate::support::{self, backends, clock_at, credit_code, decision, labelled_key, reason, req};
 
 /// A server on 127.0.0.1:0 with the given options; stops when dropped.
 pub struct Served {
@@ -105,18 +105,8 @@ async fn a_key_over_its_rate_is_refused_with_retry_info_and_others_are_not() {
         ..ServerOptions::default()
     };
     let s = serve(&db.url, opts).await;
-    let busy = s
-        .app
-        .create_key(Role::Auditor, "busy", None, None)
-        .await
-        .expect("key")
-        .secret;
-    let calm = s
-        .app
-        .create_key(Role::Auditor, "calm", None, None)
-        .await
-        .expect("key")
-        .secret;
+    let busy = labelled_key(&s.app, Role::Auditor, "busy").await;
+    let calm = labelled_key(&s.app, Role::Auditor, "calm").await;
     let mut client = pb::enforcement_service_client::EnforcementServiceClient::new(plain_channel(s.addr).await);
     let list = |key: &str| {
         req(
@@ -208,12 +198,7 @@ async fn excess_calls_are_shed_health_is_not_and_slow_calls_hit_the_deadline() {
             ..ServerOptions::default()
         };
         let s = serve(&db.url, opts).await;
-        let officer = s
-            .app
-            .create_key(Role::Officer, "officer", None, None)
-            .await
-            .expect("key")
-            .secret;
+        let officer = labelled_key(&s.app, Role::Officer, "officer").await;
         let ch = plain_channel(s.addr).await;
         let mut client = pb::enforcement_service_client::EnforcementServiceClient::new(ch.clone());
         // A published decision to publish again is not needed: creating one
@@ -309,22 +294,19 @@ fn make_pki() -> Pki {
         p
     };
     let ca = CertifiedIssuer::self_signed(ca_params.clone(), KeyPair::generate().expect("key")).expect("ca");
-    let server_key = KeyPair::generate().expect("key");
-    let server = CertificateParams::new(vec!["localhost".to_string()])
-        .expect("params")
-        .signed_by(&server_key, &ca)
-        .expect("server cert");
-    let client_key = KeyPair::generate().expect("key");
-    let client = CertificateParams::new(vec!["partner.example".to_string()])
-        .expect("params")
-        .signed_by(&client_key, &ca)
-        .expect("client cert");
+    // A certificate for `name` with a key of its own, signed by `issuer`.
+    let leaf = |name: &str, issuer: &CertifiedIssuer<'static, KeyPair>| {
+        let key = KeyPair::generate().expect("key");
+        let cert = CertificateParams::new(vec![name.to_string()])
+            .expect("params")
+            .signed_by(&key, issuer)
+            .unwrap_or_else(|e| panic!("{name} certificate: {e}"));
+        (cert, key)
+    };
+    let (server, server_key) = leaf("localhost", &ca);
+    let (client, client_key) = leaf("partner.example", &ca);
     let other_ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
-    let stranger_key = KeyPair::generate().expect("key");
-    let stranger = CertificateParams::new(vec!["stranger.example".to_string()])
-        .expect("params")
-        .signed_by(&stranger_key, &other_ca)
-        .expect("stranger cert");
+    let (stranger, stranger_key) = leaf("stranger.example", &other_ca);
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("ca.pem"), ca.pem()).expect("write");
     std::fs::write(dir.path().join("server.pem"), server.pem()).expect("write");
@@ -335,6 +317,20 @@ fn make_pki() -> Pki {
         stranger: Identity::from_pem(stranger.pem(), stranger_key.serialize_pem()),
         dir,
     }
+}
+
+/// The health answer over TLS once the listener task serves: asked up to 50
+/// times, 50 ms apart; the last error if it never answers.
+async fn tls_health_when_up(addr: SocketAddr, ca_pem: &str, identity: Option<Identity>) -> Result<i32, String> {
+    let mut served = Err(String::new());
+    for _ in 0..50 {
+        served = tls_health(addr, ca_pem, identity.clone()).await;
+        if served.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    served
 }
 
 async fn tls_health(addr: SocketAddr, ca_pem: &str, identity: Option<Identity>) -> Result<i32, String> {
@@ -374,14 +370,7 @@ async fn mutual_tls_refuses_clients_without_a_trusted_certificate() {
     )
     .await;
     // Wait for the listener task to be serving.
-    let mut served = Err(String::new());
-    for _ in 0..50 {
-        served = tls_health(s.addr, &pki.ca_pem, Some(pki.client.clone())).await;
-        if served.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let served = tls_health_when_up(s.addr, &pki.ca_pem, Some(pki.client.clone())).await;
     assert_eq!(
         served,
         Ok(ServingStatus::Serving as i32),
@@ -389,12 +378,7 @@ async fn mutual_tls_refuses_clients_without_a_trusted_certificate() {
     );
 
     // A key is still needed on top of the certificate; with both, calls work.
-    let officer = s
-        .app
-        .create_key(Role::Officer, "officer", None, None)
-        .await
-        .expect("key")
-        .secret;
+    let officer = labelled_key(&s.app, Role::Officer, "officer").await;
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(&pki.ca_pem))
         .domain_name("localhost")
@@ -448,14 +432,7 @@ async fn mutual_tls_refuses_clients_without_a_trusted_certificate() {
         },
     )
     .await;
-    let mut served = Err(String::new());
-    for _ in 0..50 {
-        served = tls_health(s.addr, &pki.ca_pem, None).await;
-        if served.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let served = tls_health_when_up(s.addr, &pki.ca_pem, None).await;
     assert_eq!(
         served,
         Ok(ServingStatus::Serving as i32),

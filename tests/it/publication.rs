@@ -5,16 +5,11 @@
 use gongshi::api::pb;
 use gongshi::domain::clock::cst_midnight;
 use gongshi::domain::lifecycle::Role;
-use pb::disclosure_service_client::DisclosureServiceClient;
-use pb::enforcement_service_client::EnforcementServiceClient;
-use tonic::transport::Channel;
-use tonic::{Code, Status};
+use tonic::Code;
 
 use crate::decisions::decision;
-use crate::support::{KNOWN_ID, TestServer, backends, clock_at, credit_code, d, reason, req};
-
-type Enf = EnforcementServiceClient<Channel>;
-type Dis = DisclosureServiceClient<Channel>;
+use crate::support::calls::{self, Dis, Enf, events, feed, publish};
+use crate::support::{KNOWN_ID, TestServer, backends, clock_at, credit_code, d, reason, req, set_personal_party};
 
 async fn key(server: &TestServer, role: Role) -> String {
     server.key(role, None).await
@@ -26,71 +21,11 @@ fn set_today(server: &TestServer, date: &str) {
 }
 
 async fn create(c: &mut Enf, key: &str, p: pb::PenaltyDecision) -> pb::PenaltyDecision {
-    c.create_penalty_decision(req(
-        pb::CreatePenaltyDecisionRequest {
-            request_id: String::new(),
-            penalty_decision: Some(p),
-        },
-        key,
-    ))
-    .await
-    .expect("create")
-    .into_inner()
-}
-
-async fn publish(c: &mut Enf, key: &str, name: &str, etag: &str) -> Result<pb::PenaltyDecision, Status> {
-    c.publish_penalty_decision(req(
-        pb::PublishPenaltyDecisionRequest {
-            name: name.to_string(),
-            etag: etag.to_string(),
-        },
-        key,
-    ))
-    .await
-    .map(|r| r.into_inner())
-}
-
-async fn feed(dis: &mut Dis, key: &str) -> Vec<pb::DisclosureChange> {
-    dis.list_disclosure_changes(req(
-        pb::ListDisclosureChangesRequest {
-            after_sequence: 0,
-            page_size: 1000,
-        },
-        key,
-    ))
-    .await
-    .expect("changes")
-    .into_inner()
-    .changes
+    calls::create(c, key, "", p).await.expect("create")
 }
 
 async fn active(dis: &mut Dis, key: &str) -> Vec<pb::Disclosure> {
-    dis.list_disclosures(req(
-        pb::ListDisclosuresRequest {
-            page_size: 1000,
-            ..Default::default()
-        },
-        key,
-    ))
-    .await
-    .expect("list disclosures")
-    .into_inner()
-    .disclosures
-}
-
-async fn events(c: &mut Enf, key: &str, name: &str) -> Vec<pb::PenaltyDecisionEvent> {
-    c.list_penalty_decision_events(req(
-        pb::ListPenaltyDecisionEventsRequest {
-            name: name.to_string(),
-            page_size: 1000,
-            page_token: String::new(),
-        },
-        key,
-    ))
-    .await
-    .expect("events")
-    .into_inner()
-    .events
+    calls::list_disclosures(dis, key).await.disclosures
 }
 
 /// One expectation of the period table.
@@ -293,15 +228,13 @@ async fn excluded_decisions_are_recorded_but_not_published() {
         p.severity = pb::Severity::Minor as i32;
         cases.push(("minor under the 2019 rules", p, "MINOR_NOT_PUBLISHED"));
         let mut p = decision(&next(), "2026-11-20", "");
-        {
-            let party = p.party.as_mut().unwrap();
-            party.kind = pb::PartyKind::NaturalPerson as i32;
-            party.name = "李四".into();
-            party.legal_representative = None;
-            party.id_type = pb::IdType::ResidentIdCard as i32;
-            party.id_number = KNOWN_ID.into();
-            party.address = "上海市浦东新区某小区1号楼101室".into();
-        }
+        set_personal_party(
+            &mut p,
+            pb::PartyKind::NaturalPerson,
+            "李四",
+            KNOWN_ID,
+            "上海市浦东新区某小区1号楼101室",
+        );
         cases.push(("natural person", p, "NATURAL_PERSON_NOT_DISCLOSED"));
 
         let feed_before = feed(&mut dis, &discloser).await;

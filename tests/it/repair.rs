@@ -20,6 +20,7 @@ use crate::repair_support::{
     As, Case, Env, RepairClient, act_with, call, commitment, domain_state, material, pb_state, proof, sorted,
     violation_kinds,
 };
+use crate::support::calls;
 use crate::support::{self, TestServer, bad_fields, clock_at, reason};
 
 const DECIDED: &str = "2025-06-10";
@@ -239,10 +240,7 @@ async fn run_sequence(env: &Env, n: u64, actions: &[RepairAction]) -> Result<Vec
     let changes = env.feed_of(&case.disclosure).await;
     let approvals = path.iter().filter(|(_, to)| *to == RepairState::Approved).count();
     let revocations = path.iter().filter(|(_, to)| *to == RepairState::Revoked).count();
-    let terminated: Vec<_> = changes
-        .iter()
-        .filter(|c| c.kind == pb::ChangeKind::Terminated as i32)
-        .collect();
+    let terminated = calls::terminated(&changes);
     let published = changes
         .iter()
         .filter(|c| c.kind == pb::ChangeKind::Published as i32)
@@ -378,11 +376,7 @@ async fn twenty_concurrent_approvals_on_two_instances_approve_exactly_once() {
 
     for (with_etag, case) in [(false, &cases[0]), (true, &cases[1])] {
         let ctx = if with_etag { "same etag" } else { "empty etag" };
-        let app = a.submit(&case.ent, "", case.application()).await.expect("submit");
-        let accepted = a
-            .act(RepairAction::Accept, &app.name, &app.etag, &case.ent)
-            .await
-            .expect("accept");
+        let accepted = a.accepted(case).await;
         let etag = if with_etag {
             accepted.etag.clone()
         } else {
@@ -391,7 +385,12 @@ async fn twenty_concurrent_approvals_on_two_instances_approve_exactly_once() {
         let mut tasks = Vec::new();
         for i in 0..20 {
             let mut client = if i % 2 == 0 { a.repair.clone() } else { b_client.clone() };
-            let (reviewer, ent, name, etag) = (a.reviewer.clone(), case.ent.clone(), app.name.clone(), etag.clone());
+            let (reviewer, ent, name, etag) = (
+                a.reviewer.clone(),
+                case.ent.clone(),
+                accepted.name.clone(),
+                etag.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 act_with(&mut client, &reviewer, &ent, RepairAction::Approve, &name, &etag).await
             }));
@@ -426,17 +425,14 @@ async fn twenty_concurrent_approvals_on_two_instances_approve_exactly_once() {
         }
 
         let changes = a.feed_of(&case.disclosure).await;
-        let terminated: Vec<_> = changes
-            .iter()
-            .filter(|c| c.kind == pb::ChangeKind::Terminated as i32)
-            .collect();
+        let terminated = calls::terminated(&changes);
         assert_eq!(terminated.len(), 1, "{ctx}: TERMINATED changes {terminated:?}");
         assert_eq!(terminated[0].reason, pb::TerminationReason::Repaired as i32);
         assert!(
             terminated[0].record.is_none(),
             "{ctx}: a repaired record's removal carries content"
         );
-        let events = a.events(&app.name).await;
+        let events = a.events(&accepted.name).await;
         let approvals = events
             .iter()
             .filter(|e| e.to_state == pb::RepairState::Approved as i32)
@@ -448,9 +444,11 @@ async fn twenty_concurrent_approvals_on_two_instances_approve_exactly_once() {
         assert!(!dis.repair_pending);
 
         // Afterwards the etag the racers shared is stale, and approval is no longer an arrow.
-        let stale = a.act(RepairAction::Approve, &app.name, &accepted.etag, &case.ent).await;
+        let stale = a
+            .act(RepairAction::Approve, &accepted.name, &accepted.etag, &case.ent)
+            .await;
         assert_code(&stale, Code::Aborted, "ETAG_MISMATCH", ctx);
-        let again = a.act(RepairAction::Approve, &app.name, "", &case.ent).await;
+        let again = a.act(RepairAction::Approve, &accepted.name, "", &case.ent).await;
         assert_code(&again, Code::FailedPrecondition, "INVALID_STATE_TRANSITION", ctx);
         assert_eq!(
             a.feed_of(&case.disclosure).await.len(),
@@ -644,19 +642,12 @@ async fn eligibility_reports_every_unmet_condition() {
         assert_ne!(second.name, first.name);
 
         // Withdrawn decision: the disclosure is not active.
-        env.enf
-            .clone()
-            .withdraw_penalty_decision(support::req(
-                pb::WithdrawPenaltyDecisionRequest {
-                    name: withdrawn.decision.name.clone(),
-                    legal_event: pb::WithdrawalEvent::Revoked as i32,
-                    public_reason: "经行政复议，原行政处罚决定被撤销".into(),
-                    ..Default::default()
-                },
-                &env.officer,
-            ))
-            .await
-            .expect("withdraw decision");
+        env.withdraw(
+            &withdrawn,
+            pb::WithdrawalEvent::Revoked,
+            "经行政复议，原行政处罚决定被撤销",
+        )
+        .await;
         assert_eq!(
             env.disclosure(&withdrawn.disclosure).await.state,
             pb::DisclosureState::Withdrawn as i32
@@ -671,14 +662,7 @@ async fn eligibility_reports_every_unmet_condition() {
         );
 
         // Already repaired by an earlier application.
-        let app = env
-            .submit(&repaired.ent, "", repaired.application())
-            .await
-            .expect("submit");
-        let app = env
-            .act(RepairAction::Accept, &app.name, &app.etag, &repaired.ent)
-            .await
-            .expect("accept");
+        let app = env.accepted(&repaired).await;
         env.act(RepairAction::Approve, &app.name, &app.etag, &repaired.ent)
             .await
             .expect("approve");
@@ -692,14 +676,7 @@ async fn eligibility_reports_every_unmet_condition() {
         );
 
         // An application accepted before the disclosure expires.
-        let pending = env
-            .submit(&expired_open.ent, "", expired_open.application())
-            .await
-            .expect("submit");
-        let pending = env
-            .act(RepairAction::Accept, &pending.name, &pending.etag, &expired_open.ent)
-            .await
-            .expect("accept");
+        let pending = env.accepted(&expired_open).await;
 
         // Expired: the day after publicity_ends_on the expiry job takes it down.
         env.set_date("2028-06-11");
@@ -1591,31 +1568,17 @@ async fn approval_takes_the_disclosure_down_and_revocation_restores_it() {
 
         // Approved, then the decision itself is withdrawn (行政处罚法 Art. 48), then
         // the approval is revoked: the withdrawn decision must not be published again.
-        let a = env
-            .submit(&annulled.ent, "", annulled.application())
-            .await
-            .expect("submit");
-        let a = env
-            .act(RepairAction::Accept, &a.name, &a.etag, &annulled.ent)
-            .await
-            .expect("accept");
+        let a = env.accepted(&annulled).await;
         let a = env
             .act(RepairAction::Approve, &a.name, &a.etag, &annulled.ent)
             .await
             .expect("approve");
-        env.enf
-            .clone()
-            .withdraw_penalty_decision(support::req(
-                pb::WithdrawPenaltyDecisionRequest {
-                    name: annulled.decision.name.clone(),
-                    legal_event: pb::WithdrawalEvent::ConfirmedIllegal as i32,
-                    public_reason: "经行政诉讼，原行政处罚决定被确认违法".into(),
-                    ..Default::default()
-                },
-                &env.officer,
-            ))
-            .await
-            .expect("withdraw decision");
+        env.withdraw(
+            &annulled,
+            pb::WithdrawalEvent::ConfirmedIllegal,
+            "经行政诉讼，原行政处罚决定被确认违法",
+        )
+        .await;
         let feed_before = env.feed_of(&annulled.disclosure).await;
         let a = env
             .act(RepairAction::Revoke, &a.name, &a.etag, &annulled.ent)
@@ -1652,25 +1615,11 @@ async fn approval_takes_the_disclosure_down_and_revocation_restores_it() {
         env.act(RepairAction::Decline, &a.name, &a.etag, &declined.ent)
             .await
             .expect("decline");
-        let a = env
-            .submit(&rejected.ent, "", rejected.application())
-            .await
-            .expect("submit");
-        let a = env
-            .act(RepairAction::Accept, &a.name, &a.etag, &rejected.ent)
-            .await
-            .expect("accept");
+        let a = env.accepted(rejected).await;
         env.act(RepairAction::Reject, &a.name, &a.etag, &rejected.ent)
             .await
             .expect("reject");
-        let a = env
-            .submit(&withdrawn.ent, "", withdrawn.application())
-            .await
-            .expect("submit");
-        let a = env
-            .act(RepairAction::Accept, &a.name, &a.etag, &withdrawn.ent)
-            .await
-            .expect("accept");
+        let a = env.accepted(withdrawn).await;
         let a = env
             .act(RepairAction::RequestSupplement, &a.name, &a.etag, &withdrawn.ent)
             .await

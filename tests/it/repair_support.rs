@@ -12,6 +12,7 @@ use tonic::Status;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
+use crate::support::calls;
 use crate::support::{TestDb, TestServer, clock_at, create_and_publish, credit_code, d, decision, req};
 
 pub type RepairClient = pb::credit_repair_service_client::CreditRepairServiceClient<Channel>;
@@ -293,53 +294,38 @@ impl Env {
         who: &As,
         filter: pb::ListRepairApplicationsRequest,
     ) -> Result<Vec<pb::RepairApplication>, Status> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = self
-                .repair
-                .clone()
-                .list_repair_applications(call(
-                    pb::ListRepairApplicationsRequest {
-                        page_token: token.clone(),
-                        ..filter.clone()
-                    },
-                    who,
-                ))
-                .await?
-                .into_inner();
-            out.extend(page.repair_applications);
-            if page.next_page_token.is_empty() {
-                return Ok(out);
+        calls::all_pages(|page_token| {
+            let r = call(
+                pb::ListRepairApplicationsRequest {
+                    page_token,
+                    ..filter.clone()
+                },
+                who,
+            );
+            let mut c = self.repair.clone();
+            async move {
+                let page = c.list_repair_applications(r).await?.into_inner();
+                Ok((page.repair_applications, page.next_page_token))
             }
-            token = page.next_page_token;
-        }
+        })
+        .await
     }
 
     /// Every event of an application, read by `who`.
     pub async fn events_as(&self, who: &As, name: &str) -> Result<Vec<pb::RepairApplicationEvent>, Status> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = self
-                .repair
-                .clone()
-                .list_repair_application_events(call(
-                    pb::ListRepairApplicationEventsRequest {
-                        name: name.to_string(),
-                        page_size: 7,
-                        page_token: token.clone(),
-                    },
-                    who,
-                ))
-                .await?
-                .into_inner();
-            out.extend(page.events);
-            if page.next_page_token.is_empty() {
-                return Ok(out);
+        calls::all_pages(|page_token| {
+            let r = pb::ListRepairApplicationEventsRequest {
+                name: name.to_string(),
+                page_size: 7,
+                page_token,
+            };
+            let (r, mut c) = (call(r, who), self.repair.clone());
+            async move {
+                let page = c.list_repair_application_events(r).await?.into_inner();
+                Ok((page.events, page.next_page_token))
             }
-            token = page.next_page_token;
-        }
+        })
+        .await
     }
 
     /// Every event of an application, read by the reviewer.
@@ -371,28 +357,7 @@ impl Env {
 
     /// The whole change feed, as a puller reads it.
     pub async fn feed(&self) -> Vec<pb::DisclosureChange> {
-        let mut out = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = self
-                .dis
-                .clone()
-                .list_disclosure_changes(req(
-                    pb::ListDisclosureChangesRequest {
-                        after_sequence: after,
-                        page_size: 1000,
-                    },
-                    &self.discloser,
-                ))
-                .await
-                .expect("ListDisclosureChanges")
-                .into_inner();
-            if page.changes.is_empty() {
-                return out;
-            }
-            after = page.last_sequence;
-            out.extend(page.changes);
-        }
+        calls::feed(&mut self.dis.clone(), &self.discloser).await
     }
 
     /// The feed's changes of one disclosure.
@@ -418,6 +383,29 @@ impl Env {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// An application of a case, submitted by its enterprise and accepted
+    /// by the reviewer.
+    pub async fn accepted(&self, case: &Case) -> pb::RepairApplication {
+        let app = self.submit(&case.ent, "", case.application()).await.expect("submit");
+        self.act(RepairAction::Accept, &app.name, &app.etag, &case.ent)
+            .await
+            .expect("accept")
+    }
+
+    /// Withdraws a case's decision for a legal event (行政处罚法 Art. 48).
+    pub async fn withdraw(&self, case: &Case, event: pb::WithdrawalEvent, public_reason: &str) -> pb::PenaltyDecision {
+        calls::withdraw(
+            &mut self.enf.clone(),
+            &self.officer,
+            &case.decision.name,
+            "",
+            event,
+            public_reason,
+        )
+        .await
+        .expect("withdraw decision")
     }
 
     /// One transition RPC: reviewer actions with the reviewer key, the

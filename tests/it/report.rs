@@ -3,41 +3,33 @@
 use gongshi::api::pb;
 use gongshi::domain::lifecycle::Role;
 use pb::report_service_client::ReportServiceClient;
+use tonic::transport::Channel;
 
+type Reports = ReportServiceClient<Channel>;
+
+use crate::support::calls::{self, Enf};
 use crate::support::{self, NoonUtc, TestServer, credit_code, d, req};
 
-async fn create(
-    e: &mut pb::enforcement_service_client::EnforcementServiceClient<tonic::transport::Channel>,
-    officer: &str,
-    p: pb::PenaltyDecision,
-) -> pb::PenaltyDecision {
-    e.create_penalty_decision(req(
-        pb::CreatePenaltyDecisionRequest {
-            request_id: String::new(),
-            penalty_decision: Some(p),
-        },
-        officer,
-    ))
-    .await
-    .expect("create")
-    .into_inner()
+async fn create(e: &mut Enf, officer: &str, p: pb::PenaltyDecision) -> pb::PenaltyDecision {
+    calls::create(e, officer, "", p).await.expect("create")
 }
 
-async fn publish(
-    e: &mut pb::enforcement_service_client::EnforcementServiceClient<tonic::transport::Channel>,
-    officer: &str,
-    name: &str,
-) -> pb::PenaltyDecision {
-    e.publish_penalty_decision(req(
-        pb::PublishPenaltyDecisionRequest {
-            name: name.into(),
-            etag: String::new(),
-        },
-        officer,
-    ))
-    .await
-    .expect("publish")
-    .into_inner()
+async fn publish(e: &mut Enf, officer: &str, name: &str) -> pb::PenaltyDecision {
+    calls::publish(e, officer, name, "").await.expect("publish")
+}
+
+/// The annual report of `year` for one authority ("" for all), as `key` reads it.
+async fn annual_report(
+    r: &mut Reports,
+    key: &str,
+    year: i32,
+    authority: &str,
+) -> Result<pb::AnnualReport, tonic::Status> {
+    let request = pb::GetAnnualReportRequest {
+        year,
+        authority_credit_code: authority.to_string(),
+    };
+    r.get_annual_report(req(request, key)).await.map(|r| r.into_inner())
 }
 
 fn fined(n: u64, decided_on: &str, yuan: i64) -> pb::PenaltyDecision {
@@ -94,18 +86,8 @@ async fn annual_figures_reproduce_worked_examples() {
         .await
         .expect("withdraw");
 
-        let mut r = ReportServiceClient::new(server.channel().await);
-        let report = r
-            .get_annual_report(req(
-                pb::GetAnnualReportRequest {
-                    year: 2026,
-                    authority_credit_code: String::new(),
-                },
-                &auditor,
-            ))
-            .await
-            .expect("report")
-            .into_inner();
+        let mut r = Reports::new(server.channel().await);
+        let report = annual_report(&mut r, &auditor, 2026, "").await.expect("report");
         let cur = report.current.unwrap();
         let prev = report.previous.unwrap();
         let g = report.growth.unwrap();
@@ -129,54 +111,20 @@ async fn annual_figures_reproduce_worked_examples() {
         assert_eq!(cur.withdrawal_timeliness_pct, "100.00", "{b}");
 
         // Per authority: another authority has nothing.
-        let other = r
-            .get_annual_report(req(
-                pb::GetAnnualReportRequest {
-                    year: 2026,
-                    authority_credit_code: credit_code("11310115", 999),
-                },
-                &auditor,
-            ))
+        let other = annual_report(&mut r, &auditor, 2026, &credit_code("11310115", 999))
             .await
-            .unwrap()
-            .into_inner();
+            .unwrap();
         assert_eq!(other.current.unwrap().decisions, 0, "{b}");
-        let own = r
-            .get_annual_report(req(
-                pb::GetAnnualReportRequest {
-                    year: 2026,
-                    authority_credit_code: support::authority_code(),
-                },
-                &auditor,
-            ))
+        let own = annual_report(&mut r, &auditor, 2026, &support::authority_code())
             .await
-            .unwrap()
-            .into_inner();
+            .unwrap();
         assert_eq!(own.current.unwrap().fines_fen, 7_100_000, "{b}");
 
         // Roles and input.
         let discloser = server.key(Role::Discloser, None).await;
-        let err = r
-            .get_annual_report(req(
-                pb::GetAnnualReportRequest {
-                    year: 2026,
-                    ..Default::default()
-                },
-                &discloser,
-            ))
-            .await
-            .unwrap_err();
+        let err = annual_report(&mut r, &discloser, 2026, "").await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied);
-        let err = r
-            .get_annual_report(req(
-                pb::GetAnnualReportRequest {
-                    year: 0,
-                    ..Default::default()
-                },
-                &auditor,
-            ))
-            .await
-            .unwrap_err();
+        let err = annual_report(&mut r, &auditor, 0, "").await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
         let _ = d("2026-01-01");
     }

@@ -17,9 +17,12 @@ use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::repair_support::{As, act_with, call, commitment, proof};
+use crate::repair_support::{As, act_with, application_for, call};
+use crate::support::calls::notice_bundle;
+use crate::support::calls::{self, slip_correction};
 use crate::support::{
     KNOWN_ID, KNOWN_ID_2, TestServer, backends, clock_at, credit_code, decision, full_checklist, req,
+    set_personal_party, sql,
 };
 
 type Enf = pb::enforcement_service_client::EnforcementServiceClient<Channel>;
@@ -218,13 +221,7 @@ impl Trail {
 /// A natural person's decision: ID number and home address.
 fn natural_person(number: &str) -> pb::PenaltyDecision {
     let mut p = decision(number, DECIDED, "");
-    let party = p.party.as_mut().expect("party");
-    party.kind = pb::PartyKind::NaturalPerson as i32;
-    party.name = "王五".into();
-    party.legal_representative = None;
-    party.id_type = pb::IdType::ResidentIdCard as i32;
-    party.id_number = KNOWN_ID.into();
-    party.address = HOME.into();
+    set_personal_party(&mut p, pb::PartyKind::NaturalPerson, "王五", KNOWN_ID, HOME);
     p
 }
 
@@ -274,18 +271,9 @@ async fn publish(enf: &mut Enf, officer: &Key, name: &str) -> pb::PenaltyDecisio
 }
 
 async fn fulfil(enf: &mut Enf, officer: &Key, name: &str) -> pb::PenaltyDecision {
-    enf.record_fulfillment(req(
-        pb::RecordFulfillmentRequest {
-            name: name.to_string(),
-            fulfilled_on: FULFILLED.into(),
-            evidence: "罚款已缴入国库".into(),
-            etag: String::new(),
-        },
-        &officer.secret,
-    ))
-    .await
-    .expect("fulfil")
-    .into_inner()
+    calls::fulfil(enf, &officer.secret, name, "", FULFILLED, "罚款已缴入国库")
+        .await
+        .expect("fulfil")
 }
 
 fn rep_id(d: &pb::PenaltyDecision) -> String {
@@ -443,18 +431,7 @@ async fn enforcement_responses_showing_id_numbers_are_audited() {
         // CorrectPenaltyDecision.
         let corrected = enf
             .correct_penalty_decision(req(
-                pb::CorrectPenaltyDecisionRequest {
-                    name: d.name.clone(),
-                    penalty_decision: Some(pb::PenaltyDecision {
-                        violation_facts: "更正后的违法事实（审计测试）".into(),
-                        ..Default::default()
-                    }),
-                    update_mask: Some(prost_types::FieldMask {
-                        paths: vec!["violation_facts".into()],
-                    }),
-                    reason: "笔误".into(),
-                    etag: String::new(),
-                },
+                slip_correction(&d.name, "violation_facts", "更正后的违法事实（审计测试）", ""),
                 &officer.secret,
             ))
             .await
@@ -537,16 +514,7 @@ async fn enforcement_responses_showing_id_numbers_are_audited() {
             .into_inner();
         assert!(!changes.changes.is_empty(), "{b}");
         assert_free(&changes, &secrets, &format!("{b}: ListDisclosureChanges"));
-        let mut export = dis
-            .export_disclosures(req(
-                pb::ExportDisclosuresRequest {
-                    format: pb::ExportFormat::Csv as i32,
-                },
-                &discloser.secret,
-            ))
-            .await
-            .expect("export")
-            .into_inner();
+        let mut export = calls::export_csv(&mut dis, &discloser.secret).await;
         let mut csv = Vec::new();
         while let Some(chunk) = export.next().await {
             let chunk = chunk.expect("chunk");
@@ -609,18 +577,11 @@ async fn enforcement_responses_showing_id_numbers_are_audited() {
 
 fn application(disclosure: &str, code: &str) -> pb::RepairApplication {
     pb::RepairApplication {
-        disclosure: disclosure.to_string(),
-        applicant: Some(pb::Organization {
-            name: "上海某某化工有限公司".into(),
-            credit_code: code.to_string(),
-        }),
         contact: Some(pb::Contact {
             name: CONTACT_NAME.into(),
             phone: PHONE.into(),
         }),
-        commitment: Some(commitment()),
-        materials: vec![proof()],
-        ..Default::default()
+        ..application_for(disclosure, code)
     }
 }
 
@@ -848,15 +809,9 @@ async fn repair_contacts_shown_to_staff_are_audited() {
 // ---------------------------------------------------------------------------
 
 async fn bundle(n: &mut Notices, who: &As, decision: &str, version: i32) -> Result<pb::NoticeBundle, tonic::Status> {
-    n.get_notice_bundle(call(
-        pb::GetNoticeBundleRequest {
-            name: format!("{decision}/noticeBundle"),
-            version,
-        },
-        who,
-    ))
-    .await
-    .map(|r| r.into_inner())
+    n.get_notice_bundle(call(notice_bundle(decision, version), who))
+        .await
+        .map(|r| r.into_inner())
 }
 
 #[tokio::test]
@@ -1053,53 +1008,10 @@ async fn notice_documents_showing_a_natural_persons_address_are_audited() {
 // No audit, no response
 // ---------------------------------------------------------------------------
 
-/// Runs statements on the test database directly.
-async fn sql(url: &str, backend: &str, statements: &[&'static str]) {
-    if backend == "postgres" {
-        let pool = sqlx::PgPool::connect(url).await.expect("connect");
-        for s in statements {
-            sqlx::query(*s)
-                .execute(&pool)
-                .await
-                .unwrap_or_else(|e| panic!("{s}: {e}"));
-        }
-        pool.close().await;
-    } else {
-        let pool = sqlx::SqlitePool::connect(url).await.expect("connect");
-        for s in statements {
-            sqlx::query(*s)
-                .execute(&pool)
-                .await
-                .unwrap_or_else(|e| panic!("{s}: {e}"));
-        }
-        pool.close().await;
-    }
-}
-
-async fn count(url: &str, backend: &str, query: &'static str) -> i64 {
-    if backend == "postgres" {
-        let pool = sqlx::PgPool::connect(url).await.expect("connect");
-        let n = sqlx::query_scalar::<_, i64>(query)
-            .fetch_one(&pool)
-            .await
-            .expect("count");
-        pool.close().await;
-        n
-    } else {
-        let pool = sqlx::SqlitePool::connect(url).await.expect("connect");
-        let n = sqlx::query_scalar::<_, i64>(query)
-            .fetch_one(&pool)
-            .await
-            .expect("count");
-        pool.close().await;
-        n
-    }
-}
-
 /// Makes every SENSITIVE_DATA_READ insert fail (the audit store is down).
 async fn break_audit(url: &str, backend: &str) {
     if backend == "postgres" {
-        sql(
+        sql::run(
             url,
             backend,
             &[
@@ -1111,7 +1023,7 @@ async fn break_audit(url: &str, backend: &str) {
         )
         .await;
     } else {
-        sql(
+        sql::run(
             url,
             backend,
             &[
@@ -1129,7 +1041,7 @@ async fn mend_audit(url: &str, backend: &str) {
     } else {
         "DROP TRIGGER test_refuse_sensitive_reads"
     };
-    sql(url, backend, &[drop]).await;
+    sql::run(url, backend, &[drop]).await;
 }
 
 #[tokio::test]
@@ -1148,7 +1060,7 @@ async fn without_its_audit_event_no_sensitive_response_goes_out() {
         let np = create(&mut enf, &officer, "", natural_person("沪徐应急罚〔2025〕断审1号")).await;
         let (_, disclosure) = repairable(&mut enf, &officer, "沪徐应急罚〔2025〕断审2号", &code).await;
         let a = submit(&mut r, &ent.who(), &disclosure, &code).await;
-        let decisions = count(&db.url, b, "SELECT COUNT(*) FROM penalty_decisions").await;
+        let decisions = sql::count(&db.url, b, "SELECT COUNT(*) FROM penalty_decisions").await;
 
         break_audit(&db.url, b).await;
         // Reads: an error instead of the data.
@@ -1176,7 +1088,7 @@ async fn without_its_audit_event_no_sensitive_response_goes_out() {
         .await
         .expect_err("create without audit");
         assert_eq!(
-            count(&db.url, b, "SELECT COUNT(*) FROM penalty_decisions").await,
+            sql::count(&db.url, b, "SELECT COUNT(*) FROM penalty_decisions").await,
             decisions,
             "{b}: nothing recorded"
         );
@@ -1217,7 +1129,7 @@ async fn without_its_audit_event_no_sensitive_response_goes_out() {
             .into_inner();
         assert_eq!(after.state, pb::RepairState::Submitted as i32, "{b}: not accepted");
         assert_eq!(
-            count(&db.url, b, "SELECT COUNT(*) FROM penalty_decisions").await,
+            sql::count(&db.url, b, "SELECT COUNT(*) FROM penalty_decisions").await,
             decisions + 1,
             "{b}"
         );

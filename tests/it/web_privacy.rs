@@ -12,9 +12,11 @@ use gongshi::domain::lifecycle::Role;
 use gongshi::store::{DecisionFilter, RepairFilter};
 
 use crate::feed::withdraw;
+use crate::support::bin::gongshi_in;
 use crate::support::http::{enc, get};
 use crate::support::{
     self, KNOWN_ID, KNOWN_ID_2, TestServer, clock_at, create_and_publish, credit_code, d, decision, req,
+    set_personal_party,
 };
 use crate::web::{from_json, parse_atom};
 
@@ -151,15 +153,14 @@ async fn no_id_number_address_or_contact_on_any_public_route() {
         let officer = server.key(Role::Officer, None).await;
         let mut enforcement = server.enforcement().await;
         let mut shop = decision("沪浦应急罚〔2026〕P1号", "2026-05-20", &credit_code("92310115", 1));
-        {
-            let p = shop.party.as_mut().unwrap();
-            p.kind = pb::PartyKind::IndividualBusiness as i32;
-            p.name = "上海市浦东新区王五五金店".into();
-            p.legal_representative = None;
-            p.id_type = pb::IdType::ResidentIdCard as i32;
-            p.id_number = KNOWN_ID.into();
-            p.address = "上海市浦东新区川沙路88弄6号".into();
-        }
+        let (shop_name, shop_address) = ("上海市浦东新区王五五金店", "上海市浦东新区川沙路88弄6号");
+        set_personal_party(
+            &mut shop,
+            pb::PartyKind::IndividualBusiness,
+            shop_name,
+            KNOWN_ID,
+            shop_address,
+        );
         create_and_publish(&mut enforcement, &officer, shop).await;
         let company = decision("沪浦应急罚〔2026〕P2号", "2026-05-21", &credit_code("91310115", 9001));
         create_and_publish(&mut enforcement, &officer, company).await;
@@ -168,15 +169,8 @@ async fn no_id_number_address_or_contact_on_any_public_route() {
         let other = create_and_publish(&mut enforcement, &officer, other).await;
         withdraw(&mut enforcement, &officer, &other, "经行政复议，原处罚决定被撤销").await;
         let mut person = decision("沪浦应急罚〔2026〕P4号", "2026-05-23", "");
-        {
-            let p = person.party.as_mut().unwrap();
-            p.kind = pb::PartyKind::NaturalPerson as i32;
-            p.name = "赵六".into();
-            p.legal_representative = None;
-            p.id_type = pb::IdType::ResidentIdCard as i32;
-            p.id_number = "110105198012310049".into();
-            p.address = "上海市浦东新区峨山路91弄3号".into();
-        }
+        let (id, home) = ("110105198012310049", "上海市浦东新区峨山路91弄3号");
+        set_personal_party(&mut person, pb::PartyKind::NaturalPerson, "赵六", id, home);
         enforcement
             .create_penalty_decision(req(
                 pb::CreatePenaltyDecisionRequest {
@@ -214,8 +208,6 @@ async fn no_id_number_address_or_contact_on_any_public_route() {
     }
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_gongshi");
-
 /// A child process killed (SIGKILL) if still held when dropped.
 struct KillOnDrop(Option<std::process::Child>);
 
@@ -234,29 +226,14 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn gongshi(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(dir);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GONGSHI_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
 /// `curl -s URL` as README gives it; the body.
 fn curl(url: &str) -> Vec<u8> {
     let out = Command::new("curl")
         .args(["-s", "--fail-with-body", url])
         .output()
         .expect("curl (apt-get install curl)");
-    assert!(
-        out.status.success(),
-        "curl {url}: {} {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "curl {url}: {} {body}", out.status);
     out.stdout
 }
 
@@ -269,7 +246,7 @@ async fn readme_run_command_serves_the_page_json_and_atom_over_the_demo() {
     for db in support::backends().await {
         let b = db.backend;
         let dir = tempfile::tempdir().unwrap();
-        let mut serve = gongshi(dir.path());
+        let mut serve = gongshi_in(dir.path());
         if b == "postgres" {
             serve.args(["serve", "--database-url", &db.url]);
         }
@@ -290,7 +267,7 @@ async fn readme_run_command_serves_the_page_json_and_atom_over_the_demo() {
             assert!(Instant::now() < deadline, "{b}: nothing listens on 127.0.0.1:8080");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let mut demo = gongshi(dir.path());
+        let mut demo = gongshi_in(dir.path());
         demo.arg("demo");
         if b == "postgres" {
             demo.args(["--database-url", &db.url]);

@@ -3,10 +3,19 @@
 
 #![allow(dead_code)]
 
+pub mod bin;
+/// The bulk seeder shared with the load generator (benches/loadgen).
+#[path = "../../testkit/bulk_seed.rs"]
+pub mod bulk_seed;
+pub mod calls;
 pub mod counting;
 pub mod http;
 pub mod pg;
 pub mod raw;
+/// The sample decision shared with the benchmarks.
+#[path = "../../testkit/sample.rs"]
+pub mod sample;
+pub mod sql;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -99,43 +108,46 @@ pub fn authority_code() -> String {
     credit_code("11310115", 1)
 }
 
+/// Every role a key can have (`Role::ALL` without `system`; `access_matrix`
+/// checks the two agree).
+pub const ROLES: [Role; 7] = [
+    Role::Officer,
+    Role::LegalReviewer,
+    Role::RepairReviewer,
+    Role::Portal,
+    Role::Enterprise,
+    Role::Discloser,
+    Role::Auditor,
+];
+
 /// A known, valid resident ID number (GB 11643-1999's example).
 pub const KNOWN_ID: &str = "11010519491231002X";
 /// Another valid one, for the legal representative.
 pub const KNOWN_ID_2: &str = "110105194912310038";
 
-/// A complete, valid, publishable general-class decision of a legal person.
+/// A complete, valid, publishable general-class decision of a legal person
+/// (its legal representative's ID number is KNOWN_ID_2), by the test bureau.
 pub fn decision(number: &str, decided_on: &str, party_code: &str) -> pb::PenaltyDecision {
-    pb::PenaltyDecision {
-        decision_number: number.to_string(),
-        party: Some(pb::Party {
-            kind: pb::PartyKind::LegalPerson as i32,
-            name: "上海某某化工有限公司".into(),
-            credit_code: party_code.to_string(),
-            legal_representative: Some(pb::LegalRepresentative {
-                name: "张三".into(),
-                id_type: pb::IdType::ResidentIdCard as i32,
-                id_number: KNOWN_ID_2.into(),
-            }),
-            address: "上海市浦东新区某路1号".into(),
-            ..Default::default()
-        }),
-        violation_type: "未按规定开展安全生产教育和培训".into(),
-        violation_facts: "经查，该公司未如实记录安全生产教育和培训情况。".into(),
-        legal_basis: "《中华人民共和国安全生产法》第九十七条第三项".into(),
-        penalty_kinds: vec![pb::PenaltyKind::Fine as i32],
-        penalty_content: "罚款人民币贰万元整".into(),
-        fine_fen: 2_000_000,
-        procedure: pb::Procedure::Ordinary as i32,
-        sector: pb::Sector::Other as i32,
-        severity: pb::Severity::General as i32,
-        decided_on: decided_on.to_string(),
-        authority: Some(pb::Organization {
-            name: "上海市浦东新区应急管理局".into(),
-            credit_code: authority_code(),
-        }),
-        ..Default::default()
-    }
+    sample::sample_decision(number, decided_on, party_code, &authority_code())
+}
+
+/// Makes a decision's party one who answers in person — a natural person or
+/// an individual business (`kind`) — identified by a resident ID number,
+/// with no legal representative.
+pub fn set_personal_party(
+    p: &mut pb::PenaltyDecision,
+    kind: pb::PartyKind,
+    name: impl Into<String>,
+    id_number: &str,
+    address: impl Into<String>,
+) {
+    let party = p.party.as_mut().expect("party");
+    party.kind = kind as i32;
+    party.name = name.into();
+    party.legal_representative = None;
+    party.id_type = pb::IdType::ResidentIdCard as i32;
+    party.id_number = id_number.into();
+    party.address = address.into();
 }
 
 /// Wraps a message with a bearer key (and optional on-behalf-of).
@@ -144,6 +156,11 @@ pub fn req<T>(msg: T, key: &str) -> tonic::Request<T> {
     r.metadata_mut()
         .insert("authorization", format!("Bearer {key}").parse().expect("ascii key"));
     r
+}
+
+/// The secret of a new key of a role, bound to no enterprise, under `label`.
+pub async fn labelled_key(app: &App, role: Role, label: &str) -> String {
+    app.create_key(role, label, None, None).await.expect("key").secret
 }
 
 /// An in-process server on 127.0.0.1:0, with its own pool (a separate
@@ -398,6 +415,23 @@ pub async fn create_and_publish(
         .await
         .expect("publish")
         .into_inner()
+}
+
+/// Records and publishes the sample [`decision`] numbered `number`, of the
+/// enterprise `credit_code("91310115", n)`.
+pub async fn publish_sample(
+    client: &mut pb::enforcement_service_client::EnforcementServiceClient<Channel>,
+    officer: &str,
+    number: &str,
+    decided_on: &str,
+    n: u64,
+) -> pb::PenaltyDecision {
+    create_and_publish(
+        client,
+        officer,
+        decision(number, decided_on, &credit_code("91310115", n)),
+    )
+    .await
 }
 
 /// The ErrorInfo reason of a status.
