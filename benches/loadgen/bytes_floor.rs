@@ -15,19 +15,13 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use gongshi::api::pb;
-use gongshi::api::served::{BytesCodec, change_bytes, changes_page, repeated_then_string};
-use gongshi::config::Config;
-use gongshi::domain::clock::SystemClock;
-use gongshi::domain::lifecycle::DisclosureState;
-use gongshi::store::DisclosureFilter;
+use gongshi::api::served::{change_bytes, changes_page, repeated_then_string, unary_bytes};
 use tonic::codegen::{Body, BoxFuture, Service, StdError, http};
 use tonic::server::{NamedService, UnaryService};
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
+use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 
 const GET: &str = "/gongshi.v1.DisclosureService/GetDisclosure";
@@ -80,19 +74,13 @@ where
         let max = Some(gongshi::server::ServerOptions::default().max_message_bytes);
         match req.uri().path() {
             GET => Box::pin(async move {
-                let mut grpc = tonic::server::Grpc::new(BytesCodec::<pb::GetDisclosureRequest>::default())
-                    .apply_max_message_size_config(max, None);
-                Ok(grpc.unary(Fixed(a.get.clone()), req).await)
+                Ok(unary_bytes::<pb::GetDisclosureRequest, _, _>(Fixed(a.get.clone()), req, max).await)
             }),
             LIST => Box::pin(async move {
-                let mut grpc = tonic::server::Grpc::new(BytesCodec::<pb::ListDisclosuresRequest>::default())
-                    .apply_max_message_size_config(max, None);
-                Ok(grpc.unary(Fixed(a.list.clone()), req).await)
+                Ok(unary_bytes::<pb::ListDisclosuresRequest, _, _>(Fixed(a.list.clone()), req, max).await)
             }),
             CHANGES => Box::pin(async move {
-                let mut grpc = tonic::server::Grpc::new(BytesCodec::<pb::ListDisclosureChangesRequest>::default())
-                    .apply_max_message_size_config(max, None);
-                Ok(grpc.unary(Fixed(a.changes.clone()), req).await)
+                Ok(unary_bytes::<pb::ListDisclosureChangesRequest, _, _>(Fixed(a.changes.clone()), req, max).await)
             }),
             _ => Box::pin(async move { Ok(Status::unimplemented("not a floor method").into_http()) }),
         }
@@ -102,16 +90,7 @@ where
 /// The answers the server gives for the first record, first page and first
 /// feed page of `url`, assembled as `gongshi::api::served` does.
 async fn answers(url: String) -> Answers {
-    let cfg = Config {
-        database_url: url,
-        max_connections: 2,
-        ..Config::default()
-    };
-    let app = cfg.open_app(Arc::new(SystemClock)).await.expect("open app");
-    let filter = DisclosureFilter {
-        state: Some(DisclosureState::Active),
-        ..DisclosureFilter::default()
-    };
+    let (app, filter) = crate::floor::open(url).await;
     let page = app
         .store
         .list_disclosures_encoded(&filter, "", 100)
@@ -133,27 +112,5 @@ async fn answers(url: String) -> Answers {
 /// The child: prepares the answers from `url`, then serves until stdin closes.
 pub async fn serve(url: String) {
     let answers = Arc::new(answers(url).await);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    println!("LISTEN {addr}");
-    let _ = std::io::Write::flush(&mut std::io::stdout());
-    let shutdown = async {
-        let mut sink = Vec::new();
-        let _ = tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut sink).await;
-    };
-    // The transport settings of gongshi::server::run.
-    let defaults = gongshi::server::ServerOptions::default();
-    Server::builder()
-        .http2_keepalive_interval(Some(defaults.keepalive_interval))
-        .http2_keepalive_timeout(Some(defaults.keepalive_timeout))
-        .max_concurrent_streams(Some(defaults.max_concurrent_streams))
-        .add_service(BytesFloor(answers))
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener)
-                .with_nodelay(Some(true))
-                .with_keepalive(Some(Duration::from_secs(60))),
-            shutdown,
-        )
-        .await
-        .expect("serve bytes floor");
+    crate::floor::serve_routes(Routes::new(BytesFloor(answers))).await;
 }

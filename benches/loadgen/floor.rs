@@ -23,6 +23,7 @@ use gongshi::config::Config;
 use gongshi::domain::clock::SystemClock;
 use gongshi::domain::lifecycle::DisclosureState;
 use gongshi::store::DisclosureFilter;
+use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
@@ -75,9 +76,9 @@ impl DisclosureService for Floor {
     }
 }
 
-/// The child: loads its answers from `url`, then serves until stdin closes.
-pub async fn serve(url: String) {
-    let url_for_reads = url.clone();
+/// The app on `url` (two connections) and the filter of an unfiltered list
+/// (active records): what a floor reads its answers with.
+pub async fn open(url: String) -> (Arc<gongshi::app::App>, DisclosureFilter) {
     let cfg = Config {
         database_url: url,
         max_connections: 2,
@@ -88,6 +89,13 @@ pub async fn serve(url: String) {
         state: Some(DisclosureState::Active),
         ..DisclosureFilter::default()
     };
+    (app, filter)
+}
+
+/// The child: loads its answers from `url`, then serves until stdin closes.
+pub async fn serve(url: String) {
+    let url_for_reads = url.clone();
+    let (app, filter) = open(url).await;
     let page: Vec<_> = app
         .store
         .list_disclosures(&filter, "", 100)
@@ -108,6 +116,15 @@ pub async fn serve(url: String) {
     let conns = crate::reference::Conns::open(&url_for_reads)
         .await
         .expect("bare connections");
+    let svc = DisclosureServiceServer::new(Floor { page, changes, conns })
+        .max_decoding_message_size(gongshi::server::ServerOptions::default().max_message_bytes);
+    serve_routes(Routes::new(svc)).await;
+}
+
+/// Serves `routes` on 127.0.0.1 with the transport settings of
+/// gongshi::server::run, printing `LISTEN addr`, until stdin closes (the
+/// floor servers' child processes).
+pub async fn serve_routes(routes: Routes) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     println!("LISTEN {addr}");
@@ -116,16 +133,12 @@ pub async fn serve(url: String) {
         let mut sink = Vec::new();
         let _ = tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut sink).await;
     };
-    // The transport settings of gongshi::server::run.
     let defaults = gongshi::server::ServerOptions::default();
     Server::builder()
         .http2_keepalive_interval(Some(defaults.keepalive_interval))
         .http2_keepalive_timeout(Some(defaults.keepalive_timeout))
         .max_concurrent_streams(Some(defaults.max_concurrent_streams))
-        .add_service(
-            DisclosureServiceServer::new(Floor { page, changes, conns })
-                .max_decoding_message_size(defaults.max_message_bytes),
-        )
+        .add_routes(routes)
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener)
                 .with_nodelay(Some(true))

@@ -183,6 +183,24 @@ impl NamedService for DisclosureServer {
     const NAME: &'static str = "gongshi.v1.DisclosureService";
 }
 
+/// Answers a unary call of `req` with `svc`, whose answer is a body already
+/// in protobuf form, refusing requests over `max_decoding` bytes.
+pub async fn unary_bytes<T, S, B>(
+    svc: S,
+    req: http::Request<B>,
+    max_decoding: Option<usize>,
+) -> http::Response<tonic::body::Body>
+where
+    T: prost::Message + Default + Send + 'static,
+    S: UnaryService<T, Response = Bytes>,
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    let mut grpc =
+        tonic::server::Grpc::new(BytesCodec::<T>::default()).apply_max_message_size_config(max_decoding, None);
+    grpc.unary(svc, req).await
+}
+
 struct GetSvc(Arc<DisclosureApi>);
 
 impl UnaryService<pb::GetDisclosureRequest> for GetSvc {
@@ -249,21 +267,9 @@ where
         let api = self.api.clone();
         let max = Some(self.max_decoding);
         match req.uri().path() {
-            GET => Box::pin(async move {
-                let mut grpc = tonic::server::Grpc::new(BytesCodec::<pb::GetDisclosureRequest>::default())
-                    .apply_max_message_size_config(max, None);
-                Ok(grpc.unary(GetSvc(api), req).await)
-            }),
-            LIST => Box::pin(async move {
-                let mut grpc = tonic::server::Grpc::new(BytesCodec::<pb::ListDisclosuresRequest>::default())
-                    .apply_max_message_size_config(max, None);
-                Ok(grpc.unary(ListSvc(api), req).await)
-            }),
-            CHANGES => Box::pin(async move {
-                let mut grpc = tonic::server::Grpc::new(BytesCodec::<pb::ListDisclosureChangesRequest>::default())
-                    .apply_max_message_size_config(max, None);
-                Ok(grpc.unary(ChangesSvc(api), req).await)
-            }),
+            GET => Box::pin(async move { Ok(unary_bytes(GetSvc(api), req, max).await) }),
+            LIST => Box::pin(async move { Ok(unary_bytes(ListSvc(api), req, max).await) }),
+            CHANGES => Box::pin(async move { Ok(unary_bytes(ChangesSvc(api), req, max).await) }),
             WATCH => Box::pin(async move {
                 let mut grpc = tonic::server::Grpc::new(BytesCodec::<pb::WatchDisclosureChangesRequest>::default())
                     .apply_max_message_size_config(max, None);
