@@ -38,6 +38,8 @@ pub struct Config {
     pub database_url: String,
     /// Pooled database connections.
     pub max_connections: u32,
+    /// Dedicated database connections for the public reads, beside the pool.
+    pub read_connections: u32,
     /// Seconds to wait for a database connection before answering UNAVAILABLE.
     pub db_acquire_timeout_seconds: u64,
     /// `text` or `json`.
@@ -145,6 +147,7 @@ impl Default for Config {
             metrics: true,
             database_url: DEFAULT_DATABASE_URL.into(),
             max_connections: 16,
+            read_connections: crate::store::DEFAULT_READ_CONNECTIONS,
             db_acquire_timeout_seconds: 5,
             log_format: "text".into(),
             log_filter: "info".into(),
@@ -233,6 +236,7 @@ impl Config {
         env_parse("GONGSHI_METRICS", &mut cfg.metrics)?;
         env_parse("GONGSHI_DATABASE_URL", &mut cfg.database_url)?;
         env_parse("GONGSHI_MAX_CONNECTIONS", &mut cfg.max_connections)?;
+        env_parse("GONGSHI_READ_CONNECTIONS", &mut cfg.read_connections)?;
         env_parse(
             "GONGSHI_DB_ACQUIRE_TIMEOUT_SECONDS",
             &mut cfg.db_acquire_timeout_seconds,
@@ -339,6 +343,12 @@ impl Config {
         }
         if self.max_connections == 0 {
             return Err(ConfigError("max_connections must be at least 1".into()));
+        }
+        if !(1..=64).contains(&self.read_connections) {
+            return Err(ConfigError(format!(
+                "read_connections must be between 1 and 64, not {}",
+                self.read_connections
+            )));
         }
         if self.expiry_interval_seconds == 0 || self.watch_poll_millis == 0 {
             return Err(ConfigError(
@@ -512,6 +522,7 @@ impl Config {
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
             max_connections: self.max_connections,
+            read_connections: self.read_connections,
             acquire_timeout: Duration::from_secs(self.db_acquire_timeout_seconds.max(1)),
             on_acquire: None,
         }

@@ -89,12 +89,15 @@ impl Conns {
         let mut idle = Vec::with_capacity(n);
         for _ in 0..n {
             idle.push(if url.starts_with("sqlite:") {
-                let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
-                    .map_err(|e| e.to_string())?
-                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(30))
-                    .foreign_keys(true);
+                // As the server's read connections are set (store::readers).
+                let options = gongshi::store::sqlite_read_options(
+                    <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
+                        .map_err(|e| e.to_string())?
+                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                        .busy_timeout(Duration::from_secs(30))
+                        .foreign_keys(true),
+                );
                 Conn::Sqlite(
                     sqlx::SqliteConnection::connect_with(&options)
                         .await
@@ -236,26 +239,23 @@ pub async fn list(s: &Setup) -> Result<Outcome, String> {
     .await)
 }
 
-/// The columns `RawEncodedChange` (src/store/sql.rs) reads, in its order.
+/// The columns of the store's feed query (`gongshi::store::FEED_PAGE_SQL`),
+/// in its order.
 type ChangeColumns = (
     i64,
     String,
     String,
-    String,
     Option<String>,
     i64,
     String,
     Option<String>,
     i64,
-    bool,
-    i64,
-    bool,
     Option<Vec<u8>>,
-    Option<String>,
+    i32,
 );
 
-/// The store's `list_changes_encoded` query, paged.
-const CHANGES_SQL: &str = concat!(crate::scenarios::feed_sql!(), " LIMIT $2");
+/// The store's feed query, paged.
+const CHANGES_SQL: &str = gongshi::store::FEED_PAGE_SQL;
 
 /// `changes-sql`: the feed read as the server must read it — the store's query
 /// in pages of 1000 (a unary call cannot keep a cursor open), one consumer,

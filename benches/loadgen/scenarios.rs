@@ -535,27 +535,10 @@ async fn deep(s: &Setup) -> Result<Vec<Outcome>, String> {
     Ok(out)
 }
 
-/// The store's feed query (src/store/sql.rs `list_changes_encoded`) from
-/// `$1`, unlimited: the stored encoding of a change of the current version,
-/// the version's JSON content only for an older one.
-macro_rules! feed_sql {
-    () => {
-        "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
-                c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, d.published_at_known, \
-                CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND c.version = d.version THEN d.encoded END AS encoded, \
-                CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND (c.version <> d.version OR d.encoded IS NULL) \
-                     THEN v.content END AS content \
-         FROM disclosure_changes c \
-         JOIN disclosures d ON d.id = c.disclosure_id \
-         LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
-           AND (c.version <> d.version OR d.encoded IS NULL) \
-         WHERE c.sequence > $1 ORDER BY c.sequence"
-    };
-}
-pub(crate) use feed_sql;
-
-/// The whole feed, for the streamed references.
-const FEED_SQL: &str = feed_sql!();
+/// The store's feed query (`gongshi::store::FEED_PAGE_SQL`) as one query for
+/// the whole feed: from 0, no limit (`$2`, bound to `i64::MAX` or written
+/// `ALL` for COPY).
+const FEED_SQL: &str = gongshi::store::FEED_PAGE_SQL;
 
 async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
     // One consumer, pages of 1000, from 0 to the end.
@@ -566,15 +549,20 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
     let cpu0 = cpu::snap(s.server.pid(), None);
     let started = Instant::now();
     let (name, rows) = if s.url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(&s.url).await.map_err(e)?;
+        // One connection set as the server's read connections are.
+        let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&s.url).map_err(e)?;
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(gongshi::store::sqlite_read_options(options))
+            .await
+            .map_err(e)?;
         let mut rows = 0u64;
-        let mut stream = sqlx::query(FEED_SQL).bind(0i64).fetch(&pool);
+        let mut stream = sqlx::query(FEED_SQL).bind(0i64).bind(i64::MAX).fetch(&pool);
         while let Some(row) = stream.next().await {
             let row = row.map_err(e)?;
             // Read what the server reads most of: the record.
             let encoded: Option<Vec<u8>> = sqlx::Row::try_get(&row, "encoded").map_err(e)?;
-            let content: Option<String> = sqlx::Row::try_get(&row, "content").map_err(e)?;
-            std::hint::black_box((encoded, content));
+            std::hint::black_box(encoded);
             rows += 1;
         }
         drop(stream);
@@ -586,7 +574,10 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
         let mut rows = 0u64;
         {
             let mut stream = conn
-                .copy_out_raw(&format!("COPY ({}) TO STDOUT", FEED_SQL.replace("$1", "0")))
+                .copy_out_raw(&format!(
+                    "COPY ({}) TO STDOUT",
+                    FEED_SQL.replace("$1", "0").replace("$2", "ALL")
+                ))
                 .await
                 .map_err(e)?;
             while let Some(bytes) = stream.next().await {

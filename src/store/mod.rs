@@ -16,6 +16,7 @@ mod notice_sql;
 mod postgres;
 pub mod public;
 mod public_sql;
+pub(crate) mod readers;
 mod repair;
 mod repair_sql;
 pub(crate) mod sql;
@@ -38,8 +39,10 @@ pub use calendar::{CalendarDayRow, CalendarLoadRow, CalendarSnapshot, CalendarSt
 pub use notice::{BundleFilter, BundleRow, NoticeStore, NoticeTx, PdfRow};
 pub use postgres::PgStore;
 pub use public::PublicStore;
+pub(crate) use readers::Readers;
 pub use repair::{NewRepairEvent, RepairEventRow, RepairFilter, RepairRow, RepairStore, RepairTx};
-pub use sqlite::SqliteStore;
+pub use sql::FEED_PAGE_SQL;
+pub use sqlite::{SqliteStore, read_options as sqlite_read_options};
 
 /// A storage failure, classified so the API can answer with the right code.
 /// The message is for logs only: it may contain SQL details and is never
@@ -475,6 +478,10 @@ pub trait Tx: RepairTx + NoticeTx + CalendarTx + Send {
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 
+/// Dedicated read connections by default: enough to keep two cores busy
+/// while some wait on the database (BENCHMARKS.md, issue 18).
+pub const DEFAULT_READ_CONNECTIONS: u32 = 4;
+
 /// Told how long each wait for a pooled connection took (successful or not).
 pub type AcquireObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
@@ -483,6 +490,9 @@ pub type AcquireObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 pub struct StoreOptions {
     /// Maximum pooled connections.
     pub max_connections: u32,
+    /// Dedicated connections for the public reads (`GetDisclosure`,
+    /// `ListDisclosures`, the feed), beside the pool (see `readers`).
+    pub read_connections: u32,
     /// How long to wait for a connection before answering UNAVAILABLE.
     pub acquire_timeout: std::time::Duration,
     /// Told every pool acquire's wait (the `gongshi_db_pool_acquire_seconds` histogram).
@@ -493,6 +503,7 @@ impl std::fmt::Debug for StoreOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreOptions")
             .field("max_connections", &self.max_connections)
+            .field("read_connections", &self.read_connections)
             .field("acquire_timeout", &self.acquire_timeout)
             .field("on_acquire", &self.on_acquire.is_some())
             .finish()
@@ -503,6 +514,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             max_connections: 16,
+            read_connections: DEFAULT_READ_CONNECTIONS,
             acquire_timeout: std::time::Duration::from_secs(5),
             on_acquire: None,
         }

@@ -17,6 +17,8 @@ pub struct PgStore {
     pool: PgPool,
     /// Told how long each acquire waited (see `StoreOptions::on_acquire`).
     on_acquire: Option<super::AcquireObserver>,
+    /// The public reads' own connections (issue 18).
+    readers: super::Readers<sqlx::Postgres>,
     /// The health probe's own connection (see `Store::ping`).
     probe: tokio::sync::Mutex<Option<sqlx::PgConnection>>,
 }
@@ -40,6 +42,12 @@ impl PgStore {
                 e
             })?;
         Ok(PgStore {
+            readers: super::Readers::new(
+                opts.read_connections,
+                pool.connect_options(),
+                opts.on_acquire.clone(),
+                opts.acquire_timeout,
+            ),
             pool,
             on_acquire: opts.on_acquire.clone(),
             probe: tokio::sync::Mutex::new(None),

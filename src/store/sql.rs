@@ -109,6 +109,76 @@ pub(crate) struct RawChange {
     content: Option<String>,
 }
 
+/// The feed's page query (issue 18): changes after `$1`, at most `$2`, each
+/// with its record's stored encoding when the change is of the current
+/// version of an active disclosure. Only the change's columns and one join:
+/// a change that needs its version's content instead (an older version, or a
+/// disclosure without a stored encoding) is only flagged (`needs_content`),
+/// and a page with one is read again whole ([`FEED_PAGE_FULL_SQL`]).
+pub const FEED_PAGE_SQL: &str = "SELECT c.sequence, c.disclosure_id, c.kind, c.reason, c.version, c.content_sha256, \
+            c.public_reason, c.effective_time, \
+            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND c.version = d.version THEN d.encoded END AS encoded, \
+            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND (c.version <> d.version OR d.encoded IS NULL) \
+                 THEN 1 ELSE 0 END AS needs_content \
+     FROM disclosure_changes c \
+     JOIN disclosures d ON d.id = c.disclosure_id \
+     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2";
+
+/// The feed's page query with what an older version's record is built from
+/// (its content and the disclosure's columns), for a page with such a change.
+/// As the decoded path: content only while the disclosure is active.
+pub(crate) const FEED_PAGE_FULL_SQL: &str = "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
+            c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, d.published_at_known, \
+            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND c.version = d.version THEN d.encoded END AS encoded, \
+            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND (c.version <> d.version OR d.encoded IS NULL) \
+                 THEN v.content END AS content \
+     FROM disclosure_changes c \
+     JOIN disclosures d ON d.id = c.disclosure_id \
+     LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
+       AND (c.version <> d.version OR d.encoded IS NULL) \
+     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2";
+
+/// A row of [`FEED_PAGE_SQL`].
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawFeedRow {
+    sequence: i64,
+    disclosure_id: String,
+    kind: String,
+    reason: Option<String>,
+    version: i64,
+    content_sha256: String,
+    public_reason: Option<String>,
+    effective_time: i64,
+    encoded: Option<Vec<u8>>,
+    needs_content: i32,
+}
+
+impl RawFeedRow {
+    /// Whether the row's record must be built from its version's content.
+    pub(crate) fn needs_content(&self) -> bool {
+        self.needs_content != 0
+    }
+
+    /// The change, its record the stored encoding (or none); call only for
+    /// a row that does not [`need content`](Self::needs_content).
+    pub(crate) fn into_change(self) -> Result<crate::store::EncodedChange> {
+        Ok(crate::store::EncodedChange {
+            kind: parse_enum("change kind", &self.kind, ChangeKind::parse)?,
+            reason: match self.reason.as_deref() {
+                Some(r) => Some(parse_enum("termination reason", r, TerminationReason::parse)?),
+                None => None,
+            },
+            record: self.encoded.map(bytes::Bytes::from),
+            sequence: self.sequence,
+            disclosure_id: self.disclosure_id,
+            version: self.version,
+            content_sha256: self.content_sha256,
+            public_reason: self.public_reason,
+            effective_time: self.effective_time,
+        })
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct RawEncodedChange {
     sequence: i64,
@@ -497,12 +567,11 @@ macro_rules! sql_store {
                 &self,
                 id: &str,
             ) -> $crate::store::Result<Option<($crate::domain::lifecycle::DisclosureState, bytes::Bytes)>> {
-                let raw: Option<(String, Option<Vec<u8>>)> =
+                let raw: Option<(String, Option<Vec<u8>>)> = $crate::store::readers::lent_read!(self.readers, |conn| {
                     sqlx::query_as::<$db, (String, Option<Vec<u8>>)>("SELECT state, encoded FROM disclosures WHERE id = $1")
                         .bind(id)
-                        .fetch_optional(&mut *self.conn().await?)
-                        .await
-                        .map_err(classify)?;
+                        .fetch_optional(&mut *conn)
+                })?;
                 let Some((state, encoded)) = raw else { return Ok(None) };
                 let Some(encoded) = encoded else {
                     // No stored encoding (cleared by a plain UPDATE, migration
@@ -523,19 +592,19 @@ macro_rules! sql_store {
                 after_id: &str,
                 limit: i64,
             ) -> $crate::store::Result<Vec<(String, bytes::Bytes)>> {
-                let rows = sqlx::query_as::<$db, (String, Option<Vec<u8>>)>(
-                    $crate::store::sql::disclosure_page_sql!("id, encoded"),
-                )
-                .bind(after_id)
-                .bind(&f.party_credit_code)
-                .bind(&f.authority_code)
-                .bind(f.state.map(|s| s.as_str()).unwrap_or(""))
-                .bind(date_str(f.decided_from))
-                .bind(date_str(f.decided_to))
-                .bind(limit)
-                .fetch_all(&mut *self.conn().await?)
-                .await
-                .map_err(classify)?;
+                let rows = $crate::store::readers::lent_read!(self.readers, |conn| {
+                    sqlx::query_as::<$db, (String, Option<Vec<u8>>)>($crate::store::sql::disclosure_page_sql!(
+                        "id, encoded"
+                    ))
+                    .bind(after_id)
+                    .bind(&f.party_credit_code)
+                    .bind(&f.authority_code)
+                    .bind(f.state.map(|s| s.as_str()).unwrap_or(""))
+                    .bind(date_str(f.decided_from))
+                    .bind(date_str(f.decided_to))
+                    .bind(limit)
+                    .fetch_all(&mut *conn)
+                })?;
                 if rows.iter().any(|(_, encoded)| encoded.is_none()) {
                     // A row without its encoding (see get_disclosure_encoded):
                     // the page read again whole, in one statement so that each
@@ -561,27 +630,24 @@ macro_rules! sql_store {
                 after: i64,
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::EncodedChange>> {
-                // As list_changes: content only while the disclosure is
-                // active; the stored encoding for a change of its current
-                // version, the version's content only for an older one (or
-                // when the disclosure has no stored encoding: migration 0010).
-                let rows = sqlx::query_as::<$db, RawEncodedChange>(
-                    "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
-                            c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, d.published_at_known, \
-                            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND c.version = d.version THEN d.encoded END AS encoded, \
-                            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND (c.version <> d.version OR d.encoded IS NULL) \
-                                 THEN v.content END AS content \
-                     FROM disclosure_changes c \
-                     JOIN disclosures d ON d.id = c.disclosure_id \
-                     LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
-                       AND (c.version <> d.version OR d.encoded IS NULL) \
-                     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2",
-                )
-                .bind(after)
-                .bind(limit)
-                .fetch_all(&mut *self.conn().await?)
-                .await
-                .map_err(classify)?;
+                let rows = $crate::store::readers::lent_read!(self.readers, |conn| {
+                    sqlx::query_as::<$db, $crate::store::sql::RawFeedRow>($crate::store::sql::FEED_PAGE_SQL)
+                        .bind(after)
+                        .bind(limit)
+                        .fetch_all(&mut *conn)
+                })?;
+                if !rows.iter().any(|r| r.needs_content()) {
+                    return rows.into_iter().map(|r| r.into_change()).collect();
+                }
+                // A change of an older version (or of a disclosure without a
+                // stored encoding, migration 0010): the page read again whole,
+                // in one statement, so that each record and its state agree.
+                let rows = sqlx::query_as::<$db, RawEncodedChange>($crate::store::sql::FEED_PAGE_FULL_SQL)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&mut *self.conn().await?)
+                    .await
+                    .map_err(classify)?;
                 rows.into_iter().map(RawEncodedChange::into_change).collect()
             }
 

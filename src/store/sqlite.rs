@@ -20,6 +20,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Told how long each acquire waited (see `StoreOptions::on_acquire`).
     on_acquire: Option<super::AcquireObserver>,
+    /// The public reads' own connections (issue 18).
+    readers: super::Readers<sqlx::Sqlite>,
     /// The health probe's own connection (see `Store::ping`).
     probe: tokio::sync::Mutex<Option<sqlx::SqliteConnection>>,
 }
@@ -48,15 +50,37 @@ impl SqliteStore {
             .test_before_acquire(false)
             .before_acquire(super::check_if_idle)
             .acquire_timeout(opts.acquire_timeout)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(classify)?;
         Ok(SqliteStore {
+            readers: super::Readers::new(
+                opts.read_connections,
+                std::sync::Arc::new(read_options(options)),
+                opts.on_acquire.clone(),
+                opts.acquire_timeout,
+            ),
             pool,
             on_acquire: opts.on_acquire.clone(),
             probe: tokio::sync::Mutex::new(None),
         })
     }
+}
+
+/// How much of the database file a read connection maps into memory: its
+/// pages are then read in place, not copied out of the OS cache by a
+/// system call each (on a feed page of 1,000 that copying was a tenth of the
+/// server's CPU). Address space only; the OS cache holds the pages either way.
+pub const READ_MMAP_BYTES: u64 = 4 << 30;
+
+/// The options of the public reads' connections (`store::readers`): the
+/// pool's, with the file mapped ([`READ_MMAP_BYTES`]) and room for a whole
+/// page of rows between the connection's thread and the caller, so the
+/// thread never waits for the caller in the middle of a page.
+pub fn read_options(options: SqliteConnectOptions) -> SqliteConnectOptions {
+    options
+        .pragma("mmap_size", READ_MMAP_BYTES.to_string())
+        .row_buffer_size(1024)
 }
 
 sql_store!(

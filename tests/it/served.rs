@@ -504,3 +504,59 @@ async fn get_one(server: &TestServer, key: &str, name: &str) -> pb::Disclosure {
     let mut client = server.disclosures().await;
     client.get_disclosure(req(r, key)).await.expect("get").into_inner()
 }
+
+/// The public reads run on connections of their own (`store::readers`),
+/// with no check between calls. Cut by the database (a restart, an
+/// administrator's `pg_terminate_backend`), they are replaced on the next
+/// read: that read is answered, not failed, and answers as before.
+#[tokio::test]
+async fn public_reads_are_answered_after_their_connections_are_cut() {
+    for db in support::backends().await {
+        if db.backend != "postgres" {
+            continue; // SQLite's connections are files: nothing cuts them.
+        }
+        let (server, _) = demo_server(&db.url, 10, 5).await;
+        let discloser = server.key(Role::Discloser, None).await;
+        let mut client = server.disclosures().await;
+        let feed = |after_sequence| pb::ListDisclosureChangesRequest {
+            after_sequence,
+            page_size: 1000,
+        };
+        // Several reads at once, so several read connections are open.
+        let reads = (0..6).map(|_| list_all(&server, &discloser));
+        let lists = futures::future::join_all(reads).await;
+        let before = lists[0].clone();
+        assert!(!before.disclosures.is_empty(), "demo records");
+        let name = before.disclosures[0].name.clone();
+        let one = get_one(&server, &discloser, &name).await;
+        let changes = client
+            .list_disclosure_changes(req(feed(0), &discloser))
+            .await
+            .expect("feed")
+            .into_inner();
+
+        let cut: i64 = {
+            let pool = sqlx::PgPool::connect(&db.url).await.expect("pg");
+            let n = sqlx::query_scalar::<_, i64>(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("terminate");
+            pool.close().await;
+            n
+        };
+        assert!(cut >= 2, "the server's connections were cut: {cut}");
+
+        assert_eq!(get_one(&server, &discloser, &name).await, one, "get after the cut");
+        assert_eq!(list_all(&server, &discloser).await, before, "list after the cut");
+        let again = client
+            .list_disclosure_changes(req(feed(0), &discloser))
+            .await
+            .expect("feed after the cut")
+            .into_inner();
+        assert_eq!(again, changes, "feed after the cut");
+        server.stop().await;
+    }
+}
