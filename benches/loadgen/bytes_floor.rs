@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use gongshi::api::pb;
-use gongshi::api::served::{change_bytes, changes_page, repeated_then_string, unary_bytes};
+use gongshi::api::served::{changes_page, repeated_then_string, unary_bytes};
 use tonic::codegen::{Body, BoxFuture, Service, StdError, http};
 use tonic::server::{NamedService, UnaryService};
 use tonic::service::Routes;
@@ -101,11 +101,10 @@ async fn answers(url: String) -> Answers {
     let token = gongshi::api::page::token("disclosures|key|filter", page.last().map_or("", |(id, _)| id));
     let changes = app.store.list_changes_encoded(0, 1000).await.expect("first feed page");
     let last = changes.last().map_or(0, |c| c.sequence);
-    let change_items: Vec<Bytes> = changes.iter().map(change_bytes).collect();
     Answers {
         get: items.first().cloned().unwrap_or_default(),
         list: repeated_then_string(1, &items, 2, &token),
-        changes: changes_page(&change_items, last),
+        changes: changes_page(&changes, last),
     }
 }
 

@@ -393,6 +393,12 @@ async fn run_backend(args: &Args, backend: &str, url: &str) -> Result<Vec<Outcom
         return Err(format!("{missing} records still without their stored encoding"));
     }
     eprintln!("   encodings stored in {:.1} s", started.elapsed().as_secs_f64());
+    let started = Instant::now();
+    seed::settle(url).await?;
+    eprintln!(
+        "   database at rest in {:.1} s (SQLite: WAL checkpointed; PostgreSQL: vacuumed and analysed)",
+        started.elapsed().as_secs_f64()
+    );
     let key = app
         .create_key(Role::Discloser, "loadgen", None, None)
         .await

@@ -274,3 +274,32 @@ pub async fn count_unencoded(url: &str) -> Result<i64, String> {
         Ok(n)
     }
 }
+
+/// Brings the seeded and filled database to rest, as a running
+/// installation's would be after the fill's bulk UPDATE: on SQLite the WAL
+/// checkpointed into the file and truncated (else every read looks its pages
+/// up in a WAL of the whole fill); on PostgreSQL the fill's dead row versions
+/// vacuumed and the statistics taken (else reads step over them until
+/// autovacuum runs, in the middle of some scenario).
+pub async fn settle(url: &str) -> Result<(), String> {
+    let e = |e: sqlx::Error| format!("settle the database: {e}");
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.map_err(e)?;
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&pool)
+            .await
+            .map_err(e)?;
+        pool.close().await;
+        if busy != 0 {
+            return Err("settle the database: the WAL checkpoint could not finish (a reader is open)".into());
+        }
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.map_err(e)?;
+        sqlx::raw_sql("VACUUM (ANALYZE) disclosures, disclosure_changes, disclosure_versions, penalty_decisions")
+            .execute(&pool)
+            .await
+            .map_err(e)?;
+        pool.close().await;
+    }
+    Ok(())
+}

@@ -219,8 +219,7 @@ impl DisclosureApi {
         let limit = page::size(r.page_size)?;
         let changes = self.app.changes_encoded(r.after_sequence, limit).await?;
         let last_sequence = changes.last().map(|c| c.sequence).unwrap_or(r.after_sequence);
-        let items: Vec<Bytes> = changes.iter().map(super::served::change_bytes).collect();
-        Ok(Response::new(super::served::changes_page(&items, last_sequence)))
+        Ok(Response::new(super::served::changes_page(&changes, last_sequence)))
     }
 
     /// `WatchDisclosureChanges` from encoded changes.

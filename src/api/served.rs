@@ -62,55 +62,96 @@ pub fn repeated_then_string(field: u32, items: &[Bytes], text_field: u32, text: 
     out.freeze()
 }
 
-/// A change of the feed in its `DisclosureChange` wire form: the fields
-/// before `record` and after it encoded by prost (in field order, defaults
-/// left out), the record's stored bytes as field 6 between them, so the
-/// result is byte for byte what prost writes for the decoded change.
-pub fn change_bytes(c: &EncodedChange) -> Bytes {
-    let version = i32::try_from(c.version).unwrap_or(i32::MAX);
-    let head = pb::DisclosureChange {
-        sequence: c.sequence,
-        disclosure: format!("disclosures/{}", c.disclosure_id),
-        kind: enum_out!(pb::ChangeKind, "CHANGE_KIND_", c.kind),
-        reason: c
-            .reason
-            .map(|r| enum_out!(pb::TerminationReason, "TERMINATION_REASON_", r))
-            .unwrap_or(0),
-        effective_time: Some(ts(c.effective_time)),
-        ..Default::default()
-    };
-    let tail = pb::DisclosureChange {
-        content_sha256: c.content_sha256.clone(),
-        version,
-        public_reason: c.public_reason.clone().unwrap_or_default(),
-        ..Default::default()
-    };
-    let record_len = c
-        .record
-        .as_ref()
-        .map(|r| key_len(6) + encoded_len_varint(r.len() as u64) + r.len())
-        .unwrap_or(0);
-    let mut out = BytesMut::with_capacity(head.encoded_len() + record_len + tail.encoded_len());
-    head.encode_raw(&mut out);
-    if let Some(r) = &c.record {
-        encode_key(6, WireType::LengthDelimited, &mut out);
-        encode_varint(r.len() as u64, &mut out);
-        out.put_slice(r);
+/// A change of the feed in its `DisclosureChange` wire form, in three
+/// parts: the fields before `record` and after it as prost writes them (in
+/// field order, defaults left out), and the record's stored bytes, to go
+/// between them as field 6.
+struct ChangeParts<'a> {
+    head: pb::DisclosureChange,
+    record: Option<&'a Bytes>,
+    tail: pb::DisclosureChange,
+}
+
+impl<'a> ChangeParts<'a> {
+    fn of(c: &'a EncodedChange) -> Self {
+        ChangeParts {
+            head: pb::DisclosureChange {
+                sequence: c.sequence,
+                disclosure: format!("disclosures/{}", c.disclosure_id),
+                kind: enum_out!(pb::ChangeKind, "CHANGE_KIND_", c.kind),
+                reason: c
+                    .reason
+                    .map(|r| enum_out!(pb::TerminationReason, "TERMINATION_REASON_", r))
+                    .unwrap_or(0),
+                effective_time: Some(ts(c.effective_time)),
+                ..Default::default()
+            },
+            record: c.record.as_ref(),
+            tail: pb::DisclosureChange {
+                content_sha256: c.content_sha256.clone(),
+                version: i32::try_from(c.version).unwrap_or(i32::MAX),
+                public_reason: c.public_reason.clone().unwrap_or_default(),
+                ..Default::default()
+            },
+        }
     }
-    tail.encode_raw(&mut out);
+
+    /// The length of the change's encoding.
+    fn len(&self) -> usize {
+        let record = self
+            .record
+            .map(|r| key_len(6) + encoded_len_varint(r.len() as u64) + r.len())
+            .unwrap_or(0);
+        self.head.encoded_len() + record + self.tail.encoded_len()
+    }
+
+    /// Writes the change's encoding (`len()` bytes).
+    fn write(&self, out: &mut BytesMut) {
+        self.head.encode_raw(out);
+        if let Some(r) = self.record {
+            encode_key(6, WireType::LengthDelimited, out);
+            encode_varint(r.len() as u64, out);
+            out.put_slice(r);
+        }
+        self.tail.encode_raw(out);
+    }
+}
+
+/// A change of the feed in its `DisclosureChange` wire form: byte for byte
+/// what prost writes for the decoded change.
+pub fn change_bytes(c: &EncodedChange) -> Bytes {
+    let parts = ChangeParts::of(c);
+    let mut out = BytesMut::with_capacity(parts.len());
+    parts.write(&mut out);
     out.freeze()
 }
 
 /// `ListDisclosureChangesResponse` from encoded changes: each as field 1,
-/// then `last_sequence` as field 2 (left out when 0).
-pub fn changes_page(changes: &[Bytes], last_sequence: i64) -> Bytes {
+/// then `last_sequence` as field 2 (left out when 0). Written into one
+/// buffer of the exact size, each record's bytes copied once.
+pub fn changes_page(changes: &[EncodedChange], last_sequence: i64) -> Bytes {
     let tail = pb::ListDisclosureChangesResponse {
         changes: Vec::new(),
         last_sequence,
     };
-    let body = repeated_then_string(1, changes, 0, "");
-    let mut out = BytesMut::with_capacity(body.len() + tail.encoded_len());
-    out.put_slice(&body);
+    let parts: Vec<(ChangeParts<'_>, usize)> = changes
+        .iter()
+        .map(|c| {
+            let p = ChangeParts::of(c);
+            let len = p.len();
+            (p, len)
+        })
+        .collect();
+    let body: usize = parts
+        .iter()
+        .map(|(_, len)| key_len(1) + encoded_len_varint(*len as u64) + len)
+        .sum();
+    let mut out = BytesMut::with_capacity(body + tail.encoded_len());
+    for (p, len) in &parts {
+        encode_key(1, WireType::LengthDelimited, &mut out);
+        encode_varint(*len as u64, &mut out);
+        p.write(&mut out);
+    }
     tail.encode_raw(&mut out);
     out.freeze()
 }
