@@ -9,8 +9,8 @@ use super::keys::Caller;
 use super::{App, AppError, AppResult, FieldViolation, new_id};
 use crate::domain::clock::cst_midnight;
 use crate::domain::lifecycle::{
-    Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Exclusion, Fulfillment, LegalReview,
-    Micros, ReviewChecklist, ReviewOpinion, TerminationReason, Withdrawal, WithdrawalEvent,
+    Actor, ChangeKind, DecisionState, DisclosureState, EventKind, Exclusion, Fulfillment, LegalReview, Micros,
+    ReviewChecklist, ReviewOpinion, TerminationReason, Withdrawal, WithdrawalEvent,
 };
 use crate::domain::policy::{PartyKind, PolicyInput, PublicationDecision};
 use crate::domain::record::{DecisionDoc, PublicDates, PublicRecord};
@@ -178,25 +178,7 @@ impl App {
         {
             return self.replay_shown(tx, caller, existing, shown_via, now).await;
         }
-        let row = DecisionRow {
-            id: new_id(),
-            doc,
-            meta: DecisionMeta {
-                recorded_by: caller.actor(),
-                review: None,
-                fulfillment: None,
-                exclusion: None,
-                withdrawal: None,
-                publish_time: None,
-                publish_date_unknown: false,
-                correction_awaiting_review: None,
-            },
-            state: DecisionState::Recorded,
-            disclosure_id: None,
-            version: 1,
-            create_time: now,
-            update_time: now,
-        };
+        let row = DecisionRow::recorded(new_id(), doc, caller.actor(), now);
         if !tx.insert_decision(&row, request_key.as_deref()).await? {
             if let Some(k) = &request_key
                 && let Some(existing) = tx.decision_by_request_key(k).await?

@@ -87,6 +87,23 @@ pub struct DecisionRow {
     pub update_time: Micros,
 }
 
+impl DecisionRow {
+    /// A decision as first recorded: state `Recorded`, version 1, created
+    /// and changed at `now`.
+    pub fn recorded(id: String, doc: DecisionDoc, recorded_by: Actor, now: Micros) -> DecisionRow {
+        DecisionRow {
+            id,
+            doc,
+            meta: DecisionMeta::recorded_by(recorded_by),
+            state: DecisionState::Recorded,
+            disclosure_id: None,
+            version: 1,
+            create_time: now,
+            update_time: now,
+        }
+    }
+}
+
 /// The `Disclosure` encoding the store keeps beside a disclosure, written in
 /// the same statement as every change of the row.
 pub fn encode_disclosure(d: &DisclosureRow) -> Vec<u8> {
