@@ -107,17 +107,7 @@ impl DecisionRow {
 /// The `Disclosure` encoding the store keeps beside a disclosure, written in
 /// the same statement as every change of the row.
 pub fn encode_disclosure(d: &DisclosureRow) -> Vec<u8> {
-    crate::wire::disclosure_bytes(crate::wire::DisclosureParts {
-        id: &d.id,
-        decision_id: &d.decision_id,
-        state: d.state,
-        version: d.version,
-        content: &d.content,
-        content_sha256: &d.content_sha256,
-        repair_pending: d.repair_pending,
-        published_at: d.published_at,
-        terminated_at: d.terminated_at,
-    })
+    crate::wire::disclosure_bytes(crate::wire::disclosure_parts!(d))
 }
 
 /// A stored disclosure (current version).
