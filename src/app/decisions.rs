@@ -394,10 +394,7 @@ impl App {
         let (row, fed) = self
             .publish_in_tx(&mut tx, &caller.actor(), row, None, Published::Now)
             .await?;
-        tx.commit().await?;
-        if fed {
-            self.feed_committed();
-        }
+        self.commit_fed(tx, fed).await?;
         Ok(row)
     }
 
@@ -405,8 +402,8 @@ impl App {
     /// historical import: applies the policy to a decision in state RECORDED
     /// whose checks have passed (locked or just inserted in `tx`) and writes
     /// the decision, its disclosure, event and feed entry. The caller
-    /// commits, then calls `feed_committed` if the returned flag says a feed
-    /// entry was written. `note` adds provenance to the event; `published`
+    /// commits with [`App::commit_fed`], passing the returned flag that says
+    /// whether a feed entry was written. `note` adds provenance to the event; `published`
     /// says when the publication happened (history: on its 公示日期, or on
     /// an unknown day).
     pub(super) async fn publish_in_tx(
@@ -641,10 +638,7 @@ impl App {
         if let Some(c) = change {
             tx.append_change(&c).await?;
         }
-        tx.commit().await?;
-        if fed {
-            self.feed_committed();
-        }
+        self.commit_fed(tx, fed).await?;
         Ok(row)
     }
 
@@ -751,10 +745,7 @@ impl App {
         if let Some(c) = change {
             tx.append_change(&c).await?;
         }
-        tx.commit().await?;
-        if fed {
-            self.feed_committed();
-        }
+        self.commit_fed(tx, fed).await?;
         Ok(row)
     }
 
@@ -901,10 +892,7 @@ impl App {
         if let Some(c) = change {
             tx.append_change(&c).await?;
         }
-        tx.commit().await?;
-        if fed {
-            self.feed_committed();
-        }
+        self.commit_fed(tx, fed).await?;
         Ok(row)
     }
 

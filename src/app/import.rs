@@ -102,10 +102,7 @@ impl App {
                 Err(e) => return Err(e),
             }
         }
-        tx.commit().await?;
-        if fed {
-            self.feed_committed();
-        }
+        self.commit_fed(tx, fed).await?;
         Ok(results)
     }
 
