@@ -24,8 +24,8 @@ use crate::domain::clock::{Clock, ManualClock, cst_midnight};
 use crate::domain::ids::compute_check_char;
 use crate::domain::lifecycle::{DecisionState, ReviewChecklist, ReviewOpinion, Role, WithdrawalEvent};
 use crate::domain::notice::DeliveryMethod;
-use crate::domain::policy::{PartyKind, PenaltyKind, Procedure, Sector, Severity};
-use crate::domain::record::{DecisionDoc, IdType, LegalRepresentative, Org, Party};
+use crate::domain::policy::{PenaltyKind, Procedure, Sector, Severity};
+use crate::domain::record::{DecisionDoc, LegalRepresentative, Org, Party};
 use crate::domain::repair::{Commitment, CommitmentFulfillment, Contact, MaterialKind, RepairAction};
 
 /// What the demo made.
@@ -218,23 +218,15 @@ pub async fn run(
         // by construction (tests/it/demo.rs checks what it recorded).
         let doc = DecisionDoc {
             decision_number: format!("{abbreviation}应急罚〔{}〕{}号", decided_on.year(), 100 + i),
-            party: Party {
-                kind: PartyKind::LegalPerson,
-                name: party.1.clone(),
-                credit_code: party.0.clone(),
-                business_registration_number: String::new(),
-                organization_code: String::new(),
-                tax_registration_number: String::new(),
-                public_institution_certificate: String::new(),
-                social_organization_certificate: String::new(),
-                legal_representative: LegalRepresentative {
+            party: Party::legal_person(
+                party.1.clone(),
+                party.0.clone(),
+                LegalRepresentative {
                     name: ["张伟", "王芳", "李强", "刘洋", "陈静", "杨磊"][i % 6].into(),
                     ..Default::default()
                 },
-                id_type: IdType::default(),
-                id_number: String::new(),
-                address: format!("上海市普陀区{}路{}号", PREFIXES[i % PREFIXES.len()], 1 + i % 999),
-            },
+                format!("上海市普陀区{}路{}号", PREFIXES[i % PREFIXES.len()], 1 + i % 999),
+            ),
             violation_type: vtype.into(),
             violation_facts: format!("经查，该单位{facts}。以上事实有现场检查记录、询问笔录等证据证实。"),
             legal_basis: basis.into(),

@@ -230,6 +230,16 @@ async fn shutdown_signal() {
     }
 }
 
+/// A listener on `addr` when the configuration gives one; `setting` names it
+/// in the error.
+async fn bind_optional(addr: Option<&str>, setting: &str) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    let Some(addr) = addr else { return Ok(None) };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} ({setting})"))?;
+    Ok(Some(listener))
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut cfg = load_config(&args.db, args.listen.as_deref())?;
     if let Some(a) = args.admin_listen {
@@ -244,22 +254,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
-    let admin = match cfg.admin_address() {
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr} (admin_listen)"))?,
-        ),
-        None => None,
-    };
-    let http = match cfg.http_address() {
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr} (http_listen; `off` disables it)"))?,
-        ),
-        None => None,
-    };
+    let admin = bind_optional(cfg.admin_address(), "admin_listen").await?;
+    let http = bind_optional(cfg.http_address(), "http_listen; `off` disables it").await?;
     let opts = cfg.server_options();
     gongshi::server::run_with(listener, admin, http, app, opts, shutdown_signal()).await?;
     Ok(())

@@ -89,7 +89,7 @@ pub struct ServerOptions {
     pub rpc_metrics: bool,
     /// How often the gauges that need a query are refreshed.
     pub metrics_refresh: Duration,
-    /// The public page, JSON and Atom (served when [`run_with_http`] is given a listener).
+    /// The public page, JSON and Atom (served when [`run_with`] is given a public listener).
     pub web: crate::web::WebOptions,
     /// Browser origins allowed to make gRPC-Web calls (CORS); empty: none.
     pub grpc_web_cors_origins: Vec<String>,
@@ -183,28 +183,6 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     run_with(listener, None, None, app, opts, shutdown).await
-}
-
-/// [`run`] with the operator's listener only (see [`run_with`]).
-pub async fn run_with_admin(
-    listener: TcpListener,
-    admin: Option<TcpListener>,
-    app: Arc<App>,
-    opts: ServerOptions,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
-    run_with(listener, admin, None, app, opts, shutdown).await
-}
-
-/// [`run`] with the public listener only (see [`run_with`]).
-pub async fn run_with_http(
-    listener: TcpListener,
-    http: Option<TcpListener>,
-    app: Arc<App>,
-    opts: ServerOptions,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
-    run_with(listener, None, http, app, opts, shutdown).await
 }
 
 /// The gRPC-Web CORS layer for an allow-list of origins (`None` when empty:

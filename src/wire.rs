@@ -105,6 +105,26 @@ pub struct DisclosureParts<'a> {
     pub terminated_at: Option<Micros>,
 }
 
+/// The [`DisclosureParts`] of a value holding a disclosure's fields under
+/// their own names: the store's row, the application's view.
+macro_rules! disclosure_parts {
+    ($d:expr) => {{
+        let d = &$d;
+        $crate::wire::DisclosureParts {
+            id: &d.id,
+            decision_id: &d.decision_id,
+            state: d.state,
+            version: d.version,
+            content: &d.content,
+            content_sha256: &d.content_sha256,
+            repair_pending: d.repair_pending,
+            published_at: d.published_at,
+            terminated_at: d.terminated_at,
+        }
+    }};
+}
+pub(crate) use disclosure_parts;
+
 /// A disclosure as protobuf: the one conversion behind the gRPC answer, the
 /// public JSON (its proto3 JSON mapping) and the stored encoding.
 pub fn disclosure(d: DisclosureParts<'_>) -> pb::Disclosure {

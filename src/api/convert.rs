@@ -266,15 +266,5 @@ pub fn disclosure_out(d: DisclosureRecord) -> pb::Disclosure {
 /// A disclosure as protobuf: one conversion for the gRPC answer and the
 /// public JSON (its proto3 JSON mapping).
 pub fn disclosure_view_out(d: DisclosureView) -> pb::Disclosure {
-    crate::wire::disclosure(crate::wire::DisclosureParts {
-        id: &d.id,
-        decision_id: &d.decision_id,
-        state: d.state,
-        version: d.version,
-        content: &d.content,
-        content_sha256: &d.content_sha256,
-        repair_pending: d.repair_pending,
-        published_at: d.published_at,
-        terminated_at: d.terminated_at,
-    })
+    crate::wire::disclosure(crate::wire::disclosure_parts!(d))
 }

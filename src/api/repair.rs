@@ -626,8 +626,9 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         Ok(Response::new(pb::ListRepairApplicationEventsResponse {
             events: rows
                 .iter()
-                .map(|e| pb::RepairApplicationEvent {
-                    name: format!("repairApplications/{}/events/{}", e.application_id, e.id),
+                .map(|row| (row.id, &row.event))
+                .map(|(id, e)| pb::RepairApplicationEvent {
+                    name: format!("repairApplications/{}/events/{}", e.application_id, id),
                     actor: Some(super::convert::actor(&e.actor)),
                     time: Some(ts(e.at)),
                     from_state: e

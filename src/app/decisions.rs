@@ -9,8 +9,8 @@ use super::keys::Caller;
 use super::{App, AppError, AppResult, FieldViolation, new_id};
 use crate::domain::clock::cst_midnight;
 use crate::domain::lifecycle::{
-    Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Exclusion, Fulfillment, LegalReview,
-    Micros, ReviewChecklist, ReviewOpinion, TerminationReason, Withdrawal, WithdrawalEvent,
+    Actor, ChangeKind, DecisionState, DisclosureState, EventKind, Exclusion, Fulfillment, LegalReview, Micros,
+    ReviewChecklist, ReviewOpinion, TerminationReason, Withdrawal, WithdrawalEvent,
 };
 use crate::domain::policy::{PartyKind, PolicyInput, PublicationDecision};
 use crate::domain::record::{DecisionDoc, PublicDates, PublicRecord};
@@ -178,25 +178,7 @@ impl App {
         {
             return self.replay_shown(tx, caller, existing, shown_via, now).await;
         }
-        let row = DecisionRow {
-            id: new_id(),
-            doc,
-            meta: DecisionMeta {
-                recorded_by: caller.actor(),
-                review: None,
-                fulfillment: None,
-                exclusion: None,
-                withdrawal: None,
-                publish_time: None,
-                publish_date_unknown: false,
-                correction_awaiting_review: None,
-            },
-            state: DecisionState::Recorded,
-            disclosure_id: None,
-            version: 1,
-            create_time: now,
-            update_time: now,
-        };
+        let row = DecisionRow::recorded(new_id(), doc, caller.actor(), now);
         if !tx.insert_decision(&row, request_key.as_deref()).await? {
             if let Some(k) = &request_key
                 && let Some(existing) = tx.decision_by_request_key(k).await?
@@ -412,10 +394,7 @@ impl App {
         let (row, fed) = self
             .publish_in_tx(&mut tx, &caller.actor(), row, None, Published::Now)
             .await?;
-        tx.commit().await?;
-        if fed {
-            self.feed_committed();
-        }
+        self.commit_fed(tx, fed).await?;
         Ok(row)
     }
 
@@ -423,8 +402,8 @@ impl App {
     /// historical import: applies the policy to a decision in state RECORDED
     /// whose checks have passed (locked or just inserted in `tx`) and writes
     /// the decision, its disclosure, event and feed entry. The caller
-    /// commits, then calls `feed_committed` if the returned flag says a feed
-    /// entry was written. `note` adds provenance to the event; `published`
+    /// commits with [`App::commit_fed`], passing the returned flag that says
+    /// whether a feed entry was written. `note` adds provenance to the event; `published`
     /// says when the publication happened (history: on its 公示日期, or on
     /// an unknown day).
     pub(super) async fn publish_in_tx(
@@ -659,10 +638,7 @@ impl App {
         if let Some(c) = change {
             tx.append_change(&c).await?;
         }
-        tx.commit().await?;
-        if fed {
-            self.feed_committed();
-        }
+        self.commit_fed(tx, fed).await?;
         Ok(row)
     }
 
@@ -769,10 +745,7 @@ impl App {
         if let Some(c) = change {
             tx.append_change(&c).await?;
         }
-        tx.commit().await?;
-        if fed {
-            self.feed_committed();
-        }
+        self.commit_fed(tx, fed).await?;
         Ok(row)
     }
 
@@ -919,10 +892,7 @@ impl App {
         if let Some(c) = change {
             tx.append_change(&c).await?;
         }
-        tx.commit().await?;
-        if fed {
-            self.feed_committed();
-        }
+        self.commit_fed(tx, fed).await?;
         Ok(row)
     }
 

@@ -109,8 +109,7 @@ impl App {
             effective_time: now,
         })
         .await?;
-        tx.commit().await?;
-        self.feed_committed();
+        self.commit_fed(tx, true).await?;
         self.metrics.expiry_terminated.inc();
         tracing::info!(disclosure = %d.id, "disclosure expired");
         Ok(true)

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::decisions::{EventNote, Published};
 use super::keys::Caller;
 use super::{App, AppError, AppResult, new_id};
-use crate::domain::lifecycle::{Actor, DecisionMeta, DecisionState, EventKind, Role};
+use crate::domain::lifecycle::{Actor, EventKind, Role};
 use crate::domain::record::DecisionDoc;
 use crate::store::{DecisionRow, NewEvent, Tx};
 
@@ -102,10 +102,7 @@ impl App {
                 Err(e) => return Err(e),
             }
         }
-        tx.commit().await?;
-        if fed {
-            self.feed_committed();
-        }
+        self.commit_fed(tx, fed).await?;
         Ok(results)
     }
 
@@ -132,25 +129,7 @@ impl App {
                 _ => serde_json::Map::new(),
             },
         };
-        let row = DecisionRow {
-            id: new_id(),
-            doc,
-            meta: DecisionMeta {
-                recorded_by: actor.clone(),
-                review: None,
-                fulfillment: None,
-                exclusion: None,
-                withdrawal: None,
-                publish_time: None,
-                publish_date_unknown: false,
-                correction_awaiting_review: None,
-            },
-            state: DecisionState::Recorded,
-            disclosure_id: None,
-            version: 1,
-            create_time: now,
-            update_time: now,
-        };
+        let row = DecisionRow::recorded(new_id(), doc, actor.clone(), now);
         if !tx.insert_decision(&row, None).await? {
             return Err(AppError::AlreadyExists {
                 reason: "DUPLICATE_DECISION_NUMBER",

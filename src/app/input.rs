@@ -191,6 +191,16 @@ impl Violations {
         v.to_string()
     }
 
+    /// A required choice: `None`, with `FIELD_REQUIRED` and `description`,
+    /// when it is unspecified or not one this server knows.
+    pub fn choice<T: Copy>(&mut self, field: String, value: &Choice<T>, description: &'static str) -> Option<T> {
+        let known = value.known();
+        if known.is_none() {
+            self.add("FIELD_REQUIRED", field, description);
+        }
+        known
+    }
+
     /// A credit code; empty allowed unless `required`.
     pub fn credit_code(&mut self, field: &str, value: &str, required: bool) -> String {
         let v = value.trim();
@@ -272,14 +282,11 @@ pub fn decision_doc(p: &DecisionInput, prefix: &str, today: NaiveDate) -> Result
     let mut v = Violations::default();
     let f = |name: &str| format!("{prefix}{name}");
     let party_in = &p.party;
-    let kind = party_in.kind.known();
-    if kind.is_none() {
-        v.add(
-            "FIELD_REQUIRED",
-            f("party.kind"),
-            "must be LEGAL_PERSON, INDIVIDUAL_BUSINESS or NATURAL_PERSON",
-        );
-    }
+    let kind = v.choice(
+        f("party.kind"),
+        &party_in.kind,
+        "must be LEGAL_PERSON, INDIVIDUAL_BUSINESS or NATURAL_PERSON",
+    );
     let kind = kind.unwrap_or(PartyKind::LegalPerson);
     let rep_in = &party_in.legal_representative;
     let (rep_type, rep_number) = v.id_document(&f("party.legal_representative."), &rep_in.id_type, &rep_in.id_number);
@@ -368,22 +375,13 @@ pub fn decision_doc(p: &DecisionInput, prefix: &str, today: NaiveDate) -> Result
             "an amount is given but FINE is not among the penalty kinds",
         );
     }
-    let procedure = p.procedure.known();
-    if procedure.is_none() {
-        v.add("FIELD_REQUIRED", f("procedure"), "must be SIMPLE or ORDINARY");
-    }
-    let sector = p.sector.known();
-    if sector.is_none() {
-        v.add(
-            "FIELD_REQUIRED",
-            f("sector"),
-            "is required (OTHER when none of the listed sectors applies)",
-        );
-    }
-    let severity = p.severity.known();
-    if severity.is_none() {
-        v.add("FIELD_REQUIRED", f("severity"), "must be MINOR, GENERAL or SERIOUS");
-    }
+    let procedure = v.choice(f("procedure"), &p.procedure, "must be SIMPLE or ORDINARY");
+    let sector = v.choice(
+        f("sector"),
+        &p.sector,
+        "is required (OTHER when none of the listed sectors applies)",
+    );
+    let severity = v.choice(f("severity"), &p.severity, "must be MINOR, GENERAL or SERIOUS");
     let decided_on = v.date(&f("decided_on"), &p.decided_on, true);
     if let Some(d) = decided_on
         && d > today

@@ -137,8 +137,14 @@ impl App {
         self.feed.subscribe()
     }
 
-    fn feed_committed(&self) {
-        self.feed.send_modify(|n| *n = n.wrapping_add(1));
+    /// Commits `tx`; when it wrote a feed entry (`fed`), then wakes the
+    /// feed's local subscribers.
+    async fn commit_fed(&self, tx: Box<dyn crate::store::Tx>, fed: bool) -> AppResult<()> {
+        tx.commit().await?;
+        if fed {
+            self.feed.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(())
     }
 }
 

@@ -512,10 +512,7 @@ impl App {
         if let Some(c) = change {
             tx.append_change(&c).await?;
         }
-        tx.commit().await?;
-        if fed {
-            self.feed_committed();
-        }
+        self.commit_fed(tx, fed).await?;
         Ok(row)
     }
 

@@ -533,11 +533,8 @@ fn is_weekend(d: NaiveDate) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::date;
     use proptest::prelude::*;
-
-    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap()
-    }
 
     fn cal() -> WorkingCalendar {
         WorkingCalendar::builtin().unwrap()

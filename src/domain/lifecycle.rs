@@ -286,6 +286,23 @@ pub struct DecisionMeta {
     pub correction_awaiting_review: Option<i64>,
 }
 
+impl DecisionMeta {
+    /// The meta of a decision just recorded by `actor`: nothing reviewed,
+    /// fulfilled, excluded, withdrawn or published yet.
+    pub fn recorded_by(actor: Actor) -> DecisionMeta {
+        DecisionMeta {
+            recorded_by: actor,
+            review: None,
+            fulfillment: None,
+            exclusion: None,
+            withdrawal: None,
+            publish_time: None,
+            publish_date_unknown: false,
+            correction_awaiting_review: None,
+        }
+    }
+}
+
 /// Allowed decision-state transitions; everything else is refused.
 pub fn decision_transition_allowed(from: DecisionState, to: DecisionState) -> bool {
     use DecisionState::*;

@@ -29,6 +29,7 @@ macro_rules! str_enum {
 
 pub mod calendar;
 pub mod clock;
+
 pub mod ids;
 pub mod lifecycle;
 pub mod notice;
@@ -36,3 +37,9 @@ pub mod policy;
 pub mod record;
 pub mod repair;
 pub mod search;
+
+/// A date from its parts: the domain's tests name their dates so.
+#[cfg(test)]
+pub(crate) fn date(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}

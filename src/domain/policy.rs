@@ -831,11 +831,8 @@ impl PublicityPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::date;
     use proptest::prelude::*;
-
-    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap()
-    }
 
     fn policy() -> PublicityPolicy {
         PublicityPolicy::builtin().unwrap()

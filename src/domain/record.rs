@@ -97,6 +97,32 @@ pub struct Party {
     pub address: String,
 }
 
+impl Party {
+    /// A legal person known by its name and credit code alone: no other
+    /// registration number and no document of the party itself.
+    pub fn legal_person(
+        name: String,
+        credit_code: String,
+        legal_representative: LegalRepresentative,
+        address: String,
+    ) -> Party {
+        Party {
+            kind: PartyKind::LegalPerson,
+            name,
+            credit_code,
+            business_registration_number: String::new(),
+            organization_code: String::new(),
+            tax_registration_number: String::new(),
+            public_institution_certificate: String::new(),
+            social_organization_certificate: String::new(),
+            legal_representative,
+            id_type: IdType::None,
+            id_number: String::new(),
+            address,
+        }
+    }
+}
+
 /// Everything recorded about one penalty decision (national field set).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionDoc {

@@ -383,17 +383,7 @@ pub(crate) fn layout(faces: &Faces, src: &Source<'_>) -> Result<Vec<Page>, Rende
     let mut has_title = false;
     if i < lines.len() && lines[i].trim() == src.title.trim() && !src.title.trim().is_empty() {
         let chars = shape(faces, lines[i].trim(), Style::Title, TITLE_PT)?;
-        for r in break_lines(&chars, BODY_W, BODY_W) {
-            centred(
-                &mut first,
-                &chars[r],
-                baseline_at(y, TITLE_PT),
-                TITLE_PT,
-                Ink::Black,
-                BODY_W,
-            );
-            y += TITLE_PT * 1.5;
-        }
+        centred_lines(&mut first, &chars, &mut y, TITLE_PT, TITLE_PT * 1.5);
         has_title = true;
         i += 1;
         skip_blank(&mut i);
@@ -401,17 +391,7 @@ pub(crate) fn layout(faces: &Faces, src: &Source<'_>) -> Result<Vec<Page>, Rende
     if has_title && i < lines.len() && !src.number.trim().is_empty() && lines[i].contains(src.number.trim()) {
         y += PITCH / 2.0 - TITLE_PT / 2.0;
         let chars = shape(faces, lines[i].trim(), Style::Number, BODY_PT)?;
-        for r in break_lines(&chars, BODY_W, BODY_W) {
-            centred(
-                &mut first,
-                &chars[r],
-                baseline_at(y, BODY_PT),
-                BODY_PT,
-                Ink::Black,
-                BODY_W,
-            );
-            y += PITCH;
-        }
+        centred_lines(&mut first, &chars, &mut y, BODY_PT, PITCH);
         y -= PITCH - BODY_PT;
         i += 1;
         if has_mark {
@@ -539,6 +519,15 @@ fn centred(page: &mut Page, chars: &[Shaped], baseline: f32, size: f32, ink: Ink
     let x = LEFT + ((within - width(chars)) / 2.0).max(0.0);
     for r in runs(chars, x, baseline, size, ink) {
         page.items.push(Item::Text(r));
+    }
+}
+
+/// `chars` broken to the body's width, each line centred in black at `size`
+/// from `*y` down, `advance` apart; `*y` ends below the last.
+fn centred_lines(page: &mut Page, chars: &[Shaped], y: &mut f32, size: f32, advance: f32) {
+    for r in break_lines(chars, BODY_W, BODY_W) {
+        centred(page, &chars[r], baseline_at(*y, size), size, Ink::Black, BODY_W);
+        *y += advance;
     }
 }
 

@@ -90,20 +90,27 @@ pub struct DecisionRow {
     pub update_time: Micros,
 }
 
+impl DecisionRow {
+    /// A decision as first recorded: state `Recorded`, version 1, created
+    /// and changed at `now`.
+    pub fn recorded(id: String, doc: DecisionDoc, recorded_by: Actor, now: Micros) -> DecisionRow {
+        DecisionRow {
+            id,
+            doc,
+            meta: DecisionMeta::recorded_by(recorded_by),
+            state: DecisionState::Recorded,
+            disclosure_id: None,
+            version: 1,
+            create_time: now,
+            update_time: now,
+        }
+    }
+}
+
 /// The `Disclosure` encoding the store keeps beside a disclosure, written in
 /// the same statement as every change of the row.
 pub fn encode_disclosure(d: &DisclosureRow) -> Vec<u8> {
-    crate::wire::disclosure_bytes(crate::wire::DisclosureParts {
-        id: &d.id,
-        decision_id: &d.decision_id,
-        state: d.state,
-        version: d.version,
-        content: &d.content,
-        content_sha256: &d.content_sha256,
-        repair_pending: d.repair_pending,
-        published_at: d.published_at,
-        terminated_at: d.terminated_at,
-    })
+    crate::wire::disclosure_bytes(crate::wire::disclosure_parts!(d))
 }
 
 /// A stored disclosure (current version).

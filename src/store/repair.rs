@@ -54,23 +54,13 @@ pub struct NewRepairEvent {
     pub reason: String,
 }
 
-/// A stored transition.
+/// A stored transition: what was recorded, under its id.
 #[derive(Debug, Clone)]
 pub struct RepairEventRow {
     /// Id, strictly increasing.
     pub id: i64,
-    /// Application.
-    pub application_id: String,
-    /// Who.
-    pub actor: Actor,
-    /// When.
-    pub at: Micros,
-    /// From.
-    pub from: Option<RepairState>,
-    /// To.
-    pub to: RepairState,
-    /// Why.
-    pub reason: String,
+    /// The transition as recorded.
+    pub event: NewRepairEvent,
 }
 
 /// Filters of `ListRepairApplications`.

@@ -1,6 +1,6 @@
 //! SQL of the repair tables, shared by both backends like `sql.rs`.
 
-use super::repair::{RepairEventRow, RepairRow};
+use super::repair::{NewRepairEvent, RepairEventRow, RepairRow};
 use super::sql::{json, to_json};
 use super::{Result, StoreError};
 use crate::domain::repair::RepairState;
@@ -64,13 +64,15 @@ pub(crate) struct RawRepairEvent {
 impl RawRepairEvent {
     pub(crate) fn into_row(self) -> Result<RepairEventRow> {
         Ok(RepairEventRow {
-            actor: json("repair event actor", &self.actor)?,
-            from: self.from_state.as_deref().map(state).transpose()?,
-            to: state(&self.to_state)?,
             id: self.id,
-            application_id: self.application_id,
-            at: self.at,
-            reason: self.reason,
+            event: NewRepairEvent {
+                actor: json("repair event actor", &self.actor)?,
+                from: self.from_state.as_deref().map(state).transpose()?,
+                to: state(&self.to_state)?,
+                application_id: self.application_id,
+                at: self.at,
+                reason: self.reason,
+            },
         })
     }
 }

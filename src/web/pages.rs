@@ -108,18 +108,10 @@ fn day(m: Micros) -> String {
     from_micros(m).with_timezone(&cst()).format("%Y-%m-%d").to_string()
 }
 
-/// Fen as 元 with thousands separators: 2,000,000 fen → `20,000.00 元`.
+/// Fen as 元 with thousands separators and the unit: 2,000,000 fen →
+/// `20,000.00 元` (the notices' [`crate::domain::notice::yuan`]).
 fn yuan(fen: i64) -> String {
-    let abs = fen.unsigned_abs();
-    let digits = (abs / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{}{grouped}.{:02} 元", if fen < 0 { "-" } else { "" }, abs % 100)
+    format!("{} 元", crate::domain::notice::yuan(fen))
 }
 
 fn kinds(r: &PublicRecord) -> String {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use gongshi::domain::lifecycle::{
-    Actor, ChangeKind, DecisionMeta, DecisionState, DisclosureState, EventKind, Role, TerminationReason,
+    Actor, ChangeKind, DecisionState, DisclosureState, EventKind, Role, TerminationReason,
 };
 use gongshi::domain::record::{DecisionDoc, IdType, LegalRepresentative, Org, PublicDates, PublicRecord};
 use gongshi::store::{
@@ -46,25 +46,7 @@ fn actor() -> Actor {
 }
 
 fn decision_row(id: &str, number: &str, party: &str, decided_on: &str) -> DecisionRow {
-    DecisionRow {
-        id: id.into(),
-        doc: doc(number, party, decided_on),
-        meta: DecisionMeta {
-            recorded_by: actor(),
-            review: None,
-            fulfillment: None,
-            exclusion: None,
-            withdrawal: None,
-            publish_time: None,
-            publish_date_unknown: false,
-            correction_awaiting_review: None,
-        },
-        state: DecisionState::Recorded,
-        disclosure_id: None,
-        version: 1,
-        create_time: 1,
-        update_time: 1,
-    }
+    DecisionRow::recorded(id.into(), doc(number, party, decided_on), actor(), 1)
 }
 
 fn disclosure_row(id: &str, decision: &DecisionRow, ends: &str) -> DisclosureRow {

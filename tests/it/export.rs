@@ -276,19 +276,13 @@ async fn seed(url: &str) -> i64 {
     };
     let now = app.now_micros();
     let meta = DecisionMeta {
-        recorded_by: Actor {
+        publish_time: Some(now),
+        ..DecisionMeta::recorded_by(Actor {
             key_id: "seed".into(),
             label: "seed".into(),
             role: Role::Officer,
             on_behalf_of: None,
-        },
-        review: None,
-        fulfillment: None,
-        exclusion: None,
-        withdrawal: None,
-        publish_time: Some(now),
-        publish_date_unknown: false,
-        correction_awaiting_review: None,
+        })
     };
     let common = SeedCommon {
         authority_code: authority.credit_code.clone(),

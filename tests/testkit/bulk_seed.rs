@@ -5,7 +5,7 @@
 //! are exactly what the store would write; this file only writes them.
 
 use chrono::NaiveDate;
-use gongshi::domain::policy::{PartyKind, PenaltyKind, Procedure, Sector, Severity};
+use gongshi::domain::policy::{PenaltyKind, Procedure, Sector, Severity};
 use gongshi::domain::record::{DecisionDoc, IdType, LegalRepresentative, Org, Party};
 
 /// A seeded decision: an ordinary fine on a legal person decided on
@@ -22,24 +22,16 @@ pub fn bulk_doc(
 ) -> DecisionDoc {
     DecisionDoc {
         decision_number: number.into(),
-        party: Party {
-            kind: PartyKind::LegalPerson,
-            name: name.into(),
-            credit_code: code.into(),
-            business_registration_number: String::new(),
-            organization_code: String::new(),
-            tax_registration_number: String::new(),
-            public_institution_certificate: String::new(),
-            social_organization_certificate: String::new(),
-            legal_representative: LegalRepresentative {
+        party: Party::legal_person(
+            name.into(),
+            code.into(),
+            LegalRepresentative {
                 name: "张三".into(),
                 id_type: IdType::ResidentIdCard,
                 id_number: "110105194912310038".into(),
             },
-            id_type: IdType::None,
-            id_number: String::new(),
-            address: "上海市浦东新区某路1号".into(),
-        },
+            "上海市浦东新区某路1号".into(),
+        ),
         violation_type: "未按规定开展安全生产教育和培训".into(),
         violation_facts: format!(
             "经查，该公司存在以下违法事实：{}",
