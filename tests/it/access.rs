@@ -446,16 +446,7 @@ async fn every_rpc_checks_authentication_then_role_before_existence() {
         }
 
         // None of the refused calls changed anything: the decision is still recorded, unreviewed.
-        let now = enf
-            .get_penalty_decision(req(
-                pb::GetPenaltyDecisionRequest {
-                    name: recorded.name.clone(),
-                },
-                &officer,
-            ))
-            .await
-            .expect("get")
-            .into_inner();
+        let now = calls::get(&mut enf, &officer, &recorded.name).await;
         assert_eq!(now.etag, recorded.etag, "{b}: refused calls changed nothing");
         assert_eq!(now.state, pb::DecisionState::Recorded as i32, "{b}");
         assert!(now.legal_review.is_none() && now.fulfillment.is_none(), "{b}");
@@ -738,16 +729,7 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
 
         // Staff roles do see the ID numbers, and every such read is recorded.
         let before = sensitive_reads(&mut enf, &auditor, &business.name).await.len();
-        let got = enf
-            .get_penalty_decision(req(
-                pb::GetPenaltyDecisionRequest {
-                    name: business.name.clone(),
-                },
-                &officer,
-            ))
-            .await
-            .expect("officer get")
-            .into_inner();
+        let got = calls::get(&mut enf, &officer, &business.name).await;
         let party = party_of(&got);
         assert_eq!(party.id_number, KNOWN_ID, "{b}: officers see the party's ID number");
         assert_eq!(party.legal_representative.unwrap().id_number, rep_id, "{b}");
@@ -757,32 +739,14 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
         assert_eq!(reads.last().unwrap().key_id, officer_key.row.id, "{b}");
         assert_eq!(reads.last().unwrap().role, "officer", "{b}");
 
-        let got = enf
-            .get_penalty_decision(req(
-                pb::GetPenaltyDecisionRequest {
-                    name: business.name.clone(),
-                },
-                &reviewer_key.secret,
-            ))
-            .await
-            .expect("legal reviewer get")
-            .into_inner();
+        let got = calls::get(&mut enf, &reviewer_key.secret, &business.name).await;
         assert_eq!(party_of(&got).id_number, KNOWN_ID, "{b}: legal reviewers see it");
         let reads = sensitive_reads(&mut enf, &auditor, &business.name).await;
         assert_eq!(reads.len(), before + 2, "{b}: the reviewer's read is recorded");
         assert_eq!(reads.last().unwrap().key_id, reviewer_key.row.id, "{b}");
         assert_eq!(reads.last().unwrap().role, "legal_reviewer", "{b}");
 
-        let got = enf
-            .get_penalty_decision(req(
-                pb::GetPenaltyDecisionRequest {
-                    name: natural.name.clone(),
-                },
-                &auditor,
-            ))
-            .await
-            .expect("auditor get")
-            .into_inner();
+        let got = calls::get(&mut enf, &auditor, &natural.name).await;
         let party = party_of(&got);
         assert_eq!(
             party.id_number, KNOWN_ID,

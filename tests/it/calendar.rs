@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use gongshi::api::pb;
 use gongshi::domain::calendar::YearStatus;
+use gongshi::domain::lifecycle::Role;
 use tonic::Code;
 
 use crate::repair_support::{Case, Env};
@@ -437,8 +438,7 @@ async fn the_annual_report_counts_every_record_and_flags_provisional_figures() {
     for db in support::backends().await {
         let b = db.backend;
         let server = TestServer::start(&db.url, clock_at("2027-03-01")).await;
-        let officer = server.key(gongshi::domain::lifecycle::Role::Officer, None).await;
-        let auditor = server.key(gongshi::domain::lifecycle::Role::Auditor, None).await;
+        let [officer, auditor] = server.keys([Role::Officer, Role::Auditor]).await;
         let mut enf = server.enforcement().await;
         // Decided Sat 2027-02-20, published Mon 03-01: 7 provisional working
         // days end Tue 03-02 (02-22..26, 03-01, 03-02), so on time.

@@ -19,8 +19,8 @@ use crate::support::{
 };
 
 use crate::support::calls::{
-    Enf, all_decisions, correct, create, events, feed, fulfil, get, get_disclosure, kinds, list_all, publish, review,
-    withdraw,
+    Enf, all_decisions, correct, create, event_of, events, feed, fulfil, get, get_disclosure, kinds, list_all,
+    list_page, publish, review, withdraw,
 };
 
 /// Today by the injected clock in most tests.
@@ -1286,11 +1286,7 @@ async fn correcting_a_published_decision_versions_its_disclosure() {
         );
         assert!(corrected.sequence > changes[0].sequence, "{b}");
 
-        let ev = events(&mut enf, &officer, &p.name).await;
-        let ce = ev
-            .iter()
-            .find(|e| e.kind == pb::DecisionEventKind::Corrected as i32)
-            .expect("CORRECTED event");
+        let ce = event_of(&mut enf, &officer, &p.name, pb::DecisionEventKind::Corrected).await;
         assert!(
             ce.details_json.contains("violation_facts") && ce.details_json.contains("笔误更正"),
             "{b}: {ce:?}"
@@ -1870,80 +1866,73 @@ async fn list_filters_and_keyset_pages() {
             r
         };
 
-        let mut r = q(|_| {});
-        r.party_credit_code = a.clone();
-        assert_eq!(
-            numbers(&list_all(&mut enf, &officer, r.clone()).await),
-            nums(&[0, 1, 2]),
-            "{b}: party A"
-        );
-        r.party_credit_code = bb.to_lowercase();
-        assert_eq!(
-            numbers(&list_all(&mut enf, &officer, r.clone()).await),
-            nums(&[3, 4]),
-            "{b}: party B (any case)"
-        );
-        r.party_credit_code = a.clone();
-        r.state = pb::DecisionState::Published as i32;
-        assert_eq!(
-            numbers(&list_all(&mut enf, &officer, r).await),
-            nums(&[0]),
-            "{b}: party A, published"
-        );
-        let r = q(|r| r.state = pb::DecisionState::Published as i32);
-        assert_eq!(
-            numbers(&list_all(&mut enf, &auditor, r).await),
-            nums(&[0, 3]),
-            "{b}: published"
-        );
-        let r = q(|r| r.state = pb::DecisionState::Recorded as i32);
-        assert_eq!(
-            numbers(&list_all(&mut enf, &officer, r).await),
-            nums(&[1, 2, 4]),
-            "{b}: recorded"
-        );
-        let r = q(|r| {
-            r.decided_on_from = "2026-02-10".into();
-            r.decided_on_to = "2026-04-10".into();
-        });
-        assert_eq!(
-            numbers(&list_all(&mut enf, &officer, r).await),
-            nums(&[1, 2, 3]),
-            "{b}: decided range, inclusive"
-        );
-        let r = q(|r| r.decided_on_from = "2026-04-11".into());
-        assert_eq!(
-            numbers(&list_all(&mut enf, &officer, r).await),
-            nums(&[4]),
-            "{b}: decided from"
-        );
-        let r = q(|r| r.decided_on_to = "2026-01-10".into());
-        assert_eq!(
-            numbers(&list_all(&mut enf, &officer, r).await),
-            nums(&[0]),
-            "{b}: decided to"
-        );
+        // Each row: the case, who lists, the party filter ("" for none), the
+        // other filters, and which of the specs it finds.
+        const PUBLISHED: i32 = pb::DecisionState::Published as i32;
+        let lower_b = bb.to_lowercase();
+        let filtered = [
+            ("party A", &officer, a.as_str(), q(|_| {}), &[0, 1, 2][..]),
+            ("party B (any case)", &officer, lower_b.as_str(), q(|_| {}), &[3, 4]),
+            (
+                "party A, published",
+                &officer,
+                a.as_str(),
+                q(|r| r.state = PUBLISHED),
+                &[0],
+            ),
+            ("published", &auditor, "", q(|r| r.state = PUBLISHED), &[0, 3]),
+            (
+                "recorded",
+                &officer,
+                "",
+                q(|r| r.state = pb::DecisionState::Recorded as i32),
+                &[1, 2, 4],
+            ),
+            (
+                "decided range, inclusive",
+                &officer,
+                "",
+                q(|r| {
+                    r.decided_on_from = "2026-02-10".into();
+                    r.decided_on_to = "2026-04-10".into();
+                }),
+                &[1, 2, 3],
+            ),
+            (
+                "decided from",
+                &officer,
+                "",
+                q(|r| r.decided_on_from = "2026-04-11".into()),
+                &[4],
+            ),
+            (
+                "decided to",
+                &officer,
+                "",
+                q(|r| r.decided_on_to = "2026-01-10".into()),
+                &[0],
+            ),
+        ];
+        for (case, key, party, mut r, want) in filtered {
+            r.party_credit_code = party.to_string();
+            let got = numbers(&list_all(&mut enf, key, r).await);
+            assert_eq!(got, nums(want), "{b}: {case}");
+        }
         let r = q(|r| r.party_credit_code = credit_code("91310115", 1299));
         assert!(list_all(&mut enf, &officer, r).await.is_empty(), "{b}: unknown party");
 
         // Keyset pages of 2: three pages, every decision exactly once.
+        let page_of = |page_size, page_token: &str| pb::ListPenaltyDecisionsRequest {
+            page_size,
+            page_token: page_token.to_string(),
+            ..Default::default()
+        };
         let mut seen = Vec::new();
         let mut token = String::new();
         let mut pages = 0;
         let mut first_token = String::new();
         loop {
-            let page = enf
-                .list_penalty_decisions(req(
-                    pb::ListPenaltyDecisionsRequest {
-                        page_size: 2,
-                        page_token: token.clone(),
-                        ..Default::default()
-                    },
-                    &officer,
-                ))
-                .await
-                .expect("page")
-                .into_inner();
+            let page = list_page(&mut enf, &officer, page_of(2, &token)).await.expect("page");
             pages += 1;
             assert!(pages <= 3, "{b}: more than 3 pages");
             assert!(page.penalty_decisions.len() <= 2, "{b}");
@@ -1966,108 +1955,69 @@ async fn list_filters_and_keyset_pages() {
         got.sort();
         assert_eq!(got, sorted, "{b}: every decision");
 
-        // A token belongs to its caller and its filter.
-        let r = enf
-            .list_penalty_decisions(req(
-                pb::ListPenaltyDecisionsRequest {
-                    page_size: 2,
-                    page_token: first_token.clone(),
-                    ..Default::default()
-                },
-                &auditor,
-            ))
-            .await;
-        expect_invalid(
-            r,
-            "INVALID_PAGE_TOKEN",
-            &["page_token"],
-            &format!("{b}: token of another key"),
-        );
-        let r = enf
-            .list_penalty_decisions(req(
-                pb::ListPenaltyDecisionsRequest {
-                    page_size: 2,
-                    page_token: first_token.clone(),
-                    party_credit_code: a.clone(),
-                    ..Default::default()
-                },
-                &officer,
-            ))
-            .await;
-        expect_invalid(
-            r,
-            "INVALID_PAGE_TOKEN",
-            &["page_token"],
-            &format!("{b}: token with another filter"),
-        );
-
-        // Page sizes.
-        let r = enf
-            .list_penalty_decisions(req(
-                pb::ListPenaltyDecisionsRequest {
-                    page_size: -1,
-                    ..Default::default()
-                },
-                &officer,
-            ))
-            .await;
-        expect_invalid(
-            r,
-            "INVALID_PAGE_SIZE",
-            &["page_size"],
-            &format!("{b}: negative page size"),
-        );
-        let big = enf
-            .list_penalty_decisions(req(
-                pb::ListPenaltyDecisionsRequest {
-                    page_size: 5000,
-                    ..Default::default()
-                },
-                &officer,
-            ))
+        // Page sizes: a large one is clamped, none is the default.
+        let big = list_page(&mut enf, &officer, page_of(5000, ""))
             .await
-            .expect("page_size 5000 is clamped, not refused")
-            .into_inner();
+            .expect("page_size 5000 is clamped, not refused");
         assert_eq!(big.penalty_decisions.len(), 5, "{b}");
         assert!(big.next_page_token.is_empty(), "{b}");
-        let dflt = enf
-            .list_penalty_decisions(req(pb::ListPenaltyDecisionsRequest::default(), &officer))
+        let dflt = list_page(&mut enf, &officer, Default::default())
             .await
-            .expect("default page size")
-            .into_inner();
+            .expect("default page size");
         assert_eq!(dflt.penalty_decisions.len(), 5, "{b}");
 
-        // Bad filters are named.
-        let r = enf
-            .list_penalty_decisions(req(
+        // A token belongs to its caller and its filter; bad sizes and
+        // filters are named.
+        let refused = [
+            (
+                "token of another key",
+                &auditor,
+                page_of(2, &first_token),
+                "INVALID_PAGE_TOKEN",
+                "page_token",
+            ),
+            (
+                "token with another filter",
+                &officer,
+                pb::ListPenaltyDecisionsRequest {
+                    party_credit_code: a.clone(),
+                    ..page_of(2, &first_token)
+                },
+                "INVALID_PAGE_TOKEN",
+                "page_token",
+            ),
+            (
+                "negative page size",
+                &officer,
+                page_of(-1, ""),
+                "INVALID_PAGE_SIZE",
+                "page_size",
+            ),
+            (
+                "bad party filter",
+                &officer,
                 pb::ListPenaltyDecisionsRequest {
                     party_credit_code: flip_last(&a),
                     ..Default::default()
                 },
+                "INVALID_CREDIT_CODE",
+                "party_credit_code",
+            ),
+            (
+                "bad date filter",
                 &officer,
-            ))
-            .await;
-        expect_invalid(
-            r,
-            "INVALID_CREDIT_CODE",
-            &["party_credit_code"],
-            &format!("{b}: bad party filter"),
-        );
-        let r = enf
-            .list_penalty_decisions(req(
                 pb::ListPenaltyDecisionsRequest {
                     decided_on_from: "2026-13-01".into(),
                     ..Default::default()
                 },
-                &officer,
-            ))
-            .await;
-        expect_invalid(
-            r,
-            "INVALID_DATE",
-            &["decided_on_from"],
-            &format!("{b}: bad date filter"),
-        );
+                "INVALID_DATE",
+                "decided_on_from",
+            ),
+        ];
+        for (case, key, r, why, field) in refused {
+            let r = list_page(&mut enf, key, r).await;
+            expect_invalid(r, why, &[field], &format!("{b}: {case}"));
+        }
         server.stop().await;
     }
 }

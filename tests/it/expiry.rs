@@ -44,9 +44,7 @@ async fn expiry_terminates_exactly_once_across_two_instances() {
         let clock = clock_at("2026-06-01");
         let a = TestServer::start_with(&db.url, clock.clone(), EXPIRY_EVERY).await;
         let b = TestServer::start_with(&db.url, clock.clone(), EXPIRY_EVERY).await;
-        let officer = a.key(Role::Officer, None).await;
-        let discloser = a.key(Role::Discloser, None).await;
-        let auditor = a.key(Role::Auditor, None).await;
+        let [officer, discloser, auditor] = a.keys([Role::Officer, Role::Discloser, Role::Auditor]).await;
         let mut enf = a.enforcement().await;
         let mut dis = b.disclosures().await;
 
@@ -189,9 +187,7 @@ async fn expiry_terminates_exactly_once_across_two_instances() {
 async fn late_entered_decision_is_recorded_expired() {
     for db in support::backends().await {
         let server = TestServer::start_with(&db.url, clock_at("2026-11-29"), EXPIRY_EVERY).await;
-        let officer = server.key(Role::Officer, None).await;
-        let discloser = server.key(Role::Discloser, None).await;
-        let auditor = server.key(Role::Auditor, None).await;
+        let [officer, discloser, auditor] = server.keys([Role::Officer, Role::Discloser, Role::Auditor]).await;
         let mut enf = server.enforcement().await;
         let mut dis = server.disclosures().await;
 

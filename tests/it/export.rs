@@ -66,8 +66,7 @@ fn individual_business(number: &str, code: &str) -> pb::PenaltyDecision {
 async fn export_matches_sha256_and_column_order() {
     for db in support::backends().await {
         let server = TestServer::start(&db.url, clock_at("2026-06-01")).await;
-        let officer = server.key(Role::Officer, None).await;
-        let discloser = server.key(Role::Discloser, None).await;
+        let [officer, discloser] = server.keys([Role::Officer, Role::Discloser]).await;
         let mut enf = server.enforcement().await;
         let mut dis = server.disclosures().await;
 

@@ -13,7 +13,7 @@ use gongshi::domain::lifecycle::{ChangeKind, Role};
 use gongshi::store::{NewChange, StoreOptions};
 use tonic::transport::Channel;
 
-use crate::support::calls::{self, correction, patch_of};
+use crate::support::calls::{self, patch_of};
 use crate::support::publish_sample;
 use crate::support::{self, TestServer, clock_at, create_and_publish, credit_code, decision, req};
 
@@ -91,20 +91,17 @@ pub(crate) async fn correct_facts(
     d: &pb::PenaltyDecision,
     facts: &str,
 ) -> pb::PenaltyDecision {
-    client
-        .correct_penalty_decision(req(
-            correction(
-                &d.name,
-                patch_of("violation_facts", facts),
-                &["violation_facts"],
-                "更正违法事实的笔误",
-                &d.etag,
-            ),
-            officer,
-        ))
-        .await
-        .expect("CorrectPenaltyDecision")
-        .into_inner()
+    let patch = patch_of("violation_facts", facts);
+    let r = calls::correct(
+        client,
+        officer,
+        &d.name,
+        &d.etag,
+        patch,
+        &["violation_facts"],
+        "更正违法事实的笔误",
+    );
+    r.await.expect("CorrectPenaltyDecision")
 }
 
 /// Withdraws a decision (revoked) through the API.
@@ -114,20 +111,9 @@ pub(crate) async fn withdraw(
     d: &pb::PenaltyDecision,
     public_reason: &str,
 ) -> pb::PenaltyDecision {
-    client
-        .withdraw_penalty_decision(req(
-            pb::WithdrawPenaltyDecisionRequest {
-                name: d.name.clone(),
-                legal_event: pb::WithdrawalEvent::Revoked as i32,
-                public_reason: public_reason.to_string(),
-                etag: d.etag.clone(),
-                legal_event_on: String::new(),
-            },
-            officer,
-        ))
-        .await
-        .expect("WithdrawPenaltyDecision")
-        .into_inner()
+    let revoked = pb::WithdrawalEvent::Revoked;
+    let r = calls::withdraw(client, officer, &d.name, &d.etag, revoked, public_reason);
+    r.await.expect("WithdrawPenaltyDecision")
 }
 
 /// What one writer did: the changes each of its disclosures must show.
@@ -177,8 +163,7 @@ async fn concurrent_writers_reader_sees_every_change_once_in_order() {
     const PER_WRITER: u64 = 25;
     for db in support::backends().await {
         let server = TestServer::start(&db.url, clock_at("2026-06-01")).await;
-        let officer = server.key(Role::Officer, None).await;
-        let discloser = server.key(Role::Discloser, None).await;
+        let [officer, discloser] = server.keys([Role::Officer, Role::Discloser]).await;
 
         let done = Arc::new(AtomicBool::new(false));
         let reader = {
@@ -459,8 +444,7 @@ async fn watch_delivers_changes_written_by_another_instance() {
         let clock = clock_at("2026-06-01");
         let a = TestServer::start(&db.url, clock.clone()).await;
         let b = TestServer::start(&db.url, clock.clone()).await;
-        let officer = a.key(Role::Officer, None).await;
-        let discloser = a.key(Role::Discloser, None).await;
+        let [officer, discloser] = a.keys([Role::Officer, Role::Discloser]).await;
         let mut enf_a = a.enforcement().await;
         let mut enf_b = b.enforcement().await;
 
@@ -557,9 +541,7 @@ async fn watch_delivers_changes_written_by_another_instance() {
 async fn terminated_content_is_never_served_again() {
     for db in support::backends().await {
         let server = TestServer::start(&db.url, clock_at("2026-06-01")).await;
-        let officer = server.key(Role::Officer, None).await;
-        let discloser = server.key(Role::Discloser, None).await;
-        let auditor = server.key(Role::Auditor, None).await;
+        let [officer, discloser, auditor] = server.keys([Role::Officer, Role::Discloser, Role::Auditor]).await;
         let mut enf = server.enforcement().await;
         let mut dis = server.disclosures().await;
 
@@ -654,26 +636,13 @@ async fn terminated_content_is_never_served_again() {
         );
 
         // Disclosers no longer get it; auditors do, as WITHDRAWN.
-        let err = dis
-            .get_disclosure(req(
-                pb::GetDisclosureRequest {
-                    name: gone.disclosure.clone(),
-                },
-                &discloser,
-            ))
+        let err = calls::get_disclosure(&mut dis, &discloser, &gone.disclosure)
             .await
             .expect_err("a discloser must not get a withdrawn record");
         assert_eq!(err.code(), tonic::Code::NotFound, "{}", db.backend);
-        let audited = dis
-            .get_disclosure(req(
-                pb::GetDisclosureRequest {
-                    name: gone.disclosure.clone(),
-                },
-                &auditor,
-            ))
+        let audited = calls::get_disclosure(&mut dis, &auditor, &gone.disclosure)
             .await
-            .expect("auditor reads terminated records")
-            .into_inner();
+            .expect("auditor reads terminated records");
         assert_eq!(audited.state, pb::DisclosureState::Withdrawn as i32);
         assert_eq!(audited.decision_number, GONE_NUMBER);
         assert!(audited.terminated_at.is_some());

@@ -102,8 +102,7 @@ async fn a_hand_framed_grpc_web_call_over_http1_is_answered() {
         o.grpc_web_cors_origins = vec![PORTAL.to_string()];
     })
     .await;
-    let officer = server.key(Role::Officer, None).await;
-    let discloser = server.key(Role::Discloser, None).await;
+    let [officer, discloser] = server.keys([Role::Officer, Role::Discloser]).await;
     let mut enforcement = server.enforcement().await;
     for i in 0..3 {
         let number = format!("沪浦应急罚〔2026〕G{i}号");

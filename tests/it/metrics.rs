@@ -22,13 +22,8 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::repair_support::Env;
+use crate::support::pg::OwnCluster;
 use crate::support::{self, HttpReply, TestServer, backends, clock_at, create_and_publish, credit_code, decision, req};
-
-const ENF: &str = "gongshi.v1.EnforcementService";
-const DIS: &str = "gongshi.v1.DisclosureService";
-const REPAIR: &str = "gongshi.v1.CreditRepairService";
-const HEALTH: &str = "grpc.health.v1.Health";
-const REQUESTS: &str = "gongshi_rpc_requests_total";
 
 /// Every family the issue names, as the Prometheus text format types them.
 const FAMILIES: &[&str] = &[
@@ -53,6 +48,12 @@ const FAMILIES: &[&str] = &[
     "process_open_fds",
     "gongshi_build_info",
 ];
+
+const ENF: &str = "gongshi.v1.EnforcementService";
+const DIS: &str = "gongshi.v1.DisclosureService";
+const REPAIR: &str = "gongshi.v1.CreditRepairService";
+const HEALTH: &str = "grpc.health.v1.Health";
+const REQUESTS: &str = "gongshi_rpc_requests_total";
 
 // ------------------------------------------------------------------ scrapes
 
@@ -249,8 +250,7 @@ async fn every_family_is_served_and_follows_the_calls_made() {
     for db in backends().await {
         let b = db.backend;
         let s = server(&db.url, "2026-06-01").await;
-        let officer = s.key(Role::Officer, None).await;
-        let discloser = s.key(Role::Discloser, None).await;
+        let [officer, discloser] = s.keys([Role::Officer, Role::Discloser]).await;
         let before = scrape(s.admin).await;
         for f in FAMILIES {
             assert!(before.types.contains_key(*f), "{b}: family {f} missing");
@@ -639,6 +639,13 @@ async fn readyz_until(addr: SocketAddr, status: u16, within: Duration) -> HttpRe
     }
 }
 
+/// Stops or starts the test's own PostgreSQL server, off the runtime's threads.
+async fn switch_postgres(cluster: &Arc<OwnCluster>, switch: fn(&OwnCluster) -> Result<(), String>) {
+    let c = cluster.clone();
+    let done = tokio::task::spawn_blocking(move || switch(&c)).await.expect("join");
+    done.expect("stop or start PostgreSQL");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_follows_the_postgres_server() {
     let Some(cluster) = tokio::task::spawn_blocking(support::pg::own_cluster)
@@ -664,11 +671,7 @@ async fn readyz_follows_the_postgres_server() {
         .expect("checkpoint");
     drop(conn);
 
-    let c = cluster.clone();
-    tokio::task::spawn_blocking(move || c.stop())
-        .await
-        .expect("join")
-        .expect("stop PostgreSQL");
+    switch_postgres(&cluster, OwnCluster::stop).await;
     let r = readyz_until(s.admin, 503, Duration::from_secs(10)).await;
     assert!(r.body.starts_with("not ready: database"), "{r:?}");
     // Alive, and still scraped, while not ready.
@@ -676,11 +679,7 @@ async fn readyz_follows_the_postgres_server() {
     let m = scrape(s.admin).await;
     assert!(m.types.contains_key("gongshi_feed_head_sequence"));
 
-    let c = cluster.clone();
-    tokio::task::spawn_blocking(move || c.start())
-        .await
-        .expect("join")
-        .expect("start PostgreSQL");
+    switch_postgres(&cluster, OwnCluster::start).await;
     let r = readyz_until(s.admin, 200, Duration::from_secs(15)).await;
     assert_eq!(r.body, "ready\n");
     s.stop().await;
@@ -730,6 +729,8 @@ async fn readyz_reports_missing_migrations_and_draining() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overdue_gauge_counts_an_application_past_its_due_date() {
+    const OPEN: &str = "gongshi_repair_applications_open";
+    const OVERDUE: &str = "gongshi_repair_applications_overdue";
     for db in backends().await {
         let b = db.backend;
         let env = Env::on(b, server(&db.url, "2025-06-12").await).await;
@@ -745,55 +746,28 @@ async fn overdue_gauge_counts_an_application_past_its_due_date() {
         let a = env.submit(&case.ent, "", case.application()).await.expect("submit");
         assert_eq!(a.accept_due_on, "2026-02-25", "{b}");
         let m = refreshed().await;
-        assert_eq!(
-            m.get("gongshi_repair_applications_open", &[("state", "submitted")]),
-            Some(1.0),
-            "{b}"
-        );
-        assert_eq!(m.get("gongshi_repair_applications_overdue", &[]), Some(0.0), "{b}");
+        assert_eq!(m.get(OPEN, &[("state", "submitted")]), Some(1.0), "{b}");
+        assert_eq!(m.get(OVERDUE, &[]), Some(0.0), "{b}");
         // The due day itself is not overdue; the day after it is.
         env.set_date("2026-02-25");
-        assert_eq!(
-            refreshed().await.get("gongshi_repair_applications_overdue", &[]),
-            Some(0.0),
-            "{b}"
-        );
+        assert_eq!(refreshed().await.get(OVERDUE, &[]), Some(0.0), "{b}");
         env.set_date("2026-02-26");
         let m = refreshed().await;
-        assert_eq!(m.get("gongshi_repair_applications_overdue", &[]), Some(1.0), "{b}");
+        assert_eq!(m.get(OVERDUE, &[]), Some(1.0), "{b}");
         // Accepted: a new clock (decision due in three working days).
         let a = env
             .act(RepairAction::Accept, &a.name, &a.etag, &case.ent)
             .await
             .expect("accept");
         let m = refreshed().await;
-        assert_eq!(
-            m.get("gongshi_repair_applications_open", &[("state", "submitted")]),
-            Some(0.0),
-            "{b}"
-        );
-        assert_eq!(
-            m.get("gongshi_repair_applications_open", &[("state", "accepted")]),
-            Some(1.0),
-            "{b}"
-        );
-        assert_eq!(
-            m.get("gongshi_repair_applications_overdue", &[]),
-            Some(0.0),
-            "{b}: {a:?}"
-        );
+        assert_eq!(m.get(OPEN, &[("state", "submitted")]), Some(0.0), "{b}");
+        assert_eq!(m.get(OPEN, &[("state", "accepted")]), Some(1.0), "{b}");
+        assert_eq!(m.get(OVERDUE, &[]), Some(0.0), "{b}: {a:?}");
         env.set_date("2026-03-10");
-        assert_eq!(
-            refreshed().await.get("gongshi_repair_applications_overdue", &[]),
-            Some(1.0),
-            "{b}"
-        );
+        assert_eq!(refreshed().await.get(OVERDUE, &[]), Some(1.0), "{b}");
         // The background refresh gets there too.
         env.set_date("2026-03-02");
-        scrape_until(admin, "background refresh", |m| {
-            m.get("gongshi_repair_applications_overdue", &[]) == Some(0.0)
-        })
-        .await;
+        scrape_until(admin, "background refresh", |m| m.get(OVERDUE, &[]) == Some(0.0)).await;
         env.server.stop().await;
     }
 }

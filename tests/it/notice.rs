@@ -9,7 +9,7 @@ use pb::notice_service_client::NoticeServiceClient;
 use tonic::transport::Channel;
 
 use crate::support::calls::slip_correction;
-use crate::support::calls::{notice_bundle, notice_bundles};
+use crate::support::calls::{Enf, notice_bundle, notice_bundles};
 use crate::support::{self, TestServer, credit_code, req};
 
 fn golden_dir() -> std::path::PathBuf {
@@ -24,6 +24,23 @@ fn safety(number: &str, decided_on: &str, party: &str) -> pb::PenaltyDecision {
     let mut d = support::decision(number, decided_on, party);
     d.sector = pb::Sector::SafetyProduction as i32;
     d
+}
+
+/// A server on 2026-05-10, an officer's key, and clients of the
+/// enforcement and notice services.
+async fn at_may_10(url: &str) -> (TestServer, String, Enf, NoticeServiceClient<Channel>) {
+    let server = TestServer::start(url, support::clock_at("2026-05-10")).await;
+    let officer = server.key(Role::Officer, None).await;
+    let (e, n) = (server.enforcement().await, notices(&server).await);
+    (server, officer, e, n)
+}
+
+/// Records and publishes 安全生产 decision 沪浦应急罚〔year〕`n`号 of the
+/// party with credit code number `party`.
+async fn publish_safety(e: &mut Enf, officer: &str, decided_on: &str, n: u32, party: u64) -> pb::PenaltyDecision {
+    let number = format!("沪浦应急罚〔{}〕{n}号", &decided_on[..4]);
+    let d = safety(&number, decided_on, &credit_code("91310115", party));
+    support::create_and_publish(e, officer, d).await
 }
 
 async fn bundle(
@@ -51,12 +68,7 @@ async fn rendering_is_stable_across_requests_and_restarts_and_matches_golden_fil
         let server = TestServer::start(&db.url, clock.clone()).await;
         let officer = server.key(Role::Officer, None).await;
         let mut e = server.enforcement().await;
-        let decision = support::create_and_publish(
-            &mut e,
-            &officer,
-            safety("沪浦应急罚〔2025〕15号", "2025-06-10", &credit_code("91310115", 77)),
-        )
-        .await;
+        let decision = publish_safety(&mut e, &officer, "2025-06-10", 15, 77).await;
         let mut n = notices(&server).await;
         let first = bundle(&mut n, &officer, &decision.name, 0).await.expect("bundle");
         assert_eq!(first.version, 1);
@@ -148,18 +160,10 @@ async fn compliance_advice_golden_file_when_configured() {
 #[tokio::test]
 async fn repair_notice_states_the_computed_dates() {
     for db in support::backends().await {
-        let server = TestServer::start(&db.url, support::clock_at("2026-05-10")).await;
-        let officer = server.key(Role::Officer, None).await;
-        let mut e = server.enforcement().await;
-        let mut n = notices(&server).await;
+        let (_server, officer, mut e, mut n) = at_may_10(&db.url).await;
 
         // 安全生产, general, decided 2025-06-10 (Shanghai under 令第58号: minimum 1 year, maximum 3 years).
-        let a = support::create_and_publish(
-            &mut e,
-            &officer,
-            safety("沪浦应急罚〔2025〕1号", "2025-06-10", &credit_code("91310115", 1)),
-        )
-        .await;
+        let a = publish_safety(&mut e, &officer, "2025-06-10", 1, 1).await;
         let b = bundle(&mut n, &officer, &a.name, 0).await.unwrap();
         let notice = &doc(&b, pb::DocumentKind::CreditRepairNotice).body;
         assert!(
@@ -175,12 +179,7 @@ async fn repair_notice_states_the_computed_dates() {
         assert!(notice.contains("一般失信信息"), "{notice}");
 
         // Decided 2026-05-06 under NDRC 令第36号: minimum 3 months, maximum 1 year.
-        let c = support::create_and_publish(
-            &mut e,
-            &officer,
-            safety("沪浦应急罚〔2026〕2号", "2026-05-06", &credit_code("91310115", 2)),
-        )
-        .await;
+        let c = publish_safety(&mut e, &officer, "2026-05-06", 2, 2).await;
         let b = bundle(&mut n, &officer, &c.name, 0).await.unwrap();
         let notice = &doc(&b, pb::DocumentKind::CreditRepairNotice).body;
         assert!(notice.contains("自2026年8月7日起"), "{notice}");
@@ -211,16 +210,8 @@ async fn repair_notice_states_the_computed_dates() {
 #[tokio::test]
 async fn correction_makes_a_new_version_and_keeps_the_old() {
     for db in support::backends().await {
-        let server = TestServer::start(&db.url, support::clock_at("2026-05-10")).await;
-        let officer = server.key(Role::Officer, None).await;
-        let mut e = server.enforcement().await;
-        let mut n = notices(&server).await;
-        let d = support::create_and_publish(
-            &mut e,
-            &officer,
-            safety("沪浦应急罚〔2026〕9号", "2026-05-06", &credit_code("91310115", 9)),
-        )
-        .await;
+        let (_server, officer, mut e, mut n) = at_may_10(&db.url).await;
+        let d = publish_safety(&mut e, &officer, "2026-05-06", 9, 9).await;
         let v1 = bundle(&mut n, &officer, &d.name, 0).await.unwrap();
         e.correct_penalty_decision(req(
             slip_correction(&d.name, "violation_facts", "经复核，更正后的违法事实。", ""),
@@ -269,12 +260,7 @@ async fn delivery_rules() {
         };
 
         // One delivery act covers every document.
-        let a = support::create_and_publish(
-            &mut e,
-            &officer,
-            safety("沪浦应急罚〔2026〕21号", "2026-05-06", &credit_code("91310115", 21)),
-        )
-        .await;
+        let a = publish_safety(&mut e, &officer, "2026-05-06", 21, 21).await;
         let name = format!("{}/noticeBundle", a.name);
         let b = n
             .record_notice_delivery(req(delivery(&name, pb::DeliveryMethod::Direct, now), &officer))
@@ -324,12 +310,7 @@ async fn delivery_rules() {
         assert_eq!(stale.code(), tonic::Code::Aborted);
 
         // ELECTRONIC needs consent_ref.
-        let c = support::create_and_publish(
-            &mut e,
-            &officer,
-            safety("沪浦应急罚〔2026〕22号", "2026-05-06", &credit_code("91310115", 22)),
-        )
-        .await;
+        let c = publish_safety(&mut e, &officer, "2026-05-06", 22, 22).await;
         let name_c = format!("{}/noticeBundle", c.name);
         let err = n
             .record_notice_delivery(req(delivery(&name_c, pb::DeliveryMethod::Electronic, now), &officer))
@@ -345,12 +326,7 @@ async fn delivery_rules() {
             .expect("electronic with consent");
 
         // PUBLIC_NOTICE: the decision alone, deemed delivered 30 days after publication; no 回证.
-        let p = support::create_and_publish(
-            &mut e,
-            &officer,
-            safety("沪浦应急罚〔2026〕23号", "2026-05-06", &credit_code("91310115", 23)),
-        )
-        .await;
+        let p = publish_safety(&mut e, &officer, "2026-05-06", 23, 23).await;
         let name_p = format!("{}/noticeBundle", p.name);
         let b = n
             .record_notice_delivery(req(delivery(&name_p, pb::DeliveryMethod::PublicNotice, now), &officer))

@@ -312,9 +312,7 @@ async fn another_enterprise_is_refused_as_for_the_bundle() {
         let code_b = credit_code("91310115", 82);
         let ent_a = server.key(Role::Enterprise, Some(&code_a)).await;
         let ent_b = server.key(Role::Enterprise, Some(&code_b)).await;
-        let portal = server.key(Role::Portal, None).await;
-        let auditor = server.key(Role::Auditor, None).await;
-        let discloser = server.key(Role::Discloser, None).await;
+        let [portal, auditor, discloser] = server.keys([Role::Portal, Role::Auditor, Role::Discloser]).await;
         let mut e = server.enforcement().await;
         let mut n = notices(&server).await;
         let decision = support::create_and_publish(&mut e, &officer, safety("沪浦应急罚〔2025〕17号", &code_a)).await;

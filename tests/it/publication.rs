@@ -8,11 +8,14 @@ use gongshi::domain::lifecycle::Role;
 use tonic::Code;
 
 use crate::decisions::decision;
-use crate::support::calls::{self, Dis, Enf, events, feed, publish};
-use crate::support::{KNOWN_ID, TestServer, backends, clock_at, credit_code, d, reason, req, set_personal_party};
+use crate::support::calls::{self, Dis, Enf, event_of, events, feed, publish};
+use crate::support::{KNOWN_ID, TestServer, backends, clock_at, credit_code, d, reason, set_personal_party};
 
-async fn key(server: &TestServer, role: Role) -> String {
-    server.key(role, None).await
+/// A server at `today` and clients of both its services.
+async fn started(url: &str, today: &str) -> (TestServer, Enf, Dis) {
+    let server = TestServer::start(url, clock_at(today)).await;
+    let (enf, dis) = (server.enforcement().await, server.disclosures().await);
+    (server, enf, dis)
 }
 
 /// Moves the injected clock to noon CST of a date.
@@ -100,8 +103,7 @@ async fn periods_follow_the_rule_set_of_the_decision_date() {
         let server = TestServer::start(&db.url, clock_at(cases[0].today)).await;
         let mut enf = server.enforcement().await;
         let mut dis = server.disclosures().await;
-        let officer = key(&server, Role::Officer).await;
-        let discloser = key(&server, Role::Discloser).await;
+        let [officer, discloser] = server.keys([Role::Officer, Role::Discloser]).await;
         for (i, c) in cases.iter().enumerate() {
             let ctx = format!("{b}: case {i} ({} {:?} {:?})", c.decided_on, c.severity, c.sector);
             set_today(&server, c.today);
@@ -119,16 +121,9 @@ async fn periods_follow_the_rule_set_of_the_decision_date() {
             assert_eq!(published.state, pb::DecisionState::Published as i32, "{ctx}");
             assert!(published.exclusion.is_none(), "{ctx}");
             assert!(published.publish_time.is_some(), "{ctx}");
-            let got = dis
-                .get_disclosure(req(
-                    pb::GetDisclosureRequest {
-                        name: published.disclosure.clone(),
-                    },
-                    &discloser,
-                ))
+            let got = calls::get_disclosure(&mut dis, &discloser, &published.disclosure)
                 .await
-                .unwrap_or_else(|s| panic!("{ctx}: {s:?}"))
-                .into_inner();
+                .unwrap_or_else(|s| panic!("{ctx}: {s:?}"));
             assert_eq!(got.penalty_decision, created.name, "{ctx}");
             assert_eq!(got.state, pb::DisclosureState::Active as i32, "{ctx}");
             assert_eq!(got.decided_on, c.decided_on, "{ctx}");
@@ -157,11 +152,7 @@ async fn periods_follow_the_rule_set_of_the_decision_date() {
             assert_eq!(rec.rule_set, c.rule_set, "{ctx}");
             assert_eq!(change.content_sha256, got.content_sha256, "{ctx}");
             // The PUBLISHED event names the rule set.
-            let ev = events(&mut enf, &officer, &created.name).await;
-            let pe = ev
-                .iter()
-                .find(|e| e.kind == pb::DecisionEventKind::Published as i32)
-                .expect("PUBLISHED event");
+            let pe = event_of(&mut enf, &officer, &created.name, pb::DecisionEventKind::Published).await;
             assert!(
                 pe.details_json.contains(c.rule_set) && pe.details_json.contains(c.ends),
                 "{ctx}: {pe:?}"
@@ -191,11 +182,8 @@ async fn excluded_decisions_are_recorded_but_not_published() {
     use pb::PenaltyKind::{CirculatedCriticism, Fine, Warning};
     for db in backends().await {
         let b = db.backend;
-        let server = TestServer::start(&db.url, clock_at("2026-11-29")).await;
-        let mut enf = server.enforcement().await;
-        let mut dis = server.disclosures().await;
-        let officer = key(&server, Role::Officer).await;
-        let discloser = key(&server, Role::Discloser).await;
+        let (server, mut enf, mut dis) = started(&db.url, "2026-11-29").await;
+        let [officer, discloser] = server.keys([Role::Officer, Role::Discloser]).await;
         let (party, mut n) = (credit_code("91310115", 500), 0);
         let mut next = || {
             n += 1;
@@ -277,16 +265,7 @@ async fn excluded_decisions_are_recorded_but_not_published() {
                 .expect_err("second publish");
             assert_eq!(s.code(), Code::FailedPrecondition, "{ctx}: {s:?}");
             assert_eq!(reason(&s), "INVALID_STATE_TRANSITION", "{ctx}");
-            let now = enf
-                .get_penalty_decision(req(
-                    pb::GetPenaltyDecisionRequest {
-                        name: created.name.clone(),
-                    },
-                    &officer,
-                ))
-                .await
-                .expect("get")
-                .into_inner();
+            let now = calls::get(&mut enf, &officer, &created.name).await;
             assert_eq!(now.state, pb::DecisionState::NotPublished as i32, "{ctx}");
             assert_eq!(now.exclusion.map(|e| e.rule).as_deref(), Some(rule), "{ctx}");
         }
@@ -315,12 +294,8 @@ async fn a_decision_entered_after_its_publicity_ended_is_never_shared() {
     for db in backends().await {
         let b = db.backend;
         // Decided 2022-08-31, serious, 2019 rules: publicity ended 2025-08-31.
-        let server = TestServer::start(&db.url, clock_at("2026-06-01")).await;
-        let mut enf = server.enforcement().await;
-        let mut dis = server.disclosures().await;
-        let officer = key(&server, Role::Officer).await;
-        let discloser = key(&server, Role::Discloser).await;
-        let auditor = key(&server, Role::Auditor).await;
+        let (server, mut enf, mut dis) = started(&db.url, "2026-06-01").await;
+        let [officer, discloser, auditor] = server.keys([Role::Officer, Role::Discloser, Role::Auditor]).await;
         let mut p = decision("沪浦应急罚〔2022〕88号", "2022-08-31", &credit_code("91310115", 88));
         p.severity = pb::Severity::Serious as i32;
         let created = create(&mut enf, &officer, p).await;
@@ -333,26 +308,13 @@ async fn a_decision_entered_after_its_publicity_ended_is_never_shared() {
         );
         assert!(active(&mut dis, &discloser).await.is_empty(), "{b}");
         if !out.disclosure.is_empty() {
-            let s = dis
-                .get_disclosure(req(
-                    pb::GetDisclosureRequest {
-                        name: out.disclosure.clone(),
-                    },
-                    &discloser,
-                ))
+            let s = calls::get_disclosure(&mut dis, &discloser, &out.disclosure)
                 .await
                 .expect_err("not shared");
             assert_eq!(s.code(), Code::NotFound, "{b}: {s:?}");
-            let a = dis
-                .get_disclosure(req(
-                    pb::GetDisclosureRequest {
-                        name: out.disclosure.clone(),
-                    },
-                    &auditor,
-                ))
+            let a = calls::get_disclosure(&mut dis, &auditor, &out.disclosure)
                 .await
-                .expect("auditors see terminated records")
-                .into_inner();
+                .expect("auditors see terminated records");
             assert_eq!(
                 a.state,
                 pb::DisclosureState::Expired as i32,

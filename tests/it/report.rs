@@ -47,8 +47,7 @@ async fn annual_figures_reproduce_worked_examples() {
     for db in support::backends().await {
         let clock = support::clock_at("2025-05-10");
         let server = TestServer::start(&db.url, clock.clone()).await;
-        let officer = server.key(Role::Officer, None).await;
-        let auditor = server.key(Role::Auditor, None).await;
+        let [officer, auditor] = server.keys([Role::Officer, Role::Auditor]).await;
         let mut e = server.enforcement().await;
 
         // 2025: fines of 10,000 and 5,000 元 = 15,000 元, both published on the day.

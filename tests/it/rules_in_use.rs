@@ -49,6 +49,17 @@ fn remarks_correction(name: &str, remarks: &str, etag: &str) -> pb::CorrectPenal
     correction(name, patch_of("remarks", remarks), &["remarks"], "依法更正", etag)
 }
 
+/// Corrects a decision's fine to `fine_fen`, which must be accepted.
+async fn correct_fine(e: &EnfClient, key: &str, name: &str, fine_fen: i64) -> pb::PenaltyDecision {
+    let patch = pb::PenaltyDecision {
+        fine_fen,
+        ..Default::default()
+    };
+    correct(e, key, name, patch, &["fine_fen"])
+        .await
+        .expect("correct the fine")
+}
+
 async fn correct(
     e: &EnfClient,
     key: &str,
@@ -149,8 +160,7 @@ async fn concurrent_corrections_of_two_fields_all_land() {
     for db in support::backends().await {
         let b = db.backend;
         let server = TestServer::start(&db.url, clock_at("2025-06-12")).await;
-        let officer = server.key(Role::Officer, None).await;
-        let auditor = server.key(Role::Auditor, None).await;
+        let [officer, auditor] = server.keys([Role::Officer, Role::Auditor]).await;
         let e = server.enforcement().await;
         let published = publish_sample(&mut e.clone(), &officer, "沪应急罚〔2025〕并-1号", "2025-06-10", 71_001).await;
         let name = published.name.clone();
@@ -239,10 +249,9 @@ async fn a_correction_crossing_the_major_threshold_waits_for_legal_review() {
     for db in support::backends().await {
         let b = db.backend;
         let server = TestServer::start(&db.url, clock_at("2025-06-12")).await;
-        let officer = server.key(Role::Officer, None).await;
-        let lawyer = server.key(Role::LegalReviewer, None).await;
-        let auditor = server.key(Role::Auditor, None).await;
-        let discloser = server.key(Role::Discloser, None).await;
+        let [officer, lawyer, auditor, discloser] = server
+            .keys([Role::Officer, Role::LegalReviewer, Role::Auditor, Role::Discloser])
+            .await;
         let e = server.enforcement().await;
 
         // 20,000 元: not major (the threshold is 100,000 元). It was even
@@ -270,18 +279,7 @@ async fn a_correction_crossing_the_major_threshold_waits_for_legal_review() {
         assert_eq!(feed_of(&server, &discloser, &dname).await.len(), 1, "{b}");
 
         // Raised to 150,000 元: major now, and not published yet.
-        let raised = correct(
-            &e,
-            &officer,
-            &created.name,
-            pb::PenaltyDecision {
-                fine_fen: 15_000_000,
-                ..Default::default()
-            },
-            &["fine_fen"],
-        )
-        .await
-        .expect("correct");
+        let raised = correct_fine(&e, &officer, &created.name, 15_000_000).await;
         assert!(raised.major, "{b}: major is recomputed from the corrected fine");
         assert!(raised.correction_awaiting_review, "{b}");
         assert_eq!(raised.state, pb::DecisionState::Published as i32, "{b}");
@@ -354,18 +352,7 @@ async fn a_correction_crossing_the_major_threshold_waits_for_legal_review() {
         assert_eq!(reason(&again), "INVALID_STATE_TRANSITION", "{b}");
 
         // Lowered to 30,000 元: not major any more, published at once.
-        let lowered = correct(
-            &e,
-            &officer,
-            &created.name,
-            pb::PenaltyDecision {
-                fine_fen: 3_000_000,
-                ..Default::default()
-            },
-            &["fine_fen"],
-        )
-        .await
-        .expect("correct");
+        let lowered = correct_fine(&e, &officer, &created.name, 3_000_000).await;
         assert!(!lowered.major, "{b}: major is recomputed when the fine is lowered");
         assert!(!lowered.correction_awaiting_review, "{b}");
         assert_eq!(disclosure(&server, &auditor, &dname).await.fine_fen, 3_000_000, "{b}");
@@ -373,18 +360,10 @@ async fn a_correction_crossing_the_major_threshold_waits_for_legal_review() {
 
         // The client's own flag is kept across corrections of other fields.
         let flagged = create_and_publish_major(&e, &officer, &lawyer, 72_002).await;
-        let kept = correct(
-            &e,
-            &officer,
-            &flagged.name,
-            pb::PenaltyDecision {
-                remarks: "更正备注".into(),
-                ..Default::default()
-            },
-            &["remarks"],
-        )
-        .await
-        .expect("correct");
+        let remarks = patch_of("remarks", "更正备注");
+        let kept = correct(&e, &officer, &flagged.name, remarks, &["remarks"])
+            .await
+            .expect("correct");
         assert!(kept.major && !kept.correction_awaiting_review, "{b}: {kept:?}");
 
         // data_source follows a corrected authority unless given on its own.
@@ -480,38 +459,15 @@ async fn expiry_and_withdrawal_close_an_open_application() {
         )
         .await;
         check_closed(&env, &annulled, &w, pb::RepairState::Submitted, "DISCLOSURE_WITHDRAWN").await;
-        let feed = env.feed_of(&annulled.disclosure).await;
-        assert_eq!(
-            feed.last().map(|c| (c.kind, c.reason)),
-            Some((
-                pb::ChangeKind::Terminated as i32,
-                pb::TerminationReason::Withdrawn as i32
-            )),
-            "{b}"
-        );
-        let record = events(&env.enf, &env.officer, &annulled.decision.name).await;
-        let withdrawn = record
-            .iter()
-            .find(|ev| ev.kind == pb::DecisionEventKind::Withdrawn as i32)
-            .expect("withdrawn event");
-        assert_eq!(details(withdrawn)["closed_repair_application"], w.name.as_str(), "{b}");
+        let (withdrawn, event) = (pb::TerminationReason::Withdrawn, pb::DecisionEventKind::Withdrawn);
+        check_terminated(&env, &annulled, withdrawn, event, &w).await;
 
         // Expiry (the job, with nobody calling) closes the other one.
         env.set_date("2028-06-11");
         env.wait_expired(&expiring.disclosure).await;
         check_closed(&env, &expiring, &a, pb::RepairState::Accepted, "DISCLOSURE_EXPIRED").await;
-        let feed = env.feed_of(&expiring.disclosure).await;
-        assert_eq!(
-            feed.last().map(|c| (c.kind, c.reason)),
-            Some((pb::ChangeKind::Terminated as i32, pb::TerminationReason::Expired as i32)),
-            "{b}"
-        );
-        let record = events(&env.enf, &env.officer, &expiring.decision.name).await;
-        let expired = record
-            .iter()
-            .find(|ev| ev.kind == pb::DecisionEventKind::DisclosureExpired as i32)
-            .expect("expired event");
-        assert_eq!(details(expired)["closed_repair_application"], a.name.as_str(), "{b}");
+        let (expired, event) = (pb::TerminationReason::Expired, pb::DecisionEventKind::DisclosureExpired);
+        check_terminated(&env, &expiring, expired, event, &a).await;
 
         // The report counts them as closed, not open.
         let r = report(&env.server, &env.officer, 2025, "").await;
@@ -523,6 +479,32 @@ async fn expiry_and_withdrawal_close_an_open_application() {
         );
         env.server.stop().await;
     }
+}
+
+/// The disclosure's feed ends with its termination for `reason`, and the
+/// decision's `kind` event names the application that closed with it.
+async fn check_terminated(
+    env: &Env,
+    case: &Case,
+    reason: pb::TerminationReason,
+    kind: pb::DecisionEventKind,
+    closed: &pb::RepairApplication,
+) {
+    let b = env.backend;
+    let feed = env.feed_of(&case.disclosure).await;
+    assert_eq!(
+        feed.last().map(|c| (c.kind, c.reason)),
+        Some((pb::ChangeKind::Terminated as i32, reason as i32)),
+        "{b}: {reason:?}"
+    );
+    let record = events(&env.enf, &env.officer, &case.decision.name).await;
+    let ev = record.iter().find(|ev| ev.kind == kind as i32);
+    let ev = ev.unwrap_or_else(|| panic!("{b}: no {kind:?} event"));
+    assert_eq!(
+        details(ev)["closed_repair_application"],
+        closed.name.as_str(),
+        "{b}: {kind:?}"
+    );
 }
 
 /// The application is CLOSED with the cause, the disclosure no longer
@@ -643,8 +625,7 @@ async fn imported_publication_dates_and_the_timeliness_rate() {
     for db in support::backends().await {
         let b = db.backend;
         let server = TestServer::start(&db.url, clock_at("2025-01-10")).await;
-        let officer = server.key(Role::Officer, None).await;
-        let discloser = server.key(Role::Discloser, None).await;
+        let [officer, discloser] = server.keys([Role::Officer, Role::Discloser]).await;
 
         let s = import_file(&server.app, &without, &ImportOptions::default())
             .await
@@ -685,20 +666,20 @@ async fn imported_publication_dates_and_the_timeliness_rate() {
         assert_eq!(published_at["普应急罚〔2024〕史-13号"], None, "{b}");
 
         // 及时率 leaves the unknown ones out; they are counted apart.
-        let f = report(&server, &officer, 2024, &without_code)
-            .await
-            .current
-            .expect("figures");
+        let figures_2024 = async |authority: &str| {
+            report(&server, &officer, 2024, authority)
+                .await
+                .current
+                .expect("figures")
+        };
+        let f = figures_2024(&without_code).await;
         assert_eq!(publication_counts(&f), (2, 2, 2, 0), "{b}: {f:?}");
         assert_eq!(f.disclosure_rate_pct, "100.00", "{b}");
         assert_eq!(f.timeliness_rate_pct, "", "{b}: no known date, no rate (not 0.00)");
-        let f = report(&server, &officer, 2024, &with_code)
-            .await
-            .current
-            .expect("figures");
+        let f = figures_2024(&with_code).await;
         assert_eq!(publication_counts(&f), (3, 3, 1, 1), "{b}: {f:?}");
         assert_eq!(f.timeliness_rate_pct, "50.00", "{b}: one on time of two known");
-        let all = report(&server, &officer, 2024, "").await.current.expect("figures");
+        let all = figures_2024("").await;
         assert_eq!((all.published_date_unknown, all.published_on_time), (3, 1), "{b}");
         assert_eq!(all.timeliness_rate_pct, "50.00", "{b}");
         server.stop().await;
@@ -912,19 +893,7 @@ async fn staff_list_audits_read_each_page_in_one_query() {
 
 /// Runs SQL on the test database with a pool of its own.
 async fn run_sql(db: &support::TestDb, sql: &str) {
-    let sql = sqlx::AssertSqlSafe(sql.to_string());
-    match db.backend {
-        "sqlite" => {
-            let pool = sqlx::SqlitePool::connect(&db.url).await.expect("connect");
-            sqlx::raw_sql(sql).execute(&pool).await.expect("run SQL");
-            pool.close().await;
-        }
-        _ => {
-            let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
-            sqlx::raw_sql(sql).execute(&pool).await.expect("run SQL");
-            pool.close().await;
-        }
-    }
+    support::sql::run_script(&db.url, db.backend, sql).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

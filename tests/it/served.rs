@@ -15,7 +15,7 @@ use gongshi::domain::lifecycle::{DisclosureState, Role};
 use gongshi::store::DisclosureFilter;
 use prost::Message;
 
-use crate::support::{self, TestServer, clock_at, d, req};
+use crate::support::{self, TestServer, clock_at, d, req, sql};
 
 /// The decoded path, in process, over the server's application.
 fn reference(server: &TestServer) -> DisclosureApi {
@@ -265,13 +265,8 @@ async fn bytes_path_equals_decoded_path_over_the_demo_history() {
         let b = db.backend;
         let (server, s) = demo_server(&db.url, 60, 7).await;
         assert!(s.corrected > 0 && s.withdrawn > 0 && s.under_repair > 0, "{b}: {s:?}");
-        let auditor = server.key(Role::Auditor, None).await;
-        let discloser = server.key(Role::Discloser, None).await;
-        assert_eq!(
-            unencoded(&db.url).await,
-            Vec::<String>::new(),
-            "{b}: every act stores it"
-        );
+        let [auditor, discloser] = server.keys([Role::Auditor, Role::Discloser]).await;
+        assert_eq!(unencoded(&db).await, Vec::<String>::new(), "{b}: every act stores it");
         let seen = compare_all(&server, b, &auditor, &discloser).await;
         // The demo's history is all there: corrections, every way a record
         // ends, and open repair applications on active records.
@@ -293,7 +288,7 @@ async fn bytes_path_equals_decoded_path_over_the_demo_history() {
 
         // Rows written before migration 0008 have no encoding: migrate fills
         // them, and the answers are the same again.
-        forget_encodings(&db.url).await;
+        forget_encodings(&db).await;
         server.app.store.migrate().await.expect("migrate fills the encodings");
         let again = compare_all(&server, b, &auditor, &discloser).await;
         assert_eq!(again, seen, "{b}: the same records after the fill");
@@ -302,40 +297,14 @@ async fn bytes_path_equals_decoded_path_over_the_demo_history() {
 }
 
 /// Clears every stored encoding, as if the rows predated migration 0008.
-async fn forget_encodings(url: &str) {
-    run_sql(url, "UPDATE disclosures SET encoded = NULL", &[]).await;
-}
-
-/// Runs one statement outside the server, as an operator or a migration
-/// would, binding `binds` as its parameters `$1`, `$2`, ….
-async fn run_sql(url: &str, sql: &'static str, binds: &[&str]) {
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
-        let q = binds.iter().fold(sqlx::query(sql), |q, v| q.bind(v.to_string()));
-        q.execute(&pool).await.expect("run SQL");
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(url).await.expect("pg");
-        let q = binds.iter().fold(sqlx::query(sql), |q, v| q.bind(v.to_string()));
-        q.execute(&pool).await.expect("run SQL");
-        pool.close().await;
-    }
+async fn forget_encodings(db: &support::TestDb) {
+    sql::run(&db.url, db.backend, &["UPDATE disclosures SET encoded = NULL"]).await;
 }
 
 /// The ids of the disclosures without a stored encoding.
-async fn unencoded(url: &str) -> Vec<String> {
+async fn unencoded(db: &support::TestDb) -> Vec<String> {
     const SQL: &str = "SELECT id FROM disclosures WHERE encoded IS NULL ORDER BY id";
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
-        let ids = sqlx::query_scalar(SQL).fetch_all(&pool).await.expect("read");
-        pool.close().await;
-        ids
-    } else {
-        let pool = sqlx::PgPool::connect(url).await.expect("pg");
-        let ids = sqlx::query_scalar(SQL).fetch_all(&pool).await.expect("read");
-        pool.close().await;
-        ids
-    }
+    sql::strings(&db.url, db.backend, SQL).await
 }
 
 /// What the load generator's SET_PENDING does (benches/loadgen/submit.rs).
@@ -351,13 +320,8 @@ async fn a_plain_update_clears_the_encoding_and_answers_stay_equal() {
     for db in support::backends().await {
         let b = db.backend;
         let (server, _) = demo_server(&db.url, 60, 11).await;
-        let auditor = server.key(Role::Auditor, None).await;
-        let discloser = server.key(Role::Discloser, None).await;
-        assert_eq!(
-            unencoded(&db.url).await,
-            Vec::<String>::new(),
-            "{b}: every act stores it"
-        );
+        let [auditor, discloser] = server.keys([Role::Auditor, Role::Discloser]).await;
+        assert_eq!(unencoded(&db).await, Vec::<String>::new(), "{b}: every act stores it");
         let active: Vec<_> = server
             .app
             .store
@@ -382,16 +346,18 @@ async fn a_plain_update_clears_the_encoding_and_answers_stay_equal() {
             .into_inner();
         assert!(!before.repair_pending, "{b}");
 
-        run_sql(&db.url, SET_PENDING, &[pending]).await;
-        run_sql(
+        sql::run_bound(&db.url, b, SET_PENDING, &[pending]).await;
+        sql::run_bound(
             &db.url,
+            b,
             "UPDATE disclosures SET state = 'WITHDRAWN', termination_reason = 'WITHDRAWN', \
              terminated_at = update_time WHERE id = $1",
             &[ended],
         )
         .await;
-        run_sql(
+        sql::run_bound(
             &db.url,
+            b,
             "UPDATE disclosures SET update_time = update_time + 1, search_name = search_name WHERE id = $1",
             &[touched],
         )
@@ -399,7 +365,7 @@ async fn a_plain_update_clears_the_encoding_and_answers_stay_equal() {
         let mut cleared = vec![pending.clone(), ended.clone()];
         cleared.sort();
         assert_eq!(
-            unencoded(&db.url).await,
+            unencoded(&db).await,
             cleared,
             "{b}: exactly the rows whose public columns changed"
         );
@@ -438,7 +404,7 @@ async fn a_plain_update_clears_the_encoding_and_answers_stay_equal() {
         assert!(seen.iter().any(|x| x.name == after.name && x.repair_pending), "{b}");
         // ...and once migrate has stored them again.
         server.app.store.migrate().await.expect("migrate fills the encodings");
-        assert_eq!(unencoded(&db.url).await, Vec::<String>::new(), "{b}");
+        assert_eq!(unencoded(&db).await, Vec::<String>::new(), "{b}");
         let again = compare_all(&server, b, &auditor, &discloser).await;
         assert_eq!(again, seen, "{b}: the same records after the fill");
         server.stop().await;
@@ -472,7 +438,7 @@ async fn the_decoded_fallback_reads_the_columns_not_the_stored_bytes() {
         let (first, second) = (&via_bytes.disclosures[0].name, &via_bytes.disclosures[1].name);
         let first_id = first.trim_start_matches("disclosures/").to_string();
         let second_id = second.trim_start_matches("disclosures/").to_string();
-        run_sql(&db.url, SWAP, &[&first_id, &second_id]).await;
+        sql::run_bound(&db.url, b, SWAP, &[&first_id, &second_id]).await;
         assert_eq!(
             &get_one(&bytes_server, &discloser, first).await.name,
             second,

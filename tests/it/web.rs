@@ -50,6 +50,18 @@ struct Fixture {
     published: Vec<(pb::PenaltyDecision, String)>,
 }
 
+impl Fixture {
+    /// Corrects the facts of record 1 (which it then holds as corrected)
+    /// and withdraws record 2; the withdrawn decision.
+    async fn correct_one_withdraw_one(&mut self) -> pb::PenaltyDecision {
+        let mut enforcement = self.server.enforcement().await;
+        let facts = "经查，更正后的违法事实。";
+        self.published[1].0 = correct_facts(&mut enforcement, &self.officer, &self.published[1].0, facts).await;
+        let why = "经行政复议，原处罚决定被撤销";
+        withdraw(&mut enforcement, &self.officer, &self.published[2].0, why).await
+    }
+}
+
 const NAMES: [&str; 6] = [
     "上海浦江化工有限公司",
     "上海金桥物流有限公司",
@@ -61,8 +73,7 @@ const NAMES: [&str; 6] = [
 
 async fn fixture(url: &str) -> Fixture {
     let server = TestServer::start(url, clock_at("2026-06-01")).await;
-    let officer = server.key(Role::Officer, None).await;
-    let discloser = server.key(Role::Discloser, None).await;
+    let [officer, discloser] = server.keys([Role::Officer, Role::Discloser]).await;
     let mut enforcement = server.enforcement().await;
     let mut published = Vec::new();
     for (i, name) in NAMES.iter().enumerate() {
@@ -88,24 +99,8 @@ async fn json_routes_equal_the_grpc_answers() {
     for db in support::backends().await {
         let b = db.backend;
         let mut f = fixture(&db.url).await;
-        let mut enforcement = f.server.enforcement().await;
         let mut grpc = f.server.disclosures().await;
-        // One corrected, one withdrawn.
-        let corrected = correct_facts(
-            &mut enforcement,
-            &f.officer,
-            &f.published[1].0,
-            "经查，更正后的违法事实。",
-        )
-        .await;
-        f.published[1].0 = corrected;
-        let gone = withdraw(
-            &mut enforcement,
-            &f.officer,
-            &f.published[2].0,
-            "经行政复议，原处罚决定被撤销",
-        )
-        .await;
+        let gone = f.correct_one_withdraw_one().await;
         let http = f.server.http;
 
         // The list, page by page, equals ListDisclosures page by page.
@@ -396,24 +391,12 @@ async fn search_by_part_of_a_name_or_exact_code_over_active_records_only() {
 }
 
 /// Empties the search index behind the store's back (plain SQL).
-async fn forget_search_index(url: &str) {
+async fn forget_search_index(db: &support::TestDb) {
     let statements = [
         "UPDATE disclosures SET search_name = NULL",
         "DELETE FROM disclosure_grams",
     ];
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
-        for s in statements {
-            sqlx::query(s).execute(&pool).await.expect("forget");
-        }
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(url).await.expect("postgres");
-        for s in statements {
-            sqlx::query(s).execute(&pool).await.expect("forget");
-        }
-        pool.close().await;
-    }
+    support::sql::run(&db.url, db.backend, &statements).await;
 }
 
 #[tokio::test]
@@ -423,7 +406,7 @@ async fn the_search_index_is_built_for_records_published_before_it_existed() {
         let f = fixture(&db.url).await;
         f.server.stop().await;
         // As if published before migration 0007: no index rows.
-        forget_search_index(&db.url).await;
+        forget_search_index(&db).await;
         let server = TestServer::start(&db.url, clock_at("2026-06-01")).await;
         assert_eq!(
             names(&get(server.http, &format!("/v1/disclosures?q={}", enc("金桥"))).await),
@@ -691,23 +674,9 @@ async fn the_atom_feed_parses_with_a_tombstone_for_a_withdrawn_record() {
 async fn the_page_shows_a_record_and_only_says_stopped_for_a_removed_one() {
     for db in support::backends().await {
         let b = db.backend;
-        let f = fixture(&db.url).await;
+        let mut f = fixture(&db.url).await;
         let http = f.server.http;
-        let mut enforcement = f.server.enforcement().await;
-        correct_facts(
-            &mut enforcement,
-            &f.officer,
-            &f.published[1].0,
-            "经查，更正后的违法事实。",
-        )
-        .await;
-        let gone = withdraw(
-            &mut enforcement,
-            &f.officer,
-            &f.published[2].0,
-            "经行政复议，原处罚决定被撤销",
-        )
-        .await;
+        let gone = f.correct_one_withdraw_one().await;
 
         let index = get(http, "/").await;
         assert_eq!(index.status, 200, "{b}");

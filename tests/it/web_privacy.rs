@@ -22,45 +22,38 @@ use crate::web::{from_json, parse_atom};
 
 /// Every ID number, address and contact the database holds.
 async fn sensitive_values(server: &TestServer) -> BTreeSet<String> {
+    let store = &server.app.store;
+    let decisions = async |after: String| store.list_decisions(&DecisionFilter::default(), &after, 500).await;
+    let repairs = async |after: String| store.list_repairs(&RepairFilter::default(), &after, 500).await;
     let mut out = BTreeSet::new();
-    let mut after = String::new();
-    loop {
-        let rows = server
-            .app
-            .store
-            .list_decisions(&DecisionFilter::default(), &after, 500)
-            .await
-            .expect("decisions");
-        let Some(last) = rows.last() else { break };
-        after = last.id.clone();
-        for r in &rows {
-            let p = &r.doc.party;
-            for v in [&p.id_number, &p.legal_representative.id_number, &p.address] {
-                if !v.trim().is_empty() {
-                    out.insert(v.clone());
-                }
-            }
-        }
+    for r in every_row(decisions, |r| r.id.clone()).await {
+        let p = &r.doc.party;
+        out.extend(non_blank([&p.id_number, &p.legal_representative.id_number, &p.address]));
     }
-    let mut after = String::new();
-    loop {
-        let rows = server
-            .app
-            .store
-            .list_repairs(&RepairFilter::default(), &after, 500)
-            .await
-            .expect("repairs");
-        let Some(last) = rows.last() else { break };
-        after = last.id.clone();
-        for r in &rows {
-            for v in [&r.doc.contact.name, &r.doc.contact.phone] {
-                if !v.trim().is_empty() {
-                    out.insert(v.clone());
-                }
-            }
-        }
+    for r in every_row(repairs, |r| r.id.clone()).await {
+        out.extend(non_blank([&r.doc.contact.name, &r.doc.contact.phone]));
     }
     out
+}
+
+/// Every row of a store listing paged by the last id, from the first page on.
+async fn every_row<T, E: std::fmt::Debug>(
+    mut page: impl AsyncFnMut(String) -> Result<Vec<T>, E>,
+    id: impl Fn(&T) -> String,
+) -> Vec<T> {
+    let mut all = Vec::new();
+    loop {
+        let after = all.last().map(&id).unwrap_or_default();
+        let rows = page(after).await.expect("a page of the store's rows");
+        if rows.is_empty() {
+            return all;
+        }
+        all.extend(rows);
+    }
+}
+
+fn non_blank<'a>(values: impl IntoIterator<Item = &'a String>) -> impl Iterator<Item = String> {
+    values.into_iter().filter(|v| !v.trim().is_empty()).cloned()
 }
 
 /// Every public route's answers: the JSON list, feed and records, the export,

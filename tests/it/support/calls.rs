@@ -228,6 +228,12 @@ pub async fn events_of(
         .collect()
 }
 
+/// The first event of a decision of one kind, which must be there.
+pub async fn event_of(c: &mut Enf, key: &str, name: &str, kind: pb::DecisionEventKind) -> pb::PenaltyDecisionEvent {
+    let ev = events_of(c, key, name, kind).await;
+    ev.into_iter().next().unwrap_or_else(|| panic!("no {kind:?} event"))
+}
+
 /// The kinds of events, leaving out sensitive-data reads.
 pub fn kinds(ev: &[pb::PenaltyDecisionEvent]) -> Vec<pb::DecisionEventKind> {
     ev.iter()
@@ -256,6 +262,15 @@ pub async fn notice_bundles(
         .into_inner()
 }
 
+/// One page of the decisions a request asks for.
+pub async fn list_page(
+    c: &mut Enf,
+    key: &str,
+    r: pb::ListPenaltyDecisionsRequest,
+) -> Result<pb::ListPenaltyDecisionsResponse, Status> {
+    c.list_penalty_decisions(req(r, key)).await.map(|r| r.into_inner())
+}
+
 /// Every decision matching a request's filters, following page tokens.
 pub async fn list_all(c: &mut Enf, key: &str, r: pb::ListPenaltyDecisionsRequest) -> Vec<pb::PenaltyDecision> {
     all_pages(|page_token| {
@@ -265,7 +280,7 @@ pub async fn list_all(c: &mut Enf, key: &str, r: pb::ListPenaltyDecisionsRequest
         };
         let mut c = c.clone();
         async move {
-            let page = c.list_penalty_decisions(req(r, key)).await?.into_inner();
+            let page = list_page(&mut c, key, r).await?;
             Ok((page.penalty_decisions, page.next_page_token))
         }
     })

@@ -291,6 +291,15 @@ impl TestServer {
             .secret
     }
 
+    /// A new key of each role, in order (no credit codes).
+    pub async fn keys<const N: usize>(&self, roles: [Role; N]) -> [String; N] {
+        let mut out = [const { String::new() }; N];
+        for (key, role) in out.iter_mut().zip(roles) {
+            *key = self.key(role, None).await;
+        }
+        out
+    }
+
     pub async fn enforcement(&self) -> pb::enforcement_service_client::EnforcementServiceClient<Channel> {
         pb::enforcement_service_client::EnforcementServiceClient::new(self.channel().await)
     }

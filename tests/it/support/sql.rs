@@ -32,6 +32,25 @@ pub async fn run(url: &str, backend: &str, statements: &[&'static str]) {
     })
 }
 
+/// Runs one statement on the database at `url`, binding `binds` as its
+/// parameters `$1`, `$2`, …
+pub async fn run_bound(url: &str, backend: &str, statement: &'static str, binds: &[&str]) {
+    with_pool!(url, backend, |pool| {
+        let q = binds.iter().fold(sqlx::query(statement), |q, v| q.bind(v.to_string()));
+        q.execute(&pool).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
+    })
+}
+
+/// Runs a script (statements separated by `;`, unbound) on the database at
+/// `url`.
+pub async fn run_script(url: &str, backend: &str, script: &str) {
+    let sql = sqlx::AssertSqlSafe(script.to_string());
+    with_pool!(url, backend, |pool| {
+        let done = sqlx::raw_sql(sql).execute(&pool).await;
+        done.unwrap_or_else(|e| panic!("{script}: {e}"));
+    })
+}
+
 /// The one integer a query (a `COUNT(*)`, say) answers on the database at
 /// `url`.
 pub async fn count(url: &str, backend: &str, query: &str) -> i64 {
