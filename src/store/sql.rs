@@ -642,12 +642,12 @@ macro_rules! sql_store {
                 // A change of an older version (or of a disclosure without a
                 // stored encoding, migration 0010): the page read again whole,
                 // in one statement, so that each record and its state agree.
-                let rows = sqlx::query_as::<$db, RawEncodedChange>($crate::store::sql::FEED_PAGE_FULL_SQL)
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_all(&mut *self.conn().await?)
-                    .await
-                    .map_err(classify)?;
+                let rows = $crate::store::readers::lent_read!(self.readers, |conn| {
+                    sqlx::query_as::<$db, RawEncodedChange>($crate::store::sql::FEED_PAGE_FULL_SQL)
+                        .bind(after)
+                        .bind(limit)
+                        .fetch_all(&mut *conn)
+                })?;
                 rows.into_iter().map(RawEncodedChange::into_change).collect()
             }
 
