@@ -67,20 +67,14 @@ impl SqliteStore {
     }
 }
 
-/// How much of the database file a read connection maps into memory: its
-/// pages are then read in place, not copied out of the OS cache by a
-/// system call each (on a feed page of 1,000 that copying was a tenth of the
-/// server's CPU). Address space only; the OS cache holds the pages either way.
-pub const READ_MMAP_BYTES: u64 = 4 << 30;
-
 /// The options of the public reads' connections (`store::readers`): the
-/// pool's, with the file mapped ([`READ_MMAP_BYTES`]) and room for a whole
-/// page of rows between the connection's thread and the caller, so the
-/// thread never waits for the caller in the middle of a page.
+/// pool's, with room for a whole feed page of rows between the connection's
+/// thread and the caller, so the thread never waits for the caller in the
+/// middle of a page. (Mapping the file, `mmap_size`, was tried: it sped the
+/// feed's read but counted every mapped page of the file in the server's
+/// RSS, 1.7 GiB at 1,000,000 records; BENCHMARKS.md, issue 18.)
 pub fn read_options(options: SqliteConnectOptions) -> SqliteConnectOptions {
-    options
-        .pragma("mmap_size", READ_MMAP_BYTES.to_string())
-        .row_buffer_size(1024)
+    options.row_buffer_size(1024)
 }
 
 sql_store!(
