@@ -142,12 +142,7 @@ pub async fn seed(app: &Arc<App>, url: &str, batch: &Batch) -> Result<Vec<(Strin
     } else {
         publication(app, 0)?
     };
-    let dates = PublicDates {
-        min_ends_on: p.min_ends_on,
-        repair_eligible_on: p.repair_eligible_on,
-        publicity_ends_on: p.publicity_ends_on,
-        rule_set: p.rule_set.clone(),
-    };
+    let dates = PublicDates::from(&p);
     let authority = Org {
         name: "上海市浦东新区应急管理局".into(),
         credit_code: credit_code("11310115", 1),

@@ -439,12 +439,7 @@ impl App {
                 Ok((row, false))
             }
             PublicationDecision::Publish(p) => {
-                let dates = PublicDates {
-                    min_ends_on: p.min_ends_on,
-                    repair_eligible_on: p.repair_eligible_on,
-                    publicity_ends_on: p.publicity_ends_on,
-                    rule_set: p.rule_set.clone(),
-                };
+                let dates = PublicDates::from(&p);
                 let content = PublicRecord::from_decision(&row.doc, &dates);
                 let sha = content.content_sha256();
                 // Entered after its maximum period ended (history being
@@ -656,12 +651,7 @@ impl App {
                 ));
             }
         };
-        let dates = PublicDates {
-            min_ends_on: p.min_ends_on,
-            repair_eligible_on: p.repair_eligible_on,
-            publicity_ends_on: p.publicity_ends_on,
-            rule_set: p.rule_set,
-        };
+        let dates = PublicDates::from(&p);
         Ok(PublicRecord::from_decision(doc, &dates))
     }
 

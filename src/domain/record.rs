@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::policy::{PartyKind, PenaltyKind, Procedure, Sector, Severity};
+use super::policy::{PartyKind, PenaltyKind, Procedure, PublicityPeriods, Sector, Severity};
 
 /// 证件类型 of a person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -253,6 +253,18 @@ pub struct PublicDates {
     pub publicity_ends_on: NaiveDate,
     /// Rule set id.
     pub rule_set: String,
+}
+
+impl From<&PublicityPeriods> for PublicDates {
+    /// The dates a record shows, from the periods its rule set gives.
+    fn from(p: &PublicityPeriods) -> Self {
+        PublicDates {
+            min_ends_on: p.min_ends_on,
+            repair_eligible_on: p.repair_eligible_on,
+            publicity_ends_on: p.publicity_ends_on,
+            rule_set: p.rule_set.clone(),
+        }
+    }
 }
 
 impl PublicRecord {

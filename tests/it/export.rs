@@ -249,12 +249,7 @@ async fn seed(url: &str) -> i64 {
         PublicationDecision::NotPublished { rule, .. } => panic!("not published: {rule}"),
     };
     assert!(p.publicity_ends_on > today);
-    let dates = PublicDates {
-        min_ends_on: p.min_ends_on,
-        repair_eligible_on: p.repair_eligible_on,
-        publicity_ends_on: p.publicity_ends_on,
-        rule_set: p.rule_set.clone(),
-    };
+    let dates = PublicDates::from(&p);
     let authority = Org {
         name: "上海市浦东新区应急管理局".into(),
         credit_code: support::authority_code(),
