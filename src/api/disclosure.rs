@@ -41,7 +41,7 @@ impl Default for FeedOptions {
     fn default() -> Self {
         FeedOptions {
             watch_poll: Duration::from_millis(250),
-            export_batch: 1000,
+            export_batch: 250,
             export_chunk_bytes: 64 * 1024,
         }
     }

@@ -91,7 +91,7 @@ impl Default for WebOptions {
             request_timeout: Duration::from_secs(10),
             page_size: 20,
             feed_page_size: 50,
-            export_batch: 1000,
+            export_batch: 250,
             export_chunk_bytes: 64 * 1024,
         }
     }
