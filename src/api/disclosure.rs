@@ -16,7 +16,7 @@ use super::{page, pb};
 use crate::app::public::{ChangeEntry, ExportPiece};
 use crate::app::views::{ChangeView, DisclosureFilter};
 use crate::app::{App, AppError};
-use crate::domain::lifecycle::{DisclosureState, Role};
+use crate::domain::lifecycle::{ChangeKind, DisclosureState, Micros, Role, TerminationReason};
 
 const READERS: &[Role] = &[Role::Discloser, Role::Auditor];
 
@@ -264,19 +264,34 @@ pub fn change_out(c: ChangeView) -> pb::DisclosureChange {
     change_entry_out(c.into())
 }
 
+/// A change's fields before its record as protobuf (the rest left
+/// default): one mapping for the decoded feed ([`change_entry_out`]) and the
+/// feed written from stored bytes (`served::change_bytes`).
+pub fn change_head(
+    sequence: i64,
+    disclosure_id: &str,
+    kind: ChangeKind,
+    reason: Option<TerminationReason>,
+    effective_time: Micros,
+) -> pb::DisclosureChange {
+    pb::DisclosureChange {
+        sequence,
+        disclosure: format!("disclosures/{disclosure_id}"),
+        kind: enum_out!(pb::ChangeKind, "CHANGE_KIND_", kind),
+        reason: reason
+            .map(|r| enum_out!(pb::TerminationReason, "TERMINATION_REASON_", r))
+            .unwrap_or(0),
+        effective_time: Some(ts(effective_time)),
+        ..Default::default()
+    }
+}
+
 /// A feed entry as protobuf: one conversion for the gRPC feed and the public
 /// JSON and 410 answers.
 pub fn change_entry_out(c: ChangeEntry) -> pb::DisclosureChange {
     let version = i32::try_from(c.version).unwrap_or(i32::MAX);
+    let head = change_head(c.sequence, &c.disclosure_id, c.kind, c.reason, c.effective_time);
     pb::DisclosureChange {
-        sequence: c.sequence,
-        disclosure: format!("disclosures/{}", c.disclosure_id),
-        kind: enum_out!(pb::ChangeKind, "CHANGE_KIND_", c.kind),
-        reason: c
-            .reason
-            .map(|r| enum_out!(pb::TerminationReason, "TERMINATION_REASON_", r))
-            .unwrap_or(0),
-        effective_time: Some(ts(c.effective_time)),
         record: c.record.map(|r| pb::Disclosure {
             name: format!("disclosures/{}", c.disclosure_id),
             penalty_decision: format!("penaltyDecisions/{}", c.decision_id),
@@ -290,6 +305,7 @@ pub fn change_entry_out(c: ChangeEntry) -> pb::DisclosureChange {
         content_sha256: c.content_sha256,
         version,
         public_reason: c.public_reason.unwrap_or_default(),
+        ..head
     }
 }
 

@@ -26,7 +26,6 @@ use super::DisclosureApi;
 use prost::Message;
 
 use super::codec::{GongshiCodec, GongshiDecoder};
-use super::convert::{enum_out, ts};
 use super::pb;
 use super::pb::disclosure_service_server::DisclosureServiceServer;
 use crate::app::public::EncodedChange;
@@ -75,17 +74,7 @@ struct ChangeParts<'a> {
 impl<'a> ChangeParts<'a> {
     fn of(c: &'a EncodedChange) -> Self {
         ChangeParts {
-            head: pb::DisclosureChange {
-                sequence: c.sequence,
-                disclosure: format!("disclosures/{}", c.disclosure_id),
-                kind: enum_out!(pb::ChangeKind, "CHANGE_KIND_", c.kind),
-                reason: c
-                    .reason
-                    .map(|r| enum_out!(pb::TerminationReason, "TERMINATION_REASON_", r))
-                    .unwrap_or(0),
-                effective_time: Some(ts(c.effective_time)),
-                ..Default::default()
-            },
+            head: super::disclosure::change_head(c.sequence, &c.disclosure_id, c.kind, c.reason, c.effective_time),
             record: c.record.as_ref(),
             tail: pb::DisclosureChange {
                 content_sha256: c.content_sha256.clone(),

@@ -337,6 +337,21 @@ macro_rules! disclosure_page_sql {
     };
 }
 
+/// Binds a [`disclosure_page_sql!`] query's parameters: `$1` the id to start
+/// after, `$2`..`$6` the filter, `$7` the limit.
+macro_rules! bind_disclosure_page {
+    ($query:expr, $f:expr, $after_id:expr, $limit:expr) => {
+        $query
+            .bind($after_id)
+            .bind(&$f.party_credit_code)
+            .bind(&$f.authority_code)
+            .bind($f.state.map(|s| s.as_str()).unwrap_or(""))
+            .bind(date_str($f.decided_from))
+            .bind(date_str($f.decided_to))
+            .bind($limit)
+    };
+}
+
 /// Implements [`super::Store`] and [`super::Tx`] for one backend.
 ///
 /// - `begin`: the statement that opens a write transaction (`BEGIN IMMEDIATE`
@@ -544,19 +559,15 @@ macro_rules! sql_store {
                 after_id: &str,
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::DisclosureRow>> {
-                let rows = sqlx::query_as::<$db, RawDisclosure>(
-                    $crate::store::sql::disclosure_page_sql!(
+                let rows = $crate::store::sql::bind_disclosure_page!(
+                    sqlx::query_as::<$db, RawDisclosure>($crate::store::sql::disclosure_page_sql!(
                         "id, decision_id, state, version, content, content_sha256, repair_pending, \
                          published_at, published_at_known, terminated_at, termination_reason, update_time"
-                    ),
+                    )),
+                    f,
+                    after_id,
+                    limit
                 )
-                .bind(after_id)
-                .bind(&f.party_credit_code)
-                .bind(&f.authority_code)
-                .bind(f.state.map(|s| s.as_str()).unwrap_or(""))
-                .bind(date_str(f.decided_from))
-                .bind(date_str(f.decided_to))
-                .bind(limit)
                 .fetch_all(&mut *self.conn().await?)
                 .await
                 .map_err(classify)?;
@@ -593,16 +604,14 @@ macro_rules! sql_store {
                 limit: i64,
             ) -> $crate::store::Result<Vec<(String, bytes::Bytes)>> {
                 let rows = $crate::store::readers::lent_read!(self.readers, |conn| {
-                    sqlx::query_as::<$db, (String, Option<Vec<u8>>)>($crate::store::sql::disclosure_page_sql!(
-                        "id, encoded"
-                    ))
-                    .bind(after_id)
-                    .bind(&f.party_credit_code)
-                    .bind(&f.authority_code)
-                    .bind(f.state.map(|s| s.as_str()).unwrap_or(""))
-                    .bind(date_str(f.decided_from))
-                    .bind(date_str(f.decided_to))
-                    .bind(limit)
+                    $crate::store::sql::bind_disclosure_page!(
+                        sqlx::query_as::<$db, (String, Option<Vec<u8>>)>($crate::store::sql::disclosure_page_sql!(
+                            "id, encoded"
+                        )),
+                        f,
+                        after_id,
+                        limit
+                    )
                     .fetch_all(&mut *conn)
                 })?;
                 if rows.iter().any(|(_, encoded)| encoded.is_none()) {
@@ -1122,4 +1131,4 @@ macro_rules! sql_store {
     };
 }
 
-pub(crate) use {disclosure_page_sql, sql_store};
+pub(crate) use {bind_disclosure_page, disclosure_page_sql, sql_store};
