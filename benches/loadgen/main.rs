@@ -136,11 +136,11 @@ async fn serve_child(url: String, rpc_metrics: bool, stored_bytes: bool) {
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .init();
-    let cfg = Config {
-        database_url: url,
-        max_connections: reference::pool_size(),
-        ..Config::default()
-    };
+    // The environment as gongshi reads it (GONGSHI_READ_CONNECTIONS, …),
+    // then this run's database and the references' pool size.
+    let mut cfg = Config::load(None).expect("config from the environment");
+    cfg.database_url = url;
+    cfg.max_connections = reference::pool_size();
     let app = cfg.open_app(Arc::new(SystemClock)).await.expect("open app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");

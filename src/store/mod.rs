@@ -39,7 +39,7 @@ pub use calendar::{CalendarDayRow, CalendarLoadRow, CalendarSnapshot, CalendarSt
 pub use notice::{BundleFilter, BundleRow, NoticeStore, NoticeTx, PdfRow};
 pub use postgres::PgStore;
 pub use public::PublicStore;
-pub(crate) use readers::Readers;
+pub(crate) use readers::{Gets, Readers};
 pub use repair::{NewRepairEvent, RepairEventRow, RepairFilter, RepairRow, RepairStore, RepairTx};
 pub use sql::FEED_PAGE_SQL;
 pub use sqlite::{SqliteStore, read_options as sqlite_read_options};
@@ -47,7 +47,7 @@ pub use sqlite::{SqliteStore, read_options as sqlite_read_options};
 /// A storage failure, classified so the API can answer with the right code.
 /// The message is for logs only: it may contain SQL details and is never
 /// sent to clients.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached (connection refused, pool timeout).
     #[error("database unavailable: {0}")]

@@ -18,7 +18,9 @@ pub struct PgStore {
     /// Told how long each acquire waited (see `StoreOptions::on_acquire`).
     on_acquire: Option<super::AcquireObserver>,
     /// The public reads' own connections (issue 18).
-    readers: super::Readers<sqlx::Postgres>,
+    readers: std::sync::Arc<super::Readers<sqlx::Postgres>>,
+    /// `GetDisclosure`'s reads, gathered (on `readers`).
+    gets: super::Gets<sqlx::Postgres>,
     /// The health probe's own connection (see `Store::ping`).
     probe: tokio::sync::Mutex<Option<sqlx::PgConnection>>,
 }
@@ -41,13 +43,15 @@ impl PgStore {
                 tracing::warn!(url = %redact_url(url), error = %e, "cannot connect to PostgreSQL");
                 e
             })?;
+        let readers = std::sync::Arc::new(super::Readers::new(
+            opts.read_connections,
+            pool.connect_options(),
+            opts.on_acquire.clone(),
+            opts.acquire_timeout,
+        ));
         Ok(PgStore {
-            readers: super::Readers::new(
-                opts.read_connections,
-                pool.connect_options(),
-                opts.on_acquire.clone(),
-                opts.acquire_timeout,
-            ),
+            gets: super::Gets::new(readers.clone(), Self::read_encoded),
+            readers,
             pool,
             on_acquire: opts.on_acquire.clone(),
             probe: tokio::sync::Mutex::new(None),

@@ -385,6 +385,24 @@ macro_rules! sql_store {
                 sqlx::migrate!($migrations)
             }
 
+            /// `(id, state, encoded)` of the disclosures whose ids the JSON
+            /// array `ids` holds: the gathered `GetDisclosure` reads'
+            /// statement (`store::readers::Gets`).
+            fn read_encoded(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                ids: String,
+            ) -> futures::future::BoxFuture<'_, std::result::Result<Vec<(String, String, Option<Vec<u8>>)>, sqlx::Error>> {
+                Box::pin(async move {
+                    sqlx::query_as::<$db, (String, String, Option<Vec<u8>>)>(concat!(
+                        "SELECT id, state, encoded FROM disclosures WHERE id IN ",
+                        $id_list
+                    ))
+                    .bind(ids)
+                    .fetch_all(&mut *conn)
+                    .await
+                })
+            }
+
             /// A pooled connection, its wait told to `on_acquire`
             /// (`gongshi_db_pool_acquire_seconds`). Every read and write goes
             /// through here rather than handing `&self.pool` to sqlx, which
@@ -578,12 +596,9 @@ macro_rules! sql_store {
                 &self,
                 id: &str,
             ) -> $crate::store::Result<Option<($crate::domain::lifecycle::DisclosureState, bytes::Bytes)>> {
-                let raw: Option<(String, Option<Vec<u8>>)> = $crate::store::readers::lent_read!(self.readers, |conn| {
-                    sqlx::query_as::<$db, (String, Option<Vec<u8>>)>("SELECT state, encoded FROM disclosures WHERE id = $1")
-                        .bind(id)
-                        .fetch_optional(&mut *conn)
-                })?;
-                let Some((state, encoded)) = raw else { return Ok(None) };
+                // Gathered with the other reads waiting (store::readers::Gets),
+                // by `read_encoded`.
+                let Some((state, encoded)) = self.gets.get(id).await? else { return Ok(None) };
                 let Some(encoded) = encoded else {
                     // No stored encoding (cleared by a plain UPDATE, migration
                     // 0010; or not yet filled): the row encoded as the decoded
@@ -594,7 +609,7 @@ macro_rules! sql_store {
                         .map(|row| (row.state, bytes::Bytes::from($crate::store::encode_disclosure(&row)))));
                 };
                 let state = parse_enum("disclosure state", &state, $crate::domain::lifecycle::DisclosureState::parse)?;
-                Ok(Some((state, bytes::Bytes::from(encoded))))
+                Ok(Some((state, encoded)))
             }
 
             async fn list_disclosures_encoded(

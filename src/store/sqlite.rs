@@ -21,7 +21,9 @@ pub struct SqliteStore {
     /// Told how long each acquire waited (see `StoreOptions::on_acquire`).
     on_acquire: Option<super::AcquireObserver>,
     /// The public reads' own connections (issue 18).
-    readers: super::Readers<sqlx::Sqlite>,
+    readers: std::sync::Arc<super::Readers<sqlx::Sqlite>>,
+    /// `GetDisclosure`'s reads, gathered (on `readers`).
+    gets: super::Gets<sqlx::Sqlite>,
     /// The health probe's own connection (see `Store::ping`).
     probe: tokio::sync::Mutex<Option<sqlx::SqliteConnection>>,
 }
@@ -53,13 +55,15 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(classify)?;
+        let readers = std::sync::Arc::new(super::Readers::new(
+            opts.read_connections,
+            std::sync::Arc::new(read_options(options)),
+            opts.on_acquire.clone(),
+            opts.acquire_timeout,
+        ));
         Ok(SqliteStore {
-            readers: super::Readers::new(
-                opts.read_connections,
-                std::sync::Arc::new(read_options(options)),
-                opts.on_acquire.clone(),
-                opts.acquire_timeout,
-            ),
+            gets: super::Gets::new(readers.clone(), Self::read_encoded),
+            readers,
             pool,
             on_acquire: opts.on_acquire.clone(),
             probe: tokio::sync::Mutex::new(None),
