@@ -188,13 +188,15 @@ fn broken(e: &sqlx::Error) -> bool {
 /// `get_disclosure_encoded`), as [`Gets::get`] answers.
 pub(crate) type StateAndEncoding = (String, Option<bytes::Bytes>);
 
+/// One record as the gathered statement returns it: `(id, state, encoded)`.
+pub(crate) type StoredRow = (String, String, Option<Vec<u8>>);
+
 /// Reads `(id, state, encoded)` of the records whose ids a JSON array holds,
 /// on one connection: the backend's statement for [`Gets`].
-pub(crate) type ReadMany<DB> =
-    for<'c> fn(
-        &'c mut <DB as Database>::Connection,
-        String,
-    ) -> BoxFuture<'c, std::result::Result<Vec<(String, String, Option<Vec<u8>>)>, sqlx::Error>>;
+pub(crate) type ReadMany<DB> = for<'c> fn(
+    &'c mut <DB as Database>::Connection,
+    String,
+) -> BoxFuture<'c, std::result::Result<Vec<StoredRow>, sqlx::Error>>;
 
 /// At most this many reads in one statement.
 pub(crate) const MAX_GATHERED: usize = 64;
@@ -352,10 +354,7 @@ mod tests {
     /// Statements run by `counted_read`.
     static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
 
-    fn counted_read(
-        conn: &mut SqliteConnection,
-        ids: String,
-    ) -> BoxFuture<'_, sqlx::Result<Vec<(String, String, Option<Vec<u8>>)>>> {
+    fn counted_read(conn: &mut SqliteConnection, ids: String) -> BoxFuture<'_, sqlx::Result<Vec<StoredRow>>> {
         STATEMENTS.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
             sqlx::query_as("SELECT id, state, encoded FROM disclosures WHERE id IN (SELECT value FROM json_each($1))")
@@ -365,10 +364,7 @@ mod tests {
         })
     }
 
-    fn failing_read(
-        conn: &mut SqliteConnection,
-        ids: String,
-    ) -> BoxFuture<'_, sqlx::Result<Vec<(String, String, Option<Vec<u8>>)>>> {
+    fn failing_read(conn: &mut SqliteConnection, ids: String) -> BoxFuture<'_, sqlx::Result<Vec<StoredRow>>> {
         Box::pin(async move {
             sqlx::query_as("SELECT id, state, encoded FROM no_such_table WHERE id IN (SELECT value FROM json_each($1))")
                 .bind(ids)

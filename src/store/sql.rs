@@ -391,9 +391,9 @@ macro_rules! sql_store {
             fn read_encoded(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 ids: String,
-            ) -> futures::future::BoxFuture<'_, std::result::Result<Vec<(String, String, Option<Vec<u8>>)>, sqlx::Error>> {
+            ) -> futures::future::BoxFuture<'_, std::result::Result<Vec<$crate::store::readers::StoredRow>, sqlx::Error>> {
                 Box::pin(async move {
-                    sqlx::query_as::<$db, (String, String, Option<Vec<u8>>)>(concat!(
+                    sqlx::query_as::<$db, $crate::store::readers::StoredRow>(concat!(
                         "SELECT id, state, encoded FROM disclosures WHERE id IN ",
                         $id_list
                     ))
