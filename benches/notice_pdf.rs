@@ -315,6 +315,16 @@ async fn through_the_server(n: usize) {
         names.push(created.name);
     }
     let rss_before = server.status_kb("VmRSS");
+    // The request rendering the 行政处罚决定书 of a decision's bundle.
+    let render_decision = |name: &str| {
+        req(
+            pb::RenderNoticeDocumentRequest {
+                name: format!("{name}/noticeBundle"),
+                kind: pb::DocumentKind::PenaltyDecision as i32,
+            },
+            &key,
+        )
+    };
     let mut rss_max = rss_before;
     let mut first = Vec::with_capacity(n);
     let mut bytes = 0usize;
@@ -322,13 +332,7 @@ async fn through_the_server(n: usize) {
     for (i, name) in names.iter().enumerate() {
         let t = Instant::now();
         let r = notices
-            .render_notice_document(req(
-                pb::RenderNoticeDocumentRequest {
-                    name: format!("{name}/noticeBundle"),
-                    kind: pb::DocumentKind::PenaltyDecision as i32,
-                },
-                &key,
-            ))
+            .render_notice_document(render_decision(name))
             .await
             .expect("render")
             .into_inner();
@@ -344,13 +348,7 @@ async fn through_the_server(n: usize) {
     for name in &names {
         let t = Instant::now();
         notices
-            .render_notice_document(req(
-                pb::RenderNoticeDocumentRequest {
-                    name: format!("{name}/noticeBundle"),
-                    kind: pb::DocumentKind::PenaltyDecision as i32,
-                },
-                &key,
-            ))
+            .render_notice_document(render_decision(name))
             .await
             .expect("render again");
         again.push(t.elapsed());

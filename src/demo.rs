@@ -72,7 +72,9 @@ const NEIGHBOUR_EVERY: usize = 12;
 const PREFIXES: [&str; 12] = [
     "长风", "真如", "桃浦", "万里", "曹杨", "甘泉", "宜川", "石泉", "长征", "长寿", "武宁", "梅川",
 ];
-const TRADES: [&str; 10] = [
+/// Trades (行业) of the demo's party names (the load generator's seeder
+/// starts from them too).
+pub const TRADES: [&str; 10] = [
     "化工",
     "物流",
     "机械制造",

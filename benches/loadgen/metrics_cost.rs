@@ -11,14 +11,13 @@
 
 use std::time::Instant;
 
-use gongshi::api::pb;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::ServerProcess;
 use crate::cpu::Used;
-use crate::scenarios::{MetricsPair, Outcome, Rec, Setup, Target, Xorshift, block, disclosures, req, sample_ids};
+use crate::scenarios::{MetricsPair, Outcome, Rec, Setup, Target, block, get_client, sample_ids};
 
 /// Rounds per scenario (each server gets this many blocks).
 const ROUNDS: u32 = 10;
@@ -122,22 +121,7 @@ pub async fn run(s: &Setup) -> Result<Vec<Outcome>, String> {
     }
     let secret = s.secret.clone();
     let get = move |i: usize, ch: Channel, deadline: Instant| {
-        let ids = ids.clone();
-        let secret = secret.clone();
-        async move {
-            let mut c = disclosures(ch);
-            let mut rng = Xorshift::seeded(i);
-            let mut r = Rec::default();
-            while Instant::now() < deadline {
-                let name = format!("disclosures/{}", ids[rng.below(ids.len())]);
-                let t0 = Instant::now();
-                match c.get_disclosure(req(pb::GetDisclosureRequest { name }, &secret)).await {
-                    Ok(_) => r.ok(t0, 1),
-                    Err(e) => r.err(e),
-                }
-            }
-            r
-        }
+        get_client(i, ch, deadline, ids.clone(), secret.clone(), "disclosures/")
     };
     let (g_on, g_off) = interleaved(s, pair, "get", get).await;
     Ok(vec![h_on, h_off, g_on, g_off])

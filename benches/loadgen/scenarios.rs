@@ -385,31 +385,38 @@ async fn id_at(url: &str, pos: usize) -> Result<String, String> {
 
 // ------------------------------------------------------------ reads
 
+/// One `GetDisclosure` client until `deadline`: records of `ids` drawn at
+/// random (seeded by the worker's number `i`), named `{prefix}{id}`.
+pub async fn get_client(
+    i: usize,
+    ch: Channel,
+    deadline: Instant,
+    ids: Arc<Vec<String>>,
+    secret: String,
+    prefix: &'static str,
+) -> Rec {
+    let mut c = disclosures(ch);
+    let mut rng = Xorshift::seeded(i);
+    let mut r = Rec::default();
+    while Instant::now() < deadline {
+        let name = format!("{prefix}{}", ids[rng.below(ids.len())]);
+        let t0 = Instant::now();
+        match c.get_disclosure(req(pb::GetDisclosureRequest { name }, &secret)).await {
+            Ok(_) => r.ok(t0, 1),
+            Err(e) => r.err(e),
+        }
+    }
+    r
+}
+
 async fn get(s: &Setup) -> Result<Vec<Outcome>, String> {
     let ids = Arc::new(sample_ids(&s.url, 10_000).await?);
     if ids.is_empty() {
         return Err("no records".into());
     }
-    let (ids_ref, secret) = (&ids, &s.secret);
     let worker = |prefix: &'static str| {
-        move |i: usize, ch: Channel, deadline: Instant| {
-            let ids = ids_ref.clone();
-            let secret = secret.clone();
-            async move {
-                let mut c = disclosures(ch);
-                let mut rng = Xorshift::seeded(i);
-                let mut r = Rec::default();
-                while Instant::now() < deadline {
-                    let name = format!("{prefix}{}", ids[rng.below(ids.len())]);
-                    let t0 = Instant::now();
-                    match c.get_disclosure(req(pb::GetDisclosureRequest { name }, &secret)).await {
-                        Ok(_) => r.ok(t0, 1),
-                        Err(e) => r.err(e),
-                    }
-                }
-                r
-            }
-        }
+        let (ids, secret) = (ids.clone(), s.secret.clone());
+        move |i: usize, ch: Channel, deadline: Instant| get_client(i, ch, deadline, ids.clone(), secret.clone(), prefix)
     };
     let name = "disclosures/";
     let grpc = timed(s, "get", s.concurrency, worker(name)).await;

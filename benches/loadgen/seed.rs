@@ -22,18 +22,8 @@ const TX_ROWS: usize = 50_000;
 
 /// Characters of the seeded brand names (字号): common in company names.
 const BRAND_CHARS: &str = "华鑫盛恒泰昌隆丰瑞祥宏达兴源通利嘉信诚德安康永新欣宝金银鼎佳荣福禄益顺和美优辰星海川林森晨阳光明正中天东南西北航远鸿运腾飞博雅锦绣凯旋精工创智慧科技联合众志远景蓝图汇聚力达成卓越先锋宇宙龙凤麟虎豹鹰鹏程万里千秋百合青松翠竹梅兰菊桂红橙黄绿紫";
-/// Trades (行业) of the seeded names.
-const TRADES: [&str; 20] = [
-    "化工",
-    "物流",
-    "机械制造",
-    "建材",
-    "仓储",
-    "食品",
-    "印刷",
-    "电子",
-    "钢结构",
-    "餐饮管理",
+/// Trades (行业) of the seeded names: the demo's, then these.
+const MORE_TRADES: [&str; 10] = [
     "贸易",
     "建筑工程",
     "新材料",
@@ -45,6 +35,8 @@ const TRADES: [&str; 20] = [
     "五金",
     "塑料制品",
 ];
+/// How many trades the seeded names draw from.
+const TRADE_COUNT: usize = gongshi::demo::TRADES.len() + MORE_TRADES.len();
 
 /// The party name of seeded record `i`: 上海 + a two-character brand + a
 /// trade + 有限公司, like the register's names. With the 120-odd brand
@@ -58,7 +50,13 @@ pub fn party_name(i: usize) -> String {
     let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16;
     let a = chars[(h % n as u64) as usize];
     let b = chars[((h / n as u64) % n as u64) as usize];
-    let trade = TRADES[((h / (n * n) as u64) % TRADES.len() as u64) as usize];
+    let t = ((h / (n * n) as u64) % TRADE_COUNT as u64) as usize;
+    let demo = &gongshi::demo::TRADES;
+    let trade = if t < demo.len() {
+        demo[t]
+    } else {
+        MORE_TRADES[t - demo.len()]
+    };
     format!("上海{a}{b}{trade}有限公司")
 }
 

@@ -15,39 +15,12 @@ use crate::reference::Pool;
 use crate::scenarios::{Outcome, Rec, Setup, req, timed};
 use crate::seed::{Batch, seed};
 
-type RepairClient = pb::credit_repair_service_client::CreditRepairServiceClient<Channel>;
+#[path = "../../tests/testkit/repair_sample.rs"]
+#[allow(dead_code)]
+mod repair_sample;
+use repair_sample::application_for;
 
-/// A complete application (as tests/it/repair_support.rs makes them).
-fn application(disclosure: &str, code: &str) -> pb::RepairApplication {
-    pb::RepairApplication {
-        disclosure: format!("disclosures/{disclosure}"),
-        applicant: Some(pb::Organization {
-            name: "上海某某化工有限公司".into(),
-            credit_code: code.into(),
-        }),
-        contact: Some(pb::Contact {
-            name: "李四".into(),
-            phone: "021-5555 0101".into(),
-        }),
-        commitment: Some(pb::CreditCommitment {
-            code: String::new(),
-            content: "本单位承诺所提交的信用修复申请材料真实、准确、完整，已履行行政处罚决定规定的义务。".into(),
-            liability: "如有虚假，自愿按最长期限公示并承担相应法律责任".into(),
-            made_on: "2025-06-11".into(),
-            signer: "张三".into(),
-            reason: "申请行政处罚信息信用修复".into(),
-            fulfillment_status: pb::CommitmentFulfillment::Full as i32,
-        }),
-        materials: vec![pb::Material {
-            kind: pb::MaterialKind::FulfillmentProof as i32,
-            file_name: "缴款凭证.pdf".into(),
-            media_type: "application/pdf".into(),
-            content: b"%PDF-1.4 fine paid: 20000 CNY".to_vec(),
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
+type RepairClient = pb::credit_repair_service_client::CreditRepairServiceClient<Channel>;
 
 /// The plain-SQL equivalent of one submission: copies of a real
 /// application's rows (application, material, commitment, event) for another
@@ -137,7 +110,7 @@ pub async fn run(s: &Setup) -> Result<Vec<Outcome>, String> {
                 let mut request = req(
                     pb::SubmitRepairApplicationRequest {
                         request_id: String::new(),
-                        repair_application: Some(application(disclosure, code)),
+                        repair_application: Some(application_for(&format!("disclosures/{disclosure}"), code)),
                     },
                     &portal,
                 );

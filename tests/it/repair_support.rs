@@ -15,6 +15,10 @@ use tonic_types::StatusExt;
 use crate::support::calls;
 use crate::support::{TestDb, TestServer, clock_at, create_and_publish, credit_code, d, decision, req};
 
+#[path = "../testkit/repair_sample.rs"]
+mod repair_sample;
+pub use repair_sample::{application_for, commitment, material, proof};
+
 pub type RepairClient = pb::credit_repair_service_client::CreditRepairServiceClient<Channel>;
 pub type EnfClient = pb::enforcement_service_client::EnforcementServiceClient<Channel>;
 pub type DisClient = pb::disclosure_service_client::DisclosureServiceClient<Channel>;
@@ -71,59 +75,6 @@ pub fn sorted<S: AsRef<str>>(v: &[S]) -> Vec<String> {
     let mut v: Vec<String> = v.iter().map(|s| s.as_ref().to_string()).collect();
     v.sort();
     v
-}
-
-/// A material to upload.
-pub fn material(kind: pb::MaterialKind, file_name: &str, content: Vec<u8>) -> pb::Material {
-    pb::Material {
-        kind: kind as i32,
-        file_name: file_name.to_string(),
-        media_type: "application/pdf".into(),
-        content,
-        ..Default::default()
-    }
-}
-
-/// A proof of fulfilment (缴款凭证).
-pub fn proof() -> pb::Material {
-    material(
-        pb::MaterialKind::FulfillmentProof,
-        "缴款凭证.pdf",
-        b"%PDF-1.4 fine paid: 20000 CNY".to_vec(),
-    )
-}
-
-/// A complete credit commitment (信用承诺书).
-pub fn commitment() -> pb::CreditCommitment {
-    pb::CreditCommitment {
-        code: String::new(),
-        content: "本单位承诺所提交的信用修复申请材料真实、准确、完整，已履行行政处罚决定规定的义务。".into(),
-        liability: "如有虚假，自愿按最长期限公示并承担相应法律责任".into(),
-        made_on: "2025-06-11".into(),
-        signer: "张三".into(),
-        reason: "申请行政处罚信息信用修复".into(),
-        fulfillment_status: pb::CommitmentFulfillment::Full as i32,
-    }
-}
-
-/// A complete application for `disclosure` by the enterprise `code` (an
-/// empty code leaves the applicant to the key, so another enterprise's call
-/// reaches the isolation check).
-pub fn application_for(disclosure: &str, code: &str) -> pb::RepairApplication {
-    pb::RepairApplication {
-        disclosure: disclosure.to_string(),
-        applicant: Some(pb::Organization {
-            name: "上海某某化工有限公司".into(),
-            credit_code: code.to_string(),
-        }),
-        contact: Some(pb::Contact {
-            name: "李四".into(),
-            phone: "021-5555 0101".into(),
-        }),
-        commitment: Some(commitment()),
-        materials: vec![proof()],
-        ..Default::default()
-    }
 }
 
 /// A published decision of its own enterprise, ready for repair applications.
