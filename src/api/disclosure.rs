@@ -54,12 +54,19 @@ pub struct DisclosureApi {
     opts: FeedOptions,
     /// Flips to true at shutdown, so open watches end and the server can stop.
     shutdown: watch::Receiver<bool>,
+    /// Feed pages read ahead for pullers catching up (bytes path only).
+    ahead: Arc<super::feed_ahead::FeedAhead>,
 }
 
 impl DisclosureApi {
     /// Wraps the application.
     pub fn new(app: Arc<App>, opts: FeedOptions, shutdown: watch::Receiver<bool>) -> Self {
-        DisclosureApi { app, opts, shutdown }
+        DisclosureApi {
+            app,
+            opts,
+            shutdown,
+            ahead: Arc::default(),
+        }
     }
 
     /// A list request checked: its filter, the page scope, the position
@@ -217,8 +224,18 @@ impl DisclosureApi {
             return Err(AppError::invalid_field("INVALID_SEQUENCE", "after_sequence", "must not be negative").into());
         }
         let limit = page::size(r.page_size)?;
+        // A page read ahead after the puller's last full page (feed_ahead.rs).
+        if let Some(page) = self.ahead.take(&self.app, r.after_sequence, limit).await {
+            if page.full {
+                self.ahead.read_ahead(&self.app, page.last_sequence, limit);
+            }
+            return Ok(Response::new(page.bytes));
+        }
         let changes = self.app.changes_encoded(r.after_sequence, limit).await?;
         let last_sequence = changes.last().map(|c| c.sequence).unwrap_or(r.after_sequence);
+        if changes.len() as i64 == limit {
+            self.ahead.read_ahead(&self.app, last_sequence, limit);
+        }
         Ok(Response::new(super::served::changes_page(&changes, last_sequence)))
     }
 

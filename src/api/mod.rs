@@ -11,6 +11,7 @@ pub mod disclosure_options {
     pub use super::disclosure::FeedOptions;
 }
 mod enforcement;
+pub mod feed_ahead;
 mod notice;
 pub mod page;
 pub mod ratelimit;

@@ -325,6 +325,13 @@ impl App {
         Ok(self.store.list_changes_encoded(after, limit).await?)
     }
 
+    /// The feed's head: the highest change sequence committed (0 for an
+    /// empty feed). It moves with every change appended (publication,
+    /// correction, removal).
+    pub async fn feed_head(&self) -> AppResult<i64> {
+        Ok(self.store.feed_head().await?)
+    }
+
     /// A page of disclosures' stored encodings matching `filter`, after
     /// `after` (an id; empty for the first page), `limit` at most.
     pub async fn disclosures_encoded(

@@ -399,6 +399,10 @@ pub trait Store: RepairStore + NoticeStore + CalendarStore + PublicStore + Send 
     /// (the common case, no content read), encoded from the version's
     /// content for an older one or a disclosure without its encoding.
     async fn list_changes_encoded(&self, after: i64, limit: i64) -> Result<Vec<EncodedChange>>;
+    /// The feed's head: the highest change sequence committed (0 for an
+    /// empty feed). Feed writers are serialised until commit (`feed_lock`),
+    /// so while the head stays the same no change has been appended.
+    async fn feed_head(&self) -> Result<i64>;
     /// Changes with sequence > `after`, in order.
     async fn list_changes(&self, after: i64, limit: i64) -> Result<Vec<ChangeView>>;
     /// Reads every active record from one consistent snapshot into `out`.

@@ -675,6 +675,13 @@ macro_rules! sql_store {
                 rows.into_iter().map(RawEncodedChange::into_change).collect()
             }
 
+            async fn feed_head(&self) -> $crate::store::Result<i64> {
+                $crate::store::readers::lent_read!(self.readers, |conn| {
+                    sqlx::query_scalar::<$db, i64>("SELECT COALESCE(MAX(sequence), 0) FROM disclosure_changes")
+                        .fetch_one(&mut *conn)
+                })
+            }
+
             async fn list_changes(&self, after: i64, limit: i64) -> $crate::store::Result<Vec<$crate::store::ChangeView>> {
                 // Content is joined only while the disclosure is active: once
                 // terminated, no change of it carries its content again.

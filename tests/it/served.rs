@@ -526,3 +526,115 @@ async fn public_reads_are_answered_after_their_connections_are_cut() {
         server.stop().await;
     }
 }
+
+/// Feed pages read ahead (api/feed_ahead.rs). After a full page, the server
+/// reads the next one in the background. It serves that page while the
+/// feed's head stays where it was. A removal appends a change, so a page
+/// read before it is read again, and the removed record's content is never
+/// served. A page is used once.
+#[tokio::test]
+async fn pages_read_ahead_are_served_until_the_feed_moves() {
+    for db in support::backends().await {
+        let b = db.backend;
+        let server = TestServer::start(&db.url, clock_at(TODAY)).await;
+        let [officer, discloser] = server.keys([Role::Officer, Role::Discloser]).await;
+        let mut enf = server.enforcement().await;
+        let mut published = Vec::new();
+        for n in 1..=6u64 {
+            let number = format!("沪应急罚〔2026〕预读-{n}号");
+            published.push(support::publish_sample(&mut enf, &officer, &number, "2026-05-06", 900 + n).await);
+        }
+        let refp = reference(&server);
+        let mut client = server.disclosures().await;
+        let page = |after: i64| pb::ListDisclosureChangesRequest {
+            after_sequence: after,
+            page_size: 2,
+        };
+        let first = client
+            .list_disclosure_changes(req(page(0), &discloser))
+            .await
+            .expect("page 1")
+            .into_inner();
+        assert_eq!(first.changes.len(), 2, "{b}");
+        // Page 2 was read ahead; a plain UPDATE appends no change, so the
+        // page read before it is what page 2 answers, and only once.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let second_id = {
+            let fresh = refp
+                .list_disclosure_changes(req(page(first.last_sequence), &discloser))
+                .await
+                .expect("decoded page 2")
+                .into_inner();
+            fresh.changes[0].disclosure.clone()
+        };
+        let second_id = second_id.strip_prefix("disclosures/").expect("a disclosure's name");
+        sql::run_bound(&db.url, b, SET_PENDING, &[second_id]).await;
+        let ahead = client
+            .list_disclosure_changes(req(page(first.last_sequence), &discloser))
+            .await
+            .expect("page 2")
+            .into_inner();
+        let pending = |p: &pb::ListDisclosureChangesResponse| p.changes[0].record.as_ref().map(|r| r.repair_pending);
+        assert_eq!(
+            pending(&ahead),
+            Some(false),
+            "{b}: page 2 as read ahead, before the UPDATE"
+        );
+        let again = client
+            .list_disclosure_changes(req(page(first.last_sequence), &discloser))
+            .await
+            .expect("page 2 again")
+            .into_inner();
+        assert_eq!(
+            pending(&again),
+            Some(true),
+            "{b}: read again: the read-ahead page is used once"
+        );
+
+        // Page 3 is read ahead after page 2; then its first record is
+        // removed. The page read before the removal is not served.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert_eq!(again.changes.len(), 2, "{b}: page 2 is full");
+        let third_fresh = refp
+            .list_disclosure_changes(req(page(again.last_sequence), &discloser))
+            .await
+            .expect("decoded page 3")
+            .into_inner();
+        let removed = &third_fresh.changes[0].disclosure;
+        assert!(
+            third_fresh.changes[0].record.is_some(),
+            "{b}: active before the removal"
+        );
+        let decision = published
+            .iter()
+            .find(|p| p.disclosure == *removed)
+            .expect("the removed record's decision");
+        crate::support::calls::withdraw(
+            &mut enf,
+            &officer,
+            &decision.name,
+            &decision.etag,
+            pb::WithdrawalEvent::Revoked,
+            "撤销处罚决定",
+        )
+        .await
+        .expect("withdraw");
+        let third = client
+            .list_disclosure_changes(req(page(again.last_sequence), &discloser))
+            .await
+            .expect("page 3")
+            .into_inner();
+        assert_eq!(third.changes[0].disclosure, *removed, "{b}");
+        assert_eq!(
+            third.changes[0].record, None,
+            "{b}: no content of a record removed since"
+        );
+        let decoded = refp
+            .list_disclosure_changes(req(page(again.last_sequence), &discloser))
+            .await
+            .expect("decoded page 3 after")
+            .into_inner();
+        assert_eq!(third, decoded, "{b}: the page as read now");
+        server.stop().await;
+    }
+}

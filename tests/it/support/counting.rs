@@ -111,6 +111,7 @@ counting_impl! {
         get_disclosure_encoded(id: &str) -> Result<Option<(gongshi::domain::lifecycle::DisclosureState, bytes::Bytes)>>;
         list_disclosures_encoded(f: &DisclosureFilter, after_id: &str, limit: i64) -> Result<Vec<(String, bytes::Bytes)>>;
         list_changes_encoded(after: i64, limit: i64) -> Result<Vec<gongshi::store::EncodedChange>>;
+        feed_head() -> Result<i64>;
         list_changes(after: i64, limit: i64) -> Result<Vec<ChangeView>>;
         export_active(batch: i64, out: mpsc::Sender<Result<ExportItem>>) -> Result<()>;
         expiry_candidates(today: NaiveDate, limit: i64) -> Result<Vec<String>>;
