@@ -1,10 +1,9 @@
 //! Feed pages read ahead. A puller catching up on `ListDisclosureChanges`
 //! asks for the next page only after this one has arrived, so each page
 //! used to be read and then sent: the database and the network took turns.
-//! After a full page the service reads the next two in the background (the
-//! second once the first is read), so reads follow each other while the
-//! puller takes the pages; when the puller asks for one, it is served from
-//! here if it is still what a read now would give.
+//! After a full page the service reads the next one in the background; when
+//! the puller asks for it, the page is served from here if it is still what
+//! a read now would give.
 //!
 //! A page read ahead is served only if:
 //! - the feed's head ([`App::feed_head`]) is the same as just before it was
@@ -34,8 +33,7 @@ use crate::app::App;
 /// How old a page read ahead may be when served.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
 
-/// Pages kept at most (each up to a page of 1,000 records, ~1 MB): two
-/// ahead for each of eight pullers.
+/// Pages kept at most (each up to a page of 1,000 records, ~1 MB).
 pub const MAX_PAGES: usize = 16;
 
 /// A page read ahead.
@@ -62,30 +60,12 @@ pub struct FeedAhead {
 }
 
 impl FeedAhead {
-    /// Starts reading the two pages after `after` (`limit` changes each) in
-    /// the background, unless they are already being read: the first now,
-    /// the second once the first is read and full, so that reads follow each
-    /// other while the puller takes the pages.
-    pub fn read_ahead(self: &Arc<Self>, app: &Arc<App>, after: i64, limit: i64) {
-        let Some(next) = self.start(app, after, limit) else {
+    /// Starts reading the page after `after` (`limit` changes) in the
+    /// background, unless it is already being read.
+    pub fn read_ahead(&self, app: &Arc<App>, after: i64, limit: i64) {
+        let Ok(mut pages) = self.pages.lock() else { return };
+        if pages.contains_key(&(after, limit)) {
             return;
-        };
-        let (me, app) = (self.clone(), app.clone());
-        tokio::spawn(async move {
-            if let Some(page) = next.await
-                && page.full
-            {
-                me.start(&app, page.last_sequence, limit);
-            }
-        });
-    }
-
-    /// The read of the page after `after`: the one under way or kept, or a
-    /// new one started in the background.
-    fn start(&self, app: &Arc<App>, after: i64, limit: i64) -> Option<Pending> {
-        let mut pages = self.pages.lock().ok()?;
-        if let Some((_, pending)) = pages.get(&(after, limit)) {
-            return Some(pending.clone());
         }
         while pages.len() >= MAX_PAGES {
             let Some(oldest) = pages.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| *k) else {
@@ -98,8 +78,7 @@ impl FeedAhead {
         pages.insert((after, limit), (Instant::now(), pending.clone()));
         drop(pages);
         // Driven to the end even if nobody asks for it.
-        tokio::spawn(pending.clone());
-        Some(pending)
+        tokio::spawn(pending);
     }
 
     /// The page after `after` if it was read ahead and may still be served
