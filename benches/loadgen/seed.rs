@@ -51,12 +51,8 @@ pub fn party_name(i: usize) -> String {
     let a = chars[(h % n as u64) as usize];
     let b = chars[((h / n as u64) % n as u64) as usize];
     let t = ((h / (n * n) as u64) % TRADE_COUNT as u64) as usize;
-    let demo = &gongshi::demo::TRADES;
-    let trade = if t < demo.len() {
-        demo[t]
-    } else {
-        MORE_TRADES[t - demo.len()]
-    };
+    let mut trades = gongshi::demo::TRADES.iter().chain(&MORE_TRADES);
+    let trade = trades.nth(t).expect("t < TRADE_COUNT");
     format!("上海{a}{b}{trade}有限公司")
 }
 

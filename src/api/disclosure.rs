@@ -224,19 +224,19 @@ impl DisclosureApi {
             return Err(AppError::invalid_field("INVALID_SEQUENCE", "after_sequence", "must not be negative").into());
         }
         let limit = page::size(r.page_size)?;
-        // A page read ahead after the puller's last full page (feed_ahead.rs).
-        if let Some(page) = self.ahead.take(&self.app, r.after_sequence, limit).await {
-            if page.full {
-                self.ahead.read_ahead(&self.app, page.last_sequence, limit);
+        // A page read ahead after the puller's last full page, or read now;
+        // after a full one, the next is read ahead (feed_ahead.rs).
+        let page = match self.ahead.take(&self.app, r.after_sequence, limit).await {
+            Some(page) => page,
+            None => {
+                let changes = self.app.changes_encoded(r.after_sequence, limit).await?;
+                super::feed_ahead::Page::assemble(&changes, r.after_sequence, limit)
             }
-            return Ok(Response::new(page.bytes));
+        };
+        if page.full {
+            self.ahead.read_ahead(&self.app, page.last_sequence, limit);
         }
-        let changes = self.app.changes_encoded(r.after_sequence, limit).await?;
-        let last_sequence = changes.last().map(|c| c.sequence).unwrap_or(r.after_sequence);
-        if changes.len() as i64 == limit {
-            self.ahead.read_ahead(&self.app, last_sequence, limit);
-        }
-        Ok(Response::new(super::served::changes_page(&changes, last_sequence)))
+        Ok(Response::new(page.bytes))
     }
 
     /// `WatchDisclosureChanges` from encoded changes.

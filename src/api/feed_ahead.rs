@@ -29,6 +29,7 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 
 use crate::app::App;
+use crate::app::public::EncodedChange;
 
 /// How old a page read ahead may be when served.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
@@ -36,14 +37,10 @@ pub const MAX_AGE: Duration = Duration::from_secs(1);
 /// Pages kept at most (each up to a page of 1,000 records, ~1 MB).
 pub const MAX_PAGES: usize = 16;
 
-/// A page read ahead.
+/// A feed page's answer, as [`super::served::changes_page`] assembles it.
 #[derive(Clone)]
 pub struct Page {
-    /// The feed's head read just before the page.
-    head: i64,
-    /// When the head was read.
-    read_at: Instant,
-    /// The response, as [`super::served::changes_page`] assembles it.
+    /// The response's bytes.
     pub bytes: Bytes,
     /// The page's last sequence.
     pub last_sequence: i64,
@@ -51,7 +48,28 @@ pub struct Page {
     pub full: bool,
 }
 
-type Pending = Shared<BoxFuture<'static, Option<Page>>>;
+impl Page {
+    /// The page of `changes` read after `after` with `limit`.
+    pub fn assemble(changes: &[EncodedChange], after: i64, limit: i64) -> Page {
+        let last_sequence = changes.last().map(|c| c.sequence).unwrap_or(after);
+        Page {
+            bytes: super::served::changes_page(changes, last_sequence),
+            last_sequence,
+            full: changes.len() as i64 == limit,
+        }
+    }
+}
+
+/// A page read ahead, with the feed's head read just before it.
+#[derive(Clone)]
+struct Ahead {
+    head: i64,
+    /// When the head was read.
+    read_at: Instant,
+    page: Page,
+}
+
+type Pending = Shared<BoxFuture<'static, Option<Ahead>>>;
 
 /// The pages read ahead, shared by the service's clones.
 #[derive(Default)]
@@ -85,12 +103,12 @@ impl FeedAhead {
     /// (see the module's rules); waits for a read still under way.
     pub async fn take(&self, app: &App, after: i64, limit: i64) -> Option<Page> {
         let pending = self.pages.lock().ok()?.remove(&(after, limit))?.1;
-        let page = pending.await?;
-        if page.read_at.elapsed() > MAX_AGE {
+        let ahead = pending.await?;
+        if ahead.read_at.elapsed() > MAX_AGE {
             return None;
         }
         match app.feed_head().await {
-            Ok(head) if head == page.head => Some(page),
+            Ok(head) if head == ahead.head => Some(ahead.page),
             _ => None,
         }
     }
@@ -98,16 +116,13 @@ impl FeedAhead {
 
 /// Reads a page: the head first, then the changes, so any change committed
 /// after the head was read moves it.
-async fn read(app: &App, after: i64, limit: i64) -> Option<Page> {
+async fn read(app: &App, after: i64, limit: i64) -> Option<Ahead> {
     let read_at = Instant::now();
     let head = app.feed_head().await.ok()?;
     let changes = app.changes_encoded(after, limit).await.ok()?;
-    let last_sequence = changes.last().map(|c| c.sequence).unwrap_or(after);
-    Some(Page {
+    Some(Ahead {
         head,
         read_at,
-        bytes: super::served::changes_page(&changes, last_sequence),
-        last_sequence,
-        full: changes.len() as i64 == limit,
+        page: Page::assemble(&changes, after, limit),
     })
 }

@@ -114,7 +114,7 @@ pub(crate) struct RawChange {
 /// version of an active disclosure. Only the change's columns and one join:
 /// a change that needs its version's content instead (an older version, or a
 /// disclosure without a stored encoding) is only flagged (`needs_content`),
-/// and a page with one is read again whole ([`FEED_PAGE_FULL_SQL`]).
+/// and a page with one is read again whole (`FEED_PAGE_FULL_SQL`).
 pub const FEED_PAGE_SQL: &str = "SELECT c.sequence, c.disclosure_id, c.kind, c.reason, c.version, c.content_sha256, \
             c.public_reason, c.effective_time, \
             CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND c.version = d.version THEN d.encoded END AS encoded, \

@@ -546,45 +546,22 @@ async fn pages_read_ahead_are_served_until_the_feed_moves() {
         }
         let refp = reference(&server);
         let mut client = server.disclosures().await;
-        let page = |after: i64| pb::ListDisclosureChangesRequest {
-            after_sequence: after,
-            page_size: 2,
-        };
-        let first = client
-            .list_disclosure_changes(req(page(0), &discloser))
-            .await
-            .expect("page 1")
-            .into_inner();
+        let first = ahead_page(&mut client, &discloser, 0).await;
         assert_eq!(first.changes.len(), 2, "{b}");
         // Page 2 was read ahead; a plain UPDATE appends no change, so the
         // page read before it is what page 2 answers, and only once.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let second_id = {
-            let fresh = refp
-                .list_disclosure_changes(req(page(first.last_sequence), &discloser))
-                .await
-                .expect("decoded page 2")
-                .into_inner();
-            fresh.changes[0].disclosure.clone()
-        };
-        let second_id = second_id.strip_prefix("disclosures/").expect("a disclosure's name");
-        sql::run_bound(&db.url, b, SET_PENDING, &[second_id]).await;
-        let ahead = client
-            .list_disclosure_changes(req(page(first.last_sequence), &discloser))
-            .await
-            .expect("page 2")
-            .into_inner();
+        let fresh = decoded_ahead_page(&refp, &discloser, first.last_sequence).await;
+        let second_id = fresh.changes[0].disclosure.strip_prefix("disclosures/");
+        sql::run_bound(&db.url, b, SET_PENDING, &[second_id.expect("a disclosure's name")]).await;
+        let ahead = ahead_page(&mut client, &discloser, first.last_sequence).await;
         let pending = |p: &pb::ListDisclosureChangesResponse| p.changes[0].record.as_ref().map(|r| r.repair_pending);
         assert_eq!(
             pending(&ahead),
             Some(false),
             "{b}: page 2 as read ahead, before the UPDATE"
         );
-        let again = client
-            .list_disclosure_changes(req(page(first.last_sequence), &discloser))
-            .await
-            .expect("page 2 again")
-            .into_inner();
+        let again = ahead_page(&mut client, &discloser, first.last_sequence).await;
         assert_eq!(
             pending(&again),
             Some(true),
@@ -595,11 +572,7 @@ async fn pages_read_ahead_are_served_until_the_feed_moves() {
         // removed. The page read before the removal is not served.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         assert_eq!(again.changes.len(), 2, "{b}: page 2 is full");
-        let third_fresh = refp
-            .list_disclosure_changes(req(page(again.last_sequence), &discloser))
-            .await
-            .expect("decoded page 3")
-            .into_inner();
+        let third_fresh = decoded_ahead_page(&refp, &discloser, again.last_sequence).await;
         let removed = &third_fresh.changes[0].disclosure;
         assert!(
             third_fresh.changes[0].record.is_some(),
@@ -609,32 +582,44 @@ async fn pages_read_ahead_are_served_until_the_feed_moves() {
             .iter()
             .find(|p| p.disclosure == *removed)
             .expect("the removed record's decision");
-        crate::support::calls::withdraw(
-            &mut enf,
-            &officer,
-            &decision.name,
-            &decision.etag,
-            pb::WithdrawalEvent::Revoked,
-            "撤销处罚决定",
-        )
-        .await
-        .expect("withdraw");
-        let third = client
-            .list_disclosure_changes(req(page(again.last_sequence), &discloser))
-            .await
-            .expect("page 3")
-            .into_inner();
+        crate::feed::withdraw(&mut enf, &officer, decision, "撤销处罚决定").await;
+        let third = ahead_page(&mut client, &discloser, again.last_sequence).await;
         assert_eq!(third.changes[0].disclosure, *removed, "{b}");
         assert_eq!(
             third.changes[0].record, None,
             "{b}: no content of a record removed since"
         );
-        let decoded = refp
-            .list_disclosure_changes(req(page(again.last_sequence), &discloser))
-            .await
-            .expect("decoded page 3 after")
-            .into_inner();
+        let decoded = decoded_ahead_page(&refp, &discloser, again.last_sequence).await;
         assert_eq!(third, decoded, "{b}: the page as read now");
         server.stop().await;
     }
+}
+
+/// The feed's page of 2 after `after`, over the socket (the bytes path).
+async fn ahead_page(
+    client: &mut pb::disclosure_service_client::DisclosureServiceClient<tonic::transport::Channel>,
+    key: &str,
+    after: i64,
+) -> pb::ListDisclosureChangesResponse {
+    let q = pb::ListDisclosureChangesRequest {
+        after_sequence: after,
+        page_size: 2,
+    };
+    client
+        .list_disclosure_changes(req(q, key))
+        .await
+        .expect("feed page")
+        .into_inner()
+}
+
+/// The same page on the decoded path, in process: the page as read now.
+async fn decoded_ahead_page(refp: &DisclosureApi, key: &str, after: i64) -> pb::ListDisclosureChangesResponse {
+    let q = pb::ListDisclosureChangesRequest {
+        after_sequence: after,
+        page_size: 2,
+    };
+    refp.list_disclosure_changes(req(q, key))
+        .await
+        .expect("decoded feed page")
+        .into_inner()
 }
