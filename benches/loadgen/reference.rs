@@ -104,7 +104,16 @@ impl Conns {
                         .map_err(|e| e.to_string())?,
                 )
             } else {
-                Conn::Postgres(sqlx::PgConnection::connect(url).await.map_err(|e| e.to_string())?)
+                // As the server's read connections are set (store::postgres).
+                let options = gongshi::store::postgres_read_options(
+                    <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
+                        .map_err(|e| e.to_string())?,
+                );
+                Conn::Postgres(
+                    sqlx::PgConnection::connect_with(&options)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                )
             });
         }
         Ok(Arc::new(Conns {

@@ -37,7 +37,7 @@ use crate::domain::repair::RepairState;
 
 pub use calendar::{CalendarDayRow, CalendarLoadRow, CalendarSnapshot, CalendarStore, CalendarTx, CalendarYearRow};
 pub use notice::{BundleFilter, BundleRow, NoticeStore, NoticeTx, PdfRow};
-pub use postgres::PgStore;
+pub use postgres::{PgStore, read_options as postgres_read_options};
 pub use public::PublicStore;
 pub(crate) use readers::{Gets, Readers};
 pub use repair::{NewRepairEvent, RepairEventRow, RepairFilter, RepairRow, RepairStore, RepairTx};

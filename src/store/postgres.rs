@@ -1,6 +1,6 @@
 //! PostgreSQL backend.
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::calendar_sql::{RawCalendarDay, RawCalendarLoad, RawCalendarYear, calendar_snapshot_on, sql_calendar};
 use super::notice_sql::{RawBundle, RawPdf, attach_pdfs, sql_notice};
@@ -45,7 +45,7 @@ impl PgStore {
             })?;
         let readers = std::sync::Arc::new(super::Readers::new(
             opts.read_connections,
-            pool.connect_options(),
+            std::sync::Arc::new(read_options((*pool.connect_options()).clone())),
             opts.on_acquire.clone(),
             opts.acquire_timeout,
         ));
@@ -57,6 +57,18 @@ impl PgStore {
             probe: tokio::sync::Mutex::new(None),
         })
     }
+}
+
+/// The public reads' connection settings: no parallel query.
+///
+/// Their statements are keyset pages (at most 1,000 feed changes, 100
+/// records) and gathered look-ups. With parallel query allowed, PostgreSQL 15
+/// planned a feed page over 1,000,000 records as a Gather Merge with two
+/// workers: 16–18 ms a page, about 6 ms of it before the first row, against
+/// 3.9–4.6 ms for the same page as a plain nested loop (EXPLAIN ANALYZE,
+/// BENCHMARKS.md, session 11). Starting workers costs more than the work.
+pub fn read_options(options: PgConnectOptions) -> PgConnectOptions {
+    options.options([("max_parallel_workers_per_gather", "0")])
 }
 
 sql_store!(

@@ -527,6 +527,36 @@ async fn public_reads_are_answered_after_their_connections_are_cut() {
     }
 }
 
+/// The public reads' PostgreSQL connections plan no parallel query
+/// (`store::postgres::read_options`), even where the database's own default
+/// allows it: a keyset page is cheaper than starting workers for it.
+#[tokio::test]
+async fn public_read_connections_plan_no_parallel_query() {
+    use sqlx::Connection as _;
+    for db in support::backends().await {
+        if db.backend != "postgres" {
+            continue; // SQLite has no parallel query.
+        }
+        let mut admin = sqlx::PgConnection::connect(&db.url).await.expect("pg");
+        sqlx::raw_sql("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET max_parallel_workers_per_gather = 4', current_database()); END $$")
+            .execute(&mut admin)
+            .await
+            .expect("database default");
+        let show = "SHOW max_parallel_workers_per_gather";
+        let plain = sqlx::PgConnection::connect(&db.url).await.expect("plain");
+        let options: sqlx::postgres::PgConnectOptions = db.url.parse().expect("url");
+        let read = sqlx::PgConnection::connect_with(&gongshi::store::postgres_read_options(options))
+            .await
+            .expect("read connection");
+        for (mut conn, expected, what) in [(plain, "4", "a plain connection"), (read, "0", "a read connection")] {
+            let got: String = sqlx::query_scalar(show).fetch_one(&mut conn).await.expect("show");
+            assert_eq!(got, expected, "{what}: max_parallel_workers_per_gather");
+            let _ = conn.close().await;
+        }
+        let _ = admin.close().await;
+    }
+}
+
 /// Feed pages read ahead (api/feed_ahead.rs). After a full page, the server
 /// reads the next one in the background. It serves that page while the
 /// feed's head stays where it was. A removal appends a change, so a page
