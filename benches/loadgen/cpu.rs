@@ -35,6 +35,17 @@ pub struct Used {
 }
 
 impl Used {
+    /// This share of it (for two kinds of request that ran in one window).
+    pub fn share(&self, f: f64) -> Used {
+        Used {
+            machine_s: self.machine_s * f,
+            capacity_s: self.capacity_s * f,
+            client_s: self.client_s * f,
+            server_s: self.server_s * f,
+            bystander_s: self.bystander_s * f,
+        }
+    }
+
     /// Share of the machine's capacity that was busy.
     pub fn busy_share(&self) -> f64 {
         if self.capacity_s > 0.0 {
