@@ -83,6 +83,7 @@ sql_store!(
     feed_lock = "SELECT pg_advisory_xact_lock(1735616100)",
     export_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     id_list = "(SELECT jsonb_array_elements_text(CAST($1 AS jsonb)))",
+    expiry_index = "",
 );
 
 sql_repair!(
@@ -110,4 +111,5 @@ sql_public!(
     db = sqlx::Postgres,
     contains = "strpos",
     distinct = "IS DISTINCT FROM",
+    unindexed_index = "",
 );

@@ -14,10 +14,14 @@
 /// - `contains`: the substring function taking (haystack, needle) and
 ///   answering a position > 0 when found (`instr` / `strpos`).
 /// - `distinct`: the null-safe inequality (`IS NOT` / `IS DISTINCT FROM`).
+/// - `unindexed_index`: what names the partial index of the disclosures
+///   still to index (`INDEXED BY disclosures_unindexed` on SQLite, nothing on
+///   PostgreSQL), for the reason `sql_store!`'s `expiry_index` gives: without
+///   it SQLite reads every active disclosure at each start.
 macro_rules! sql_public {
     (
         store = $store:ident, tx = $tx:ident, db = $db:ty,
-        contains = $contains:literal, distinct = $distinct:literal $(,)?
+        contains = $contains:literal, distinct = $distinct:literal, unindexed_index = $unindexed_index:literal $(,)?
     ) => {
         /// Above every ULID: the start of a newest-first walk.
         const SEARCH_TOP: &str = "ZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
@@ -211,16 +215,21 @@ macro_rules! sql_public {
         }
 
         impl $store {
+            /// The search index's backfill statement: the next 500 active
+            /// disclosures not yet indexed for search.
+            pub const UNINDEXED_SQL: &'static str = concat!(
+                "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
+                 published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures ",
+                $unindexed_index,
+                " WHERE search_name IS NULL AND state = 'ACTIVE' ORDER BY id LIMIT 500"
+            );
+
             /// Indexes active disclosures written before the search index
             /// existed (migration 0007), in batches; returns how many.
             async fn backfill_search(&self) -> $crate::store::Result<u64> {
                 let mut done = 0;
                 loop {
-                    let rows = sqlx::query_as::<$db, RawDisclosure>(
-                        "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
-                         published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
-                         WHERE search_name IS NULL AND state = 'ACTIVE' ORDER BY id LIMIT 500",
-                    )
+                    let rows = sqlx::query_as::<$db, RawDisclosure>(Self::UNINDEXED_SQL)
                     .fetch_all(&self.pool)
                     .await
                     .map_err(classify)?;

@@ -366,13 +366,20 @@ macro_rules! bind_disclosure_page {
 /// - `export_begin`: opens the snapshot an export reads from.
 /// - `id_list`: a subquery yielding the elements of the JSON array of text
 ///   bound as `$1`, so that one statement reads a whole page's ids.
+/// - `expiry_index`: what names the index the expiry sweep reads
+///   (`INDEXED BY disclosures_expiry` on SQLite, nothing on PostgreSQL).
+///   SQLite keeps no statistics unless told to (`ANALYZE`), and without
+///   them its planner takes `state = 'ACTIVE'` for a rare value and reads
+///   every active disclosure through `disclosures_state`, then sorts them:
+///   1.6 s of a core every minute at 1,000,000 records (BENCHMARKS.md,
+///   session 12). PostgreSQL's statistics choose the partial index.
 macro_rules! sql_store {
     (
         store = $store:ident, tx = $tx:ident, db = $db:ty,
         migrations = $migrations:literal,
         begin = $begin:literal, for_update = $fu:literal,
         feed_lock = $feed_lock:literal, export_begin = $export_begin:literal,
-        id_list = $id_list:literal $(,)?
+        id_list = $id_list:literal, expiry_index = $expiry_index:literal $(,)?
     ) => {
         /// A write transaction of this backend.
         pub struct $tx {
@@ -380,6 +387,14 @@ macro_rules! sql_store {
         }
 
         impl $store {
+            /// The expiry sweep's statement: active disclosures whose
+            /// publicity ended before `$1`, oldest end first, at most `$2`.
+            pub const EXPIRY_CANDIDATES_SQL: &'static str = concat!(
+                "SELECT id FROM disclosures ",
+                $expiry_index,
+                " WHERE state = 'ACTIVE' AND publicity_ends_on < $1 ORDER BY publicity_ends_on, id LIMIT $2"
+            );
+
             /// This backend's migrations, embedded at build time.
             fn migrator() -> sqlx::migrate::Migrator {
                 sqlx::migrate!($migrations)
@@ -742,10 +757,7 @@ macro_rules! sql_store {
             }
 
             async fn expiry_candidates(&self, today: chrono::NaiveDate, limit: i64) -> $crate::store::Result<Vec<String>> {
-                sqlx::query_scalar::<$db, String>(
-                    "SELECT id FROM disclosures WHERE state = 'ACTIVE' AND publicity_ends_on < $1 \
-                     ORDER BY publicity_ends_on, id LIMIT $2",
-                )
+                sqlx::query_scalar::<$db, String>(Self::EXPIRY_CANDIDATES_SQL)
                 .bind(today.to_string())
                 .bind(limit)
                 .fetch_all(&mut *self.conn().await?)
