@@ -163,7 +163,7 @@ const GET_SQL: &str = "SELECT state, encoded FROM disclosures WHERE id = $1";
 const LIST_SQL: &str = "SELECT id, encoded FROM disclosures \
      WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR authority_code = $3) \
      AND ($4 = '' OR state = $4) AND ($5 = '' OR decided_on >= $5) AND ($6 = '' OR decided_on <= $6) \
-     ORDER BY id LIMIT $7";
+     ORDER BY id LIMIT CAST($7 AS BIGINT)";
 
 /// What the get and list queries read.
 type EncodedColumns = (String, Option<Vec<u8>>);

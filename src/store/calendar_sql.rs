@@ -103,7 +103,7 @@ macro_rules! sql_calendar {
             ) -> $crate::store::Result<Vec<$crate::store::CalendarLoadRow>> {
                 let rows = sqlx::query_as::<$db, RawCalendarLoad>(
                     "SELECT id, at, loaded_by, source, sha256, years, replaced, version \
-                     FROM calendar_loads ORDER BY id DESC LIMIT $1",
+                     FROM calendar_loads ORDER BY id DESC LIMIT CAST($1 AS BIGINT)",
                 )
                 .bind(limit)
                 .fetch_all(&self.pool)

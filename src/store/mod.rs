@@ -619,6 +619,36 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
 mod tests {
     use super::redact_url;
 
+    /// No statement takes its `LIMIT` as a bare parameter. SQLite (3.47 and
+    /// later, as bundled) reads a bare `LIMIT $n`'s bound value when it plans
+    /// and marks the statement to be planned again whenever `$n` is bound
+    /// anew, which sqlx does on every call: every page read was parsed and
+    /// planned again, 8-18% of the reading thread's time (BENCHMARKS.md,
+    /// session 12). `LIMIT CAST($n AS BIGINT)` is planned once.
+    #[test]
+    fn no_statement_limits_by_a_bare_parameter() {
+        let sources = [
+            ("sql.rs", include_str!("sql.rs")),
+            ("public_sql.rs", include_str!("public_sql.rs")),
+            ("repair_sql.rs", include_str!("repair_sql.rs")),
+            ("notice_sql.rs", include_str!("notice_sql.rs")),
+            ("calendar_sql.rs", include_str!("calendar_sql.rs")),
+            ("sqlite.rs", include_str!("sqlite.rs")),
+            ("postgres.rs", include_str!("postgres.rs")),
+            ("readers.rs", include_str!("readers.rs")),
+        ];
+        for (file, text) in sources {
+            for (n, line) in text.lines().enumerate() {
+                let squeezed: String = line.split_whitespace().collect::<Vec<_>>().join(" ");
+                assert!(
+                    !squeezed.contains("LIMIT $") && !squeezed.contains("OFFSET $"),
+                    "src/store/{file}:{}: a bare LIMIT/OFFSET parameter: {line}",
+                    n + 1
+                );
+            }
+        }
+    }
+
     #[test]
     fn password_is_redacted() {
         assert_eq!(

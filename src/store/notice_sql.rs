@@ -132,7 +132,7 @@ macro_rules! sql_notice {
                     "SELECT decision_id, version, context_sha256, party_credit_code, documents, rendered_at, \
                      delivery_state, delivery, row_version, update_time FROM notice_bundles \
                      WHERE is_latest AND decision_id > $1 AND ($2 = '' OR delivery_state = $2) \
-                       AND ($3 = '' OR party_credit_code = $3) ORDER BY decision_id LIMIT $4",
+                       AND ($3 = '' OR party_credit_code = $3) ORDER BY decision_id LIMIT CAST($4 AS BIGINT)",
                 )
                 .bind(after)
                 .bind(f.delivery_state.map(|s| s.as_str()).unwrap_or(""))

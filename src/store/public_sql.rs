@@ -47,11 +47,11 @@ macro_rules! sql_public {
                         let sql = if newest_first {
                             "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
                              published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
-                             WHERE state = 'ACTIVE' AND id < $1 ORDER BY id DESC LIMIT $2"
+                             WHERE state = 'ACTIVE' AND id < $1 ORDER BY id DESC LIMIT CAST($2 AS BIGINT)"
                         } else {
                             "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
                              published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
-                             WHERE state = 'ACTIVE' AND id > $1 ORDER BY id LIMIT $2"
+                             WHERE state = 'ACTIVE' AND id > $1 ORDER BY id LIMIT CAST($2 AS BIGINT)"
                         };
                         sqlx::query_as::<$db, RawDisclosure>(sql)
                             .bind(cursor)
@@ -63,11 +63,11 @@ macro_rules! sql_public {
                         let sql = if newest_first {
                             "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
                              published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
-                             WHERE party_credit_code = $1 AND state = 'ACTIVE' AND id < $2 ORDER BY id DESC LIMIT $3"
+                             WHERE party_credit_code = $1 AND state = 'ACTIVE' AND id < $2 ORDER BY id DESC LIMIT CAST($3 AS BIGINT)"
                         } else {
                             "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
                              published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
-                             WHERE party_credit_code = $1 AND state = 'ACTIVE' AND id > $2 ORDER BY id LIMIT $3"
+                             WHERE party_credit_code = $1 AND state = 'ACTIVE' AND id > $2 ORDER BY id LIMIT CAST($3 AS BIGINT)"
                         };
                         sqlx::query_as::<$db, RawDisclosure>(sql)
                             .bind(code)
@@ -82,7 +82,7 @@ macro_rules! sql_public {
                         let mut driver: Option<(i64, String)> = None;
                         for gram in query_bigrams(name, QUERY_GRAMS) {
                             let n: i64 = sqlx::query_scalar::<$db, i64>(
-                                "SELECT COUNT(*) FROM (SELECT 1 FROM disclosure_grams WHERE gram = $1 LIMIT $2) t",
+                                "SELECT COUNT(*) FROM (SELECT 1 FROM disclosure_grams WHERE gram = $1 LIMIT CAST($2 AS BIGINT)) t",
                             )
                             .bind(&gram)
                             .bind(GRAM_PROBE)
@@ -106,7 +106,7 @@ macro_rules! sql_public {
                                  FROM disclosure_grams g JOIN disclosures d ON d.id = g.disclosure_id \
                                  WHERE g.gram = $1 AND g.disclosure_id < $2 AND d.state = 'ACTIVE' AND ",
                                 $contains,
-                                "(d.search_name, $3) > 0 ORDER BY g.disclosure_id DESC LIMIT $4"
+                                "(d.search_name, $3) > 0 ORDER BY g.disclosure_id DESC LIMIT CAST($4 AS BIGINT)"
                             )
                         } else {
                             concat!(
@@ -115,7 +115,7 @@ macro_rules! sql_public {
                                  FROM disclosure_grams g JOIN disclosures d ON d.id = g.disclosure_id \
                                  WHERE g.gram = $1 AND g.disclosure_id > $2 AND d.state = 'ACTIVE' AND ",
                                 $contains,
-                                "(d.search_name, $3) > 0 ORDER BY g.disclosure_id LIMIT $4"
+                                "(d.search_name, $3) > 0 ORDER BY g.disclosure_id LIMIT CAST($4 AS BIGINT)"
                             )
                         };
                         sqlx::query_as::<$db, RawDisclosure>(sql)
@@ -160,7 +160,7 @@ macro_rules! sql_public {
                      FROM disclosure_changes c \
                      JOIN disclosures d ON d.id = c.disclosure_id \
                      LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
-                     WHERE c.sequence < $1 ORDER BY c.sequence DESC LIMIT $2",
+                     WHERE c.sequence < $1 ORDER BY c.sequence DESC LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(before)
                 .bind(limit)

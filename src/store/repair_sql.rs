@@ -114,7 +114,7 @@ macro_rules! sql_repair {
                      WHERE id > $1 AND ($2 = '' OR state = $2) AND ($3 = '' OR applicant_code = $3) \
                        AND ($4 = '' OR (state = 'SUBMITTED' AND (accept_due_on < $4 OR overall_due_on < $4)) \
                                     OR (state = 'ACCEPTED' AND (decide_due_on < $4 OR overall_due_on < $4))) \
-                     ORDER BY id LIMIT $5",
+                     ORDER BY id LIMIT CAST($5 AS BIGINT)",
                 )
                 .bind(after_id)
                 .bind(f.state.map(|s| s.as_str()).unwrap_or(""))
@@ -135,7 +135,7 @@ macro_rules! sql_repair {
             ) -> $crate::store::Result<Vec<$crate::store::RepairEventRow>> {
                 let rows = sqlx::query_as::<$db, RawRepairEvent>(
                     "SELECT id, application_id, actor, at, from_state, to_state, reason FROM repair_events \
-                     WHERE application_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                     WHERE application_id = $1 AND id > $2 ORDER BY id LIMIT CAST($3 AS BIGINT)",
                 )
                 .bind(application_id)
                 .bind(after_id)

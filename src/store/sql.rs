@@ -122,7 +122,7 @@ pub const FEED_PAGE_SQL: &str = "SELECT c.sequence, c.disclosure_id, c.kind, c.r
                  THEN 1 ELSE 0 END AS needs_content \
      FROM disclosure_changes c \
      JOIN disclosures d ON d.id = c.disclosure_id \
-     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2";
+     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT CAST($2 AS BIGINT)";
 
 /// The feed's page query with what an older version's record is built from
 /// (its content and the disclosure's columns), for a page with such a change.
@@ -136,7 +136,7 @@ pub(crate) const FEED_PAGE_FULL_SQL: &str = "SELECT c.sequence, c.disclosure_id,
      JOIN disclosures d ON d.id = c.disclosure_id \
      LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
        AND (c.version <> d.version OR d.encoded IS NULL) \
-     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2";
+     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT CAST($2 AS BIGINT)";
 
 /// A row of [`FEED_PAGE_SQL`].
 #[derive(sqlx::FromRow)]
@@ -332,7 +332,7 @@ macro_rules! disclosure_page_sql {
             " FROM disclosures \
              WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR authority_code = $3) \
                AND ($4 = '' OR state = $4) AND ($5 = '' OR decided_on >= $5) AND ($6 = '' OR decided_on <= $6) \
-             ORDER BY id LIMIT $7"
+             ORDER BY id LIMIT CAST($7 AS BIGINT)"
         )
     };
 }
@@ -392,7 +392,7 @@ macro_rules! sql_store {
             pub const EXPIRY_CANDIDATES_SQL: &'static str = concat!(
                 "SELECT id FROM disclosures ",
                 $expiry_index,
-                " WHERE state = 'ACTIVE' AND publicity_ends_on < $1 ORDER BY publicity_ends_on, id LIMIT $2"
+                " WHERE state = 'ACTIVE' AND publicity_ends_on < $1 ORDER BY publicity_ends_on, id LIMIT CAST($2 AS BIGINT)"
             );
 
             /// This backend's migrations, embedded at build time.
@@ -539,7 +539,7 @@ macro_rules! sql_store {
                      WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR state = $3) \
                        AND ($4 = '' OR decided_on >= $4) AND ($5 = '' OR decided_on <= $5) \
                        AND ($6 = '' OR authority_code = $6) \
-                     ORDER BY id LIMIT $7",
+                     ORDER BY id LIMIT CAST($7 AS BIGINT)",
                 )
                 .bind(after_id)
                 .bind(&f.party_credit_code)
@@ -562,7 +562,7 @@ macro_rules! sql_store {
             ) -> $crate::store::Result<Vec<$crate::store::EventRow>> {
                 let rows = sqlx::query_as::<$db, RawEvent>(
                     "SELECT id, decision_id, kind, actor, at, summary, details, hashes \
-                     FROM decision_events WHERE decision_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                     FROM decision_events WHERE decision_id = $1 AND id > $2 ORDER BY id LIMIT CAST($3 AS BIGINT)",
                 )
                 .bind(decision_id)
                 .bind(after_id)
@@ -707,7 +707,7 @@ macro_rules! sql_store {
                      FROM disclosure_changes c \
                      JOIN disclosures d ON d.id = c.disclosure_id \
                      LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
-                     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2",
+                     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(after)
                 .bind(limit)
@@ -735,7 +735,7 @@ macro_rules! sql_store {
                 let mut after = String::new();
                 loop {
                     let rows: Vec<(String, String)> = sqlx::query_as::<$db, (String, String)>(
-                        "SELECT id, content FROM disclosures WHERE state = 'ACTIVE' AND id > $1 ORDER BY id LIMIT $2",
+                        "SELECT id, content FROM disclosures WHERE state = 'ACTIVE' AND id > $1 ORDER BY id LIMIT CAST($2 AS BIGINT)",
                     )
                     .bind(&after)
                     .bind(batch)
