@@ -553,8 +553,8 @@ async fn deep(s: &Setup) -> Result<Vec<Outcome>, String> {
 }
 
 /// The store's feed query (`gongshi::store::FEED_PAGE_SQL`) as one query for
-/// the whole feed: from 0, no limit (`$2`, bound to `i64::MAX` or written
-/// `ALL` for COPY).
+/// the whole feed: from 0, no limit (`$2`, bound to `i64::MAX`; for COPY,
+/// `LIMIT CAST($2 AS BIGINT)` written `LIMIT ALL`).
 const FEED_SQL: &str = gongshi::store::FEED_PAGE_SQL;
 
 async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
@@ -590,11 +590,12 @@ async fn changes(s: &Setup) -> Result<Vec<Outcome>, String> {
         let mut conn = sqlx::PgConnection::connect(&s.url).await.map_err(e)?;
         let mut rows = 0u64;
         {
+            let whole = FEED_SQL.replace("$1", "0").replace("CAST($2 AS BIGINT)", "ALL");
+            if !whole.contains("LIMIT ALL") {
+                return Err(format!("reference read: cannot unlimit the feed query: {FEED_SQL}"));
+            }
             let mut stream = conn
-                .copy_out_raw(&format!(
-                    "COPY ({}) TO STDOUT",
-                    FEED_SQL.replace("$1", "0").replace("$2", "ALL")
-                ))
+                .copy_out_raw(&format!("COPY ({whole}) TO STDOUT"))
                 .await
                 .map_err(e)?;
             while let Some(bytes) = stream.next().await {
