@@ -84,6 +84,8 @@ sql_store!(
     export_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     id_list = "(SELECT jsonb_array_elements_text(CAST($1 AS jsonb)))",
     expiry_index = "",
+    // Rows arrive in one buffer from the server; nothing to gain.
+    page_as_one_row = false,
 );
 
 sql_repair!(

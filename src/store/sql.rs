@@ -373,13 +373,21 @@ macro_rules! bind_disclosure_page {
 ///   every active disclosure through `disclosures_state`, then sorts them:
 ///   1.6 s of a core every minute at 1,000,000 records (BENCHMARKS.md,
 ///   session 12). PostgreSQL's statistics choose the partial index.
+/// - `page_as_one_row`: read a `ListDisclosures` page as one aggregated row
+///   (`group_concat` of the ids, the encodings' lengths and the encodings;
+///   SQLite) and split it with [`split_page`], instead of row by row.
+///   sqlx hands each SQLite row from the connection's thread to the caller
+///   on its own; a page of 100 cost 4-8 thread switches a request under
+///   h2load, and one row 1.5-4.4 (BENCHMARKS.md, session 12). A page the
+///   split refuses is read again row by row.
 macro_rules! sql_store {
     (
         store = $store:ident, tx = $tx:ident, db = $db:ty,
         migrations = $migrations:literal,
         begin = $begin:literal, for_update = $fu:literal,
         feed_lock = $feed_lock:literal, export_begin = $export_begin:literal,
-        id_list = $id_list:literal, expiry_index = $expiry_index:literal $(,)?
+        id_list = $id_list:literal, expiry_index = $expiry_index:literal,
+        page_as_one_row = $page_as_one_row:literal $(,)?
     ) => {
         /// A write transaction of this backend.
         pub struct $tx {
@@ -633,6 +641,25 @@ macro_rules! sql_store {
                 after_id: &str,
                 limit: i64,
             ) -> $crate::store::Result<Vec<(String, bytes::Bytes)>> {
+                if $page_as_one_row {
+                    let one = $crate::store::readers::lent_read!(self.readers, |conn| {
+                        $crate::store::sql::bind_disclosure_page!(
+                            sqlx::query_as::<$db, (i64, i64, Option<String>, Option<String>, Option<Vec<u8>>)>(concat!(
+                                "SELECT COUNT(*), COUNT(encoded), group_concat(id, ','), group_concat(length(encoded), ','), \
+                                 CAST(group_concat(encoded, '') AS BLOB) FROM (",
+                                $crate::store::sql::disclosure_page_sql!("id, encoded"),
+                                ")"
+                            )),
+                            f,
+                            after_id,
+                            limit
+                        )
+                        .fetch_one(&mut *conn)
+                    })?;
+                    if let Some(page) = $crate::store::sql::split_page(one) {
+                        return Ok(page);
+                    }
+                }
                 let rows = $crate::store::readers::lent_read!(self.readers, |conn| {
                     $crate::store::sql::bind_disclosure_page!(
                         sqlx::query_as::<$db, (String, Option<Vec<u8>>)>($crate::store::sql::disclosure_page_sql!(
@@ -1166,3 +1193,86 @@ macro_rules! sql_store {
 }
 
 pub(crate) use {bind_disclosure_page, disclosure_page_sql, sql_store};
+
+/// A list page read as one row: `(rows, rows with an encoding, ids joined by
+/// commas, the encodings' lengths joined by commas, the encodings
+/// concatenated)`, in the order the aggregate met them.
+pub(crate) type OneRowPage = (i64, i64, Option<String>, Option<String>, Option<Vec<u8>>);
+
+/// Splits a page read as one row into its records, without copying them.
+/// `None` (read the page row by row instead) unless every row has its
+/// encoding, the ids came in ascending order (the aggregate's order is the
+/// subquery's in practice, not by promise) and the lengths add up.
+pub(crate) fn split_page(page: OneRowPage) -> Option<Vec<(String, bytes::Bytes)>> {
+    let (count, encoded, ids, lengths, blob) = page;
+    if count == 0 {
+        return Some(Vec::new());
+    }
+    if count != encoded {
+        return None;
+    }
+    let (ids, lengths) = (ids?, lengths?);
+    let ids: Vec<&str> = ids.split(',').collect();
+    let lengths: Vec<&str> = lengths.split(',').collect();
+    let count = usize::try_from(count).ok()?;
+    if ids.len() != count || lengths.len() != count {
+        return None;
+    }
+    let blob = bytes::Bytes::from(blob?);
+    let mut out = Vec::with_capacity(count);
+    let mut at = 0usize;
+    let mut last: Option<&str> = None;
+    for (id, len) in ids.into_iter().zip(lengths) {
+        if last.is_some_and(|l| l >= id) {
+            return None;
+        }
+        last = Some(id);
+        let len: usize = len.parse().ok()?;
+        let end = at.checked_add(len).filter(|e| *e <= blob.len())?;
+        out.push((id.to_string(), blob.slice(at..end)));
+        at = end;
+    }
+    (at == blob.len()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_page;
+
+    fn page(ids: &str, lengths: &str, blob: &[u8], count: i64, encoded: i64) -> super::OneRowPage {
+        (
+            count,
+            encoded,
+            Some(ids.into()),
+            Some(lengths.into()),
+            Some(blob.to_vec()),
+        )
+    }
+
+    #[test]
+    fn a_page_read_as_one_row_splits_into_its_records() {
+        let out = split_page(page("01A,01B,01C", "2,0,3", b"xyabc", 3, 3)).expect("split");
+        let got: Vec<(&str, &[u8])> = out.iter().map(|(id, b)| (id.as_str(), b.as_ref())).collect();
+        assert_eq!(got, vec![("01A", &b"xy"[..]), ("01B", &b""[..]), ("01C", &b"abc"[..])]);
+        assert_eq!(split_page((0, 0, None, None, None)), Some(Vec::new()));
+    }
+
+    /// Whenever the one row cannot be trusted, the page is read row by row.
+    #[test]
+    fn a_doubtful_one_row_page_is_refused() {
+        let cases = [
+            ("a row without its encoding", page("01A,01B", "2,3", b"xyabc", 2, 1)),
+            ("ids out of order", page("01B,01A", "2,3", b"xyabc", 2, 2)),
+            ("an id twice", page("01A,01A", "2,3", b"xyabc", 2, 2)),
+            ("lengths short of the bytes", page("01A,01B", "2,2", b"xyabc", 2, 2)),
+            ("lengths past the bytes", page("01A,01B", "2,4", b"xyabc", 2, 2)),
+            ("more ids than rows", page("01A,01B,01C", "2,3", b"xyabc", 2, 2)),
+            ("fewer lengths than rows", page("01A,01B", "5", b"xyabc", 2, 2)),
+            ("a length that is not a number", page("01A,01B", "2,x", b"xyabc", 2, 2)),
+            ("no bytes", (2, 2, Some("01A,01B".into()), Some("2,3".into()), None)),
+        ];
+        for (what, case) in cases {
+            assert_eq!(split_page(case), None, "{what}");
+        }
+    }
+}

@@ -94,6 +94,9 @@ sql_store!(
     // Without statistics SQLite reads every active row through
     // `disclosures_state` instead (see `sql_store!`).
     expiry_index = "INDEXED BY disclosures_expiry",
+    // One hand-off between the connection's thread and the caller per list
+    // page, not one per record (see `sql_store!`).
+    page_as_one_row = true,
 );
 
 sql_repair!(store = SqliteStore, tx = SqliteTx, db = sqlx::Sqlite, for_update = "");
