@@ -378,7 +378,7 @@ macro_rules! bind_disclosure_page {
 ///   SQLite) and split it with [`split_page`], instead of row by row.
 ///   sqlx hands each SQLite row from the connection's thread to the caller
 ///   on its own; a page of 100 cost 4-8 thread switches a request under
-///   h2load, and one row 1.5-4.4 (BENCHMARKS.md, session 12). A page the
+///   h2load, and one row 1.4-4.6 (BENCHMARKS.md, session 12). A page the
 ///   split refuses is read again row by row.
 macro_rules! sql_store {
     (
