@@ -644,7 +644,7 @@ macro_rules! sql_store {
                 if $page_as_one_row {
                     let one = $crate::store::readers::lent_read!(self.readers, |conn| {
                         $crate::store::sql::bind_disclosure_page!(
-                            sqlx::query_as::<$db, (i64, i64, Option<String>, Option<String>, Option<Vec<u8>>)>(concat!(
+                            sqlx::query_as::<$db, $crate::store::sql::OneRowPage>(concat!(
                                 "SELECT COUNT(*), COUNT(encoded), group_concat(id, ','), group_concat(length(encoded), ','), \
                                  CAST(group_concat(encoded, '') AS BLOB) FROM (",
                                 $crate::store::sql::disclosure_page_sql!("id, encoded"),
