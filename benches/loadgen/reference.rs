@@ -135,8 +135,13 @@ impl Conns {
 
 /// Runs `$body` with `$conn` bound to a lent connection (`&mut` of the
 /// backend's connection type); the connection goes back afterwards.
+/// `on_conn!(conns, sqlite |c| a, postgres |c| b)`: a body for each backend,
+/// where the store reads differently.
 macro_rules! on_conn {
-    ($conns:expr, |$conn:ident| $body:expr) => {{
+    ($conns:expr, |$conn:ident| $body:expr) => {
+        on_conn!($conns, sqlite | $conn | $body, postgres | $conn | $body)
+    };
+    ($conns:expr, sqlite |$sconn:ident| $sbody:expr, postgres |$pconn:ident| $pbody:expr) => {{
         let conns = &$conns;
         match conns.permits.acquire().await {
             Err(e) => Err(sqlx::Error::Protocol(e.to_string())),
@@ -144,8 +149,8 @@ macro_rules! on_conn {
                 None => Err(sqlx::Error::Protocol("no idle connection".into())),
                 Some(mut c) => {
                     let out = match &mut c {
-                        Conn::Sqlite($conn) => $body,
-                        Conn::Postgres($conn) => $body,
+                        Conn::Sqlite($sconn) => $sbody,
+                        Conn::Postgres($pconn) => $pbody,
                     };
                     conns.put(c);
                     out
@@ -158,12 +163,14 @@ macro_rules! on_conn {
 /// The store's `get_disclosure_encoded` query: the state and the stored encoding.
 const GET_SQL: &str = "SELECT state, encoded FROM disclosures WHERE id = $1";
 
-/// The store's `list_disclosures_encoded` query (`disclosure_page_sql!("id, encoded")`,
-/// bound as an unfiltered list of active records).
-const LIST_SQL: &str = "SELECT id, encoded FROM disclosures \
-     WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR authority_code = $3) \
-     AND ($4 = '' OR state = $4) AND ($5 = '' OR decided_on >= $5) AND ($6 = '' OR decided_on <= $6) \
-     ORDER BY id LIMIT CAST($7 AS BIGINT)";
+/// The store's `list_disclosures_encoded` query, bound as an unfiltered list
+/// of active records: row by row on PostgreSQL, as one aggregated row on
+/// SQLite (`LIST_PAGE_ONE_ROW_SQL`), as the store reads it.
+const LIST_SQL: &str = gongshi::store::LIST_PAGE_SQL;
+const LIST_ONE_ROW_SQL: &str = gongshi::store::LIST_PAGE_ONE_ROW_SQL;
+
+/// A page read as one row: rows, rows with an encoding, ids, lengths, encodings.
+type OneRowList = (i64, i64, Option<String>, Option<String>, Option<Vec<u8>>);
 
 /// What the get and list queries read.
 type EncodedColumns = (String, Option<Vec<u8>>);
@@ -214,27 +221,43 @@ pub async fn list(s: &Setup) -> Result<Outcome, String> {
             let mut after = String::new();
             while Instant::now() < deadline {
                 let t0 = Instant::now();
-                let rows: Result<Vec<EncodedColumns>, sqlx::Error> = on_conn!(conns, |conn| {
-                    sqlx::query_as(LIST_SQL)
-                        .bind(&after)
-                        .bind("")
-                        .bind("")
-                        .bind("ACTIVE")
-                        .bind("")
-                        .bind("")
-                        .bind(100i64)
-                        .fetch_all(conn)
-                        .await
-                });
-                match rows {
-                    Ok(rows) => {
-                        r.ok(t0, rows.len() as u64);
-                        after = if rows.len() == 100 {
-                            rows.last().map(|row| row.0.clone()).unwrap_or_default()
-                        } else {
-                            String::new()
-                        };
-                        std::hint::black_box(rows);
+                macro_rules! page {
+                    ($sql:expr) => {
+                        sqlx::query_as($sql)
+                            .bind(&after)
+                            .bind("")
+                            .bind("")
+                            .bind("ACTIVE")
+                            .bind("")
+                            .bind("")
+                            .bind(100i64)
+                    };
+                }
+                // (rows read, the last id)
+                let read: Result<(usize, String), sqlx::Error> = on_conn!(
+                    conns,
+                    sqlite
+                        | conn
+                        | page!(LIST_ONE_ROW_SQL).fetch_one(conn).await.map(|row: OneRowList| {
+                            let last = row
+                                .2
+                                .as_deref()
+                                .and_then(|ids| ids.rsplit(',').next())
+                                .unwrap_or_default()
+                                .to_owned();
+                            (usize::try_from(std::hint::black_box(row).0).unwrap_or(0), last)
+                        }),
+                    postgres
+                        | conn
+                        | page!(LIST_SQL).fetch_all(conn).await.map(|rows: Vec<EncodedColumns>| {
+                            let last = rows.last().map(|row| row.0.clone()).unwrap_or_default();
+                            (std::hint::black_box(rows).len(), last)
+                        })
+                );
+                match read {
+                    Ok((n, last)) => {
+                        r.ok(t0, n as u64);
+                        after = if n == 100 { last } else { String::new() };
                     }
                     Err(e) => {
                         r.err(e);
@@ -263,12 +286,18 @@ type ChangeColumns = (
     i32,
 );
 
-/// The store's feed query, paged.
+/// The store's feed query, paged: row by row on PostgreSQL, as one
+/// aggregated row on SQLite (`FEED_PAGE_ONE_ROW_SQL`), as the store reads it.
 const CHANGES_SQL: &str = gongshi::store::FEED_PAGE_SQL;
+const CHANGES_ONE_ROW_SQL: &str = gongshi::store::FEED_PAGE_ONE_ROW_SQL;
+
+/// A feed page read as one row: rows, rows needing content, the rows' short
+/// columns (`sequence,…` joined by `;`), ids and reasons, encodings.
+type OneRowChanges = (i64, i64, Option<String>, Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// `changes-sql`: the feed read as the server must read it — the store's query
 /// in pages of 1000 (a unary call cannot keep a cursor open), one consumer,
-/// each row decoded into its columns.
+/// each row decoded into its columns (on SQLite the page's one aggregated row).
 pub async fn changes(s: &Setup) -> Result<Outcome, String> {
     let conns = Conns::open(&s.url).await?;
     let cpu0 = crate::cpu::snap(s.server.pid(), None);
@@ -277,21 +306,45 @@ pub async fn changes(s: &Setup) -> Result<Outcome, String> {
     let mut after = 0i64;
     loop {
         let t0 = Instant::now();
-        let rows: Result<Vec<ChangeColumns>, sqlx::Error> = on_conn!(conns, |conn| {
-            sqlx::query_as(CHANGES_SQL)
-                .bind(after)
-                .bind(1000i64)
-                .fetch_all(conn)
-                .await
-        });
-        match rows {
-            Ok(rows) => {
-                rec.ok(t0, rows.len() as u64);
-                match rows.last() {
-                    Some(last) => after = last.0,
+        // (rows read, the last sequence)
+        let read: Result<(usize, Option<i64>), sqlx::Error> = on_conn!(
+            conns,
+            sqlite
+                | conn
+                | sqlx::query_as(CHANGES_ONE_ROW_SQL)
+                    .bind(after)
+                    .bind(1000i64)
+                    .fetch_one(conn)
+                    .await
+                    .map(|row: OneRowChanges| {
+                        // The last row's sequence: the first of its columns.
+                        let last = row
+                            .2
+                            .as_deref()
+                            .and_then(|rows| rows.rsplit(';').next())
+                            .and_then(|r| r.split(',').next())
+                            .and_then(|s| s.parse().ok());
+                        (usize::try_from(std::hint::black_box(row).0).unwrap_or(0), last)
+                    }),
+            postgres
+                | conn
+                | sqlx::query_as(CHANGES_SQL)
+                    .bind(after)
+                    .bind(1000i64)
+                    .fetch_all(conn)
+                    .await
+                    .map(|rows: Vec<ChangeColumns>| {
+                        let last = rows.last().map(|row| row.0);
+                        (std::hint::black_box(rows).len(), last)
+                    })
+        );
+        match read {
+            Ok((n, last)) => {
+                rec.ok(t0, n as u64);
+                match last {
+                    Some(last) => after = last,
                     None => break,
                 }
-                std::hint::black_box(rows);
             }
             Err(e) => {
                 rec.err(e);

@@ -41,7 +41,7 @@ pub use postgres::{PgStore, read_options as postgres_read_options};
 pub use public::PublicStore;
 pub(crate) use readers::{Gets, Readers};
 pub use repair::{NewRepairEvent, RepairEventRow, RepairFilter, RepairRow, RepairStore, RepairTx};
-pub use sql::FEED_PAGE_SQL;
+pub use sql::{FEED_PAGE_ONE_ROW_SQL, FEED_PAGE_SQL, LIST_PAGE_ONE_ROW_SQL, LIST_PAGE_SQL};
 pub use sqlite::{SqliteStore, read_options as sqlite_read_options};
 
 /// A storage failure, classified so the API can answer with the right code.
@@ -164,7 +164,7 @@ pub struct NewChange {
 /// disclosure's stored `Disclosure` encoding when the change is of its
 /// current version; content only while the disclosure is active, as in
 /// [`ChangeView`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EncodedChange {
     /// Feed sequence.
     pub sequence: i64,

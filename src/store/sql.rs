@@ -109,20 +109,45 @@ pub(crate) struct RawChange {
     content: Option<String>,
 }
 
-/// The feed's page query (issue 18): changes after `$1`, at most `$2`, each
-/// with its record's stored encoding when the change is of the current
-/// version of an active disclosure. Only the change's columns and one join:
-/// a change that needs its version's content instead (an older version, or a
-/// disclosure without a stored encoding) is only flagged (`needs_content`),
-/// and a page with one is read again whole (`FEED_PAGE_FULL_SQL`).
-pub const FEED_PAGE_SQL: &str = "SELECT c.sequence, c.disclosure_id, c.kind, c.reason, c.version, c.content_sha256, \
+/// The text of [`FEED_PAGE_SQL`], for statements built around it.
+macro_rules! feed_page_sql {
+    () => {
+        "SELECT c.sequence, c.disclosure_id, c.kind, c.reason, c.version, c.content_sha256, \
             c.public_reason, c.effective_time, \
             CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND c.version = d.version THEN d.encoded END AS encoded, \
             CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' AND (c.version <> d.version OR d.encoded IS NULL) \
                  THEN 1 ELSE 0 END AS needs_content \
      FROM disclosure_changes c \
      JOIN disclosures d ON d.id = c.disclosure_id \
-     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT CAST($2 AS BIGINT)";
+     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT CAST($2 AS BIGINT)"
+    };
+}
+
+/// The feed's page query (issue 18): changes after `$1`, at most `$2`, each
+/// with its record's stored encoding when the change is of the current
+/// version of an active disclosure. Only the change's columns and one join:
+/// a change that needs its version's content instead (an older version, or a
+/// disclosure without a stored encoding) is only flagged (`needs_content`),
+/// and a page with one is read again whole (`FEED_PAGE_FULL_SQL`).
+pub const FEED_PAGE_SQL: &str = feed_page_sql!();
+
+/// [`FEED_PAGE_SQL`]'s page read as one aggregated row (SQLite; see
+/// `split_feed_page`): the rows, how many need their version's content,
+/// each row's short columns and lengths (`sequence,version,effective_time,
+/// kind,reason,content_sha256,id bytes,public reason bytes or -1,encoding
+/// bytes or -1`, rows joined by `;`), the ids and public reasons
+/// concatenated, and the encodings concatenated.
+pub const FEED_PAGE_ONE_ROW_SQL: &str = concat!(
+    "SELECT COUNT(*), COALESCE(SUM(needs_content), 0), \
+            group_concat(sequence || ',' || version || ',' || effective_time || ',' || kind || ',' || \
+                COALESCE(reason, '') || ',' || content_sha256 || ',' || length(CAST(disclosure_id AS BLOB)) || ',' || \
+                COALESCE(length(CAST(public_reason AS BLOB)), -1) || ',' || COALESCE(length(encoded), -1), ';'), \
+            CAST(group_concat(disclosure_id || COALESCE(public_reason, ''), '') AS BLOB), \
+            CAST(group_concat(encoded, '') AS BLOB) \
+     FROM (",
+    feed_page_sql!(),
+    ")"
+);
 
 /// The feed's page query with what an older version's record is built from
 /// (its content and the disclosure's columns), for a page with such a change.
@@ -336,6 +361,19 @@ macro_rules! disclosure_page_sql {
         )
     };
 }
+
+/// `ListDisclosures`' page of stored encodings: `(id, encoded)` in id order,
+/// bound by [`bind_disclosure_page!`].
+pub const LIST_PAGE_SQL: &str = disclosure_page_sql!("id, encoded");
+
+/// [`LIST_PAGE_SQL`]'s page read as one aggregated row (SQLite; see
+/// `sql_store!`'s `page_as_one_row` and `split_page`), bound the same way.
+pub const LIST_PAGE_ONE_ROW_SQL: &str = concat!(
+    "SELECT COUNT(*), COUNT(encoded), group_concat(id, ','), group_concat(length(encoded), ','), \
+     CAST(group_concat(encoded, '') AS BLOB) FROM (",
+    disclosure_page_sql!("id, encoded"),
+    ")"
+);
 
 /// Binds a [`disclosure_page_sql!`] query's parameters: `$1` the id to start
 /// after, `$2`..`$6` the filter, `$7` the limit.
@@ -644,12 +682,7 @@ macro_rules! sql_store {
                 if $page_as_one_row {
                     let one = $crate::store::readers::lent_read!(self.readers, |conn| {
                         $crate::store::sql::bind_disclosure_page!(
-                            sqlx::query_as::<$db, $crate::store::sql::OneRowPage>(concat!(
-                                "SELECT COUNT(*), COUNT(encoded), group_concat(id, ','), group_concat(length(encoded), ','), \
-                                 CAST(group_concat(encoded, '') AS BLOB) FROM (",
-                                $crate::store::sql::disclosure_page_sql!("id, encoded"),
-                                ")"
-                            )),
+                            sqlx::query_as::<$db, $crate::store::sql::OneRowPage>($crate::store::sql::LIST_PAGE_ONE_ROW_SQL),
                             f,
                             after_id,
                             limit
@@ -662,9 +695,7 @@ macro_rules! sql_store {
                 }
                 let rows = $crate::store::readers::lent_read!(self.readers, |conn| {
                     $crate::store::sql::bind_disclosure_page!(
-                        sqlx::query_as::<$db, (String, Option<Vec<u8>>)>($crate::store::sql::disclosure_page_sql!(
-                            "id, encoded"
-                        )),
+                        sqlx::query_as::<$db, (String, Option<Vec<u8>>)>($crate::store::sql::LIST_PAGE_SQL),
                         f,
                         after_id,
                         limit
@@ -696,14 +727,35 @@ macro_rules! sql_store {
                 after: i64,
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::EncodedChange>> {
-                let rows = $crate::store::readers::lent_read!(self.readers, |conn| {
-                    sqlx::query_as::<$db, $crate::store::sql::RawFeedRow>($crate::store::sql::FEED_PAGE_SQL)
+                use $crate::store::sql::FeedSplit;
+                // SQLite: the page as one row first (see `page_as_one_row`).
+                let needs_content = if $page_as_one_row {
+                    let one = $crate::store::readers::lent_read!(self.readers, |conn| {
+                        sqlx::query_as::<$db, $crate::store::sql::OneRowFeedPage>(
+                            $crate::store::sql::FEED_PAGE_ONE_ROW_SQL,
+                        )
                         .bind(after)
                         .bind(limit)
-                        .fetch_all(&mut *conn)
-                })?;
-                if !rows.iter().any(|r| r.needs_content()) {
-                    return rows.into_iter().map(|r| r.into_change()).collect();
+                        .fetch_one(&mut *conn)
+                    })?;
+                    match $crate::store::sql::split_feed_page(one) {
+                        FeedSplit::Changes(changes) => return Ok(changes),
+                        FeedSplit::NeedsContent => true,
+                        FeedSplit::Doubtful => false,
+                    }
+                } else {
+                    false
+                };
+                if !needs_content {
+                    let rows = $crate::store::readers::lent_read!(self.readers, |conn| {
+                        sqlx::query_as::<$db, $crate::store::sql::RawFeedRow>($crate::store::sql::FEED_PAGE_SQL)
+                            .bind(after)
+                            .bind(limit)
+                            .fetch_all(&mut *conn)
+                    })?;
+                    if !rows.iter().any(|r| r.needs_content()) {
+                        return rows.into_iter().map(|r| r.into_change()).collect();
+                    }
                 }
                 // A change of an older version (or of a disclosure without a
                 // stored encoding, migration 0010): the page read again whole,
@@ -1235,6 +1287,117 @@ pub(crate) fn split_page(page: OneRowPage) -> Option<Vec<(String, bytes::Bytes)>
     (at == blob.len()).then_some(out)
 }
 
+/// A feed page read as one row ([`FEED_PAGE_ONE_ROW_SQL`]): `(rows, rows
+/// that need their version's content, each row's short columns and lengths,
+/// the ids and public reasons concatenated, the encodings concatenated)`.
+pub(crate) type OneRowFeedPage = (i64, i64, Option<String>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// What [`split_feed_page`] makes of a feed page read as one row.
+#[derive(Debug, PartialEq)]
+pub(crate) enum FeedSplit {
+    /// The page's changes, in sequence order.
+    Changes(Vec<crate::store::EncodedChange>),
+    /// A change of the page needs its version's content: read the page whole
+    /// (`FEED_PAGE_FULL_SQL`).
+    NeedsContent,
+    /// The row cannot be trusted: read the page row by row.
+    Doubtful,
+}
+
+/// Splits a feed page read as one row into its changes; the records'
+/// encodings are cut out of the one buffer without copying.
+/// [`FeedSplit::Doubtful`] unless every row's columns parse, the sequences
+/// came in ascending order (the aggregate's order is the subquery's in
+/// practice, not by promise) and the lengths add up.
+pub(crate) fn split_feed_page(page: OneRowFeedPage) -> FeedSplit {
+    let (count, needs_content, rows, texts, encodings) = page;
+    if count == 0 {
+        return FeedSplit::Changes(Vec::new());
+    }
+    if needs_content != 0 {
+        return FeedSplit::NeedsContent;
+    }
+    match split_feed_rows(count, rows, texts, encodings) {
+        Some(changes) => FeedSplit::Changes(changes),
+        None => FeedSplit::Doubtful,
+    }
+}
+
+fn split_feed_rows(
+    count: i64,
+    rows: Option<String>,
+    texts: Option<Vec<u8>>,
+    encodings: Option<Vec<u8>>,
+) -> Option<Vec<crate::store::EncodedChange>> {
+    let (rows, texts) = (rows?, texts?);
+    // No row with an encoding: the aggregate is NULL.
+    let encodings = bytes::Bytes::from(encodings.unwrap_or_default());
+    let count = usize::try_from(count).ok()?;
+    let mut out = Vec::with_capacity(count);
+    let (mut at_text, mut at_encoding) = (0usize, 0usize);
+    let mut last: Option<i64> = None;
+    // A length, or none for -1 (a NULL column).
+    let length = |s: &str| -> Option<Option<usize>> {
+        if s == "-1" {
+            Some(None)
+        } else {
+            s.parse().ok().map(Some)
+        }
+    };
+    let mut text = |len: usize| -> Option<String> {
+        let end = at_text.checked_add(len).filter(|e| *e <= texts.len())?;
+        let s = std::str::from_utf8(&texts[at_text..end]).ok()?.to_owned();
+        at_text = end;
+        Some(s)
+    };
+    for row in rows.split(';') {
+        let mut f = row.split(',');
+        let mut field = || f.next();
+        let sequence: i64 = field()?.parse().ok()?;
+        let version: i64 = field()?.parse().ok()?;
+        let effective_time: i64 = field()?.parse().ok()?;
+        let kind = ChangeKind::parse(field()?)?;
+        let reason = match field()? {
+            "" => None,
+            r => Some(TerminationReason::parse(r)?),
+        };
+        let content_sha256 = field()?.to_owned();
+        let id_len = length(field()?)??;
+        let reason_len = length(field()?)?;
+        let encoding_len = length(field()?)?;
+        if field().is_some() || last.is_some_and(|l| l >= sequence) {
+            return None;
+        }
+        last = Some(sequence);
+        let disclosure_id = text(id_len)?;
+        let public_reason = match reason_len {
+            Some(len) => Some(text(len)?),
+            None => None,
+        };
+        let record = match encoding_len {
+            Some(len) => {
+                let end = at_encoding.checked_add(len).filter(|e| *e <= encodings.len())?;
+                let record = encodings.slice(at_encoding..end);
+                at_encoding = end;
+                Some(record)
+            }
+            None => None,
+        };
+        out.push(crate::store::EncodedChange {
+            sequence,
+            disclosure_id,
+            kind,
+            reason,
+            version,
+            content_sha256,
+            public_reason,
+            effective_time,
+            record,
+        });
+    }
+    (out.len() == count && at_text == texts.len() && at_encoding == encodings.len()).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::split_page;
@@ -1273,6 +1436,186 @@ mod tests {
         ];
         for (what, case) in cases {
             assert_eq!(split_page(case), None, "{what}");
+        }
+    }
+
+    use super::{FeedSplit, OneRowFeedPage, split_feed_page};
+    use crate::domain::lifecycle::{ChangeKind, TerminationReason};
+    use crate::store::EncodedChange;
+
+    /// Two changes as `FEED_PAGE_ONE_ROW_SQL` aggregates them: a publication
+    /// with its record, then a withdrawal with a public reason and none.
+    const ROWS: &str = "7,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1";
+    const TEXTS: &str = "01A01B撤销";
+
+    fn feed(rows: &str, texts: &[u8], encodings: &[u8], count: i64) -> OneRowFeedPage {
+        (
+            count,
+            0,
+            Some(rows.into()),
+            Some(texts.to_vec()),
+            Some(encodings.to_vec()),
+        )
+    }
+
+    #[test]
+    fn a_feed_page_read_as_one_row_splits_into_its_changes() {
+        let split = split_feed_page(feed(ROWS, TEXTS.as_bytes(), b"xy", 2));
+        let expected = vec![
+            EncodedChange {
+                sequence: 7,
+                disclosure_id: "01A".into(),
+                kind: ChangeKind::Published,
+                reason: None,
+                version: 1,
+                content_sha256: "aa".into(),
+                public_reason: None,
+                effective_time: 100,
+                record: Some(bytes::Bytes::from_static(b"xy")),
+            },
+            EncodedChange {
+                sequence: 9,
+                disclosure_id: "01B".into(),
+                kind: ChangeKind::Terminated,
+                reason: Some(TerminationReason::Withdrawn),
+                version: 2,
+                content_sha256: "bb".into(),
+                public_reason: Some("撤销".into()),
+                effective_time: 200,
+                record: None,
+            },
+        ];
+        assert_eq!(split, FeedSplit::Changes(expected));
+        // No row with an encoding: that aggregate is NULL.
+        let no_records = "9,2,200,TERMINATED,EXPIRED,bb,3,-1,-1";
+        match split_feed_page((1, 0, Some(no_records.into()), Some(b"01B".to_vec()), None)) {
+            FeedSplit::Changes(c) => assert_eq!((c.len(), c[0].record.is_none()), (1, true)),
+            other => panic!("one change without a record, got {other:?}"),
+        }
+        assert_eq!(
+            split_feed_page((0, 0, None, None, None)),
+            FeedSplit::Changes(Vec::new())
+        );
+        // A change that needs its version's content sends the page to the
+        // whole read, whatever the rest of the row says.
+        let mut needs = feed(ROWS, TEXTS.as_bytes(), b"xy", 2);
+        needs.1 = 1;
+        assert_eq!(split_feed_page(needs), FeedSplit::NeedsContent);
+    }
+
+    /// Whenever the one row cannot be trusted, the page is read row by row.
+    #[test]
+    fn a_doubtful_one_row_feed_page_is_refused() {
+        let t = TEXTS.as_bytes();
+        let cases = [
+            (
+                "sequences out of order",
+                feed(
+                    "9,1,100,PUBLISHED,,aa,3,-1,2;7,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1",
+                    t,
+                    b"xy",
+                    2,
+                ),
+            ),
+            (
+                "a sequence twice",
+                feed(
+                    "7,1,100,PUBLISHED,,aa,3,-1,2;7,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1",
+                    t,
+                    b"xy",
+                    2,
+                ),
+            ),
+            ("more rows than counted", feed(ROWS, t, b"xy", 1)),
+            ("fewer rows than counted", feed(ROWS, t, b"xy", 3)),
+            (
+                "a field too many",
+                feed(
+                    "7,1,100,PUBLISHED,,aa,3,-1,2,0;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1",
+                    t,
+                    b"xy",
+                    2,
+                ),
+            ),
+            (
+                "a field short",
+                feed(
+                    "7,1,100,PUBLISHED,,aa,3,-1;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1",
+                    t,
+                    b"xy",
+                    2,
+                ),
+            ),
+            (
+                "an unknown kind",
+                feed(
+                    "7,1,100,REVISED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1",
+                    t,
+                    b"xy",
+                    2,
+                ),
+            ),
+            (
+                "an unknown reason",
+                feed(
+                    "7,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,LOST,bb,3,6,-1",
+                    t,
+                    b"xy",
+                    2,
+                ),
+            ),
+            (
+                "a sequence that is not a number",
+                feed(
+                    "x,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1",
+                    t,
+                    b"xy",
+                    2,
+                ),
+            ),
+            (
+                "an id without a length",
+                feed(
+                    "7,1,100,PUBLISHED,,aa,-1,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1",
+                    t,
+                    b"xy",
+                    2,
+                ),
+            ),
+            (
+                "texts past their bytes",
+                feed(
+                    "7,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,7,-1",
+                    t,
+                    b"xy",
+                    2,
+                ),
+            ),
+            (
+                "texts short of their bytes",
+                feed(
+                    "7,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,3,-1",
+                    t,
+                    b"xy",
+                    2,
+                ),
+            ),
+            (
+                "a length that cuts a character",
+                feed(
+                    "7,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,4,5,-1",
+                    t,
+                    b"xy",
+                    2,
+                ),
+            ),
+            ("encodings past their bytes", feed(ROWS, t, b"x", 2)),
+            ("encodings short of their bytes", feed(ROWS, t, b"xyz", 2)),
+            ("no rows", (2, 0, None, Some(t.to_vec()), Some(b"xy".to_vec()))),
+            ("no texts", (2, 0, Some(ROWS.into()), None, Some(b"xy".to_vec()))),
+        ];
+        for (what, case) in cases {
+            assert_eq!(split_feed_page(case), FeedSplit::Doubtful, "{what}");
         }
     }
 }
