@@ -337,21 +337,6 @@ pub struct DisclosureFilter {
     pub decided_to: Option<NaiveDate>,
 }
 
-impl DisclosureFilter {
-    /// Whether the filter narrows the list beyond a state: by party,
-    /// authority or decision date. Such a page is read on the pool, whose
-    /// PostgreSQL connections plan each statement for its values (a party's
-    /// page through `disclosures_party`); the read connections keep one plan
-    /// for every call (`postgres::read_options`), which suits only the pages
-    /// walked in id order.
-    pub fn narrows(&self) -> bool {
-        !self.party_credit_code.is_empty()
-            || !self.authority_code.is_empty()
-            || self.decided_from.is_some()
-            || self.decided_to.is_some()
-    }
-}
-
 /// What an export reads, sent in order through a bounded channel.
 #[derive(Debug)]
 pub enum ExportItem {
@@ -633,62 +618,6 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::redact_url;
-
-    /// Only a filter by party, authority or date narrows a list (and sends
-    /// its pages to the pool); a state alone walks the ids like no filter.
-    #[test]
-    fn a_filter_narrows_by_party_authority_or_date_not_by_state() {
-        use super::DisclosureFilter;
-        use crate::domain::lifecycle::DisclosureState;
-        let day = chrono::NaiveDate::from_ymd_opt(2026, 5, 6);
-        let none = DisclosureFilter::default();
-        let cases = [
-            ("no filter", none.clone(), false),
-            (
-                "a state",
-                DisclosureFilter {
-                    state: Some(DisclosureState::Active),
-                    ..none.clone()
-                },
-                false,
-            ),
-            (
-                "a party",
-                DisclosureFilter {
-                    party_credit_code: "91310115MA1K4AAAAA".into(),
-                    ..none.clone()
-                },
-                true,
-            ),
-            (
-                "an authority",
-                DisclosureFilter {
-                    authority_code: "11310115MB0000000X".into(),
-                    ..none.clone()
-                },
-                true,
-            ),
-            (
-                "decided from",
-                DisclosureFilter {
-                    decided_from: day,
-                    ..none.clone()
-                },
-                true,
-            ),
-            (
-                "decided to",
-                DisclosureFilter {
-                    decided_to: day,
-                    ..none.clone()
-                },
-                true,
-            ),
-        ];
-        for (what, filter, narrows) in cases {
-            assert_eq!(filter.narrows(), narrows, "{what}");
-        }
-    }
 
     /// No statement takes its `LIMIT` as a bare parameter. SQLite (3.47 and
     /// later, as bundled) reads a bare `LIMIT $n`'s bound value when it plans

@@ -59,32 +59,16 @@ impl PgStore {
     }
 }
 
-/// The public reads' connection settings: no parallel query, and one plan
-/// for each statement.
+/// The public reads' connection settings: no parallel query.
 ///
 /// Their statements are keyset pages (at most 1,000 feed changes, 100
-/// records, walked in id or sequence order) and gathered look-ups. With
-/// parallel query allowed, PostgreSQL 15 planned a feed page over 1,000,000
-/// records as a Gather Merge with two workers: 16–18 ms a page, about 6 ms of
-/// it before the first row, against 3.9–4.6 ms for the same page as a plain
-/// nested loop (EXPLAIN ANALYZE, BENCHMARKS.md, session 11). Starting workers
-/// costs more than the work.
-///
-/// PostgreSQL also planned the list page again on every call (a custom plan,
-/// 33–114 µs of planning against 30 µs of execution for the first page of
-/// 100), because the generic plan's estimate (unknown `id > $1` and limit)
-/// never beat the custom ones. Every statement these connections run has
-/// the same plan for any values, nested loops over primary keys (EXPLAIN of
-/// the generic plans, BENCHMARKS.md, session 13), so they are told to keep
-/// it (`plan_cache_mode = force_generic_plan`): h2load `ListDisclosures(100)`
-/// went from about 4,240 to about 4,820 req/s. A list page filtered by party,
-/// authority or date, whose best plan depends on the values, is read on the
-/// pool instead (`DisclosureFilter::narrows`).
+/// records) and gathered look-ups. With parallel query allowed, PostgreSQL 15
+/// planned a feed page over 1,000,000 records as a Gather Merge with two
+/// workers: 16–18 ms a page, about 6 ms of it before the first row, against
+/// 3.9–4.6 ms for the same page as a plain nested loop (EXPLAIN ANALYZE,
+/// BENCHMARKS.md, session 11). Starting workers costs more than the work.
 pub fn read_options(options: PgConnectOptions) -> PgConnectOptions {
-    options.options([
-        ("max_parallel_workers_per_gather", "0"),
-        ("plan_cache_mode", "force_generic_plan"),
-    ])
+    options.options([("max_parallel_workers_per_gather", "0")])
 }
 
 sql_store!(

@@ -417,10 +417,7 @@ macro_rules! bind_disclosure_page {
 ///   sqlx hands each SQLite row from the connection's thread to the caller
 ///   on its own; a page of 100 cost 4-8 thread switches a request under
 ///   h2load, and one row 1.4-4.6 (BENCHMARKS.md, session 12). A page the
-///   split refuses is read again row by row. The feed's pages of 1,000 are
-///   read the same way ([`FEED_PAGE_ONE_ROW_SQL`], [`split_feed_page`]):
-///   at 200,000 records the feed went from 135,674 to 194,391 rows/s
-///   (BENCHMARKS.md, session 13).
+///   split refuses is read again row by row.
 macro_rules! sql_store {
     (
         store = $store:ident, tx = $tx:ident, db = $db:ty,
@@ -696,23 +693,15 @@ macro_rules! sql_store {
                         return Ok(page);
                     }
                 }
-                macro_rules! page {
-                    () => {
-                        $crate::store::sql::bind_disclosure_page!(
-                            sqlx::query_as::<$db, (String, Option<Vec<u8>>)>($crate::store::sql::LIST_PAGE_SQL),
-                            f,
-                            after_id,
-                            limit
-                        )
-                    };
-                }
-                // A narrowing filter is read on the pool: see
-                // `DisclosureFilter::narrows`.
-                let rows = if f.narrows() {
-                    page!().fetch_all(&mut *self.conn().await?).await.map_err(classify)?
-                } else {
-                    $crate::store::readers::lent_read!(self.readers, |conn| page!().fetch_all(&mut *conn))?
-                };
+                let rows = $crate::store::readers::lent_read!(self.readers, |conn| {
+                    $crate::store::sql::bind_disclosure_page!(
+                        sqlx::query_as::<$db, (String, Option<Vec<u8>>)>($crate::store::sql::LIST_PAGE_SQL),
+                        f,
+                        after_id,
+                        limit
+                    )
+                    .fetch_all(&mut *conn)
+                })?;
                 if rows.iter().any(|(_, encoded)| encoded.is_none()) {
                     // A row without its encoding (see get_disclosure_encoded):
                     // the page read again whole, in one statement so that each
