@@ -1,7 +1,8 @@
 //! Plain-SQL references for the read scenarios: the store's own `get`,
 //! `list` and feed queries (those of the answers served from stored bytes,
 //! issue 18) run by this process straight on the database, each
-//! row decoded into its columns (no JSON parse, no protobuf, no gRPC), on
+//! row decoded into its columns (no JSON parse, no protobuf, no gRPC; on
+//! SQLite a list or feed page is one aggregated row, as the store reads it), on
 //! connections of their own without a pool's per-use checks (sqlx's pool pings
 //! a connection before handing it out and again when it comes back): the
 //! cheapest read of the rows a response must carry. A `GetDisclosure` or a

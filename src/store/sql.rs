@@ -417,7 +417,10 @@ macro_rules! bind_disclosure_page {
 ///   sqlx hands each SQLite row from the connection's thread to the caller
 ///   on its own; a page of 100 cost 4-8 thread switches a request under
 ///   h2load, and one row 1.4-4.6 (BENCHMARKS.md, session 12). A page the
-///   split refuses is read again row by row.
+///   split refuses is read again row by row. The feed's pages of 1,000 are
+///   read the same way ([`FEED_PAGE_ONE_ROW_SQL`], [`split_feed_page`]):
+///   at 200,000 records the feed went from 135,674 to 194,391 rows/s
+///   (BENCHMARKS.md, session 13).
 macro_rules! sql_store {
     (
         store = $store:ident, tx = $tx:ident, db = $db:ty,
