@@ -136,13 +136,13 @@ impl Conns {
 
 /// Runs `$body` with `$conn` bound to a lent connection (`&mut` of the
 /// backend's connection type); the connection goes back afterwards.
-/// `on_conn!(conns, sqlite |c| a, postgres |c| b)`: a body for each backend,
+/// `on_conn!(conns, sqlite(c) => a, postgres(c) => b)`: a body for each backend,
 /// where the store reads differently.
 macro_rules! on_conn {
     ($conns:expr, |$conn:ident| $body:expr) => {
-        on_conn!($conns, sqlite | $conn | $body, postgres | $conn | $body)
+        on_conn!($conns, sqlite($conn) => $body, postgres($conn) => $body)
     };
-    ($conns:expr, sqlite |$sconn:ident| $sbody:expr, postgres |$pconn:ident| $pbody:expr) => {{
+    ($conns:expr, sqlite($sconn:ident) => $sbody:expr, postgres($pconn:ident) => $pbody:expr) => {{
         let conns = &$conns;
         match conns.permits.acquire().await {
             Err(e) => Err(sqlx::Error::Protocol(e.to_string())),
@@ -235,25 +235,16 @@ pub async fn list(s: &Setup) -> Result<Outcome, String> {
                     };
                 }
                 // (rows read, the last id)
-                let read: Result<(usize, String), sqlx::Error> = on_conn!(
-                    conns,
-                    sqlite
-                        | conn
-                        | page!(LIST_ONE_ROW_SQL).fetch_one(conn).await.map(|row: OneRowList| {
-                            let last = row
-                                .2
-                                .as_deref()
-                                .and_then(|ids| ids.rsplit(',').next())
-                                .unwrap_or_default()
-                                .to_owned();
-                            (usize::try_from(std::hint::black_box(row).0).unwrap_or(0), last)
-                        }),
-                    postgres
-                        | conn
-                        | page!(LIST_SQL).fetch_all(conn).await.map(|rows: Vec<EncodedColumns>| {
-                            let last = rows.last().map(|row| row.0.clone()).unwrap_or_default();
-                            (std::hint::black_box(rows).len(), last)
-                        })
+                let read: Result<(usize, String), sqlx::Error> = on_conn!(conns,
+                    sqlite(conn) => page!(LIST_ONE_ROW_SQL).fetch_one(conn).await.map(|row: OneRowList| {
+                        let ids = row.2.as_deref();
+                        let last = ids.and_then(|ids| ids.rsplit(',').next()).unwrap_or_default().to_owned();
+                        (usize::try_from(std::hint::black_box(row).0).unwrap_or(0), last)
+                    }),
+                    postgres(conn) => page!(LIST_SQL).fetch_all(conn).await.map(|rows: Vec<EncodedColumns>| {
+                        let last = rows.last().map(|row| row.0.clone()).unwrap_or_default();
+                        (std::hint::black_box(rows).len(), last)
+                    })
                 );
                 match read {
                     Ok((n, last)) => {
@@ -308,36 +299,21 @@ pub async fn changes(s: &Setup) -> Result<Outcome, String> {
     loop {
         let t0 = Instant::now();
         // (rows read, the last sequence)
-        let read: Result<(usize, Option<i64>), sqlx::Error> = on_conn!(
-            conns,
-            sqlite
-                | conn
-                | sqlx::query_as(CHANGES_ONE_ROW_SQL)
-                    .bind(after)
-                    .bind(1000i64)
-                    .fetch_one(conn)
-                    .await
-                    .map(|row: OneRowChanges| {
-                        // The last row's sequence: the first of its columns.
-                        let last = row
-                            .2
-                            .as_deref()
-                            .and_then(|rows| rows.rsplit(';').next())
-                            .and_then(|r| r.split(',').next())
-                            .and_then(|s| s.parse().ok());
-                        (usize::try_from(std::hint::black_box(row).0).unwrap_or(0), last)
-                    }),
-            postgres
-                | conn
-                | sqlx::query_as(CHANGES_SQL)
-                    .bind(after)
-                    .bind(1000i64)
-                    .fetch_all(conn)
-                    .await
-                    .map(|rows: Vec<ChangeColumns>| {
-                        let last = rows.last().map(|row| row.0);
-                        (std::hint::black_box(rows).len(), last)
-                    })
+        let read: Result<(usize, Option<i64>), sqlx::Error> = on_conn!(conns,
+            sqlite(conn) => sqlx::query_as(CHANGES_ONE_ROW_SQL).bind(after).bind(1000i64).fetch_one(conn).await.map(
+                |row: OneRowChanges| {
+                    // The last row's sequence: the first of its columns.
+                    let rows = row.2.as_deref();
+                    let last = rows.and_then(|rows| rows.rsplit(';').next()?.split(',').next()?.parse().ok());
+                    (usize::try_from(std::hint::black_box(row).0).unwrap_or(0), last)
+                }
+            ),
+            postgres(conn) => sqlx::query_as(CHANGES_SQL).bind(after).bind(1000i64).fetch_all(conn).await.map(
+                |rows: Vec<ChangeColumns>| {
+                    let last = rows.last().map(|row| row.0);
+                    (std::hint::black_box(rows).len(), last)
+                }
+            )
         );
         match read {
             Ok((n, last)) => {
