@@ -84,7 +84,22 @@ pub struct Conns {
 }
 
 impl Conns {
+    /// Connections set as the server's for gets and list pages (on
+    /// PostgreSQL `page_read_options`: one plan per statement).
     pub async fn open(url: &str) -> Result<Arc<Conns>, String> {
+        Conns::open_as(url, gongshi::store::postgres_page_read_options).await
+    }
+
+    /// Connections set as the server's for feed pages (on PostgreSQL
+    /// `read_options`).
+    pub async fn open_for_feed(url: &str) -> Result<Arc<Conns>, String> {
+        Conns::open_as(url, gongshi::store::postgres_read_options).await
+    }
+
+    async fn open_as(
+        url: &str,
+        postgres: fn(sqlx::postgres::PgConnectOptions) -> sqlx::postgres::PgConnectOptions,
+    ) -> Result<Arc<Conns>, String> {
         use sqlx::Connection as _;
         let n = pool_size() as usize;
         let mut idle = Vec::with_capacity(n);
@@ -106,7 +121,7 @@ impl Conns {
                 )
             } else {
                 // As the server's read connections are set (store::postgres).
-                let options = gongshi::store::postgres_read_options(
+                let options = postgres(
                     <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
                         .map_err(|e| e.to_string())?,
                 );
@@ -291,7 +306,7 @@ type OneRowChanges = (i64, i64, Option<String>, Option<Vec<u8>>, Option<Vec<u8>>
 /// in pages of 1000 (a unary call cannot keep a cursor open), one consumer,
 /// each row decoded into its columns (on SQLite the page's one aggregated row).
 pub async fn changes(s: &Setup) -> Result<Outcome, String> {
-    let conns = Conns::open(&s.url).await?;
+    let conns = Conns::open_for_feed(&s.url).await?;
     let cpu0 = crate::cpu::snap(s.server.pid(), None);
     let started = Instant::now();
     let mut rec = Rec::default();

@@ -37,7 +37,7 @@ use crate::domain::repair::RepairState;
 
 pub use calendar::{CalendarDayRow, CalendarLoadRow, CalendarSnapshot, CalendarStore, CalendarTx, CalendarYearRow};
 pub use notice::{BundleFilter, BundleRow, NoticeStore, NoticeTx, PdfRow};
-pub use postgres::{PgStore, read_options as postgres_read_options};
+pub use postgres::{PgStore, page_read_options as postgres_page_read_options, read_options as postgres_read_options};
 pub use public::PublicStore;
 pub(crate) use readers::{Gets, Readers};
 pub use repair::{NewRepairEvent, RepairEventRow, RepairFilter, RepairRow, RepairStore, RepairTx};
@@ -337,6 +337,21 @@ pub struct DisclosureFilter {
     pub decided_to: Option<NaiveDate>,
 }
 
+impl DisclosureFilter {
+    /// Whether the filter narrows the list beyond a state: by party,
+    /// authority or decision date. On PostgreSQL such a page is read on the
+    /// read connections that plan each statement for its values (a party's
+    /// page through `disclosures_party`); the others keep one plan for every
+    /// call (`postgres::page_read_options`), which suits only the pages
+    /// walked in id order.
+    pub fn narrows(&self) -> bool {
+        !self.party_credit_code.is_empty()
+            || !self.authority_code.is_empty()
+            || self.decided_from.is_some()
+            || self.decided_to.is_some()
+    }
+}
+
 /// What an export reads, sent in order through a bounded channel.
 #[derive(Debug)]
 pub enum ExportItem {
@@ -618,6 +633,62 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::redact_url;
+
+    /// Only a filter by party, authority or date narrows a list (and sends
+    /// its pages to the pool); a state alone walks the ids like no filter.
+    #[test]
+    fn a_filter_narrows_by_party_authority_or_date_not_by_state() {
+        use super::DisclosureFilter;
+        use crate::domain::lifecycle::DisclosureState;
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 5, 6);
+        let none = DisclosureFilter::default();
+        let cases = [
+            ("no filter", none.clone(), false),
+            (
+                "a state",
+                DisclosureFilter {
+                    state: Some(DisclosureState::Active),
+                    ..none.clone()
+                },
+                false,
+            ),
+            (
+                "a party",
+                DisclosureFilter {
+                    party_credit_code: "91310115MA1K4AAAAA".into(),
+                    ..none.clone()
+                },
+                true,
+            ),
+            (
+                "an authority",
+                DisclosureFilter {
+                    authority_code: "11310115MB0000000X".into(),
+                    ..none.clone()
+                },
+                true,
+            ),
+            (
+                "decided from",
+                DisclosureFilter {
+                    decided_from: day,
+                    ..none.clone()
+                },
+                true,
+            ),
+            (
+                "decided to",
+                DisclosureFilter {
+                    decided_to: day,
+                    ..none.clone()
+                },
+                true,
+            ),
+        ];
+        for (what, filter, narrows) in cases {
+            assert_eq!(filter.narrows(), narrows, "{what}");
+        }
+    }
 
     /// No statement takes its `LIMIT` as a bare parameter. SQLite (3.47 and
     /// later, as bundled) reads a bare `LIMIT $n`'s bound value when it plans

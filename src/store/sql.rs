@@ -696,7 +696,11 @@ macro_rules! sql_store {
                         return Ok(page);
                     }
                 }
-                let rows = $crate::store::readers::lent_read!(self.readers, |conn| {
+                // A page walked in id order on connections that keep their
+                // plans; a narrowing filter's on those that plan for its
+                // values (`DisclosureFilter::narrows`, `postgres::page_read_options`).
+                let readers = if f.narrows() { &self.readers } else { &self.page_readers };
+                let rows = $crate::store::readers::lent_read!(readers, |conn| {
                     $crate::store::sql::bind_disclosure_page!(
                         sqlx::query_as::<$db, (String, Option<Vec<u8>>)>($crate::store::sql::LIST_PAGE_SQL),
                         f,

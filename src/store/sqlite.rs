@@ -22,6 +22,8 @@ pub struct SqliteStore {
     on_acquire: Option<super::AcquireObserver>,
     /// The public reads' own connections (issue 18).
     readers: std::sync::Arc<super::Readers<sqlx::Sqlite>>,
+    /// The same connections (PostgreSQL's plan settings do not apply).
+    page_readers: std::sync::Arc<super::Readers<sqlx::Sqlite>>,
     /// `GetDisclosure`'s reads, gathered (on `readers`).
     gets: super::Gets<sqlx::Sqlite>,
     /// The health probe's own connection (see `Store::ping`).
@@ -63,6 +65,7 @@ impl SqliteStore {
         ));
         Ok(SqliteStore {
             gets: super::Gets::new(readers.clone(), Self::read_encoded),
+            page_readers: readers.clone(),
             readers,
             pool,
             on_acquire: opts.on_acquire.clone(),

@@ -529,7 +529,9 @@ async fn public_reads_are_answered_after_their_connections_are_cut() {
 
 /// The public reads' PostgreSQL connections plan no parallel query
 /// (`store::postgres::read_options`), even where the database's own default
-/// allows it: a keyset page is cheaper than starting workers for it.
+/// allows it: a keyset page is cheaper than starting workers for it. Those
+/// of the gets and the unfiltered list pages also keep one plan per
+/// statement (`page_read_options`); the others plan as the database says.
 #[tokio::test]
 async fn public_read_connections_plan_no_parallel_query() {
     use sqlx::Connection as _;
@@ -545,12 +547,24 @@ async fn public_read_connections_plan_no_parallel_query() {
         let show = "SHOW max_parallel_workers_per_gather";
         let plain = sqlx::PgConnection::connect(&db.url).await.expect("plain");
         let options: sqlx::postgres::PgConnectOptions = db.url.parse().expect("url");
-        let read = sqlx::PgConnection::connect_with(&gongshi::store::postgres_read_options(options))
+        let read = sqlx::PgConnection::connect_with(&gongshi::store::postgres_read_options(options.clone()))
             .await
             .expect("read connection");
-        for (mut conn, expected, what) in [(plain, "4", "a plain connection"), (read, "0", "a read connection")] {
+        let page = sqlx::PgConnection::connect_with(&gongshi::store::postgres_page_read_options(options))
+            .await
+            .expect("page read connection");
+        for (mut conn, expected, plans, what) in [
+            (plain, "4", "auto", "a plain connection"),
+            (read, "0", "auto", "a read connection"),
+            (page, "0", "force_generic_plan", "a page read connection"),
+        ] {
             let got: String = sqlx::query_scalar(show).fetch_one(&mut conn).await.expect("show");
             assert_eq!(got, expected, "{what}: max_parallel_workers_per_gather");
+            let got: String = sqlx::query_scalar("SHOW plan_cache_mode")
+                .fetch_one(&mut conn)
+                .await
+                .expect("show");
+            assert_eq!(got, plans, "{what}: plan_cache_mode");
             let _ = conn.close().await;
         }
         let _ = admin.close().await;
