@@ -363,7 +363,7 @@ macro_rules! disclosure_page_sql {
 }
 
 /// `ListDisclosures`' page of stored encodings: `(id, encoded)` in id order,
-/// bound by [`bind_disclosure_page!`].
+/// bound by `bind_disclosure_page!`.
 pub const LIST_PAGE_SQL: &str = disclosure_page_sql!("id, encoded");
 
 /// [`LIST_PAGE_SQL`]'s page read as one aggregated row (SQLite; see
