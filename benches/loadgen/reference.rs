@@ -185,9 +185,6 @@ const GET_SQL: &str = "SELECT state, encoded FROM disclosures WHERE id = $1";
 const LIST_SQL: &str = gongshi::store::LIST_PAGE_SQL;
 const LIST_ONE_ROW_SQL: &str = gongshi::store::LIST_PAGE_ONE_ROW_SQL;
 
-/// A page read as one row: rows, rows with an encoding, ids, lengths, encodings.
-type OneRowList = (i64, i64, Option<String>, Option<String>, Option<Vec<u8>>);
-
 /// What the get and list queries read.
 type EncodedColumns = (String, Option<Vec<u8>>);
 
@@ -251,7 +248,7 @@ pub async fn list(s: &Setup) -> Result<Outcome, String> {
                 }
                 // (rows read, the last id)
                 let read: Result<(usize, String), sqlx::Error> = on_conn!(conns,
-                    sqlite(conn) => page!(LIST_ONE_ROW_SQL).fetch_one(conn).await.map(|row: OneRowList| {
+                    sqlite(conn) => page!(LIST_ONE_ROW_SQL).fetch_one(conn).await.map(|row: gongshi::store::OneRowPage| {
                         let ids = row.2.as_deref();
                         let last = ids.and_then(|ids| ids.rsplit(',').next()).unwrap_or_default().to_owned();
                         (usize::try_from(std::hint::black_box(row).0).unwrap_or(0), last)
@@ -298,10 +295,6 @@ type ChangeColumns = (
 const CHANGES_SQL: &str = gongshi::store::FEED_PAGE_SQL;
 const CHANGES_ONE_ROW_SQL: &str = gongshi::store::FEED_PAGE_ONE_ROW_SQL;
 
-/// A feed page read as one row: rows, rows needing content, the rows' short
-/// columns (`sequence,…` joined by `;`), ids and reasons, encodings.
-type OneRowChanges = (i64, i64, Option<String>, Option<Vec<u8>>, Option<Vec<u8>>);
-
 /// `changes-sql`: the feed read as the server must read it — the store's query
 /// in pages of 1000 (a unary call cannot keep a cursor open), one consumer,
 /// each row decoded into its columns (on SQLite the page's one aggregated row).
@@ -316,7 +309,7 @@ pub async fn changes(s: &Setup) -> Result<Outcome, String> {
         // (rows read, the last sequence)
         let read: Result<(usize, Option<i64>), sqlx::Error> = on_conn!(conns,
             sqlite(conn) => sqlx::query_as(CHANGES_ONE_ROW_SQL).bind(after).bind(1000i64).fetch_one(conn).await.map(
-                |row: OneRowChanges| {
+                |row: gongshi::store::OneRowFeedPage| {
                     // The last row's sequence: the first of its columns.
                     let rows = row.2.as_deref();
                     let last = rows.and_then(|rows| rows.rsplit(';').next()?.split(',').next()?.parse().ok());

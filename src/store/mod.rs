@@ -41,7 +41,7 @@ pub use postgres::{PgStore, page_read_options as postgres_page_read_options, rea
 pub use public::PublicStore;
 pub(crate) use readers::{Gets, Readers};
 pub use repair::{NewRepairEvent, RepairEventRow, RepairFilter, RepairRow, RepairStore, RepairTx};
-pub use sql::{FEED_PAGE_ONE_ROW_SQL, FEED_PAGE_SQL, LIST_PAGE_ONE_ROW_SQL, LIST_PAGE_SQL};
+pub use sql::{FEED_PAGE_ONE_ROW_SQL, FEED_PAGE_SQL, LIST_PAGE_ONE_ROW_SQL, LIST_PAGE_SQL, OneRowFeedPage, OneRowPage};
 pub use sqlite::{SqliteStore, read_options as sqlite_read_options};
 
 /// A storage failure, classified so the API can answer with the right code.
@@ -635,7 +635,8 @@ mod tests {
     use super::redact_url;
 
     /// Only a filter by party, authority or date narrows a list (and sends
-    /// its pages to the pool); a state alone walks the ids like no filter.
+    /// its pages to the read connections that plan for their values); a
+    /// state alone walks the ids like no filter.
     #[test]
     fn a_filter_narrows_by_party_authority_or_date_not_by_state() {
         use super::DisclosureFilter;

@@ -1256,7 +1256,7 @@ pub(crate) use {bind_disclosure_page, disclosure_page_sql, sql_store};
 /// A list page read as one row: `(rows, rows with an encoding, ids joined by
 /// commas, the encodings' lengths joined by commas, the encodings
 /// concatenated)`, in the order the aggregate met them.
-pub(crate) type OneRowPage = (i64, i64, Option<String>, Option<String>, Option<Vec<u8>>);
+pub type OneRowPage = (i64, i64, Option<String>, Option<String>, Option<Vec<u8>>);
 
 /// Splits a page read as one row into its records, without copying them.
 /// `None` (read the page row by row instead) unless every row has its
@@ -1297,7 +1297,7 @@ pub(crate) fn split_page(page: OneRowPage) -> Option<Vec<(String, bytes::Bytes)>
 /// A feed page read as one row ([`FEED_PAGE_ONE_ROW_SQL`]): `(rows, rows
 /// that need their version's content, each row's short columns and lengths,
 /// the ids and public reasons concatenated, the encodings concatenated)`.
-pub(crate) type OneRowFeedPage = (i64, i64, Option<String>, Option<Vec<u8>>, Option<Vec<u8>>);
+pub type OneRowFeedPage = (i64, i64, Option<String>, Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// What [`split_feed_page`] makes of a feed page read as one row.
 #[derive(Debug, PartialEq)]
@@ -1514,107 +1514,54 @@ mod tests {
     #[test]
     fn a_doubtful_one_row_feed_page_is_refused() {
         let t = TEXTS.as_bytes();
+        // Two rows over the texts and encodings of ROWS.
+        let two = |rows: &str| feed(rows, t, b"xy", 2);
         let cases = [
             (
                 "sequences out of order",
-                feed(
-                    "9,1,100,PUBLISHED,,aa,3,-1,2;7,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1",
-                    t,
-                    b"xy",
-                    2,
-                ),
+                two("9,1,100,PUBLISHED,,aa,3,-1,2;7,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1"),
             ),
             (
                 "a sequence twice",
-                feed(
-                    "7,1,100,PUBLISHED,,aa,3,-1,2;7,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1",
-                    t,
-                    b"xy",
-                    2,
-                ),
+                two("7,1,100,PUBLISHED,,aa,3,-1,2;7,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1"),
             ),
             ("more rows than counted", feed(ROWS, t, b"xy", 1)),
             ("fewer rows than counted", feed(ROWS, t, b"xy", 3)),
             (
                 "a field too many",
-                feed(
-                    "7,1,100,PUBLISHED,,aa,3,-1,2,0;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1",
-                    t,
-                    b"xy",
-                    2,
-                ),
+                two("7,1,100,PUBLISHED,,aa,3,-1,2,0;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1"),
             ),
             (
                 "a field short",
-                feed(
-                    "7,1,100,PUBLISHED,,aa,3,-1;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1",
-                    t,
-                    b"xy",
-                    2,
-                ),
+                two("7,1,100,PUBLISHED,,aa,3,-1;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1"),
             ),
             (
                 "an unknown kind",
-                feed(
-                    "7,1,100,REVISED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1",
-                    t,
-                    b"xy",
-                    2,
-                ),
+                two("7,1,100,REVISED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1"),
             ),
             (
                 "an unknown reason",
-                feed(
-                    "7,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,LOST,bb,3,6,-1",
-                    t,
-                    b"xy",
-                    2,
-                ),
+                two("7,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,LOST,bb,3,6,-1"),
             ),
             (
                 "a sequence that is not a number",
-                feed(
-                    "x,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1",
-                    t,
-                    b"xy",
-                    2,
-                ),
+                two("x,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1"),
             ),
             (
                 "an id without a length",
-                feed(
-                    "7,1,100,PUBLISHED,,aa,-1,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1",
-                    t,
-                    b"xy",
-                    2,
-                ),
+                two("7,1,100,PUBLISHED,,aa,-1,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,6,-1"),
             ),
             (
                 "texts past their bytes",
-                feed(
-                    "7,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,7,-1",
-                    t,
-                    b"xy",
-                    2,
-                ),
+                two("7,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,7,-1"),
             ),
             (
                 "texts short of their bytes",
-                feed(
-                    "7,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,3,-1",
-                    t,
-                    b"xy",
-                    2,
-                ),
+                two("7,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,3,3,-1"),
             ),
             (
                 "a length that cuts a character",
-                feed(
-                    "7,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,4,5,-1",
-                    t,
-                    b"xy",
-                    2,
-                ),
+                two("7,1,100,PUBLISHED,,aa,3,-1,2;9,2,200,TERMINATED,WITHDRAWN,bb,4,5,-1"),
             ),
             ("encodings past their bytes", feed(ROWS, t, b"x", 2)),
             ("encodings short of their bytes", feed(ROWS, t, b"xyz", 2)),
