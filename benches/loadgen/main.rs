@@ -41,6 +41,11 @@ use tonic::transport::Channel;
 
 use crate::scenarios::{Outcome, Setup};
 
+/// The server's allocator, as in `src/main.rs`: the `--serve` child is the
+/// server measured, and the floors it is measured against run on the same.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Load generator for the gongshi gRPC service.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "loadgen")]
