@@ -11,6 +11,27 @@
 
 #![forbid(unsafe_code)]
 
+/// Runs the query future `$body` once on a fresh pool opened on `$url`
+/// (SQLite or PostgreSQL), with `$pool` bound to it, then closes the pool.
+/// Errors of both go through `$e`; the value is `Result<_, String>`.
+/// For the generator's one-off reads (sample ids, counts).
+macro_rules! with_fresh_pool {
+    ($url:expr, $e:expr, |$pool:ident| $body:expr) => {{
+        let url: &str = $url;
+        if url.starts_with("sqlite:") {
+            let $pool = sqlx::SqlitePool::connect(url).await.map_err($e)?;
+            let out = $body.await.map_err($e);
+            $pool.close().await;
+            out
+        } else {
+            let $pool = sqlx::PgPool::connect(url).await.map_err($e)?;
+            let out = $body.await.map_err($e);
+            $pool.close().await;
+            out
+        }
+    }};
+}
+
 // Formatted (or not) where it lives, in tests/it.
 #[rustfmt::skip]
 #[path = "../../tests/it/support/pg.rs"]

@@ -12,12 +12,10 @@
 use std::time::Instant;
 
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
 
 use crate::ServerProcess;
 use crate::cpu::Used;
-use crate::scenarios::{MetricsPair, Outcome, Rec, Setup, Target, block, get_client, sample_ids};
+use crate::scenarios::{MetricsPair, Outcome, Rec, Setup, Target, block, get_client, health_client, sample_ids};
 
 /// Rounds per scenario (each server gets this many blocks).
 const ROUNDS: u32 = 10;
@@ -101,19 +99,7 @@ pub async fn run(s: &Setup) -> Result<Vec<Outcome>, String> {
         .metrics_pair
         .as_ref()
         .ok_or("the servers of `metrics` were not started")?;
-    let health = |_: usize, ch: Channel, deadline: Instant| async move {
-        let mut c = HealthClient::new(ch);
-        let mut r = Rec::default();
-        while Instant::now() < deadline {
-            let t0 = Instant::now();
-            match c.check(HealthCheckRequest { service: String::new() }).await {
-                Ok(_) => r.ok(t0, 0),
-                Err(e) => r.err(e),
-            }
-        }
-        r
-    };
-    let (h_on, h_off) = interleaved(s, pair, "health", health).await;
+    let (h_on, h_off) = interleaved(s, pair, "health", health_client).await;
 
     let ids = std::sync::Arc::new(sample_ids(&s.url, 10_000).await?);
     if ids.is_empty() {

@@ -324,19 +324,21 @@ pub async fn run(s: &Setup, name: &str) -> Result<Vec<Outcome>, String> {
 }
 
 async fn health(s: &Setup) -> Outcome {
-    timed(s, "health", s.concurrency, |_, ch, deadline| async move {
-        let mut c = HealthClient::new(ch);
-        let mut r = Rec::default();
-        while Instant::now() < deadline {
-            let t0 = Instant::now();
-            match c.check(HealthCheckRequest { service: String::new() }).await {
-                Ok(_) => r.ok(t0, 0),
-                Err(e) => r.err(e),
-            }
+    timed(s, "health", s.concurrency, health_client).await
+}
+
+/// One `Health/Check` client until `deadline` (the worker's number is unused).
+pub async fn health_client(_: usize, ch: Channel, deadline: Instant) -> Rec {
+    let mut c = HealthClient::new(ch);
+    let mut r = Rec::default();
+    while Instant::now() < deadline {
+        let t0 = Instant::now();
+        match c.check(HealthCheckRequest { service: String::new() }).await {
+            Ok(_) => r.ok(t0, 0),
+            Err(e) => r.err(e),
         }
-        r
-    })
-    .await
+    }
+    r
 }
 
 // ------------------------------------------------------------ SQL helpers
@@ -345,42 +347,14 @@ async fn health(s: &Setup) -> Outcome {
 pub async fn sample_ids(url: &str, limit: i64) -> Result<Vec<String>, String> {
     let sql = "SELECT id FROM disclosures ORDER BY random() LIMIT $1";
     let e = |e: sqlx::Error| format!("sample ids: {e}");
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.map_err(e)?;
-        let ids = sqlx::query_scalar(sql).bind(limit).fetch_all(&pool).await.map_err(e)?;
-        pool.close().await;
-        Ok(ids)
-    } else {
-        let pool = sqlx::PgPool::connect(url).await.map_err(e)?;
-        let ids = sqlx::query_scalar(sql).bind(limit).fetch_all(&pool).await.map_err(e)?;
-        pool.close().await;
-        Ok(ids)
-    }
+    with_fresh_pool!(url, e, |pool| sqlx::query_scalar(sql).bind(limit).fetch_all(&pool))
 }
 
 /// The id of the active disclosure at 0-based position `pos` in id order.
 async fn id_at(url: &str, pos: usize) -> Result<String, String> {
     let sql = "SELECT id FROM disclosures WHERE state = 'ACTIVE' ORDER BY id LIMIT 1 OFFSET $1";
     let e = |e: sqlx::Error| format!("id at {pos}: {e}");
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.map_err(e)?;
-        let id = sqlx::query_scalar(sql)
-            .bind(pos as i64)
-            .fetch_one(&pool)
-            .await
-            .map_err(e)?;
-        pool.close().await;
-        Ok(id)
-    } else {
-        let pool = sqlx::PgPool::connect(url).await.map_err(e)?;
-        let id = sqlx::query_scalar(sql)
-            .bind(pos as i64)
-            .fetch_one(&pool)
-            .await
-            .map_err(e)?;
-        pool.close().await;
-        Ok(id)
-    }
+    with_fresh_pool!(url, e, |pool| sqlx::query_scalar(sql).bind(pos as i64).fetch_one(&pool))
 }
 
 // ------------------------------------------------------------ reads

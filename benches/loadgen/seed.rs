@@ -251,17 +251,7 @@ pub async fn seed(app: &Arc<App>, url: &str, batch: &Batch) -> Result<Vec<(Strin
 pub async fn count_unencoded(url: &str) -> Result<i64, String> {
     let sql = "SELECT count(*) FROM disclosures WHERE encoded IS NULL";
     let e = |e: sqlx::Error| format!("count unencoded: {e}");
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.map_err(e)?;
-        let n = sqlx::query_scalar(sql).fetch_one(&pool).await.map_err(e)?;
-        pool.close().await;
-        Ok(n)
-    } else {
-        let pool = sqlx::PgPool::connect(url).await.map_err(e)?;
-        let n = sqlx::query_scalar(sql).fetch_one(&pool).await.map_err(e)?;
-        pool.close().await;
-        Ok(n)
-    }
+    with_fresh_pool!(url, e, |pool| sqlx::query_scalar(sql).fetch_one(&pool))
 }
 
 /// Brings the seeded and filled database to rest, as a running

@@ -134,13 +134,7 @@ pub async fn run(s: &Setup) -> Result<Vec<Outcome>, String> {
     let template: String = {
         let e = |e: sqlx::Error| format!("template: {e}");
         let sql = "SELECT id FROM repair_applications ORDER BY create_time LIMIT 1";
-        if s.url.starts_with("sqlite:") {
-            let pool = sqlx::SqlitePool::connect(&s.url).await.map_err(e)?;
-            sqlx::query_scalar(sql).fetch_one(&pool).await.map_err(e)?
-        } else {
-            let pool = sqlx::PgPool::connect(&s.url).await.map_err(e)?;
-            sqlx::query_scalar(sql).fetch_one(&pool).await.map_err(e)?
-        }
+        with_fresh_pool!(&s.url, e, |pool| sqlx::query_scalar(sql).fetch_one(&pool))?
     };
     let pool_size = crate::reference::pool_size();
     let next = Arc::new(AtomicUsize::new(0));
