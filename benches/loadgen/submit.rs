@@ -53,11 +53,6 @@ macro_rules! sql_submit {
             .bind($template)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(COPY_MATERIAL)
-            .bind(&id)
-            .bind($template)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(COPY_COMMITMENT)
             .bind(format!("XYCN-{id}"))
             .bind(&id)
@@ -65,11 +60,10 @@ macro_rules! sql_submit {
             .bind($template)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(COPY_EVENT)
-            .bind(&id)
-            .bind($template)
-            .execute(&mut *tx)
-            .await?;
+        // The template's materials and events, copied the same way.
+        for copy in [COPY_MATERIAL, COPY_EVENT] {
+            sqlx::query(copy).bind(&id).bind($template).execute(&mut *tx).await?;
+        }
         sqlx::query(SET_PENDING).bind($disclosure).execute(&mut *tx).await?;
         tx.commit().await
     }};
@@ -138,50 +132,35 @@ pub async fn run(s: &Setup) -> Result<Vec<Outcome>, String> {
     };
     let pool_size = crate::reference::pool_size();
     let next = Arc::new(AtomicUsize::new(0));
+    // One timed run of `sql_submit!` on `$pool`, whose transactions `$begin` opens.
+    macro_rules! timed_submit {
+        ($pool:ident, $begin:expr) => {
+            timed(s, "submit-sql", s.concurrency, |_, _, deadline| {
+                let (set, next, $pool, template) = (sql_set.clone(), next.clone(), $pool.clone(), template.clone());
+                async move {
+                    let mut r = Rec::default();
+                    while Instant::now() < deadline {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((disclosure, code)) = set.get(i) else {
+                            break;
+                        };
+                        let t0 = Instant::now();
+                        let res: Result<(), sqlx::Error> =
+                            async { sql_submit!($begin, &template, disclosure, code) }.await;
+                        match res {
+                            Ok(()) => r.ok(t0, 1),
+                            Err(e) => r.err(e),
+                        }
+                    }
+                    r
+                }
+            })
+            .await
+        };
+    }
     let mut sql = match Pool::open(&s.url).await? {
-        Pool::Sqlite(pool) => {
-            timed(s, "submit-sql", s.concurrency, |_, _, deadline| {
-                let (set, next, pool, template) = (sql_set.clone(), next.clone(), pool.clone(), template.clone());
-                async move {
-                    let mut r = Rec::default();
-                    while Instant::now() < deadline {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((disclosure, code)) = set.get(i) else { break };
-                        let t0 = Instant::now();
-                        let res: Result<(), sqlx::Error> =
-                            async { sql_submit!(pool.begin_with("BEGIN IMMEDIATE"), &template, disclosure, code) }
-                                .await;
-                        match res {
-                            Ok(()) => r.ok(t0, 1),
-                            Err(e) => r.err(e),
-                        }
-                    }
-                    r
-                }
-            })
-            .await
-        }
-        Pool::Postgres(pool) => {
-            timed(s, "submit-sql", s.concurrency, |_, _, deadline| {
-                let (set, next, pool, template) = (sql_set.clone(), next.clone(), pool.clone(), template.clone());
-                async move {
-                    let mut r = Rec::default();
-                    while Instant::now() < deadline {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((disclosure, code)) = set.get(i) else { break };
-                        let t0 = Instant::now();
-                        let res: Result<(), sqlx::Error> =
-                            async { sql_submit!(pool.begin(), &template, disclosure, code) }.await;
-                        match res {
-                            Ok(()) => r.ok(t0, 1),
-                            Err(e) => r.err(e),
-                        }
-                    }
-                    r
-                }
-            })
-            .await
-        }
+        Pool::Sqlite(pool) => timed_submit!(pool, pool.begin_with("BEGIN IMMEDIATE")),
+        Pool::Postgres(pool) => timed_submit!(pool, pool.begin()),
     };
     let used = next.load(Ordering::Relaxed).min(per_phase);
     sql.extra = serde_json::json!({ "pool_size": pool_size, "exhausted": used >= per_phase });
