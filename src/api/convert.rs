@@ -9,7 +9,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::pb;
 use crate::app::AppError;
 use crate::app::input::{self, Choice, DecisionInput, OrgInput, PartyInput, RepresentativeInput};
-use crate::app::public::DisclosureView;
 use crate::app::views::{DecisionView, DisclosureRecord};
 use crate::domain::lifecycle::Actor;
 use crate::domain::policy::{PartyKind, PenaltyKind, Procedure, Sector, Severity};
@@ -258,13 +257,8 @@ pub fn decision_out(row: &DecisionView, sensitive: bool) -> pb::PenaltyDecision 
     }
 }
 
-/// A stored disclosure as protobuf.
-pub fn disclosure_out(d: DisclosureRecord) -> pb::Disclosure {
-    disclosure_view_out(d.into())
-}
-
 /// A disclosure as protobuf: one conversion for the gRPC answer and the
 /// public JSON (its proto3 JSON mapping).
-pub fn disclosure_view_out(d: DisclosureView) -> pb::Disclosure {
+pub fn disclosure_out(d: DisclosureRecord) -> pb::Disclosure {
     crate::wire::disclosure(crate::wire::disclosure_parts!(d))
 }

@@ -13,7 +13,7 @@ use super::auth;
 use super::convert::{Violations, disclosure_out, enum_in, enum_out, record_out, ts};
 use super::enforcement::resource_id;
 use super::{page, pb};
-use crate::app::public::{ChangeEntry, ExportPiece};
+use crate::app::public::ExportPiece;
 use crate::app::views::{ChangeView, DisclosureFilter};
 use crate::app::{App, AppError};
 use crate::domain::lifecycle::{ChangeKind, DisclosureState, Micros, Role, TerminationReason};
@@ -275,14 +275,8 @@ impl DisclosureApi {
     }
 }
 
-/// A feed entry as protobuf: content only when the store served it (the
-/// disclosure is still active).
-pub fn change_out(c: ChangeView) -> pb::DisclosureChange {
-    change_entry_out(c.into())
-}
-
 /// A change's fields before its record as protobuf (the rest left
-/// default): one mapping for the decoded feed ([`change_entry_out`]) and the
+/// default): one mapping for the decoded feed ([`change_out`]) and the
 /// feed written from stored bytes (`served::change_bytes`).
 pub fn change_head(
     sequence: i64,
@@ -303,9 +297,10 @@ pub fn change_head(
     }
 }
 
-/// A feed entry as protobuf: one conversion for the gRPC feed and the public
-/// JSON and 410 answers.
-pub fn change_entry_out(c: ChangeEntry) -> pb::DisclosureChange {
+/// A feed entry as protobuf (content only when the store served it: the
+/// disclosure is still active): one conversion for the gRPC feed and the
+/// public JSON and 410 answers.
+pub fn change_out(c: ChangeView) -> pb::DisclosureChange {
     let version = i32::try_from(c.version).unwrap_or(i32::MAX);
     let head = change_head(c.sequence, &c.disclosure_id, c.kind, c.reason, c.effective_time);
     pb::DisclosureChange {

@@ -22,7 +22,7 @@ pub mod rpc_metrics;
 pub mod served;
 pub mod status;
 
-pub use disclosure::{DisclosureApi, change_entry_out, change_out};
+pub use disclosure::{DisclosureApi, change_out};
 pub use enforcement::EnforcementApi;
 pub use notice::NoticeApi;
 pub use repair::CreditRepairApi;

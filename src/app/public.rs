@@ -2,7 +2,8 @@
 //! set, for every adapter that shows it — the DisclosureService, the public
 //! page, the JSON API and the Atom feed.
 //!
-//! Everything here is built from [`PublicRecord`], which has no field for an
+//! Everything here is built from
+//! [`PublicRecord`](crate::domain::record::PublicRecord), which has no field for an
 //! ID number, an address or a contact, and serves content only while a
 //! disclosure is active: a terminated record is answered with the change that
 //! removed it, never with its content, and is not found by a search.
@@ -11,104 +12,14 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::{App, AppError, AppResult};
-use crate::domain::lifecycle::{ChangeKind, DisclosureState, Micros, TerminationReason};
-use crate::domain::record::{CSV_HEADER, PublicRecord};
+use crate::domain::lifecycle::{ChangeKind, DisclosureState};
+use crate::domain::record::CSV_HEADER;
 use crate::domain::search::QueryError;
-use crate::store::{ChangeView, DisclosureRow, ExportItem};
+use crate::store::ExportItem;
+
+use super::views::{ChangeView, DisclosureRecord};
 
 pub use crate::domain::search::SearchTerm;
-
-/// A disclosure as shown (its current version).
-#[derive(Debug, Clone, PartialEq)]
-pub struct DisclosureView {
-    /// Id.
-    pub id: String,
-    /// The decision it publishes.
-    pub decision_id: String,
-    /// State.
-    pub state: DisclosureState,
-    /// Content version, from 1.
-    pub version: i64,
-    /// The public content.
-    pub content: PublicRecord,
-    /// SHA-256 of the content's canonical JSON.
-    pub content_sha256: String,
-    /// An open repair application exists.
-    pub repair_pending: bool,
-    /// First published; `None` when unknown (imported history without a
-    /// 公示日期).
-    pub published_at: Option<Micros>,
-    /// When it stopped being public.
-    pub terminated_at: Option<Micros>,
-    /// Why.
-    pub termination_reason: Option<TerminationReason>,
-}
-
-impl From<DisclosureRow> for DisclosureView {
-    fn from(d: DisclosureRow) -> Self {
-        DisclosureView {
-            id: d.id,
-            decision_id: d.decision_id,
-            state: d.state,
-            version: d.version,
-            content: d.content,
-            content_sha256: d.content_sha256,
-            repair_pending: d.repair_pending,
-            published_at: d.published_at,
-            terminated_at: d.terminated_at,
-            termination_reason: d.termination_reason,
-        }
-    }
-}
-
-/// A change of the feed as shown: content only while the disclosure is active.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChangeEntry {
-    /// Feed sequence.
-    pub sequence: i64,
-    /// The disclosure.
-    pub disclosure_id: String,
-    /// Its decision.
-    pub decision_id: String,
-    /// Kind.
-    pub kind: ChangeKind,
-    /// For TERMINATED.
-    pub reason: Option<TerminationReason>,
-    /// Version the change refers to.
-    pub version: i64,
-    /// Its content hash.
-    pub content_sha256: String,
-    /// Public reason of a withdrawal (行政处罚法 Art. 48).
-    pub public_reason: Option<String>,
-    /// Effective time.
-    pub effective_time: Micros,
-    /// The content of that version: `None` for TERMINATED changes and for
-    /// every change of a disclosure no longer active.
-    pub record: Option<PublicRecord>,
-    /// Current repair-pending flag of the disclosure.
-    pub repair_pending: bool,
-    /// When the disclosure was first published, if known.
-    pub published_at: Option<Micros>,
-}
-
-impl From<ChangeView> for ChangeEntry {
-    fn from(c: ChangeView) -> Self {
-        ChangeEntry {
-            sequence: c.sequence,
-            disclosure_id: c.disclosure_id,
-            decision_id: c.decision_id,
-            kind: c.kind,
-            reason: c.reason,
-            version: c.version,
-            content_sha256: c.content_sha256,
-            public_reason: c.public_reason,
-            effective_time: c.effective_time,
-            record: c.record,
-            repair_pending: c.repair_pending,
-            published_at: c.published_at,
-        }
-    }
-}
 
 /// One disclosure as the public may see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,13 +27,13 @@ pub enum PublicLookup {
     /// Active: the record and its changes (publication, corrections).
     Active {
         /// The record.
-        disclosure: DisclosureView,
+        disclosure: DisclosureRecord,
         /// Its changes in order, each with the content of its version
         /// (empty unless asked for).
-        changes: Vec<ChangeEntry>,
+        changes: Vec<ChangeView>,
     },
     /// Published once, no longer: the change that removed it (no content).
-    Removed(ChangeEntry),
+    Removed(ChangeView),
     /// Never published.
     NotFound,
 }
@@ -165,9 +76,8 @@ impl App {
         cursor: &str,
         limit: i64,
         newest_first: bool,
-    ) -> AppResult<Vec<DisclosureView>> {
-        let rows = self.store.search_disclosures(term, cursor, limit, newest_first).await?;
-        Ok(rows.into_iter().map(DisclosureView::from).collect())
+    ) -> AppResult<Vec<DisclosureRecord>> {
+        Ok(self.store.search_disclosures(term, cursor, limit, newest_first).await?)
     }
 
     /// One disclosure for the public: active (with its changes when
@@ -178,15 +88,15 @@ impl App {
         };
         if row.state == DisclosureState::Active && !history {
             return Ok(PublicLookup::Active {
-                disclosure: row.into(),
+                disclosure: row,
                 changes: Vec::new(),
             });
         }
         let changes = self.store.changes_of(id).await?;
         if row.state == DisclosureState::Active {
             return Ok(PublicLookup::Active {
-                disclosure: row.into(),
-                changes: changes.into_iter().map(ChangeEntry::from).collect(),
+                disclosure: row,
+                changes,
             });
         }
         // A record recorded as expired at once (late history) was never
@@ -195,20 +105,18 @@ impl App {
             .into_iter()
             .rev()
             .find(|c| c.kind == ChangeKind::Terminated)
-            .map(|c| PublicLookup::Removed(c.into()))
+            .map(PublicLookup::Removed)
             .unwrap_or(PublicLookup::NotFound))
     }
 
     /// The feed: changes with sequence > `after`, in order.
-    pub async fn public_changes(&self, after: i64, limit: i64) -> AppResult<Vec<ChangeEntry>> {
-        let changes = self.store.list_changes(after, limit).await?;
-        Ok(changes.into_iter().map(ChangeEntry::from).collect())
+    pub async fn public_changes(&self, after: i64, limit: i64) -> AppResult<Vec<ChangeView>> {
+        Ok(self.store.list_changes(after, limit).await?)
     }
 
     /// The feed newest first: changes with sequence < `before`.
-    pub async fn public_changes_before(&self, before: i64, limit: i64) -> AppResult<Vec<ChangeEntry>> {
-        let changes = self.store.list_changes_before(before, limit).await?;
-        Ok(changes.into_iter().map(ChangeEntry::from).collect())
+    pub async fn public_changes_before(&self, before: i64, limit: i64) -> AppResult<Vec<ChangeView>> {
+        Ok(self.store.list_changes_before(before, limit).await?)
     }
 
     /// The national CSV of every active record (RFC 4180, CRLF, the header

@@ -6,9 +6,11 @@
 //! Today most of them are declared here as aliases of the store's row types
 //! (the shapes coincide); an adapter that names them still compiles against
 //! `app`, and a store change that should not reach the wire is made by
-//! turning the alias into an app-owned type with a conversion here. The
-//! public views ([`super::public::DisclosureView`],
-//! [`super::public::ChangeEntry`]) and [`KeySummary`] are already app-owned.
+//! turning the alias into an app-owned type with a conversion here.
+//! [`KeySummary`] is already app-owned. The public page, JSON and Atom show
+//! the same [`DisclosureRecord`] and [`ChangeView`] as the gRPC services
+//! (what the public may see is decided by `app::public`, which serves only
+//! active records and serves a removed one by its change).
 
 use crate::domain::lifecycle::{Micros, Role};
 use crate::store;

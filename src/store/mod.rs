@@ -188,7 +188,7 @@ pub struct EncodedChange {
 }
 
 /// A change as served: content only while the disclosure is active.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChangeView {
     /// Feed sequence.
     pub sequence: i64,

@@ -228,7 +228,7 @@ impl RawEncodedChange {
             (Some(bytes), _) => Some(bytes::Bytes::from(bytes)),
             // A change of an older version (or of a disclosure without a
             // stored encoding, migration 0010): its content, as the decoded
-            // path shows it (api::change_entry_out).
+            // path shows it (api::change_out).
             (None, Some(c)) => {
                 let content: PublicRecord = json("change content", c)?;
                 Some(bytes::Bytes::from(crate::wire::disclosure_bytes(

@@ -23,7 +23,7 @@ use super::http::{ATOM, CACHE_PUBLIC, respond};
 use super::pages::removal_text;
 use super::routes::{int_param, malformed};
 use crate::app::AppError;
-use crate::app::public::ChangeEntry;
+use crate::app::views::ChangeView;
 use crate::domain::clock::from_micros;
 use crate::domain::lifecycle::{ChangeKind, Micros};
 
@@ -111,7 +111,7 @@ fn write_feed(
     web: &Web,
     base: &str,
     self_query: &str,
-    changes: &[ChangeEntry],
+    changes: &[ChangeView],
     first_page: bool,
     limit: i64,
 ) -> std::io::Result<Vec<u8>> {
@@ -174,7 +174,7 @@ fn write_feed(
     Ok(w.into_inner())
 }
 
-fn write_change(w: &mut Writer<Vec<u8>>, base: &str, c: &ChangeEntry) -> std::io::Result<()> {
+fn write_change(w: &mut Writer<Vec<u8>>, base: &str, c: &ChangeView) -> std::io::Result<()> {
     let page = format!("{base}/disclosures/{}", c.disclosure_id);
     let when = rfc3339(c.effective_time);
     if c.kind == ChangeKind::Terminated {

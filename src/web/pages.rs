@@ -19,7 +19,8 @@ use super::http::{CACHE_PUBLIC, HTML, respond};
 use super::routes::{malformed, plausible_id};
 use crate::api::page;
 use crate::app::AppError;
-use crate::app::public::{ChangeEntry, DisclosureView, PublicLookup, SearchTerm, search_term};
+use crate::app::public::{PublicLookup, SearchTerm, search_term};
+use crate::app::views::{ChangeView, DisclosureRecord};
 use crate::domain::clock::{cst, from_micros};
 use crate::domain::lifecycle::{ChangeKind, Micros, TerminationReason};
 use crate::domain::record::{IdType, PublicRecord};
@@ -133,8 +134,8 @@ struct Row {
     kinds: String,
 }
 
-impl From<DisclosureView> for Row {
-    fn from(d: DisclosureView) -> Self {
+impl From<DisclosureRecord> for Row {
+    fn from(d: DisclosureRecord) -> Self {
         Row {
             kinds: kinds(&d.content),
             id: d.id,
@@ -289,7 +290,7 @@ struct HistoryLine {
     text: String,
 }
 
-fn history(changes: &[ChangeEntry]) -> Vec<HistoryLine> {
+fn history(changes: &[ChangeView]) -> Vec<HistoryLine> {
     changes
         .iter()
         .filter_map(|c| {

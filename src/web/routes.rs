@@ -26,8 +26,8 @@ use super::errors::{ApiError, json_error};
 use super::http::{CACHE_PUBLIC, JSON, respond};
 use super::json::to_json;
 use super::{MAX_BODY_BYTES, Web, atom, limit, pages};
-use crate::api::convert::disclosure_view_out;
-use crate::api::{change_entry_out, page, pb};
+use crate::api::convert::disclosure_out;
+use crate::api::{change_out, page, pb};
 use crate::app::AppError;
 use crate::app::public::{ExportPiece, PublicLookup, search_term};
 
@@ -165,7 +165,7 @@ async fn list(
         _ => String::new(),
     };
     let msg = pb::ListDisclosuresResponse {
-        disclosures: rows.into_iter().map(disclosure_view_out).collect(),
+        disclosures: rows.into_iter().map(disclosure_out).collect(),
         next_page_token: next,
     };
     let body = to_json(&msg, "gongshi.v1.ListDisclosuresResponse")?;
@@ -184,11 +184,11 @@ async fn get_one(
     }
     match web.app.public_disclosure(&id, false).await? {
         PublicLookup::Active { disclosure, .. } => {
-            let body = to_json(&disclosure_view_out(disclosure), "gongshi.v1.Disclosure")?;
+            let body = to_json(&disclosure_out(disclosure), "gongshi.v1.Disclosure")?;
             Ok(respond(&headers, StatusCode::OK, JSON, CACHE_PUBLIC, body))
         }
         PublicLookup::Removed(change) => {
-            let body = to_json(&change_entry_out(change), "gongshi.v1.DisclosureChange")?;
+            let body = to_json(&change_out(change), "gongshi.v1.DisclosureChange")?;
             Ok(respond(&headers, StatusCode::GONE, JSON, CACHE_PUBLIC, body))
         }
         PublicLookup::NotFound => Err(AppError::NotFound(format!("disclosures/{id}")).into()),
@@ -217,7 +217,7 @@ async fn changes(
     let changes = web.app.public_changes(after, limit).await?;
     let last_sequence = changes.last().map(|c| c.sequence).unwrap_or(after);
     let msg = pb::ListDisclosureChangesResponse {
-        changes: changes.into_iter().map(change_entry_out).collect(),
+        changes: changes.into_iter().map(change_out).collect(),
         last_sequence,
     };
     let body = to_json(&msg, "gongshi.v1.ListDisclosureChangesResponse")?;
