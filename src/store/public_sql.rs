@@ -132,15 +132,9 @@ macro_rules! sql_public {
             }
 
             async fn changes_of(&self, disclosure_id: &str) -> $crate::store::Result<Vec<$crate::store::ChangeView>> {
-                let rows = sqlx::query_as::<$db, RawChange>(
-                    "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
-                            c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, d.published_at_known, \
-                            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' THEN v.content END AS content \
-                     FROM disclosure_changes c \
-                     JOIN disclosures d ON d.id = c.disclosure_id \
-                     LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
-                     WHERE c.disclosure_id = $1 ORDER BY c.sequence",
-                )
+                let rows = sqlx::query_as::<$db, RawChange>($crate::store::sql::change_view_sql!(
+                    "WHERE c.disclosure_id = $1 ORDER BY c.sequence"
+                ))
                 .bind(disclosure_id)
                 .fetch_all(&self.pool)
                 .await
@@ -153,15 +147,9 @@ macro_rules! sql_public {
                 before: i64,
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::ChangeView>> {
-                let rows = sqlx::query_as::<$db, RawChange>(
-                    "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
-                            c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, d.published_at_known, \
-                            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' THEN v.content END AS content \
-                     FROM disclosure_changes c \
-                     JOIN disclosures d ON d.id = c.disclosure_id \
-                     LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
-                     WHERE c.sequence < $1 ORDER BY c.sequence DESC LIMIT CAST($2 AS BIGINT)",
-                )
+                let rows = sqlx::query_as::<$db, RawChange>($crate::store::sql::change_view_sql!(
+                    "WHERE c.sequence < $1 ORDER BY c.sequence DESC LIMIT CAST($2 AS BIGINT)"
+                ))
                 .bind(before)
                 .bind(limit)
                 .fetch_all(&self.pool)

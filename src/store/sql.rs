@@ -92,22 +92,76 @@ impl RawDisclosure {
     }
 }
 
+/// The columns every read of a feed change has.
 #[derive(sqlx::FromRow)]
-pub(crate) struct RawChange {
+pub(crate) struct RawChangeHead {
     sequence: i64,
     disclosure_id: String,
-    decision_id: String,
     kind: String,
     reason: Option<String>,
     version: i64,
     content_sha256: String,
     public_reason: Option<String>,
     effective_time: i64,
+}
+
+impl RawChangeHead {
+    fn kind_and_reason(&self) -> Result<(ChangeKind, Option<TerminationReason>)> {
+        let kind = parse_enum("change kind", &self.kind, ChangeKind::parse)?;
+        let reason = match self.reason.as_deref() {
+            Some(r) => Some(parse_enum("termination reason", r, TerminationReason::parse)?),
+            None => None,
+        };
+        Ok((kind, reason))
+    }
+
+    /// The change with `record` (a `Disclosure` encoding) as its record.
+    fn into_encoded(self, record: Option<bytes::Bytes>) -> Result<crate::store::EncodedChange> {
+        let (kind, reason) = self.kind_and_reason()?;
+        Ok(crate::store::EncodedChange {
+            kind,
+            reason,
+            record,
+            sequence: self.sequence,
+            disclosure_id: self.disclosure_id,
+            version: self.version,
+            content_sha256: self.content_sha256,
+            public_reason: self.public_reason,
+            effective_time: self.effective_time,
+        })
+    }
+}
+
+/// A change as served decoded ([`ChangeView`]): read by
+/// [`change_view_sql!`].
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawChange {
+    #[sqlx(flatten)]
+    head: RawChangeHead,
+    decision_id: String,
     repair_pending: bool,
     published_at: i64,
     published_at_known: bool,
     content: Option<String>,
 }
+
+/// A statement reading [`RawChange`]s: the columns and joins, then `$rest`
+/// (`WHERE …`, `ORDER BY …`). Content is joined only while the disclosure is
+/// active: once terminated, no change of it carries its content again.
+macro_rules! change_view_sql {
+    ($rest:literal) => {
+        concat!(
+            "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
+                    c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, d.published_at_known, \
+                    CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' THEN v.content END AS content \
+             FROM disclosure_changes c \
+             JOIN disclosures d ON d.id = c.disclosure_id \
+             LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version ",
+            $rest
+        )
+    };
+}
+pub(crate) use change_view_sql;
 
 /// The text of [`FEED_PAGE_SQL`], for statements built around it.
 macro_rules! feed_page_sql {
@@ -166,14 +220,8 @@ pub(crate) const FEED_PAGE_FULL_SQL: &str = "SELECT c.sequence, c.disclosure_id,
 /// A row of [`FEED_PAGE_SQL`].
 #[derive(sqlx::FromRow)]
 pub(crate) struct RawFeedRow {
-    sequence: i64,
-    disclosure_id: String,
-    kind: String,
-    reason: Option<String>,
-    version: i64,
-    content_sha256: String,
-    public_reason: Option<String>,
-    effective_time: i64,
+    #[sqlx(flatten)]
+    head: RawChangeHead,
     encoded: Option<Vec<u8>>,
     needs_content: i32,
 }
@@ -187,102 +235,66 @@ impl RawFeedRow {
     /// The change, its record the stored encoding (or none); call only for
     /// a row that does not [`need content`](Self::needs_content).
     pub(crate) fn into_change(self) -> Result<crate::store::EncodedChange> {
-        Ok(crate::store::EncodedChange {
-            kind: parse_enum("change kind", &self.kind, ChangeKind::parse)?,
-            reason: match self.reason.as_deref() {
-                Some(r) => Some(parse_enum("termination reason", r, TerminationReason::parse)?),
-                None => None,
-            },
-            record: self.encoded.map(bytes::Bytes::from),
-            sequence: self.sequence,
-            disclosure_id: self.disclosure_id,
-            version: self.version,
-            content_sha256: self.content_sha256,
-            public_reason: self.public_reason,
-            effective_time: self.effective_time,
-        })
+        self.head.into_encoded(self.encoded.map(bytes::Bytes::from))
     }
 }
 
+/// A row of [`FEED_PAGE_FULL_SQL`]: a [`RawChange`] and the stored encoding.
 #[derive(sqlx::FromRow)]
 pub(crate) struct RawEncodedChange {
-    sequence: i64,
-    disclosure_id: String,
-    decision_id: String,
-    kind: String,
-    reason: Option<String>,
-    version: i64,
-    content_sha256: String,
-    public_reason: Option<String>,
-    effective_time: i64,
-    repair_pending: bool,
-    published_at: i64,
-    published_at_known: bool,
+    #[sqlx(flatten)]
+    change: RawChange,
     encoded: Option<Vec<u8>>,
-    content: Option<String>,
 }
 
 impl RawEncodedChange {
     pub(crate) fn into_change(self) -> Result<crate::store::EncodedChange> {
-        let record = match (self.encoded, self.content.as_deref()) {
+        let c = self.change;
+        let record = match (self.encoded, c.content.as_deref()) {
             (Some(bytes), _) => Some(bytes::Bytes::from(bytes)),
             // A change of an older version (or of a disclosure without a
             // stored encoding, migration 0010): its content, as the decoded
             // path shows it (api::change_out).
-            (None, Some(c)) => {
-                let content: PublicRecord = json("change content", c)?;
+            (None, Some(content)) => {
+                let content: PublicRecord = json("change content", content)?;
                 Some(bytes::Bytes::from(crate::wire::disclosure_bytes(
                     crate::wire::DisclosureParts {
-                        id: &self.disclosure_id,
-                        decision_id: &self.decision_id,
+                        id: &c.head.disclosure_id,
+                        decision_id: &c.decision_id,
                         state: DisclosureState::Active,
-                        version: self.version,
+                        version: c.head.version,
                         content: &content,
-                        content_sha256: &self.content_sha256,
-                        repair_pending: self.repair_pending,
-                        published_at: self.published_at_known.then_some(self.published_at),
+                        content_sha256: &c.head.content_sha256,
+                        repair_pending: c.repair_pending,
+                        published_at: c.published_at_known.then_some(c.published_at),
                         terminated_at: None,
                     },
                 )))
             }
             (None, None) => None,
         };
-        Ok(crate::store::EncodedChange {
-            kind: parse_enum("change kind", &self.kind, ChangeKind::parse)?,
-            reason: match self.reason.as_deref() {
-                Some(r) => Some(parse_enum("termination reason", r, TerminationReason::parse)?),
-                None => None,
-            },
-            record,
-            sequence: self.sequence,
-            disclosure_id: self.disclosure_id,
-            version: self.version,
-            content_sha256: self.content_sha256,
-            public_reason: self.public_reason,
-            effective_time: self.effective_time,
-        })
+        c.head.into_encoded(record)
     }
 }
 
 impl RawChange {
     pub(crate) fn into_view(self) -> Result<ChangeView> {
+        let (kind, reason) = self.head.kind_and_reason()?;
+        let h = self.head;
         Ok(ChangeView {
-            kind: parse_enum("change kind", &self.kind, ChangeKind::parse)?,
-            reason: match self.reason.as_deref() {
-                Some(r) => Some(parse_enum("termination reason", r, TerminationReason::parse)?),
-                None => None,
-            },
+            kind,
+            reason,
             record: match self.content.as_deref() {
                 Some(c) => Some(json("change content", c)?),
                 None => None,
             },
-            sequence: self.sequence,
-            disclosure_id: self.disclosure_id,
+            sequence: h.sequence,
+            disclosure_id: h.disclosure_id,
             decision_id: self.decision_id,
-            version: self.version,
-            content_sha256: self.content_sha256,
-            public_reason: self.public_reason,
-            effective_time: self.effective_time,
+            version: h.version,
+            content_sha256: h.content_sha256,
+            public_reason: h.public_reason,
+            effective_time: h.effective_time,
             repair_pending: self.repair_pending,
             published_at: self.published_at_known.then_some(self.published_at),
         })
@@ -784,17 +796,9 @@ macro_rules! sql_store {
             }
 
             async fn list_changes(&self, after: i64, limit: i64) -> $crate::store::Result<Vec<$crate::store::ChangeView>> {
-                // Content is joined only while the disclosure is active: once
-                // terminated, no change of it carries its content again.
-                let rows = sqlx::query_as::<$db, RawChange>(
-                    "SELECT c.sequence, c.disclosure_id, d.decision_id, c.kind, c.reason, c.version, \
-                            c.content_sha256, c.public_reason, c.effective_time, d.repair_pending, d.published_at, d.published_at_known, \
-                            CASE WHEN d.state = 'ACTIVE' AND c.kind <> 'TERMINATED' THEN v.content END AS content \
-                     FROM disclosure_changes c \
-                     JOIN disclosures d ON d.id = c.disclosure_id \
-                     LEFT JOIN disclosure_versions v ON v.disclosure_id = c.disclosure_id AND v.version = c.version \
-                     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT CAST($2 AS BIGINT)",
-                )
+                let rows = sqlx::query_as::<$db, RawChange>($crate::store::sql::change_view_sql!(
+                    "WHERE c.sequence > $1 ORDER BY c.sequence LIMIT CAST($2 AS BIGINT)"
+                ))
                 .bind(after)
                 .bind(limit)
                 .fetch_all(&mut *self.conn().await?)
