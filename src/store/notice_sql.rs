@@ -87,6 +87,27 @@ pub(crate) fn attach_pdfs(bundles: &mut [BundleRow], pdfs: Vec<RawPdf>) -> Resul
     Ok(())
 }
 
+/// The PDFs of one bundle version (`$1` decision, `$2` version), as [`RawPdf`]s.
+pub(crate) const PDFS_OF_VERSION_SQL: &str = "SELECT p.decision_id, p.version, p.kind, p.sha256, p.page_count, \
+     p.size_bytes, p.renderer, p.rendered_at FROM notice_pdfs p WHERE p.decision_id = $1 AND p.version = $2";
+
+/// A bundle's delivery record as stored (JSON), if it has one.
+pub(crate) fn delivery_json(row: &BundleRow) -> Result<Option<String>> {
+    row.delivery.as_ref().map(super::sql::to_json).transpose()
+}
+
+/// A statement reading [`RawBundle`]s: the columns, then `$rest` (`WHERE …`).
+macro_rules! bundle_sql {
+    ($($rest:expr),+ $(,)?) => {
+        concat!(
+            "SELECT decision_id, version, context_sha256, party_credit_code, documents, rendered_at, \
+             delivery_state, delivery, row_version, update_time FROM notice_bundles ",
+            $($rest),+
+        )
+    };
+}
+pub(crate) use bundle_sql;
+
 /// Implements [`super::NoticeStore`] and [`super::NoticeTx`] for one backend.
 macro_rules! sql_notice {
     (store = $store:ident, tx = $tx:ident, db = $db:ty, for_update = $fu:literal $(,)?) => {
@@ -97,11 +118,9 @@ macro_rules! sql_notice {
                 decision_id: &str,
                 version: Option<i64>,
             ) -> $crate::store::Result<Option<$crate::store::BundleRow>> {
-                let raw = sqlx::query_as::<$db, RawBundle>(
-                    "SELECT decision_id, version, context_sha256, party_credit_code, documents, rendered_at, \
-                     delivery_state, delivery, row_version, update_time FROM notice_bundles \
-                     WHERE decision_id = $1 AND (($2 = 0 AND is_latest) OR version = $2)",
-                )
+                let raw = sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
+                    "WHERE decision_id = $1 AND (($2 = 0 AND is_latest) OR version = $2)"
+                ))
                 .bind(decision_id)
                 .bind(version.unwrap_or(0))
                 .fetch_optional(&mut *self.conn().await?)
@@ -110,9 +129,7 @@ macro_rules! sql_notice {
                 let Some(mut row) = raw.map(RawBundle::into_row).transpose()? else {
                     return Ok(None);
                 };
-                let pdfs = sqlx::query_as::<$db, RawPdf>(
-                    "SELECT p.decision_id, p.version, p.kind, p.sha256, p.page_count, p.size_bytes, p.renderer, p.rendered_at FROM notice_pdfs p WHERE p.decision_id = $1 AND p.version = $2",
-                )
+                let pdfs = sqlx::query_as::<$db, RawPdf>($crate::store::notice_sql::PDFS_OF_VERSION_SQL)
                 .bind(&row.decision_id)
                 .bind(row.version)
                 .fetch_all(&self.pool)
@@ -128,12 +145,10 @@ macro_rules! sql_notice {
                 after: &str,
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::BundleRow>> {
-                let rows = sqlx::query_as::<$db, RawBundle>(
-                    "SELECT decision_id, version, context_sha256, party_credit_code, documents, rendered_at, \
-                     delivery_state, delivery, row_version, update_time FROM notice_bundles \
-                     WHERE is_latest AND decision_id > $1 AND ($2 = '' OR delivery_state = $2) \
+                let rows = sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
+                    "WHERE is_latest AND decision_id > $1 AND ($2 = '' OR delivery_state = $2) \
                        AND ($3 = '' OR party_credit_code = $3) ORDER BY decision_id LIMIT CAST($4 AS BIGINT)",
-                )
+                ))
                 .bind(after)
                 .bind(f.delivery_state.map(|s| s.as_str()).unwrap_or(""))
                 .bind(&f.party_credit_code)
@@ -194,10 +209,8 @@ macro_rules! sql_notice {
                 &mut self,
                 decision_id: &str,
             ) -> $crate::store::Result<Option<$crate::store::BundleRow>> {
-                let raw = sqlx::query_as::<$db, RawBundle>(concat!(
-                    "SELECT decision_id, version, context_sha256, party_credit_code, documents, rendered_at, \
-                     delivery_state, delivery, row_version, update_time FROM notice_bundles \
-                     WHERE decision_id = $1 AND is_latest ",
+                let raw = sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
+                    "WHERE decision_id = $1 AND is_latest ",
                     $fu
                 ))
                 .bind(decision_id)
@@ -207,9 +220,7 @@ macro_rules! sql_notice {
                 let Some(mut row) = raw.map(RawBundle::into_row).transpose()? else {
                     return Ok(None);
                 };
-                let pdfs = sqlx::query_as::<$db, RawPdf>(
-                    "SELECT p.decision_id, p.version, p.kind, p.sha256, p.page_count, p.size_bytes, p.renderer, p.rendered_at FROM notice_pdfs p WHERE p.decision_id = $1 AND p.version = $2",
-                )
+                let pdfs = sqlx::query_as::<$db, RawPdf>($crate::store::notice_sql::PDFS_OF_VERSION_SQL)
                 .bind(&row.decision_id)
                 .bind(row.version)
                 .fetch_all(&mut *self.tx)
@@ -237,12 +248,7 @@ macro_rules! sql_notice {
                 .bind($crate::store::sql::to_json(&row.documents)?)
                 .bind(row.rendered_at)
                 .bind(row.delivery_state.as_str())
-                .bind(
-                    row.delivery
-                        .as_ref()
-                        .map($crate::store::sql::to_json)
-                        .transpose()?,
-                )
+                .bind($crate::store::notice_sql::delivery_json(row)?)
                 .bind(row.row_version)
                 .bind(row.update_time)
                 .execute(&mut *self.tx)
@@ -259,12 +265,7 @@ macro_rules! sql_notice {
                 .bind(&row.decision_id)
                 .bind(row.version)
                 .bind(row.delivery_state.as_str())
-                .bind(
-                    row.delivery
-                        .as_ref()
-                        .map($crate::store::sql::to_json)
-                        .transpose()?,
-                )
+                .bind($crate::store::notice_sql::delivery_json(row)?)
                 .bind(row.row_version)
                 .bind(row.update_time)
                 .execute(&mut *self.tx)
