@@ -215,10 +215,7 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         let after = page::position(&scope, &r.page_token)?;
         let rows = self.app.list_decisions(&filter, &after, limit).await?;
         self.audit_read(&caller, &rows, "ListPenaltyDecisions").await?;
-        let next = match rows.last() {
-            Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id),
-            _ => String::new(),
-        };
+        let next = page::next(&scope, &rows, limit, |r| r.id.clone());
         let sensitive = sees_sensitive(caller.role);
         Ok(Response::new(pb::ListPenaltyDecisionsResponse {
             penalty_decisions: rows.iter().map(|r| decision_out(r, sensitive)).collect(),
@@ -382,23 +379,13 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         let id = decision_id(&r.name)?;
         let limit = page::size(r.page_size)?;
         let scope = format!("events|{}|{}", caller.key_id, id);
-        let after = page::position(&scope, &r.page_token)?;
-        let after: i64 = if after.is_empty() {
-            0
-        } else {
-            after.parse().map_err(|_| {
-                AppError::invalid_field("INVALID_PAGE_TOKEN", "page_token", "is not a token this server issued")
-            })?
-        };
+        let after = page::sequence_position(&scope, &r.page_token)?;
         // Existence first, so an unknown decision is NOT_FOUND, not an empty page.
         // Events carry no ID numbers, addresses or contacts (their details
         // name fields, never values), so this read is not audited.
         self.app.get_decision(id).await?;
         let rows = self.app.list_events(id, after, limit).await?;
-        let next = match rows.last() {
-            Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id.to_string()),
-            _ => String::new(),
-        };
+        let next = page::next(&scope, &rows, limit, |r| r.id);
         Ok(Response::new(pb::ListPenaltyDecisionEventsResponse {
             events: rows
                 .iter()

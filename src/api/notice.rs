@@ -163,10 +163,7 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
         let after = page::position(&scope, &r.page_token)?;
         let rows = self.app.list_bundles(&filter, &after, limit).await?;
         self.audit_read(&caller, &rows, "ListNoticeBundles").await?;
-        let next = match rows.last() {
-            Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.decision_id),
-            _ => String::new(),
-        };
+        let next = page::next(&scope, &rows, limit, |r| r.decision_id.clone());
         Ok(Response::new(pb::ListNoticeBundlesResponse {
             notice_bundles: rows.iter().map(bundle_out).collect(),
             next_page_token: next,

@@ -59,6 +59,27 @@ pub fn position(scope: &str, token: &str) -> Result<String, AppError> {
     Ok(after.to_string())
 }
 
+/// Reads a token whose position is a sequence number (the event lists);
+/// empty gives 0.
+pub fn sequence_position(scope: &str, token: &str) -> Result<i64, AppError> {
+    let after = position(scope, token)?;
+    if after.is_empty() {
+        return Ok(0);
+    }
+    after
+        .parse()
+        .map_err(|_| AppError::invalid_field("INVALID_PAGE_TOKEN", "page_token", "is not a token this server issued"))
+}
+
+/// The token of the page after `rows`, positioned at the last row's `key`;
+/// empty when the page was not full (the list has ended).
+pub fn next<T, K: std::fmt::Display>(scope: &str, rows: &[T], limit: i64, key: impl Fn(&T) -> K) -> String {
+    match rows.last() {
+        Some(last) if rows.len() as i64 == limit => token(scope, &key(last).to_string()),
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -202,6 +202,21 @@ impl CreditRepairApi {
         out
     }
 
+    /// A transition whose request is only its target and reason, by a
+    /// caller in `roles`.
+    async fn step<T: TransitionRequest>(
+        &self,
+        req: Request<T>,
+        roles: &[Role],
+        action: RepairAction,
+        reason_required: bool,
+    ) -> Result<Response<pb::RepairApplication>, Status> {
+        let caller = auth::check(&self.app, &req, roles).await?;
+        let (name, etag, reason) = req.get_ref().target();
+        self.transition(caller, name, etag, Step::new(action, reason, reason_required))
+            .await
+    }
+
     async fn transition(
         &self,
         caller: Caller,
@@ -221,6 +236,35 @@ impl CreditRepairApi {
         Ok(self.respond(&caller, &row))
     }
 }
+
+/// A transition request that carries only its target and a reason: the
+/// application's name, the etag it was read at, and the reason or opinion
+/// (empty where the request has none).
+trait TransitionRequest {
+    fn target(&self) -> (&str, &str, &str);
+}
+
+macro_rules! transition_requests {
+    ($($t:ident $(.$reason:ident)?),+ $(,)?) => {$(
+        impl TransitionRequest for pb::$t {
+            fn target(&self) -> (&str, &str, &str) {
+                (&self.name, &self.etag, transition_requests!(@reason self $(.$reason)?))
+            }
+        }
+    )+};
+    (@reason $s:ident) => { "" };
+    (@reason $s:ident .$r:ident) => { &$s.$r };
+}
+
+transition_requests!(
+    AcceptRepairApplicationRequest,
+    DeclineRepairApplicationRequest.reason,
+    RequestSupplementRequest.reason,
+    ApproveRepairApplicationRequest.opinion,
+    RejectRepairApplicationRequest.reason,
+    WithdrawRepairApplicationRequest,
+    RevokeRepairRequest.reason,
+);
 
 /// One transition as requested.
 struct Step<'a> {
@@ -437,10 +481,7 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         let after = page::position(&scope, &r.page_token)?;
         let rows = self.app.list_repairs(&filter, &after, limit).await?;
         self.audit_read(&caller, &rows, "ListRepairApplications").await?;
-        let next = match rows.last() {
-            Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id),
-            _ => String::new(),
-        };
+        let next = page::next(&scope, &rows, limit, |r| r.id.clone());
         let today = self.app.clock.today_cst();
         let show = shows_contact(caller.role);
         Ok(Response::new(pb::ListRepairApplicationsResponse {
@@ -483,40 +524,21 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         &self,
         req: Request<pb::AcceptRepairApplicationRequest>,
     ) -> Result<Response<pb::RepairApplication>, Status> {
-        let caller = auth::check(&self.app, &req, REVIEWER).await?;
-        let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Accept, "", false))
-            .await
+        self.step(req, REVIEWER, RepairAction::Accept, false).await
     }
 
     async fn decline_repair_application(
         &self,
         req: Request<pb::DeclineRepairApplicationRequest>,
     ) -> Result<Response<pb::RepairApplication>, Status> {
-        let caller = auth::check(&self.app, &req, REVIEWER).await?;
-        let r = req.into_inner();
-        self.transition(
-            caller,
-            &r.name,
-            &r.etag,
-            Step::new(RepairAction::Decline, &r.reason, true),
-        )
-        .await
+        self.step(req, REVIEWER, RepairAction::Decline, true).await
     }
 
     async fn request_supplement(
         &self,
         req: Request<pb::RequestSupplementRequest>,
     ) -> Result<Response<pb::RepairApplication>, Status> {
-        let caller = auth::check(&self.app, &req, REVIEWER).await?;
-        let r = req.into_inner();
-        self.transition(
-            caller,
-            &r.name,
-            &r.etag,
-            Step::new(RepairAction::RequestSupplement, &r.reason, true),
-        )
-        .await
+        self.step(req, REVIEWER, RepairAction::RequestSupplement, true).await
     }
 
     async fn supplement_repair_application(
@@ -547,55 +569,28 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         &self,
         req: Request<pb::ApproveRepairApplicationRequest>,
     ) -> Result<Response<pb::RepairApplication>, Status> {
-        let caller = auth::check(&self.app, &req, REVIEWER).await?;
-        let r = req.into_inner();
-        self.transition(
-            caller,
-            &r.name,
-            &r.etag,
-            Step::new(RepairAction::Approve, &r.opinion, false),
-        )
-        .await
+        self.step(req, REVIEWER, RepairAction::Approve, false).await
     }
 
     async fn reject_repair_application(
         &self,
         req: Request<pb::RejectRepairApplicationRequest>,
     ) -> Result<Response<pb::RepairApplication>, Status> {
-        let caller = auth::check(&self.app, &req, REVIEWER).await?;
-        let r = req.into_inner();
-        self.transition(
-            caller,
-            &r.name,
-            &r.etag,
-            Step::new(RepairAction::Reject, &r.reason, true),
-        )
-        .await
+        self.step(req, REVIEWER, RepairAction::Reject, true).await
     }
 
     async fn withdraw_repair_application(
         &self,
         req: Request<pb::WithdrawRepairApplicationRequest>,
     ) -> Result<Response<pb::RepairApplication>, Status> {
-        let caller = auth::check(&self.app, &req, APPLICANT).await?;
-        let r = req.into_inner();
-        self.transition(caller, &r.name, &r.etag, Step::new(RepairAction::Withdraw, "", false))
-            .await
+        self.step(req, APPLICANT, RepairAction::Withdraw, false).await
     }
 
     async fn revoke_repair(
         &self,
         req: Request<pb::RevokeRepairRequest>,
     ) -> Result<Response<pb::RepairApplication>, Status> {
-        let caller = auth::check(&self.app, &req, REVIEWER).await?;
-        let r = req.into_inner();
-        self.transition(
-            caller,
-            &r.name,
-            &r.etag,
-            Step::new(RepairAction::Revoke, &r.reason, true),
-        )
-        .await
+        self.step(req, REVIEWER, RepairAction::Revoke, true).await
     }
 
     async fn list_repair_application_events(
@@ -610,19 +605,9 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         // reasons, never the contact, so this read is not audited.
         self.app.get_repair(&caller, id).await?;
         let scope = format!("repair-events|{}|{:?}|{}", caller.key_id, caller.enterprise, id);
-        let after = page::position(&scope, &r.page_token)?;
-        let after: i64 = if after.is_empty() {
-            0
-        } else {
-            after.parse().map_err(|_| {
-                AppError::invalid_field("INVALID_PAGE_TOKEN", "page_token", "is not a token this server issued")
-            })?
-        };
+        let after = page::sequence_position(&scope, &r.page_token)?;
         let rows = self.app.list_repair_events(id, after, limit).await?;
-        let next = match rows.last() {
-            Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id.to_string()),
-            _ => String::new(),
-        };
+        let next = page::next(&scope, &rows, limit, |r| r.id);
         Ok(Response::new(pb::ListRepairApplicationEventsResponse {
             events: rows
                 .iter()
