@@ -10,7 +10,7 @@ use super::pb;
 use crate::app::AppError;
 use crate::app::input::{self, Choice, DecisionInput, OrgInput, PartyInput, RepresentativeInput};
 use crate::app::views::{DecisionView, DisclosureRecord};
-use crate::domain::lifecycle::Actor;
+use crate::domain::lifecycle::{Actor, ReviewChecklist};
 use crate::domain::policy::{PartyKind, PenaltyKind, Procedure, Sector, Severity};
 use crate::domain::record::{DecisionDoc, IdType, Org};
 
@@ -205,6 +205,33 @@ pub fn doc_out(d: &DecisionDoc, sensitive: bool) -> pb::PenaltyDecision {
     }
 }
 
+/// Copies a review checklist between its protobuf and domain forms, which
+/// have the same fields: one list of them for both directions.
+/// `other_points` is given (validated text inbound, a copy outbound).
+macro_rules! checklist {
+    ($($ty:ident)::+, $c:expr, $other_points:expr) => {
+        $($ty)::+ {
+            subject_and_powers_ok: $c.subject_and_powers_ok,
+            procedure_ok: $c.procedure_ok,
+            facts_and_evidence_ok: $c.facts_and_evidence_ok,
+            law_and_discretion_ok: $c.law_and_discretion_ok,
+            documents_complete: $c.documents_complete,
+            crime_transfer_needed: $c.crime_transfer_needed,
+            other_points: $other_points,
+        }
+    };
+}
+
+/// A review checklist as protobuf.
+pub fn checklist_out(c: &ReviewChecklist) -> pb::ReviewChecklist {
+    checklist!(pb::ReviewChecklist, c, c.other_points.clone())
+}
+
+/// A review checklist from protobuf, its `other_points` already validated.
+pub fn checklist_in(c: &pb::ReviewChecklist, other_points: String) -> ReviewChecklist {
+    checklist!(ReviewChecklist, c, other_points)
+}
+
 /// A stored decision as protobuf.
 pub fn decision_out(row: &DecisionView, sensitive: bool) -> pb::PenaltyDecision {
     let m = &row.meta;
@@ -212,15 +239,7 @@ pub fn decision_out(row: &DecisionView, sensitive: bool) -> pb::PenaltyDecision 
         name: format!("penaltyDecisions/{}", row.id),
         legal_review: m.review.as_ref().map(|r| pb::LegalReview {
             opinion: enum_out!(pb::ReviewOpinion, "REVIEW_OPINION_", r.opinion),
-            checklist: Some(pb::ReviewChecklist {
-                subject_and_powers_ok: r.checklist.subject_and_powers_ok,
-                procedure_ok: r.checklist.procedure_ok,
-                facts_and_evidence_ok: r.checklist.facts_and_evidence_ok,
-                law_and_discretion_ok: r.checklist.law_and_discretion_ok,
-                documents_complete: r.checklist.documents_complete,
-                crime_transfer_needed: r.checklist.crime_transfer_needed,
-                other_points: r.checklist.other_points.clone(),
-            }),
+            checklist: Some(checklist_out(&r.checklist)),
             comment: r.comment.clone(),
             reviewer: Some(actor(&r.reviewer)),
             review_time: Some(ts(r.at)),

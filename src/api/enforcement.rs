@@ -10,7 +10,7 @@ use super::{page, pb};
 use crate::app::keys::Caller;
 use crate::app::views::{DecisionFilter, DecisionView};
 use crate::app::{App, AppError, CorrectionPatch, ReviewInput};
-use crate::domain::lifecycle::{DecisionState, ReviewChecklist, ReviewOpinion, Role, WithdrawalEvent};
+use crate::domain::lifecycle::{DecisionState, ReviewOpinion, Role, WithdrawalEvent};
 use crate::domain::record::limits;
 
 /// The EnforcementService implementation.
@@ -242,15 +242,7 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         v.finish()?;
         let input = ReviewInput {
             opinion,
-            checklist: ReviewChecklist {
-                subject_and_powers_ok: c.subject_and_powers_ok,
-                procedure_ok: c.procedure_ok,
-                facts_and_evidence_ok: c.facts_and_evidence_ok,
-                law_and_discretion_ok: c.law_and_discretion_ok,
-                documents_complete: c.documents_complete,
-                crime_transfer_needed: c.crime_transfer_needed,
-                other_points,
-            },
+            checklist: convert::checklist_in(&c, other_points),
             comment,
         };
         let row = self

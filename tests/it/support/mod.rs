@@ -459,13 +459,5 @@ pub fn bad_fields(s: &tonic::Status) -> Vec<String> {
 
 /// A review checklist with every point satisfied and no transfer for a crime.
 pub fn full_checklist() -> pb::ReviewChecklist {
-    pb::ReviewChecklist {
-        subject_and_powers_ok: true,
-        procedure_ok: true,
-        facts_and_evidence_ok: true,
-        law_and_discretion_ok: true,
-        documents_complete: true,
-        crime_transfer_needed: false,
-        other_points: String::new(),
-    }
+    gongshi::api::convert::checklist_out(&gongshi::domain::lifecycle::ReviewChecklist::all_satisfied())
 }
