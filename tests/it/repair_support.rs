@@ -23,6 +23,12 @@ pub type RepairClient = pb::credit_repair_service_client::CreditRepairServiceCli
 pub type EnfClient = pb::enforcement_service_client::EnforcementServiceClient<Channel>;
 pub type DisClient = pb::disclosure_service_client::DisclosureServiceClient<Channel>;
 
+/// When the sample cases were decided (sector OTHER, general class, Shanghai
+/// under 令第58号: the minimum publicity period ends 3 months later).
+pub const DECIDED: &str = "2025-06-10";
+/// When their fines were paid.
+pub const FULFILLED: &str = "2025-06-11";
+
 /// Materials are sent inline: room for 10 files of 5 MiB.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
@@ -182,6 +188,16 @@ impl Env {
         }
     }
 
+    /// `N` cases (see [`Env::case`]) numbered from `first`, decided on
+    /// [`DECIDED`] and, if `fulfilled_on` is given, fulfilled then.
+    pub async fn cases<const N: usize>(&self, first: u64, fulfilled_on: Option<&str>) -> [Case; N] {
+        let mut cases = Vec::with_capacity(N);
+        for n in first..first + N as u64 {
+            cases.push(self.case(n, DECIDED, fulfilled_on).await);
+        }
+        <[Case; N]>::try_from(cases).expect("N cases")
+    }
+
     /// RecordFulfillment by an officer.
     pub async fn fulfil(&self, decision: &str, on: &str) -> Result<pb::PenaltyDecision, Status> {
         self.enf
@@ -218,17 +234,14 @@ impl Env {
         request_id: &str,
         app: pb::RepairApplication,
     ) -> Result<pb::RepairApplication, Status> {
-        self.repair
-            .clone()
-            .submit_repair_application(call(
-                pb::SubmitRepairApplicationRequest {
-                    request_id: request_id.to_string(),
-                    repair_application: Some(app),
-                },
-                who,
-            ))
+        submit_with(&mut self.repair.clone(), who, request_id, app).await
+    }
+
+    /// A case's application, submitted by its enterprise (which must succeed).
+    pub async fn submitted(&self, case: &Case) -> pb::RepairApplication {
+        self.submit(&case.ent, "", case.application())
             .await
-            .map(|r| r.into_inner())
+            .unwrap_or_else(|s| panic!("{}: submit for {}: {s:?}", self.backend, case.code))
     }
 
     pub async fn get(&self, who: &As, name: &str) -> Result<pb::RepairApplication, Status> {
@@ -339,10 +352,8 @@ impl Env {
     /// An application of a case, submitted by its enterprise and accepted
     /// by the reviewer.
     pub async fn accepted(&self, case: &Case) -> pb::RepairApplication {
-        let app = self.submit(&case.ent, "", case.application()).await.expect("submit");
-        self.act(RepairAction::Accept, &app.name, &app.etag, &case.ent)
-            .await
-            .expect("accept")
+        let app = self.submitted(case).await;
+        self.step(RepairAction::Accept, &app, &case.ent).await
     }
 
     /// Withdraws a case's decision for a legal event (行政处罚法 Art. 48).
@@ -370,6 +381,36 @@ impl Env {
     ) -> Result<pb::RepairApplication, Status> {
         act_with(&mut self.repair.clone(), &self.reviewer, applicant, action, name, etag).await
     }
+
+    /// One transition of an application at its etag, which must succeed.
+    pub async fn step(
+        &self,
+        action: RepairAction,
+        app: &pb::RepairApplication,
+        applicant: &As,
+    ) -> pb::RepairApplication {
+        self.act(action, &app.name, &app.etag, applicant)
+            .await
+            .unwrap_or_else(|s| panic!("{}: {action} of {}: {s:?}", self.backend, app.name))
+    }
+}
+
+/// SubmitRepairApplication on a given client.
+pub async fn submit_with(
+    c: &mut RepairClient,
+    who: &As,
+    request_id: &str,
+    app: pb::RepairApplication,
+) -> Result<pb::RepairApplication, Status> {
+    c.submit_repair_application(call(
+        pb::SubmitRepairApplicationRequest {
+            request_id: request_id.to_string(),
+            repair_application: Some(app),
+        },
+        who,
+    ))
+    .await
+    .map(|r| r.into_inner())
 }
 
 /// One transition RPC on a given client.
