@@ -200,19 +200,8 @@ impl Env {
 
     /// RecordFulfillment by an officer.
     pub async fn fulfil(&self, decision: &str, on: &str) -> Result<pb::PenaltyDecision, Status> {
-        self.enf
-            .clone()
-            .record_fulfillment(req(
-                pb::RecordFulfillmentRequest {
-                    name: decision.to_string(),
-                    fulfilled_on: on.to_string(),
-                    evidence: "罚款已缴入国库（缴款书号 0001）".into(),
-                    etag: String::new(),
-                },
-                &self.officer,
-            ))
-            .await
-            .map(|r| r.into_inner())
+        let evidence = "罚款已缴入国库（缴款书号 0001）";
+        calls::fulfil(&mut self.enf.clone(), &self.officer, decision, "", on, evidence).await
     }
 
     pub async fn check(&self, who: &As, disclosure: &str) -> Result<pb::RepairEligibility, Status> {
@@ -299,24 +288,14 @@ impl Env {
 
     /// A disclosure as the auditor sees it (terminated ones too).
     pub async fn disclosure(&self, name: &str) -> pb::Disclosure {
-        self.dis
-            .clone()
-            .get_disclosure(req(pb::GetDisclosureRequest { name: name.to_string() }, &self.auditor))
+        calls::get_disclosure(&mut self.dis.clone(), &self.auditor, name)
             .await
             .expect("auditor GetDisclosure")
-            .into_inner()
     }
 
     /// A disclosure as a puller sees it (active ones only).
     pub async fn public_disclosure(&self, name: &str) -> Result<pb::Disclosure, Status> {
-        self.dis
-            .clone()
-            .get_disclosure(req(
-                pb::GetDisclosureRequest { name: name.to_string() },
-                &self.discloser,
-            ))
-            .await
-            .map(|r| r.into_inner())
+        calls::get_disclosure(&mut self.dis.clone(), &self.discloser, name).await
     }
 
     /// The whole change feed, as a puller reads it.
