@@ -17,25 +17,33 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::repair_support::{
-    As, Case, Env, RepairClient, act_with, call, commitment, domain_state, material, pb_state, proof, sorted,
-    violation_kinds,
+    As, Case, DECIDED, Env, FULFILLED, RepairClient, act_with, call, commitment, domain_state, material, pb_state,
+    proof, sorted, submit_with, violation_kinds,
 };
 use crate::support::calls;
-use crate::support::{self, TestServer, bad_fields, clock_at, reason};
+use crate::support::{self, TestDb, TestServer, bad_fields, clock_at, reason};
 
-const DECIDED: &str = "2025-06-10";
-const FULFILLED: &str = "2025-06-11";
-/// Decided 2025-06-10, sector OTHER, general class, Shanghai under 令第58号:
-/// minimum 3 months ends 2025-09-10, maximum 3 years ends 2028-06-10.
+/// Decided 2025-06-10 ([`DECIDED`]), sector OTHER, general class, Shanghai
+/// under 令第58号: minimum 3 months ends 2025-09-10, maximum 3 years ends 2028-06-10.
 const MIN_ENDS: &str = "2025-09-10";
 const ELIGIBLE_ON: &str = "2025-09-11";
 const PUBLICITY_ENDS: &str = "2028-06-10";
+/// A Monday when the fulfilled sample cases may be applied for.
+const APPLYING: &str = "2026-03-09";
 
 const MIN: &str = "MIN_PUBLICITY_NOT_REACHED";
 const NOT_FULFILLED: &str = "PENALTY_NOT_FULFILLED";
 const NO_COMMITMENT: &str = "COMMITMENT_MISSING";
 const NOT_ACTIVE: &str = "DISCLOSURE_NOT_ACTIVE";
 const OPEN: &str = "APPLICATION_ALREADY_OPEN";
+
+/// A server with `N` fulfilled cases, its clock moved on to [`APPLYING`].
+async fn with_cases<const N: usize>(db: &TestDb) -> (Env, [Case; N]) {
+    let env = Env::start(db, "2025-06-12").await;
+    let cases = env.cases(1, Some(FULFILLED)).await;
+    env.set_date(APPLYING);
+    (env, cases)
+}
 
 fn unmet(e: &pb::RepairEligibility) -> Vec<String> {
     sorted(&e.unmet.iter().map(|u| u.reason.clone()).collect::<Vec<_>>())
@@ -368,11 +376,8 @@ async fn twenty_concurrent_approvals_on_two_instances_approve_exactly_once() {
     let a = Env::on(db.backend, TestServer::start(&db.url, clock.clone()).await).await;
     let b = TestServer::start(&db.url, clock.clone()).await;
     let b_client: RepairClient = RepairClient::new(b.channel().await);
-    let mut cases = Vec::new();
-    for n in 0..2 {
-        cases.push(a.case(n, DECIDED, Some(FULFILLED)).await);
-    }
-    a.set_date("2026-03-09");
+    let cases: [Case; 2] = a.cases(0, Some(FULFILLED)).await;
+    a.set_date(APPLYING);
 
     for (with_etag, case) in [(false, &cases[0]), (true, &cases[1])] {
         let ctx = if with_etag { "same etag" } else { "empty etag" };
@@ -464,20 +469,25 @@ async fn twenty_concurrent_approvals_on_two_instances_approve_exactly_once() {
 // Eligibility (DOMAIN.md §4 conditions 1-5), Check and Submit alike.
 // ---------------------------------------------------------------------------
 
+/// Asserts Check and Submit alike find exactly `expected` unmet for a case,
+/// asked by its enterprise; returns the eligibility Check answered.
+async fn assert_ineligible(env: &Env, case: &Case, expected: &[&str], ctx: &str) -> pb::RepairEligibility {
+    let e = env.check(&case.ent, &case.disclosure).await.expect("check");
+    assert!(!e.eligible, "{ctx}: eligible despite {expected:?}");
+    assert_eq!(unmet(&e), sorted(expected), "{ctx}: unmet of Check");
+    let r = env.submit(&case.ent, "", case.application()).await;
+    assert_unmet(r, expected, &case.disclosure, ctx);
+    e
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eligibility_reports_every_unmet_condition() {
     for db in support::backends().await {
         let env = Env::start(&db, "2025-06-12").await;
         let b = env.backend;
-        let early = env.case(1, DECIDED, Some(FULFILLED)).await;
-        let unfulfilled = env.case(2, DECIDED, None).await;
-        let both = env.case(3, DECIDED, None).await;
-        let open = env.case(4, DECIDED, Some(FULFILLED)).await;
-        let withdrawn = env.case(5, DECIDED, Some(FULFILLED)).await;
-        let repaired = env.case(6, DECIDED, Some(FULFILLED)).await;
-        let expired = env.case(7, DECIDED, Some(FULFILLED)).await;
-        let expired_open = env.case(8, DECIDED, Some(FULFILLED)).await;
-        let no_commitment = env.case(9, DECIDED, Some(FULFILLED)).await;
+        let [early, open, withdrawn, repaired, expired, expired_open, no_commitment] =
+            env.cases(1, Some(FULFILLED)).await;
+        let [unfulfilled, both] = env.cases(8, None).await;
 
         let dis = env.disclosure(&early.disclosure).await;
         assert_eq!(dis.min_publicity_ends_on, MIN_ENDS, "{b}");
@@ -486,16 +496,12 @@ async fn eligibility_reports_every_unmet_condition() {
 
         // The last day of the minimum period: too early.
         env.set_date(MIN_ENDS);
-        let e = env.check(&early.ent, &early.disclosure).await.expect("check");
-        assert!(!e.eligible, "{b}");
-        assert_eq!(unmet(&e), [MIN], "{b}");
+        let e = assert_ineligible(&env, &early, &[MIN], &format!("{b}: too early")).await;
         assert_eq!(
             e.earliest_date, dis.repair_eligible_on,
             "{b}: earliest_date is repair_eligible_on"
         );
         assert!(e.unmet.iter().all(|u| !u.description.is_empty()));
-        let r = env.submit(&early.ent, "", early.application()).await;
-        assert_unmet(r, &[MIN], &early.disclosure, b);
         // The portal sees the same.
         let e = env
             .check(&env.portal_for(&early.code), &early.disclosure)
@@ -505,15 +511,8 @@ async fn eligibility_reports_every_unmet_condition() {
 
         // Too early and not fulfilled: both, in Check and in Submit; without a
         // commitment Submit adds COMMITMENT_MISSING.
-        let e = env.check(&both.ent, &both.disclosure).await.expect("check");
-        assert_eq!(unmet(&e), sorted(&[MIN, NOT_FULFILLED]), "{b}");
+        let e = assert_ineligible(&env, &both, &[MIN, NOT_FULFILLED], &format!("{b}: too early, unpaid")).await;
         assert_eq!(e.earliest_date, ELIGIBLE_ON, "{b}");
-        assert_unmet(
-            env.submit(&both.ent, "", both.application()).await,
-            &[MIN, NOT_FULFILLED],
-            &both.disclosure,
-            b,
-        );
         let bare = pb::RepairApplication {
             commitment: None,
             ..both.application()
@@ -544,18 +543,7 @@ async fn eligibility_reports_every_unmet_condition() {
         );
 
         // Not fulfilled until an officer records it.
-        let e = env
-            .check(&unfulfilled.ent, &unfulfilled.disclosure)
-            .await
-            .expect("check");
-        assert_eq!(unmet(&e), [NOT_FULFILLED], "{b}");
-        assert!(!e.eligible);
-        assert_unmet(
-            env.submit(&unfulfilled.ent, "", unfulfilled.application()).await,
-            &[NOT_FULFILLED],
-            &unfulfilled.disclosure,
-            b,
-        );
+        assert_ineligible(&env, &unfulfilled, &[NOT_FULFILLED], &format!("{b}: unpaid")).await;
         env.fulfil(&unfulfilled.decision.name, "2025-09-01")
             .await
             .expect("record fulfilment");
@@ -569,29 +557,22 @@ async fn eligibility_reports_every_unmet_condition() {
             .expect("eligible once fulfilled");
 
         // No commitment: refused (a blank one is no commitment); Check does not ask for it.
-        let bare = pb::RepairApplication {
-            commitment: None,
-            ..no_commitment.application()
+        let blank = pb::CreditCommitment {
+            content: "  ".into(),
+            ..commitment()
         };
-        assert_unmet(
-            env.submit(&no_commitment.ent, "", bare).await,
-            &[NO_COMMITMENT],
-            &no_commitment.disclosure,
-            b,
-        );
-        let blank = pb::RepairApplication {
-            commitment: Some(pb::CreditCommitment {
-                content: "  ".into(),
-                ..commitment()
-            }),
-            ..no_commitment.application()
-        };
-        assert_unmet(
-            env.submit(&no_commitment.ent, "", blank).await,
-            &[NO_COMMITMENT],
-            &no_commitment.disclosure,
-            b,
-        );
+        for (label, commitment) in [("no commitment", None), ("a blank commitment", Some(blank))] {
+            let app = pb::RepairApplication {
+                commitment,
+                ..no_commitment.application()
+            };
+            assert_unmet(
+                env.submit(&no_commitment.ent, "", app).await,
+                &[NO_COMMITMENT],
+                &no_commitment.disclosure,
+                &format!("{b}: {label}"),
+            );
+        }
         assert!(
             env.check(&no_commitment.ent, &no_commitment.disclosure)
                 .await
@@ -600,26 +581,16 @@ async fn eligibility_reports_every_unmet_condition() {
             "{b}"
         );
         assert!(
-            env.list(&no_commitment.ent, Default::default())
-                .await
-                .expect("list")
-                .is_empty(),
+            all_listed(&env, &no_commitment.ent).await.is_empty(),
             "{b}: refused yet created"
         );
 
-        // One open application per disclosure.
+        // One open application per disclosure, whoever applies.
         let first = env
             .submit(&env.portal_for(&open.code), "", open.application())
             .await
             .expect("submit");
-        let e = env.check(&open.ent, &open.disclosure).await.expect("check");
-        assert_eq!(unmet(&e), [OPEN], "{b}");
-        assert_unmet(
-            env.submit(&open.ent, "", open.application()).await,
-            &[OPEN],
-            &open.disclosure,
-            b,
-        );
+        assert_ineligible(&env, &open, &[OPEN], &format!("{b}: open")).await;
         assert_unmet(
             env.submit(&env.portal_for(&open.code), "again", open.application())
                 .await,
@@ -628,17 +599,12 @@ async fn eligibility_reports_every_unmet_condition() {
             b,
         );
         // A withdrawn (final) application no longer blocks a new one.
-        env.act(RepairAction::Withdraw, &first.name, &first.etag, &open.ent)
-            .await
-            .expect("withdraw");
+        env.step(RepairAction::Withdraw, &first, &open.ent).await;
         assert!(
             env.check(&open.ent, &open.disclosure).await.expect("check").eligible,
             "{b}"
         );
-        let second = env
-            .submit(&open.ent, "", open.application())
-            .await
-            .expect("apply again");
+        let second = env.submitted(&open).await;
         assert_ne!(second.name, first.name);
 
         // Withdrawn decision: the disclosure is not active.
@@ -652,57 +618,24 @@ async fn eligibility_reports_every_unmet_condition() {
             env.disclosure(&withdrawn.disclosure).await.state,
             pb::DisclosureState::Withdrawn as i32
         );
-        let e = env.check(&withdrawn.ent, &withdrawn.disclosure).await.expect("check");
-        assert_eq!(unmet(&e), [NOT_ACTIVE], "{b}");
-        assert_unmet(
-            env.submit(&withdrawn.ent, "", withdrawn.application()).await,
-            &[NOT_ACTIVE],
-            &withdrawn.disclosure,
-            b,
-        );
+        assert_ineligible(&env, &withdrawn, &[NOT_ACTIVE], &format!("{b}: withdrawn")).await;
 
         // Already repaired by an earlier application.
         let app = env.accepted(&repaired).await;
-        env.act(RepairAction::Approve, &app.name, &app.etag, &repaired.ent)
-            .await
-            .expect("approve");
-        let e = env.check(&repaired.ent, &repaired.disclosure).await.expect("check");
-        assert_eq!(unmet(&e), [NOT_ACTIVE], "{b}");
-        assert_unmet(
-            env.submit(&repaired.ent, "", repaired.application()).await,
-            &[NOT_ACTIVE],
-            &repaired.disclosure,
-            b,
-        );
+        env.step(RepairAction::Approve, &app, &repaired.ent).await;
+        assert_ineligible(&env, &repaired, &[NOT_ACTIVE], &format!("{b}: repaired")).await;
 
         // An application accepted before the disclosure expires.
         let pending = env.accepted(&expired_open).await;
 
         // Expired: the day after publicity_ends_on the expiry job takes it down.
-        env.set_date("2028-06-11");
-        env.wait_expired(&expired.disclosure).await;
-        env.wait_expired(&expired_open.disclosure).await;
-        let e = env.check(&expired.ent, &expired.disclosure).await.expect("check");
-        assert_eq!(unmet(&e), [NOT_ACTIVE], "{b}");
-        assert_unmet(
-            env.submit(&expired.ent, "", expired.application()).await,
-            &[NOT_ACTIVE],
-            &expired.disclosure,
-            b,
-        );
         // The application open when its disclosure expired was closed with it
         // (修复终止, issue 14): only the expiry is unmet now.
-        let e = env
-            .check(&expired_open.ent, &expired_open.disclosure)
-            .await
-            .expect("check");
-        assert_eq!(unmet(&e), [NOT_ACTIVE], "{b}");
-        assert_unmet(
-            env.submit(&expired_open.ent, "", expired_open.application()).await,
-            &[NOT_ACTIVE],
-            &expired_open.disclosure,
-            b,
-        );
+        env.set_date("2028-06-11");
+        for (label, c) in [("expired", &expired), ("expired while applied for", &expired_open)] {
+            env.wait_expired(&c.disclosure).await;
+            assert_ineligible(&env, c, &[NOT_ACTIVE], &format!("{b}: {label}")).await;
+        }
         let closed = env.get(&env.reviewer, &pending.name).await.expect("get");
         assert_eq!(closed.state, pb::RepairState::Closed as i32, "{b}");
         assert_eq!(closed.last_reason, "DISCLOSURE_EXPIRED", "{b}");
@@ -734,15 +667,22 @@ fn dues(a: &pb::RepairApplication) -> (&str, &str, &str) {
     )
 }
 
+/// The applications `who` lists with `overdue_only`, in pages of `page_size`.
+async fn overdue_listing(env: &Env, who: &As, page_size: i32) -> Vec<pb::RepairApplication> {
+    let only_overdue = pb::ListRepairApplicationsRequest {
+        overdue_only: true,
+        page_size,
+        ..Default::default()
+    };
+    env.list(who, only_overdue).await.expect("list overdue")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn due_dates_follow_the_official_calendar() {
+    use RepairAction as A;
     for db in support::backends().await {
         let env = Env::start(&db, "2025-06-12").await;
         let b = env.backend;
-        let mut cases = Vec::new();
-        for n in 1..=10 {
-            cases.push(env.case(n, DECIDED, Some(FULFILLED)).await);
-        }
         let [
             spring,
             idle,
@@ -754,8 +694,7 @@ async fn due_dates_follow_the_official_calendar() {
             national,
             oct_sat,
             beyond,
-        ] = <[Case; 10]>::try_from(cases).expect("ten cases");
-        let ent = |c: &Case| c.ent.clone();
+        ] = env.cases(1, Some(FULFILLED)).await;
         let get = |name: String| {
             let env = &env;
             async move { env.get(&env.reviewer, &name).await.expect("get") }
@@ -764,41 +703,23 @@ async fn due_dates_follow_the_official_calendar() {
         // Fri 2026-02-13: the working days after it are Sat 02-14 (调休上班),
         // then 02-15..23 off (春节), Tue 02-24, Wed 02-25.
         env.set_date("2026-02-13");
-        let s = env
-            .submit(&ent(&spring), "", spring.application())
-            .await
-            .expect("submit");
+        let s = env.submitted(&spring).await;
         assert_eq!(dues(&s), ("2026-02-25", "", "2026-03-05"), "{b}");
         assert!(!s.overdue);
-        let i = env.submit(&ent(&idle), "", idle.application()).await.expect("submit");
-        let p = env
-            .submit(&ent(&paused), "", paused.application())
-            .await
-            .expect("submit");
-        let sa = env
-            .submit(&ent(&sat_accept), "", sat_accept.application())
-            .await
-            .expect("submit");
+        let i = env.submitted(&idle).await;
+        let p = env.submitted(&paused).await;
+        let sa = env.submitted(&sat_accept).await;
 
         // Accepted on the adjusted working Saturday 02-14: 02-24, 25, 26.
         env.set_date("2026-02-14");
-        let sa = env
-            .act(RepairAction::Accept, &sa.name, &sa.etag, &ent(&sat_accept))
-            .await
-            .expect("accept");
+        let sa = env.step(A::Accept, &sa, &sat_accept.ent).await;
         assert_eq!(dues(&sa), ("2026-02-25", "2026-02-26", "2026-03-05"), "{b}");
 
         // Accepted Tue 02-24: decision due 02-27.
         env.set_date("2026-02-24");
-        let s = env
-            .act(RepairAction::Accept, &s.name, &s.etag, &ent(&spring))
-            .await
-            .expect("accept");
+        let s = env.step(A::Accept, &s, &spring.ent).await;
         assert_eq!(dues(&s), ("2026-02-25", "2026-02-27", "2026-03-05"), "{b}");
-        let p = env
-            .act(RepairAction::Accept, &p.name, &p.etag, &ent(&paused))
-            .await
-            .expect("accept");
+        let p = env.step(A::Accept, &p, &paused.ent).await;
 
         // The due day itself is not overdue; the day after it is.
         env.set_date("2026-02-25");
@@ -811,38 +732,21 @@ async fn due_dates_follow_the_official_calendar() {
         assert!(!get(sa.name.clone()).await.overdue, "{b}: overdue on its decision day");
 
         // Supplement requested Thu 02-26: the clock stops.
-        let s = env
-            .act(RepairAction::RequestSupplement, &s.name, &s.etag, &ent(&spring))
-            .await
-            .expect("request supplement");
+        let s = env.step(A::RequestSupplement, &s, &spring.ent).await;
         assert_eq!(dues(&s), ("2026-02-25", "", "2026-03-05"), "{b}: clock not stopped");
         assert!(!s.overdue);
-        let p = env
-            .act(RepairAction::RequestSupplement, &p.name, &p.etag, &ent(&paused))
-            .await
-            .expect("request supplement");
+        let p = env.step(A::RequestSupplement, &p, &paused.ent).await;
         assert_eq!(p.decide_due_on, "", "{b}");
 
         // Submitted on the adjusted working Saturday 02-28: 03-02, 03, 04.
         env.set_date("2026-02-28");
-        let w = env
-            .submit(&ent(&sat_work), "", sat_work.application())
-            .await
-            .expect("submit");
+        let w = env.submitted(&sat_work).await;
         assert_eq!(dues(&w), ("2026-03-04", "", "2026-03-13"), "{b}");
 
         // The supplement arrives Mon 03-02: paused 02-27, 02-28 (调休), 03-02 =
         // 3 working days; decision due afresh 03-05; overall 10 + 3 after 02-13.
         env.set_date("2026-03-02");
-        let s = env
-            .act(
-                RepairAction::Supplement,
-                &s.name,
-                &s.etag,
-                &env.portal_for(&spring.code),
-            )
-            .await
-            .expect("supplement");
+        let s = env.step(A::Supplement, &s, &env.portal_for(&spring.code)).await;
         assert_eq!(s.state, pb::RepairState::Accepted as i32);
         assert_eq!(dues(&s), ("2026-02-25", "2026-03-05", "2026-03-10"), "{b}");
         let l = listed(&env, &s.name).await;
@@ -855,7 +759,7 @@ async fn due_dates_follow_the_official_calendar() {
         env.set_date("2026-03-06");
         let now = get(s.name.clone()).await;
         assert!(now.overdue, "{b}: {now:?}");
-        let f = env.submit(&ent(&fresh), "", fresh.application()).await.expect("submit");
+        let f = env.submitted(&fresh).await;
         assert_eq!(dues(&f), ("2026-03-11", "", "2026-03-20"), "{b}");
         assert!(!f.overdue);
         // Waiting for a supplement never counts as overdue, even past the old dates.
@@ -863,17 +767,8 @@ async fn due_dates_follow_the_official_calendar() {
         assert!(!paused_now.overdue, "{b}: overdue while the clock is stopped");
         assert_eq!(paused_now.decide_due_on, "");
 
-        let overdue: BTreeSet<String> = env
-            .list(
-                &env.reviewer,
-                pb::ListRepairApplicationsRequest {
-                    overdue_only: true,
-                    page_size: 2,
-                    ..Default::default()
-                },
-            )
+        let overdue: BTreeSet<String> = overdue_listing(&env, &env.reviewer, 2)
             .await
-            .expect("list overdue")
             .into_iter()
             .map(|a| {
                 assert!(a.overdue, "{b}: listed as overdue but not: {a:?}");
@@ -883,42 +778,21 @@ async fn due_dates_follow_the_official_calendar() {
         let expected: BTreeSet<String> = [&s.name, &i.name, &sa.name, &w.name].into_iter().cloned().collect();
         assert_eq!(overdue, expected, "{b}: overdue_only");
         assert!(!overdue.contains(&f.name) && !overdue.contains(&p.name));
-        let all = env.list(&env.reviewer, Default::default()).await.expect("list");
+        let all = all_listed(&env, &env.reviewer).await;
         assert_eq!(all.len(), 6, "{b}");
         // An enterprise lists only its own overdue applications.
-        let own = env
-            .list(
-                &ent(&spring),
-                pb::ListRepairApplicationsRequest {
-                    overdue_only: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("list");
+        let own = overdue_listing(&env, &spring.ent, 0).await;
         assert_eq!(
             own.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
             [s.name.as_str()],
             "{b}"
         );
-        let own = env
-            .list(
-                &ent(&fresh),
-                pb::ListRepairApplicationsRequest {
-                    overdue_only: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("list");
+        let own = overdue_listing(&env, &fresh.ent, 0).await;
         assert!(own.is_empty(), "{b}: a fresh application listed as overdue");
 
         // A Saturday submission counts from Monday: 03-09, 10, 11.
         env.set_date("2026-03-07");
-        let sat = env
-            .submit(&ent(&saturday), "", saturday.application())
-            .await
-            .expect("submit");
+        let sat = env.submitted(&saturday).await;
         assert_eq!(dues(&sat), ("2026-03-11", "", "2026-03-20"), "{b}");
 
         // National Day. Submitted Fri 09-18: Sun 09-20 (调休), 21, 22.
@@ -931,31 +805,19 @@ async fn due_dates_follow_the_official_calendar() {
         assert_eq!(dues(&nd), ("2026-09-22", "", "2026-10-09"), "{b}");
         // Accepted Wed 09-23: 09-24, (25-27 中秋), 28, 29.
         env.set_date("2026-09-23");
-        let nd = env
-            .act(RepairAction::Accept, &nd.name, &nd.etag, &ent(&national))
-            .await
-            .expect("accept");
+        let nd = env.step(A::Accept, &nd, &national.ent).await;
         assert_eq!(dues(&nd), ("2026-09-22", "2026-09-29", "2026-10-09"), "{b}");
         env.set_date("2026-09-28");
-        let nd = env
-            .act(RepairAction::RequestSupplement, &nd.name, &nd.etag, &ent(&national))
-            .await
-            .expect("request");
+        let nd = env.step(A::RequestSupplement, &nd, &national.ent).await;
         assert_eq!(nd.decide_due_on, "", "{b}");
         // Supplement Thu 10-08 (after 10-01..07): 10-09, Sat 10-10 (调休), Mon 10-12.
         // Paused 09-29, 09-30, 10-08: overall 13 working days after 09-18 → 10-13.
         env.set_date("2026-10-08");
-        let nd = env
-            .act(RepairAction::Supplement, &nd.name, &nd.etag, &ent(&national))
-            .await
-            .expect("supplement");
+        let nd = env.step(A::Supplement, &nd, &national.ent).await;
         assert_eq!(dues(&nd), ("2026-09-22", "2026-10-12", "2026-10-13"), "{b}");
         // Submitted on the adjusted working Saturday 10-10: 10-12, 13, 14.
         env.set_date("2026-10-10");
-        let o = env
-            .submit(&ent(&oct_sat), "", oct_sat.application())
-            .await
-            .expect("submit");
+        let o = env.submitted(&oct_sat).await;
         assert_eq!(o.accept_due_on, "2026-10-14", "{b}");
         env.set_date("2026-10-12");
         assert!(!get(nd.name.clone()).await.overdue, "{b}");
@@ -966,10 +828,7 @@ async fn due_dates_follow_the_official_calendar() {
         // provisional 2027 (DOMAIN.md §8): accepted, and marked provisional
         // (tests/it/calendar.rs has the rest).
         env.set_date("2026-12-28");
-        let late = env
-            .submit(&ent(&beyond), "", beyond.application())
-            .await
-            .expect("submit past the official calendar");
+        let late = env.submitted(&beyond).await;
         assert_eq!(dues(&late), ("2026-12-31", "", "2027-01-12"), "{b}");
         assert!(late.due_dates_provisional, "{b}");
         assert!(
@@ -981,11 +840,15 @@ async fn due_dates_follow_the_official_calendar() {
     }
 }
 
+/// Every application `who` may list, unfiltered.
+async fn all_listed(env: &Env, who: &As) -> Vec<pb::RepairApplication> {
+    env.list(who, Default::default()).await.expect("list")
+}
+
 /// An application as the reviewer's listing shows it (a second read path).
 async fn listed(env: &Env, name: &str) -> pb::RepairApplication {
-    env.list(&env.reviewer, Default::default())
+    all_listed(env, &env.reviewer)
         .await
-        .expect("list")
         .into_iter()
         .find(|x| x.name == name)
         .expect("listed")
@@ -996,68 +859,65 @@ async fn listed(env: &Env, name: &str) -> pb::RepairApplication {
 // only its own applications.
 // ---------------------------------------------------------------------------
 
-/// Every keyed CreditRepairService RPC aimed at `victim`'s resources; the
-/// successful answers are rendered with `{:?}`.
+/// A call's answer rendered with `{:?}`, or its refusal.
+fn answered<T: std::fmt::Debug>(r: Result<T, Status>) -> Result<String, Status> {
+    r.map(|v| format!("{v:?}"))
+}
+
+/// Every keyed CreditRepairService RPC aimed at `victim`'s resources, each
+/// named, with its [`answered`] result.
 async fn every_rpc(
     env: &Env,
     who: &As,
     victim: &Case,
     app: &pb::RepairApplication,
-) -> Vec<(&'static str, Result<String, Status>)> {
-    fn dbg<T: std::fmt::Debug>(r: Result<T, Status>) -> Result<String, Status> {
-        r.map(|v| format!("{v:?}"))
-    }
+) -> Vec<(String, Result<String, Status>)> {
     let mut c = env.repair.clone();
     let name = app.name.clone();
+    let impostor = pb::RepairApplication {
+        applicant: Some(pb::Organization {
+            name: "冒名".into(),
+            credit_code: String::new(),
+        }),
+        ..victim.application()
+    };
+    let its_code = pb::ListRepairApplicationsRequest {
+        applicant_credit_code: victim.code.clone(),
+        ..Default::default()
+    };
     let mut out = vec![
-        ("CheckRepairEligibility", dbg(env.check(who, &victim.disclosure).await)),
         (
-            "SubmitRepairApplication (for its disclosure)",
-            dbg(env
-                .submit(
-                    who,
-                    "steal",
-                    pb::RepairApplication {
-                        applicant: Some(pb::Organization {
-                            name: "冒名".into(),
-                            credit_code: String::new(),
-                        }),
-                        ..victim.application()
-                    },
-                )
-                .await),
+            "CheckRepairEligibility".into(),
+            answered(env.check(who, &victim.disclosure).await),
         ),
-        ("GetRepairApplication", dbg(env.get(who, &name).await)),
-        ("ListRepairApplicationEvents", dbg(env.events_as(who, &name).await)),
         (
-            "ListRepairApplications (its credit code)",
-            dbg(env
-                .list(
-                    who,
-                    pb::ListRepairApplicationsRequest {
-                        applicant_credit_code: victim.code.clone(),
-                        ..Default::default()
-                    },
-                )
-                .await),
+            "SubmitRepairApplication (for its disclosure)".into(),
+            answered(env.submit(who, "steal", impostor).await),
+        ),
+        ("GetRepairApplication".into(), answered(env.get(who, &name).await)),
+        (
+            "ListRepairApplicationEvents".into(),
+            answered(env.events_as(who, &name).await),
+        ),
+        (
+            "ListRepairApplications (its credit code)".into(),
+            answered(env.list(who, its_code).await),
         ),
     ];
-    for action in RepairAction::ALL {
-        let label = match action {
-            RepairAction::Accept => "AcceptRepairApplication",
-            RepairAction::Decline => "DeclineRepairApplication",
-            RepairAction::RequestSupplement => "RequestSupplement",
-            RepairAction::Supplement => "SupplementRepairApplication",
-            RepairAction::Approve => "ApproveRepairApplication",
-            RepairAction::Reject => "RejectRepairApplication",
-            RepairAction::Withdraw => "WithdrawRepairApplication",
-            RepairAction::Revoke => "RevokeRepair",
-        };
+    for &action in RepairAction::ALL {
         // `who` in both seats: as the reviewer too, so a role slip would show.
-        out.push((label, dbg(act_with(&mut c, who, who, *action, &name, &app.etag).await)));
-        out.push((label, dbg(act_with(&mut c, who, who, *action, &name, "").await)));
+        for (etag, label) in [(app.etag.as_str(), "its etag"), ("", "no etag")] {
+            let r = act_with(&mut c, who, who, action, &name, etag).await;
+            out.push((format!("the {action:?} transition with {label}"), answered(r)));
+        }
     }
     out
+}
+
+/// A submitted application, accepted and then asked for a supplement.
+async fn awaiting_supplement(env: &Env, app: &pb::RepairApplication, applicant: &As) -> pb::RepairApplication {
+    let app = env.step(RepairAction::Accept, app, applicant).await;
+    env.step(RepairAction::RequestSupplement, &app, applicant).await
 }
 
 /// Asserts a refusal carries none of the victim's data.
@@ -1076,11 +936,8 @@ fn assert_no_leak(s: &Status, secrets: &[&str], ctx: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enterprises_see_and_touch_only_their_own_applications() {
     for db in support::backends().await {
-        let env = Env::start(&db, "2025-06-12").await;
+        let (env, [victim, other]) = with_cases(&db).await;
         let b = env.backend;
-        let victim = env.case(1, DECIDED, Some(FULFILLED)).await;
-        let other = env.case(2, DECIDED, Some(FULFILLED)).await;
-        env.set_date("2026-03-09");
         let mut va = victim.application();
         va.applicant = Some(pb::Organization {
             name: "受害人科技有限公司".into(),
@@ -1091,19 +948,9 @@ async fn enterprises_see_and_touch_only_their_own_applications() {
             phone: "13800138000".into(),
         });
         let app = env.submit(&victim.ent, "", va).await.expect("victim submits");
-        let app = env
-            .act(RepairAction::Accept, &app.name, &app.etag, &victim.ent)
-            .await
-            .expect("accept");
         // Waiting for a supplement: both Supplement and Withdraw would be valid for the owner.
-        let app = env
-            .act(RepairAction::RequestSupplement, &app.name, &app.etag, &victim.ent)
-            .await
-            .expect("request");
-        let own = env
-            .submit(&other.ent, "", other.application())
-            .await
-            .expect("other submits");
+        let app = awaiting_supplement(&env, &app, &victim.ent).await;
+        let own = env.submitted(&other).await;
         let victim_events = env.events(&app.name).await.len();
         let secrets = [
             victim.code.as_str(),
@@ -1187,14 +1034,14 @@ async fn enterprises_see_and_touch_only_their_own_applications() {
             obo: Some(victim.code.clone()),
         };
         for (rpc, r) in every_rpc(&env, &spoof, &victim, &app).await {
-            let s = r.expect_err(rpc);
+            let s = r.expect_err(&rpc);
             assert_eq!(
                 s.code(),
                 Code::PermissionDenied,
                 "{b}: spoofed on-behalf-of: {rpc}: {s:?}"
             );
             assert_eq!(reason(&s), "ENTERPRISE_MISMATCH", "{b}: {rpc}");
-            assert_no_leak(&s, &secrets, rpc);
+            assert_no_leak(&s, &secrets, &rpc);
         }
         let r = env.list(&spoof, Default::default()).await;
         assert_code(&r, Code::PermissionDenied, "ENTERPRISE_MISMATCH", b);
@@ -1208,37 +1055,42 @@ async fn enterprises_see_and_touch_only_their_own_applications() {
             .expect("enterprise naming its own code");
 
         // A portal key must say whom it acts for.
-        let bare_portal = As::key(&env.portal);
-        assert_code(
-            &env.get(&bare_portal, &app.name).await,
-            Code::InvalidArgument,
-            "ON_BEHALF_OF_REQUIRED",
-            b,
-        );
-        assert_code(
-            &env.list(&bare_portal, Default::default()).await,
-            Code::InvalidArgument,
-            "ON_BEHALF_OF_REQUIRED",
-            b,
-        );
-        assert_code(
-            &env.check(&bare_portal, &victim.disclosure).await,
-            Code::InvalidArgument,
-            "ON_BEHALF_OF_REQUIRED",
-            b,
-        );
-        assert_code(
-            &env.submit(&bare_portal, "", victim.application()).await,
-            Code::InvalidArgument,
-            "ON_BEHALF_OF_REQUIRED",
-            b,
-        );
-        assert_code(
-            &env.act(RepairAction::Withdraw, &app.name, "", &bare_portal).await,
-            Code::InvalidArgument,
-            "ON_BEHALF_OF_REQUIRED",
-            b,
-        );
+        let bare = As::key(&env.portal);
+        let (name, disclosure) = (app.name.as_str(), victim.disclosure.as_str());
+        for (rpc, r, code, why) in [
+            (
+                "Get",
+                answered(env.get(&bare, name).await),
+                Code::InvalidArgument,
+                "ON_BEHALF_OF_REQUIRED",
+            ),
+            (
+                "List",
+                answered(env.list(&bare, Default::default()).await),
+                Code::InvalidArgument,
+                "ON_BEHALF_OF_REQUIRED",
+            ),
+            (
+                "Check",
+                answered(env.check(&bare, disclosure).await),
+                Code::InvalidArgument,
+                "ON_BEHALF_OF_REQUIRED",
+            ),
+            (
+                "Submit",
+                answered(env.submit(&bare, "", victim.application()).await),
+                Code::InvalidArgument,
+                "ON_BEHALF_OF_REQUIRED",
+            ),
+            (
+                "Withdraw",
+                answered(env.act(RepairAction::Withdraw, name, "", &bare).await),
+                Code::InvalidArgument,
+                "ON_BEHALF_OF_REQUIRED",
+            ),
+        ] {
+            assert_code(&r, code, why, &format!("{b}: a portal key without on-behalf-of: {rpc}"));
+        }
         // No key at all.
         let r = env
             .repair
@@ -1254,7 +1106,7 @@ async fn enterprises_see_and_touch_only_their_own_applications() {
         assert_eq!(after.materials.len(), 1, "{b}");
         assert_eq!(env.events(&app.name).await.len(), victim_events, "{b}");
         assert_eq!(
-            env.list(&env.reviewer, Default::default()).await.expect("list").len(),
+            all_listed(&env, &env.reviewer).await.len(),
             2,
             "{b}: something was created"
         );
@@ -1271,23 +1123,14 @@ async fn enterprises_see_and_touch_only_their_own_applications() {
         );
         env.get(&victim.ent, &app.name).await.expect("owner reads");
         env.events_as(&victim.ent, &app.name).await.expect("owner reads events");
-        let listed = env.list(&victim.ent, Default::default()).await.expect("owner lists");
+        let listed = all_listed(&env, &victim.ent).await;
         assert_eq!(listed.len(), 1);
         let done = env
-            .act(
-                RepairAction::Supplement,
-                &app.name,
-                &app.etag,
-                &env.portal_for(&victim.code),
-            )
-            .await
-            .expect("the owner's supplement");
+            .step(RepairAction::Supplement, &app, &env.portal_for(&victim.code))
+            .await;
         assert_eq!(done.state, pb::RepairState::Accepted as i32, "{b}");
         // Staff see every enterprise's.
-        let all = env
-            .list(&As::key(&env.auditor), Default::default())
-            .await
-            .expect("auditor lists");
+        let all = all_listed(&env, &As::key(&env.auditor)).await;
         assert_eq!(all.len(), 2, "{b}");
         env.server.stop().await;
     }
@@ -1301,13 +1144,10 @@ async fn enterprises_see_and_touch_only_their_own_applications() {
 async fn lookup_by_receipt_code_answers_alike_and_is_rate_limited() {
     for db in support::backends().await {
         // A server of its own: the limiter counts per instance and address.
-        let env = Env::start(&db, "2025-06-12").await;
+        let (env, [mine, other]) = with_cases(&db).await;
         let b = env.backend;
-        let mine = env.case(1, DECIDED, Some(FULFILLED)).await;
-        let other = env.case(2, DECIDED, Some(FULFILLED)).await;
-        env.set_date("2026-03-09");
-        let app = env.submit(&mine.ent, "", mine.application()).await.expect("submit");
-        let theirs = env.submit(&other.ent, "", other.application()).await.expect("submit");
+        let app = env.submitted(&mine).await;
+        let theirs = env.submitted(&other).await;
         let attempts = std::cell::Cell::new(0);
         let lookup = |receipt: &str, code: &str| {
             attempts.set(attempts.get() + 1);
@@ -1349,10 +1189,7 @@ async fn lookup_by_receipt_code_answers_alike_and_is_rate_limited() {
 
         // After a transition the look-up shows it.
         env.set_date("2026-03-10");
-        let accepted = env
-            .act(RepairAction::Accept, &app.name, &app.etag, &mine.ent)
-            .await
-            .expect("accept");
+        let accepted = env.step(RepairAction::Accept, &app, &mine.ent).await;
         let now = lookup(&app.receipt_code, &mine.code).await.expect("look-up");
         assert_eq!(now.state, pb::RepairState::Accepted as i32, "{b}");
         assert_eq!(now.update_time, accepted.update_time, "{b}");
@@ -1422,16 +1259,8 @@ async fn lookup_by_receipt_code_answers_alike_and_is_rate_limited() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approval_takes_the_disclosure_down_and_revocation_restores_it() {
     for db in support::backends().await {
-        let env = Env::start(&db, "2025-06-12").await;
+        let (env, [case, declined, rejected, withdrawn, annulled]) = with_cases(&db).await;
         let b = env.backend;
-        let case = env.case(1, DECIDED, Some(FULFILLED)).await;
-        let closers = [
-            env.case(2, DECIDED, Some(FULFILLED)).await,
-            env.case(3, DECIDED, Some(FULFILLED)).await,
-            env.case(4, DECIDED, Some(FULFILLED)).await,
-        ];
-        let annulled = env.case(5, DECIDED, Some(FULFILLED)).await;
-        env.set_date("2026-03-09");
         let before = env.feed_of(&case.disclosure).await;
         assert_eq!(before.len(), 1);
         let published_seq = before[0].sequence;
@@ -1448,10 +1277,7 @@ async fn approval_takes_the_disclosure_down_and_revocation_restores_it() {
             env.disclosure(&case.disclosure).await.repair_pending,
             "{b}: pending after submission"
         );
-        let app = env
-            .act(RepairAction::Accept, &app.name, &app.etag, &portal)
-            .await
-            .expect("accept");
+        let app = env.step(RepairAction::Accept, &app, &portal).await;
         assert!(
             env.disclosure(&case.disclosure).await.repair_pending,
             "{b}: pending after acceptance"
@@ -1461,10 +1287,7 @@ async fn approval_takes_the_disclosure_down_and_revocation_restores_it() {
             .await
             .expect("public while pending");
 
-        let app = env
-            .act(RepairAction::Approve, &app.name, &app.etag, &portal)
-            .await
-            .expect("approve");
+        let app = env.step(RepairAction::Approve, &app, &portal).await;
         assert_eq!(app.state, pb::RepairState::Approved as i32);
         assert_eq!(app.last_reason, "符合修复条件，同意修复");
         let d1 = env.disclosure(&case.disclosure).await;
@@ -1501,10 +1324,7 @@ async fn approval_takes_the_disclosure_down_and_revocation_restores_it() {
         assert!(active.disclosures.is_empty(), "{b}: a repaired record is still listed");
 
         // Revoked (fraud): public again, with a new PUBLISHED change carrying the record.
-        let app = env
-            .act(RepairAction::Revoke, &app.name, &app.etag, &portal)
-            .await
-            .expect("revoke");
+        let app = env.step(RepairAction::Revoke, &app, &portal).await;
         assert_eq!(app.state, pb::RepairState::Revoked as i32);
         let d2 = env.disclosure(&case.disclosure).await;
         assert_eq!(d2.state, pb::DisclosureState::Active as i32, "{b}");
@@ -1569,10 +1389,7 @@ async fn approval_takes_the_disclosure_down_and_revocation_restores_it() {
         // Approved, then the decision itself is withdrawn (行政处罚法 Art. 48), then
         // the approval is revoked: the withdrawn decision must not be published again.
         let a = env.accepted(&annulled).await;
-        let a = env
-            .act(RepairAction::Approve, &a.name, &a.etag, &annulled.ent)
-            .await
-            .expect("approve");
+        let a = env.step(RepairAction::Approve, &a, &annulled.ent).await;
         env.withdraw(
             &annulled,
             pb::WithdrawalEvent::ConfirmedIllegal,
@@ -1580,10 +1397,7 @@ async fn approval_takes_the_disclosure_down_and_revocation_restores_it() {
         )
         .await;
         let feed_before = env.feed_of(&annulled.disclosure).await;
-        let a = env
-            .act(RepairAction::Revoke, &a.name, &a.etag, &annulled.ent)
-            .await
-            .expect("revoke");
+        let a = env.step(RepairAction::Revoke, &a, &annulled.ent).await;
         assert_eq!(a.state, pb::RepairState::Revoked as i32);
         let d = env.disclosure(&annulled.disclosure).await;
         assert_ne!(
@@ -1607,28 +1421,15 @@ async fn approval_takes_the_disclosure_down_and_revocation_restores_it() {
         );
 
         // Declining, rejecting and withdrawing close the application: not pending.
-        let [declined, rejected, withdrawn] = &closers;
-        let a = env
-            .submit(&declined.ent, "", declined.application())
-            .await
-            .expect("submit");
-        env.act(RepairAction::Decline, &a.name, &a.etag, &declined.ent)
-            .await
-            .expect("decline");
-        let a = env.accepted(rejected).await;
-        env.act(RepairAction::Reject, &a.name, &a.etag, &rejected.ent)
-            .await
-            .expect("reject");
-        let a = env.accepted(withdrawn).await;
-        let a = env
-            .act(RepairAction::RequestSupplement, &a.name, &a.etag, &withdrawn.ent)
-            .await
-            .expect("request");
+        let a = env.submitted(&declined).await;
+        env.step(RepairAction::Decline, &a, &declined.ent).await;
+        let a = env.accepted(&rejected).await;
+        env.step(RepairAction::Reject, &a, &rejected.ent).await;
+        let a = env.submitted(&withdrawn).await;
+        let a = awaiting_supplement(&env, &a, &withdrawn.ent).await;
         assert!(env.disclosure(&withdrawn.disclosure).await.repair_pending);
-        env.act(RepairAction::Withdraw, &a.name, &a.etag, &withdrawn.ent)
-            .await
-            .expect("withdraw");
-        for c in &closers {
+        env.step(RepairAction::Withdraw, &a, &withdrawn.ent).await;
+        for c in [&declined, &rejected, &withdrawn] {
             let d = env.disclosure(&c.disclosure).await;
             assert!(!d.repair_pending, "{b}: still pending after the application closed");
             assert_eq!(d.state, pb::DisclosureState::Active as i32, "{b}");
@@ -1654,27 +1455,51 @@ fn blob(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
+/// A case's application with `materials` instead of the sample's.
+fn with_materials(case: &Case, materials: Vec<pb::Material>) -> pb::RepairApplication {
+    pb::RepairApplication {
+        materials,
+        ..case.application()
+    }
+}
+
+/// SupplementRepairApplication with `materials`, at the application's etag.
+async fn supplement(
+    env: &Env,
+    who: &As,
+    app: &pb::RepairApplication,
+    materials: Vec<pb::Material>,
+) -> Result<pb::RepairApplication, Status> {
+    let r = pb::SupplementRepairApplicationRequest {
+        name: app.name.clone(),
+        materials,
+        etag: app.etag.clone(),
+    };
+    let mut c = env.repair.clone();
+    c.supplement_repair_application(call(r, who))
+        .await
+        .map(|r| r.into_inner())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn materials_are_hashed_and_bounded() {
     for db in support::backends().await {
-        let env = Env::start(&db, "2025-06-12").await;
+        let (env, [first, largest, bounded]) = with_cases(&db).await;
         let b = env.backend;
-        let first = env.case(1, DECIDED, Some(FULFILLED)).await;
-        let largest = env.case(2, DECIDED, Some(FULFILLED)).await;
-        let bounded = env.case(3, DECIDED, Some(FULFILLED)).await;
-        env.set_date("2026-03-09");
 
         // SHA-256 and size of each file come back; the bytes do not.
         let proof_bytes = b"%PDF-1.4 \xe7\xbc\xb4\xe6\xac\xbe\xe5\x87\xad\xe8\xaf\x81 0001".to_vec();
         let scan = blob(300_000, 7);
-        let mut a = first.application();
-        a.materials = vec![
-            material(pb::MaterialKind::FulfillmentProof, "缴款凭证.pdf", proof_bytes.clone()),
-            pb::Material {
-                media_type: "image/jpeg".into(),
-                ..material(pb::MaterialKind::CreditCommitment, "承诺书.jpg", scan.clone())
-            },
-        ];
+        let a = with_materials(
+            &first,
+            vec![
+                material(pb::MaterialKind::FulfillmentProof, "缴款凭证.pdf", proof_bytes.clone()),
+                pb::Material {
+                    media_type: "image/jpeg".into(),
+                    ..material(pb::MaterialKind::CreditCommitment, "承诺书.jpg", scan.clone())
+                },
+            ],
+        );
         let app = env.submit(&first.ent, "", a).await.expect("submit");
         let expect = |m: &[pb::Material]| {
             assert_eq!(m.len(), 2, "{b}");
@@ -1692,65 +1517,36 @@ async fn materials_are_hashed_and_bounded() {
         expect(&env.get(&first.ent, &app.name).await.expect("get").materials);
 
         // A supplement adds to them; an oversize one is refused.
-        let app = env
-            .act(RepairAction::Accept, &app.name, &app.etag, &first.ent)
-            .await
-            .expect("accept");
-        let app = env
-            .act(RepairAction::RequestSupplement, &app.name, &app.etag, &first.ent)
-            .await
-            .expect("request");
-        let r = env
-            .repair
-            .clone()
-            .supplement_repair_application(call(
-                pb::SupplementRepairApplicationRequest {
-                    name: app.name.clone(),
-                    materials: vec![material(pb::MaterialKind::Other, "大文件.pdf", blob(5 * MIB + 1, 1))],
-                    etag: app.etag.clone(),
-                },
-                &first.ent,
-            ))
-            .await;
+        let app = awaiting_supplement(&env, &app, &first.ent).await;
+        let too_large = vec![material(pb::MaterialKind::Other, "大文件.pdf", blob(5 * MIB + 1, 1))];
+        let r = supplement(&env, &first.ent, &app, too_large).await;
         assert_code(&r, Code::InvalidArgument, "MATERIAL_TOO_LARGE", b);
         assert_eq!(bad_fields(r.as_ref().unwrap_err()), ["materials[0].content"], "{b}");
         let extra = blob(1000, 9);
-        let r = env
-            .repair
-            .clone()
-            .supplement_repair_application(call(
-                pb::SupplementRepairApplicationRequest {
-                    name: app.name.clone(),
-                    materials: vec![material(
-                        pb::MaterialKind::FulfillmentProof,
-                        "整改报告.pdf",
-                        extra.clone(),
-                    )],
-                    etag: app.etag.clone(),
-                },
-                &first.ent,
-            ))
-            .await
-            .expect("supplement")
-            .into_inner();
+        let report = vec![material(
+            pb::MaterialKind::FulfillmentProof,
+            "整改报告.pdf",
+            extra.clone(),
+        )];
+        let r = supplement(&env, &first.ent, &app, report).await.expect("supplement");
         assert_eq!(r.materials.len(), 3, "{b}");
         assert_eq!(r.materials[2].sha256, sha256_hex(&extra));
         assert_eq!(r.materials[2].size_bytes, 1000);
 
         // Exactly 5 MiB is allowed; one byte more is not.
-        let mut a = largest.application();
         let big = blob(5 * MIB, 3);
-        a.materials = vec![material(pb::MaterialKind::FulfillmentProof, "5MiB.pdf", big.clone())];
+        let a = with_materials(
+            &largest,
+            vec![material(pb::MaterialKind::FulfillmentProof, "5MiB.pdf", big.clone())],
+        );
         let app = env.submit(&largest.ent, "", a).await.expect("a 5 MiB file");
         assert_eq!(app.materials[0].size_bytes, (5 * MIB) as i64);
         assert_eq!(app.materials[0].sha256, sha256_hex(&big));
 
-        let mut a = bounded.application();
-        a.materials = vec![
-            proof(),
-            material(pb::MaterialKind::Other, "大文件.pdf", blob(5 * MIB + 1, 4)),
-        ];
-        let r = env.submit(&bounded.ent, "", a).await;
+        let too_large = material(pb::MaterialKind::Other, "大文件.pdf", blob(5 * MIB + 1, 4));
+        let r = env
+            .submit(&bounded.ent, "", with_materials(&bounded, vec![proof(), too_large]))
+            .await;
         assert_code(&r, Code::InvalidArgument, "MATERIAL_TOO_LARGE", b);
         assert_eq!(
             bad_fields(r.as_ref().unwrap_err()),
@@ -1764,46 +1560,31 @@ async fn materials_are_hashed_and_bounded() {
             v.extend((1..n).map(|i| material(pb::MaterialKind::Other, &format!("附件{i}.pdf"), blob(100, i as u8))));
             v
         };
-        let mut a = bounded.application();
-        a.materials = files(11);
-        let r = env.submit(&bounded.ent, "", a).await;
+        let r = env.submit(&bounded.ent, "", with_materials(&bounded, files(11))).await;
         assert_code(&r, Code::InvalidArgument, "TOO_MANY_MATERIALS", b);
         assert!(
             bad_fields(r.as_ref().unwrap_err()).contains(&"repair_application.materials".to_string()),
             "{b}"
         );
         // Proof of fulfilment is required.
-        let mut a = bounded.application();
-        a.materials = vec![material(pb::MaterialKind::Other, "其他.pdf", blob(10, 0))];
+        let other_only = vec![material(pb::MaterialKind::Other, "其他.pdf", blob(10, 0))];
         assert_code(
-            &env.submit(&bounded.ent, "", a).await,
+            &env.submit(&bounded.ent, "", with_materials(&bounded, other_only)).await,
             Code::InvalidArgument,
             "MATERIALS_MISSING",
             b,
         );
         // Nothing was created by the refusals.
-        assert!(
-            env.list(&bounded.ent, Default::default())
-                .await
-                .expect("list")
-                .is_empty(),
-            "{b}"
-        );
+        assert!(all_listed(&env, &bounded.ent).await.is_empty(), "{b}");
         assert!(!env.disclosure(&bounded.disclosure).await.repair_pending, "{b}");
 
-        let mut a = bounded.application();
-        a.materials = files(10);
-        let app = env.submit(&bounded.ent, "", a).await.expect("ten files");
+        let app = env
+            .submit(&bounded.ent, "", with_materials(&bounded, files(10)))
+            .await
+            .expect("ten files");
         assert_eq!(app.materials.len(), 10);
         // The bound is per application: a supplement may not make it 11.
-        let app = env
-            .act(RepairAction::Accept, &app.name, &app.etag, &bounded.ent)
-            .await
-            .expect("accept");
-        let app = env
-            .act(RepairAction::RequestSupplement, &app.name, &app.etag, &bounded.ent)
-            .await
-            .expect("request");
+        let app = awaiting_supplement(&env, &app, &bounded.ent).await;
         let r = env
             .act(RepairAction::Supplement, &app.name, &app.etag, &bounded.ent)
             .await;
@@ -1821,16 +1602,31 @@ async fn materials_are_hashed_and_bounded() {
 // concurrency.
 // ---------------------------------------------------------------------------
 
+/// Who submits, each with a request id.
+type Callers = Vec<(As, String)>;
+
+/// Submits a case's application once per (caller, request id), all at once;
+/// the answers in that order.
+async fn submit_all_at_once(env: &Env, case: &Case, callers: Callers) -> Vec<Result<pb::RepairApplication, Status>> {
+    let tasks: Vec<_> = callers
+        .into_iter()
+        .map(|(who, request_id)| {
+            let (mut repair, app) = (env.repair.clone(), case.application());
+            tokio::spawn(async move { submit_with(&mut repair, &who, &request_id, app).await })
+        })
+        .collect();
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn submission_is_idempotent_and_one_at_a_time() {
     for db in support::backends().await {
-        let env = Env::start(&db, "2025-06-12").await;
+        let (env, cases) = with_cases::<8>(&db).await;
         let b = env.backend;
-        let mut cases = Vec::new();
-        for n in 1..=8 {
-            cases.push(env.case(n, DECIDED, Some(FULFILLED)).await);
-        }
-        env.set_date("2026-03-09");
 
         // Sequential retry: the first result, nothing new.
         let c = &cases[0];
@@ -1841,135 +1637,57 @@ async fn submission_is_idempotent_and_one_at_a_time() {
             (&first.name, &first.receipt_code, &first.etag, &first.create_time),
             "{b}"
         );
-        assert_eq!(
-            env.list(&c.ent, Default::default()).await.expect("list").len(),
-            1,
-            "{b}"
-        );
+        assert_eq!(all_listed(&env, &c.ent).await.len(), 1, "{b}");
         assert_eq!(env.events(&first.name).await.len(), 1, "{b}");
         // Still the same one after it was withdrawn: the key names that request.
-        env.act(RepairAction::Withdraw, &first.name, &first.etag, &c.ent)
-            .await
-            .expect("withdraw");
+        env.step(RepairAction::Withdraw, &first, &c.ent).await;
         let late = env.submit(&c.ent, "req-1", c.application()).await.expect("late retry");
         assert_eq!(late.name, first.name, "{b}");
-        assert_eq!(
-            env.list(&c.ent, Default::default()).await.expect("list").len(),
-            1,
-            "{b}: a retry created another"
-        );
+        assert_eq!(all_listed(&env, &c.ent).await.len(), 1, "{b}: a retry created another");
 
         // Concurrent retries of one request: all answer the same application.
         let c = &cases[1];
-        let mut tasks = Vec::new();
-        for _ in 0..8 {
-            let (repair, who, app) = (env.repair.clone(), c.ent.clone(), c.application());
-            tasks.push(tokio::spawn(async move {
-                let mut repair = repair;
-                repair
-                    .submit_repair_application(call(
-                        pb::SubmitRepairApplicationRequest {
-                            request_id: "req-2".into(),
-                            repair_application: Some(app),
-                        },
-                        &who,
-                    ))
-                    .await
-                    .map(|r| r.into_inner())
-            }));
-        }
         let mut names = BTreeSet::new();
-        for t in tasks {
-            let r = t
-                .await
-                .expect("task")
-                .unwrap_or_else(|s| panic!("{b}: a concurrent retry failed: {s:?}"));
+        for r in submit_all_at_once(&env, c, vec![(c.ent.clone(), "req-2".into()); 8]).await {
+            let r = r.unwrap_or_else(|s| panic!("{b}: a concurrent retry failed: {s:?}"));
             names.insert(r.name);
         }
         assert_eq!(names.len(), 1, "{b}: retries answered {names:?}");
-        let listed = env.list(&c.ent, Default::default()).await.expect("list");
+        let listed = all_listed(&env, &c.ent).await;
         assert_eq!(listed.len(), 1, "{b}");
         assert_eq!(listed[0].materials.len(), 1, "{b}");
         assert_eq!(env.events(&listed[0].name).await.len(), 1, "{b}");
 
-        // Different requests at once for one disclosure: exactly one wins; the
-        // enterprise key and the portal race.
-        for c in &cases[2..7] {
-            let who = [c.ent.clone(), env.portal_for(&c.code)];
-            let mut tasks = Vec::new();
-            for (i, who) in who.into_iter().enumerate() {
-                let (repair, app) = (env.repair.clone(), c.application());
-                tasks.push(tokio::spawn(async move {
-                    let mut repair = repair;
-                    repair
-                        .submit_repair_application(call(
-                            pb::SubmitRepairApplicationRequest {
-                                request_id: format!("race-{i}"),
-                                repair_application: Some(app),
-                            },
-                            &who,
-                        ))
-                        .await
-                        .map(|r| r.into_inner())
-                }));
-            }
-            let results: Vec<_> = futures::future::join_all(tasks)
-                .await
-                .into_iter()
-                .map(|r| r.expect("task"))
-                .collect();
-            let won = results.iter().filter(|r| r.is_ok()).count();
-            assert_eq!(won, 1, "{b}: {results:?}");
-            for r in &results {
-                if let Err(s) = r {
-                    assert_eq!(s.code(), Code::FailedPrecondition, "{b}: {s:?}");
-                    assert_eq!(violation_kinds(s), [OPEN], "{b}: {s:?}");
-                }
-            }
-            assert_eq!(
-                env.list(&c.ent, Default::default()).await.expect("list").len(),
-                1,
-                "{b}"
-            );
-        }
-        // Eight at once.
-        let c = &cases[7];
-        let mut tasks = Vec::new();
-        for i in 0..8 {
-            let (repair, who, app) = (env.repair.clone(), c.ent.clone(), c.application());
-            tasks.push(tokio::spawn(async move {
-                let mut repair = repair;
-                repair
-                    .submit_repair_application(call(
-                        pb::SubmitRepairApplicationRequest {
-                            request_id: format!("many-{i}"),
-                            repair_application: Some(app),
-                        },
-                        &who,
-                    ))
-                    .await
-                    .map(|r| r.into_inner())
-            }));
-        }
-        let results: Vec<_> = futures::future::join_all(tasks)
-            .await
-            .into_iter()
-            .map(|r| r.expect("task"))
+        // Different requests at once for one disclosure: exactly one wins,
+        // whether the enterprise key and the portal race or eight requests of
+        // the enterprise do.
+        let mut races: Vec<(&str, &Case, Callers)> = cases[2..7]
+            .iter()
+            .map(|c| {
+                let both = vec![
+                    (c.ent.clone(), "race-0".into()),
+                    (env.portal_for(&c.code), "race-1".into()),
+                ];
+                ("the enterprise and the portal", c, both)
+            })
             .collect();
-        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{b}: {results:?}");
-        assert!(
-            results
-                .iter()
-                .filter_map(|r| r.as_ref().err())
-                .all(|s| violation_kinds(s) == [OPEN]),
-            "{b}: {results:?}"
-        );
-        assert_eq!(
-            env.list(&c.ent, Default::default()).await.expect("list").len(),
-            1,
-            "{b}"
-        );
-        assert!(env.disclosure(&c.disclosure).await.repair_pending);
+        let c = &cases[7];
+        races.push((
+            "eight at once",
+            c,
+            (0..8).map(|i| (c.ent.clone(), format!("many-{i}"))).collect(),
+        ));
+        for (label, c, callers) in races {
+            let results = submit_all_at_once(&env, c, callers).await;
+            let won = results.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(won, 1, "{b}: {label}: {results:?}");
+            for s in results.iter().filter_map(|r| r.as_ref().err()) {
+                assert_eq!(s.code(), Code::FailedPrecondition, "{b}: {label}: {s:?}");
+                assert_eq!(violation_kinds(s), [OPEN], "{b}: {label}: {s:?}");
+            }
+            assert_eq!(all_listed(&env, &c.ent).await.len(), 1, "{b}: {label}");
+            assert!(env.disclosure(&c.disclosure).await.repair_pending, "{b}: {label}");
+        }
         env.server.stop().await;
     }
 }

@@ -23,6 +23,12 @@ pub type RepairClient = pb::credit_repair_service_client::CreditRepairServiceCli
 pub type EnfClient = pb::enforcement_service_client::EnforcementServiceClient<Channel>;
 pub type DisClient = pb::disclosure_service_client::DisclosureServiceClient<Channel>;
 
+/// When the sample cases were decided (sector OTHER, general class, Shanghai
+/// under 令第58号: the minimum publicity period ends 3 months later).
+pub const DECIDED: &str = "2025-06-10";
+/// When their fines were paid.
+pub const FULFILLED: &str = "2025-06-11";
+
 /// Materials are sent inline: room for 10 files of 5 MiB.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
@@ -182,21 +188,20 @@ impl Env {
         }
     }
 
+    /// `N` cases (see [`Env::case`]) numbered from `first`, decided on
+    /// [`DECIDED`] and, if `fulfilled_on` is given, fulfilled then.
+    pub async fn cases<const N: usize>(&self, first: u64, fulfilled_on: Option<&str>) -> [Case; N] {
+        let mut cases = Vec::with_capacity(N);
+        for n in first..first + N as u64 {
+            cases.push(self.case(n, DECIDED, fulfilled_on).await);
+        }
+        <[Case; N]>::try_from(cases).expect("N cases")
+    }
+
     /// RecordFulfillment by an officer.
     pub async fn fulfil(&self, decision: &str, on: &str) -> Result<pb::PenaltyDecision, Status> {
-        self.enf
-            .clone()
-            .record_fulfillment(req(
-                pb::RecordFulfillmentRequest {
-                    name: decision.to_string(),
-                    fulfilled_on: on.to_string(),
-                    evidence: "罚款已缴入国库（缴款书号 0001）".into(),
-                    etag: String::new(),
-                },
-                &self.officer,
-            ))
-            .await
-            .map(|r| r.into_inner())
+        let evidence = "罚款已缴入国库（缴款书号 0001）";
+        calls::fulfil(&mut self.enf.clone(), &self.officer, decision, "", on, evidence).await
     }
 
     pub async fn check(&self, who: &As, disclosure: &str) -> Result<pb::RepairEligibility, Status> {
@@ -218,17 +223,14 @@ impl Env {
         request_id: &str,
         app: pb::RepairApplication,
     ) -> Result<pb::RepairApplication, Status> {
-        self.repair
-            .clone()
-            .submit_repair_application(call(
-                pb::SubmitRepairApplicationRequest {
-                    request_id: request_id.to_string(),
-                    repair_application: Some(app),
-                },
-                who,
-            ))
+        submit_with(&mut self.repair.clone(), who, request_id, app).await
+    }
+
+    /// A case's application, submitted by its enterprise (which must succeed).
+    pub async fn submitted(&self, case: &Case) -> pb::RepairApplication {
+        self.submit(&case.ent, "", case.application())
             .await
-            .map(|r| r.into_inner())
+            .unwrap_or_else(|s| panic!("{}: submit for {}: {s:?}", self.backend, case.code))
     }
 
     pub async fn get(&self, who: &As, name: &str) -> Result<pb::RepairApplication, Status> {
@@ -286,24 +288,14 @@ impl Env {
 
     /// A disclosure as the auditor sees it (terminated ones too).
     pub async fn disclosure(&self, name: &str) -> pb::Disclosure {
-        self.dis
-            .clone()
-            .get_disclosure(req(pb::GetDisclosureRequest { name: name.to_string() }, &self.auditor))
+        calls::get_disclosure(&mut self.dis.clone(), &self.auditor, name)
             .await
             .expect("auditor GetDisclosure")
-            .into_inner()
     }
 
     /// A disclosure as a puller sees it (active ones only).
     pub async fn public_disclosure(&self, name: &str) -> Result<pb::Disclosure, Status> {
-        self.dis
-            .clone()
-            .get_disclosure(req(
-                pb::GetDisclosureRequest { name: name.to_string() },
-                &self.discloser,
-            ))
-            .await
-            .map(|r| r.into_inner())
+        calls::get_disclosure(&mut self.dis.clone(), &self.discloser, name).await
     }
 
     /// The whole change feed, as a puller reads it.
@@ -339,10 +331,8 @@ impl Env {
     /// An application of a case, submitted by its enterprise and accepted
     /// by the reviewer.
     pub async fn accepted(&self, case: &Case) -> pb::RepairApplication {
-        let app = self.submit(&case.ent, "", case.application()).await.expect("submit");
-        self.act(RepairAction::Accept, &app.name, &app.etag, &case.ent)
-            .await
-            .expect("accept")
+        let app = self.submitted(case).await;
+        self.step(RepairAction::Accept, &app, &case.ent).await
     }
 
     /// Withdraws a case's decision for a legal event (行政处罚法 Art. 48).
@@ -370,6 +360,36 @@ impl Env {
     ) -> Result<pb::RepairApplication, Status> {
         act_with(&mut self.repair.clone(), &self.reviewer, applicant, action, name, etag).await
     }
+
+    /// One transition of an application at its etag, which must succeed.
+    pub async fn step(
+        &self,
+        action: RepairAction,
+        app: &pb::RepairApplication,
+        applicant: &As,
+    ) -> pb::RepairApplication {
+        self.act(action, &app.name, &app.etag, applicant)
+            .await
+            .unwrap_or_else(|s| panic!("{}: {action} of {}: {s:?}", self.backend, app.name))
+    }
+}
+
+/// SubmitRepairApplication on a given client.
+pub async fn submit_with(
+    c: &mut RepairClient,
+    who: &As,
+    request_id: &str,
+    app: pb::RepairApplication,
+) -> Result<pb::RepairApplication, Status> {
+    c.submit_repair_application(call(
+        pb::SubmitRepairApplicationRequest {
+            request_id: request_id.to_string(),
+            repair_application: Some(app),
+        },
+        who,
+    ))
+    .await
+    .map(|r| r.into_inner())
 }
 
 /// One transition RPC on a given client.

@@ -14,25 +14,22 @@ use gongshi::domain::lifecycle::Role;
 use gongshi::domain::repair::RepairAction;
 use prost::Message;
 use tokio_stream::StreamExt;
-use tonic::Code;
 use tonic::transport::Channel;
+use tonic::{Code, Status};
 
-use crate::repair_support::{As, act_with, application_for, call};
-use crate::support::calls::notice_bundle;
-use crate::support::calls::{self, slip_correction};
+use crate::repair_support::{
+    As, DECIDED, FULFILLED, RepairClient as Repair, act_with, application_for, call, submit_with,
+};
+use crate::support::calls::{self, Enf, notice_bundle, slip_correction};
 use crate::support::{
     KNOWN_ID, KNOWN_ID_2, TestServer, backends, clock_at, credit_code, decision, full_checklist, req,
     set_personal_party, sql,
 };
 
-type Enf = pb::enforcement_service_client::EnforcementServiceClient<Channel>;
-type Repair = pb::credit_repair_service_client::CreditRepairServiceClient<Channel>;
 type Notices = pb::notice_service_client::NoticeServiceClient<Channel>;
 
 /// After the minimum publicity period of a decision of [`DECIDED`].
 const TODAY: &str = "2025-09-15";
-const DECIDED: &str = "2025-06-10";
-const FULFILLED: &str = "2025-06-11";
 /// A natural person's home address (sensitive).
 const HOME: &str = "上海市徐汇区漕溪北路88弄3号502室";
 /// A repair application's contact (sensitive).
@@ -57,6 +54,15 @@ async fn key(s: &TestServer, role: Role, code: Option<&str>) -> Key {
         secret: k.secret,
         role: role.as_str(),
     }
+}
+
+/// One key (bound to no enterprise) per role, in order.
+async fn keys<const N: usize>(s: &TestServer, roles: [Role; N]) -> [Key; N] {
+    let mut keys = Vec::with_capacity(N);
+    for role in roles {
+        keys.push(key(s, role, None).await);
+    }
+    keys.try_into().unwrap_or_else(|_| unreachable!("one key per role"))
 }
 
 impl Key {
@@ -125,24 +131,8 @@ impl Trail {
     }
 
     async fn reads(&mut self, decision: &str) -> Vec<pb::PenaltyDecisionEvent> {
-        let r = self
-            .enf
-            .list_penalty_decision_events(req(
-                pb::ListPenaltyDecisionEventsRequest {
-                    name: decision.to_string(),
-                    page_size: 1000,
-                    page_token: String::new(),
-                },
-                &self.auditor,
-            ))
-            .await
-            .expect("auditor lists events")
-            .into_inner();
-        assert!(r.next_page_token.is_empty(), "one page holds every event");
-        r.events
-            .into_iter()
-            .filter(|e| e.kind == pb::DecisionEventKind::SensitiveDataRead as i32)
-            .collect()
+        let kind = pb::DecisionEventKind::SensitiveDataRead;
+        calls::events_of(&mut self.enf, &self.auditor, decision, kind).await
     }
 
     /// Watches a decision from now on.
@@ -207,6 +197,31 @@ impl Trail {
         }
     }
 
+    /// [`Trail::expect`] with one record shown.
+    async fn expect_one(&mut self, ctx: &str, who: &Key, via: &str, shown: &Shown) {
+        self.expect(ctx, who, via, std::slice::from_ref(shown)).await;
+    }
+
+    /// Asserts a staff response `d` shows its legal representative's ID
+    /// number, and [`Trail::expect_one`] that it was audited as a read of `d`.
+    async fn expect_id_shown(&mut self, ctx: &str, who: &Key, via: &str, d: &pb::PenaltyDecision) {
+        let b = self.backend;
+        assert_eq!(rep_id(d), KNOWN_ID_2, "{b}: {ctx}: staff see the ID number");
+        self.expect_one(ctx, who, via, &decision_shown(&d.name)).await;
+    }
+
+    /// Asserts a staff response `m` shows a natural person's address
+    /// ([`HOME`]), and [`Trail::expect_one`] that it was audited as a read of
+    /// `shown`.
+    async fn expect_address_shown<M: Message>(&mut self, ctx: &str, who: &Key, via: &str, m: &M, shown: &Shown) {
+        assert_has(
+            m,
+            HOME,
+            &format!("{}: {ctx}: the documents state the address", self.backend),
+        );
+        self.expect_one(ctx, who, via, shown).await;
+    }
+
     /// Asserts no watched decision got a read since the last check.
     async fn expect_none(&mut self, ctx: &str) {
         let nobody = Key {
@@ -236,38 +251,20 @@ fn plain(number: &str, code: &str) -> pb::PenaltyDecision {
 }
 
 async fn create(enf: &mut Enf, officer: &Key, request_id: &str, p: pb::PenaltyDecision) -> pb::PenaltyDecision {
-    enf.create_penalty_decision(req(
-        pb::CreatePenaltyDecisionRequest {
-            request_id: request_id.to_string(),
-            penalty_decision: Some(p),
-        },
-        &officer.secret,
-    ))
-    .await
-    .expect("create")
-    .into_inner()
+    calls::create(enf, &officer.secret, request_id, p)
+        .await
+        .expect("create")
 }
 
-async fn get(enf: &mut Enf, who: &Key, name: &str) -> Result<pb::PenaltyDecision, tonic::Status> {
-    enf.get_penalty_decision(req(
-        pb::GetPenaltyDecisionRequest { name: name.to_string() },
-        &who.secret,
-    ))
-    .await
-    .map(|r| r.into_inner())
+async fn get(enf: &mut Enf, who: &Key, name: &str) -> Result<pb::PenaltyDecision, Status> {
+    let r = pb::GetPenaltyDecisionRequest { name: name.to_string() };
+    enf.get_penalty_decision(req(r, &who.secret))
+        .await
+        .map(|r| r.into_inner())
 }
 
 async fn publish(enf: &mut Enf, officer: &Key, name: &str) -> pb::PenaltyDecision {
-    enf.publish_penalty_decision(req(
-        pb::PublishPenaltyDecisionRequest {
-            name: name.to_string(),
-            etag: String::new(),
-        },
-        &officer.secret,
-    ))
-    .await
-    .expect("publish")
-    .into_inner()
+    calls::publish(enf, &officer.secret, name, "").await.expect("publish")
 }
 
 async fn fulfil(enf: &mut Enf, officer: &Key, name: &str) -> pb::PenaltyDecision {
@@ -293,34 +290,26 @@ async fn enforcement_responses_showing_id_numbers_are_audited() {
     for db in backends().await {
         let b = db.backend;
         let server = TestServer::start(&db.url, clock_at(TODAY)).await;
-        let officer = key(&server, Role::Officer, None).await;
-        let reviewer = key(&server, Role::LegalReviewer, None).await;
-        let auditor = key(&server, Role::Auditor, None).await;
-        let discloser = key(&server, Role::Discloser, None).await;
+        let staff = [Role::Officer, Role::LegalReviewer, Role::Auditor, Role::Discloser];
+        let [officer, reviewer, auditor, discloser] = keys(&server, staff).await;
         let mut enf = server.enforcement().await;
         let mut trail = Trail::new(&server, &auditor, b).await;
 
         // CreatePenaltyDecision: the response shows the legal
-        // representative's ID number to the officer.
+        // representative's ID number to the officer (who sees what it wrote).
         let code = credit_code("91310115", 7101);
         let mut p = decision("沪徐应急罚〔2025〕审计1号", DECIDED, &code);
         p.major = true;
         let d = create(&mut enf, &officer, "audit-1", p.clone()).await;
-        assert_eq!(rep_id(&d), KNOWN_ID_2, "{b}: officers see what they wrote");
         trail.watch_from_start(&d.name);
         trail
-            .expect("create", &officer, "CreatePenaltyDecision", &[decision_shown(&d.name)])
+            .expect_id_shown("create", &officer, "CreatePenaltyDecision", &d)
             .await;
         // A replayed create answers the first result again: read again.
         let again = create(&mut enf, &officer, "audit-1", p).await;
         assert_eq!(again.name, d.name, "{b}: idempotent");
         trail
-            .expect(
-                "replayed create",
-                &officer,
-                "CreatePenaltyDecision",
-                &[decision_shown(&d.name)],
-            )
+            .expect_id_shown("replayed create", &officer, "CreatePenaltyDecision", &again)
             .await;
 
         // Nothing sensitive recorded: nothing to audit.
@@ -340,11 +329,11 @@ async fn enforcement_responses_showing_id_numbers_are_audited() {
         assert_eq!(n.party.as_ref().map(|p| p.address.as_str()), Some(HOME), "{b}");
         trail.watch_from_start(&n.name);
         trail
-            .expect(
+            .expect_one(
                 "create natural person",
                 &officer,
                 "CreatePenaltyDecision",
-                &[decision_shown(&n.name)],
+                &decision_shown(&n.name),
             )
             .await;
         let ev = trail.reads(&n.name).await;
@@ -358,72 +347,37 @@ async fn enforcement_responses_showing_id_numbers_are_audited() {
         // GetPenaltyDecision, by each staff role.
         for who in [&officer, &reviewer, &auditor] {
             let got = get(&mut enf, who, &d.name).await.expect("get");
-            assert_eq!(rep_id(&got), KNOWN_ID_2, "{b}");
-            trail
-                .expect(
-                    &format!("get by {}", who.role),
-                    who,
-                    "GetPenaltyDecision",
-                    &[decision_shown(&d.name)],
-                )
-                .await;
+            let ctx = format!("get by {}", who.role);
+            trail.expect_id_shown(&ctx, who, "GetPenaltyDecision", &got).await;
         }
 
         // ListPenaltyDecisions: one read per decision with sensitive fields shown.
         for who in [&officer, &auditor] {
-            let list = enf
-                .list_penalty_decisions(req(
-                    pb::ListPenaltyDecisionsRequest {
-                        page_size: 1000,
-                        ..Default::default()
-                    },
-                    &who.secret,
-                ))
-                .await
-                .expect("list")
-                .into_inner();
+            let all = pb::ListPenaltyDecisionsRequest {
+                page_size: 1000,
+                ..Default::default()
+            };
+            let list = calls::list_page(&mut enf, &who.secret, all).await.expect("list");
             assert_eq!(list.penalty_decisions.len(), 3, "{b}");
-            trail
-                .expect(
-                    &format!("list by {}", who.role),
-                    who,
-                    "ListPenaltyDecisions",
-                    &[decision_shown(&d.name), decision_shown(&n.name)],
-                )
-                .await;
+            let shown = [decision_shown(&d.name), decision_shown(&n.name)];
+            let ctx = format!("list by {}", who.role);
+            trail.expect(&ctx, who, "ListPenaltyDecisions", &shown).await;
         }
 
         // ReviewPenaltyDecision: the legal reviewer is shown the decision.
-        let reviewed = enf
-            .review_penalty_decision(req(
-                pb::ReviewPenaltyDecisionRequest {
-                    name: d.name.clone(),
-                    opinion: pb::ReviewOpinion::Approve as i32,
-                    checklist: Some(full_checklist()),
-                    comment: String::new(),
-                    etag: String::new(),
-                },
-                &reviewer.secret,
-            ))
+        let approve = pb::ReviewOpinion::Approve;
+        let reviewed = calls::review(&mut enf, &reviewer.secret, &d.name, "", approve, full_checklist(), "")
             .await
-            .expect("review")
-            .into_inner();
-        assert_eq!(rep_id(&reviewed), KNOWN_ID_2, "{b}");
+            .expect("review");
         trail
-            .expect("review", &reviewer, "ReviewPenaltyDecision", &[decision_shown(&d.name)])
+            .expect_id_shown("review", &reviewer, "ReviewPenaltyDecision", &reviewed)
             .await;
 
         // PublishPenaltyDecision.
         let published = publish(&mut enf, &officer, &d.name).await;
         assert_eq!(published.state, pb::DecisionState::Published as i32, "{b}");
-        assert_eq!(rep_id(&published), KNOWN_ID_2, "{b}");
         trail
-            .expect(
-                "publish",
-                &officer,
-                "PublishPenaltyDecision",
-                &[decision_shown(&d.name)],
-            )
+            .expect_id_shown("publish", &officer, "PublishPenaltyDecision", &published)
             .await;
         publish(&mut enf, &officer, &quiet.name).await;
         trail.expect_none("publish without sensitive fields").await;
@@ -437,81 +391,43 @@ async fn enforcement_responses_showing_id_numbers_are_audited() {
             .await
             .expect("correct")
             .into_inner();
-        assert_eq!(rep_id(&corrected), KNOWN_ID_2, "{b}");
         trail
-            .expect(
-                "correct",
-                &officer,
-                "CorrectPenaltyDecision",
-                &[decision_shown(&d.name)],
-            )
+            .expect_id_shown("correct", &officer, "CorrectPenaltyDecision", &corrected)
             .await;
 
         // RecordFulfillment.
         let fulfilled = fulfil(&mut enf, &officer, &d.name).await;
-        assert_eq!(rep_id(&fulfilled), KNOWN_ID_2, "{b}");
         trail
-            .expect("fulfil", &officer, "RecordFulfillment", &[decision_shown(&d.name)])
+            .expect_id_shown("fulfil", &officer, "RecordFulfillment", &fulfilled)
             .await;
 
         // ListPenaltyDecisionEvents: no sensitive values, no read recorded.
         for who in [&officer, &auditor] {
-            let events = enf
-                .list_penalty_decision_events(req(
-                    pb::ListPenaltyDecisionEventsRequest {
-                        name: d.name.clone(),
-                        page_size: 1000,
-                        page_token: String::new(),
-                    },
-                    &who.secret,
-                ))
-                .await
-                .expect("events")
-                .into_inner();
-            assert!(events.events.len() >= 5, "{b}");
-            assert_free(&events, &[KNOWN_ID, KNOWN_ID_2, HOME], &format!("{b}: events"));
+            let events = calls::events(&mut enf, &who.secret, &d.name).await;
+            assert!(events.len() >= 5, "{b}: {} events", events.len());
+            let page = pb::ListPenaltyDecisionEventsResponse {
+                events,
+                next_page_token: String::new(),
+            };
+            assert_free(&page, &[KNOWN_ID, KNOWN_ID_2, HOME], &format!("{b}: events"));
         }
         trail.expect_none("list events").await;
 
         // The public side: the disclosure, the feed, the export carry none.
         let mut dis = server.disclosures().await;
-        let disclosure = dis
-            .get_disclosure(req(
-                pb::GetDisclosureRequest {
-                    name: published.disclosure.clone(),
-                },
-                &discloser.secret,
-            ))
+        let disclosure = calls::get_disclosure(&mut dis, &discloser.secret, &published.disclosure)
             .await
-            .expect("get disclosure")
-            .into_inner();
+            .expect("get disclosure");
         assert_has(&disclosure, &code, &format!("{b}: disclosure"));
         let secrets = [KNOWN_ID, KNOWN_ID_2, HOME, "王五"];
         assert_free(&disclosure, &secrets, &format!("{b}: GetDisclosure"));
-        let listed = dis
-            .list_disclosures(req(
-                pb::ListDisclosuresRequest {
-                    page_size: 1000,
-                    ..Default::default()
-                },
-                &discloser.secret,
-            ))
-            .await
-            .expect("list disclosures")
-            .into_inner();
+        let listed = calls::list_disclosures(&mut dis, &discloser.secret).await;
         assert_eq!(listed.disclosures.len(), 2, "{b}");
         assert_free(&listed, &secrets, &format!("{b}: ListDisclosures"));
-        let changes = dis
-            .list_disclosure_changes(req(
-                pb::ListDisclosureChangesRequest {
-                    after_sequence: 0,
-                    page_size: 1000,
-                },
-                &discloser.secret,
-            ))
-            .await
-            .expect("changes")
-            .into_inner();
+        let changes = pb::ListDisclosureChangesResponse {
+            changes: calls::feed(&mut dis, &discloser.secret).await,
+            ..Default::default()
+        };
         assert!(!changes.changes.is_empty(), "{b}");
         assert_free(&changes, &secrets, &format!("{b}: ListDisclosureChanges"));
         let mut export = calls::export_csv(&mut dis, &discloser.secret).await;
@@ -544,28 +460,12 @@ async fn enforcement_responses_showing_id_numbers_are_audited() {
         trail.expect_none("public reads and reports").await;
 
         // WithdrawPenaltyDecision, last.
-        let withdrawn = enf
-            .withdraw_penalty_decision(req(
-                pb::WithdrawPenaltyDecisionRequest {
-                    name: d.name.clone(),
-                    legal_event: pb::WithdrawalEvent::Changed as i32,
-                    public_reason: "决定已变更".into(),
-                    etag: String::new(),
-                    legal_event_on: String::new(),
-                },
-                &officer.secret,
-            ))
+        let changed = pb::WithdrawalEvent::Changed;
+        let withdrawn = calls::withdraw(&mut enf, &officer.secret, &d.name, "", changed, "决定已变更")
             .await
-            .expect("withdraw")
-            .into_inner();
-        assert_eq!(rep_id(&withdrawn), KNOWN_ID_2, "{b}");
+            .expect("withdraw");
         trail
-            .expect(
-                "withdraw",
-                &officer,
-                "WithdrawPenaltyDecision",
-                &[decision_shown(&d.name)],
-            )
+            .expect_id_shown("withdraw", &officer, "WithdrawPenaltyDecision", &withdrawn)
             .await;
         server.stop().await;
     }
@@ -586,16 +486,27 @@ fn application(disclosure: &str, code: &str) -> pb::RepairApplication {
 }
 
 async fn submit(r: &mut Repair, who: &As, disclosure: &str, code: &str) -> pb::RepairApplication {
-    r.submit_repair_application(call(
-        pb::SubmitRepairApplicationRequest {
-            request_id: String::new(),
-            repair_application: Some(application(disclosure, code)),
-        },
-        who,
-    ))
-    .await
-    .expect("submit")
-    .into_inner()
+    submit_with(r, who, "", application(disclosure, code))
+        .await
+        .expect("submit")
+}
+
+/// GetRepairApplication as `who`.
+async fn get_application(r: &mut Repair, who: &As, name: &str) -> Result<pb::RepairApplication, Status> {
+    let get = pb::GetRepairApplicationRequest { name: name.to_string() };
+    r.get_repair_application(call(get, who)).await.map(|r| r.into_inner())
+}
+
+/// The first page of up to 1000 repair applications `who` may list (all of a test's).
+async fn list_applications(r: &mut Repair, who: &As) -> pb::ListRepairApplicationsResponse {
+    let all = pb::ListRepairApplicationsRequest {
+        page_size: 1000,
+        ..Default::default()
+    };
+    r.list_repair_applications(call(all, who))
+        .await
+        .expect("list")
+        .into_inner()
 }
 
 fn phone(a: &pb::RepairApplication) -> &str {
@@ -616,10 +527,8 @@ async fn repair_contacts_shown_to_staff_are_audited() {
     for db in backends().await {
         let b = db.backend;
         let server = TestServer::start(&db.url, clock_at(TODAY)).await;
-        let officer = key(&server, Role::Officer, None).await;
-        let auditor = key(&server, Role::Auditor, None).await;
-        let repairer = key(&server, Role::RepairReviewer, None).await;
-        let portal = key(&server, Role::Portal, None).await;
+        let roles = [Role::Officer, Role::Auditor, Role::RepairReviewer, Role::Portal];
+        let [officer, auditor, repairer, portal] = keys(&server, roles).await;
         let code = credit_code("91310115", 7201);
         let other_code = credit_code("91310115", 7202);
         let ent = key(&server, Role::Enterprise, Some(&code)).await;
@@ -648,37 +557,21 @@ async fn repair_contacts_shown_to_staff_are_audited() {
 
         // GetRepairApplication by staff.
         for who in [&repairer, &auditor] {
-            let got = r
-                .get_repair_application(req(
-                    pb::GetRepairApplicationRequest { name: a1.name.clone() },
-                    &who.secret,
-                ))
-                .await
-                .expect("get")
-                .into_inner();
+            let got = get_application(&mut r, &who.who(), &a1.name).await.expect("get");
             assert_eq!(phone(&got), PHONE, "{b}: staff see the contact");
+            let ctx = format!("get by {}", who.role);
             trail
-                .expect(
-                    &format!("get by {}", who.role),
-                    who,
-                    "GetRepairApplication",
-                    &[shown(&d1, &a1)],
-                )
+                .expect_one(&ctx, who, "GetRepairApplication", &shown(&d1, &a1))
                 .await;
         }
         // By the applicant itself (enterprise, portal acting for it): not audited.
         for who in [ent.who(), portal.for_enterprise(&code)] {
-            let got = r
-                .get_repair_application(call(pb::GetRepairApplicationRequest { name: a1.name.clone() }, &who))
-                .await
-                .expect("own get")
-                .into_inner();
+            let got = get_application(&mut r, &who, &a1.name).await.expect("own get");
             assert_eq!(phone(&got), PHONE, "{b}");
         }
         // Another enterprise, or the portal acting for it: NOT_FOUND, nothing shown.
         for who in [other_ent.who(), portal.for_enterprise(&other_code)] {
-            let err = r
-                .get_repair_application(call(pb::GetRepairApplicationRequest { name: a1.name.clone() }, &who))
+            let err = get_application(&mut r, &who, &a1.name)
                 .await
                 .expect_err("another enterprise's application");
             assert_eq!(err.code(), Code::NotFound, "{b}");
@@ -691,39 +584,14 @@ async fn repair_contacts_shown_to_staff_are_audited() {
 
         // ListRepairApplications by staff: one read per application shown.
         for who in [&repairer, &auditor] {
-            let list = r
-                .list_repair_applications(req(
-                    pb::ListRepairApplicationsRequest {
-                        page_size: 1000,
-                        ..Default::default()
-                    },
-                    &who.secret,
-                ))
-                .await
-                .expect("list")
-                .into_inner();
+            let list = list_applications(&mut r, &who.who()).await;
             assert_eq!(list.repair_applications.len(), 4, "{b}");
-            trail
-                .expect(
-                    &format!("list by {}", who.role),
-                    who,
-                    "ListRepairApplications",
-                    &[shown(&d1, &a1), shown(&d2, &a2), shown(&d3, &a3), shown(&d4, &a4)],
-                )
-                .await;
+            let all = [shown(&d1, &a1), shown(&d2, &a2), shown(&d3, &a3), shown(&d4, &a4)];
+            let ctx = format!("list by {}", who.role);
+            trail.expect(&ctx, who, "ListRepairApplications", &all).await;
         }
         for who in [ent.who(), portal.for_enterprise(&code)] {
-            let list = r
-                .list_repair_applications(call(
-                    pb::ListRepairApplicationsRequest {
-                        page_size: 1000,
-                        ..Default::default()
-                    },
-                    &who,
-                ))
-                .await
-                .expect("own list")
-                .into_inner();
+            let list = list_applications(&mut r, &who).await;
             assert_eq!(list.repair_applications.len(), 3, "{b}: its own only");
             assert!(!contains(&list.encode_to_vec(), &other_code), "{b}");
         }
@@ -749,7 +617,7 @@ async fn repair_contacts_shown_to_staff_are_audited() {
             assert_eq!(phone(&out), PHONE, "{b}: {action:?} shows the contact");
             let ctx = format!("{action:?}");
             match via {
-                Some(via) => trail.expect(&ctx, &repairer, via, &[shown(d, a)]).await,
+                Some(via) => trail.expect_one(&ctx, &repairer, via, &shown(d, a)).await,
                 None => trail.expect_none(&ctx).await,
             }
         }
@@ -808,10 +676,19 @@ async fn repair_contacts_shown_to_staff_are_audited() {
 // NoticeService
 // ---------------------------------------------------------------------------
 
-async fn bundle(n: &mut Notices, who: &As, decision: &str, version: i32) -> Result<pb::NoticeBundle, tonic::Status> {
+async fn bundle(n: &mut Notices, who: &As, decision: &str, version: i32) -> Result<pb::NoticeBundle, Status> {
     n.get_notice_bundle(call(notice_bundle(decision, version), who))
         .await
         .map(|r| r.into_inner())
+}
+
+/// The first page of up to 1000 notice bundles `who` may list (all of a test's).
+async fn bundles(n: &mut Notices, who: &As) -> pb::ListNoticeBundlesResponse {
+    let all = pb::ListNoticeBundlesRequest {
+        page_size: 1000,
+        ..Default::default()
+    };
+    n.list_notice_bundles(call(all, who)).await.expect("list").into_inner()
 }
 
 #[tokio::test]
@@ -819,9 +696,7 @@ async fn notice_documents_showing_a_natural_persons_address_are_audited() {
     for db in backends().await {
         let b = db.backend;
         let server = TestServer::start(&db.url, clock_at(TODAY)).await;
-        let officer = key(&server, Role::Officer, None).await;
-        let auditor = key(&server, Role::Auditor, None).await;
-        let portal = key(&server, Role::Portal, None).await;
+        let [officer, auditor, portal] = keys(&server, [Role::Officer, Role::Auditor, Role::Portal]).await;
         let code = credit_code("91310115", 7301);
         let ent = key(&server, Role::Enterprise, Some(&code)).await;
         let mut enf = server.enforcement().await;
@@ -846,26 +721,15 @@ async fn notice_documents_showing_a_natural_persons_address_are_audited() {
 
         // GetNoticeBundle: the 行政处罚决定书 prints the natural person's address.
         let got = bundle(&mut n, &officer.who(), &np.name, 0).await.expect("officer get");
-        assert_has(&got, HOME, &format!("{b}: the decision document states the address"));
         assert_free(&got, &[KNOWN_ID], &format!("{b}: no ID number in any document"));
         trail
-            .expect(
-                "get by officer",
-                &officer,
-                "GetNoticeBundle",
-                std::slice::from_ref(&np_bundle),
-            )
+            .expect_address_shown("get by officer", &officer, "GetNoticeBundle", &got, &np_bundle)
             .await;
         bundle(&mut n, &auditor.who(), &np.name, 1)
             .await
             .expect("auditor get v1");
         trail
-            .expect(
-                "get by auditor",
-                &auditor,
-                "GetNoticeBundle",
-                std::slice::from_ref(&np_bundle),
-            )
+            .expect_one("get by auditor", &auditor, "GetNoticeBundle", &np_bundle)
             .await;
         // RenderNoticeDocument: the printed 行政处罚决定书 shows the address too.
         let printed = n
@@ -881,12 +745,7 @@ async fn notice_documents_showing_a_natural_persons_address_are_audited() {
             .into_inner();
         assert_eq!(printed.media_type, "application/pdf", "{b}");
         trail
-            .expect(
-                "print by officer",
-                &officer,
-                "RenderNoticeDocument",
-                std::slice::from_ref(&np_bundle),
-            )
+            .expect_one("print by officer", &officer, "RenderNoticeDocument", &np_bundle)
             .await;
         // A legal person's bundle carries no ID number: not audited.
         let lb = bundle(&mut n, &officer.who(), &lp.name, 0)
@@ -902,25 +761,10 @@ async fn notice_documents_showing_a_natural_persons_address_are_audited() {
 
         // ListNoticeBundles: one read per bundle with personal data.
         for who in [&officer, &auditor] {
-            let list = n
-                .list_notice_bundles(req(
-                    pb::ListNoticeBundlesRequest {
-                        page_size: 1000,
-                        ..Default::default()
-                    },
-                    &who.secret,
-                ))
-                .await
-                .expect("list")
-                .into_inner();
+            let list = bundles(&mut n, &who.who()).await;
             assert_eq!(list.notice_bundles.len(), 2, "{b}");
             trail
-                .expect(
-                    &format!("list by {}", who.role),
-                    who,
-                    "ListNoticeBundles",
-                    std::slice::from_ref(&np_bundle),
-                )
+                .expect_one(&format!("list by {}", who.role), who, "ListNoticeBundles", &np_bundle)
                 .await;
         }
 
@@ -929,53 +773,37 @@ async fn notice_documents_showing_a_natural_persons_address_are_audited() {
             seconds: server.clock.now().timestamp(),
             nanos: 0,
         };
+        let delivery = pb::RecordNoticeDeliveryRequest {
+            name: np_bundle.1.clone(),
+            method: pb::DeliveryMethod::Direct as i32,
+            recipient: "王五".into(),
+            recipient_relation: "本人".into(),
+            delivered_at: Some(now),
+            consent_ref: String::new(),
+            witnesses: vec![],
+            etag: String::new(),
+        };
         let delivered = n
-            .record_notice_delivery(req(
-                pb::RecordNoticeDeliveryRequest {
-                    name: np_bundle.1.clone(),
-                    method: pb::DeliveryMethod::Direct as i32,
-                    recipient: "王五".into(),
-                    recipient_relation: "本人".into(),
-                    delivered_at: Some(now),
-                    consent_ref: String::new(),
-                    witnesses: vec![],
-                    etag: String::new(),
-                },
-                &officer.secret,
-            ))
+            .record_notice_delivery(req(delivery, &officer.secret))
             .await
             .expect("deliver")
             .into_inner();
-        assert_has(&delivered, HOME, &format!("{b}: delivery answers with the documents"));
         trail
-            .expect(
-                "delivery",
-                &officer,
-                "RecordNoticeDelivery",
-                std::slice::from_ref(&np_bundle),
-            )
+            .expect_address_shown("delivery", &officer, "RecordNoticeDelivery", &delivered, &np_bundle)
             .await;
+        let receipt = pb::RecordNoticeReceiptRequest {
+            name: np_bundle.1.clone(),
+            signed_by: "王五".into(),
+            signed_at: Some(now),
+            etag: String::new(),
+        };
         let receipted = n
-            .record_notice_receipt(req(
-                pb::RecordNoticeReceiptRequest {
-                    name: np_bundle.1.clone(),
-                    signed_by: "王五".into(),
-                    signed_at: Some(now),
-                    etag: String::new(),
-                },
-                &officer.secret,
-            ))
+            .record_notice_receipt(req(receipt, &officer.secret))
             .await
             .expect("receipt")
             .into_inner();
-        assert_has(&receipted, HOME, &format!("{b}: receipt answers with the documents"));
         trail
-            .expect(
-                "receipt",
-                &officer,
-                "RecordNoticeReceipt",
-                std::slice::from_ref(&np_bundle),
-            )
+            .expect_address_shown("receipt", &officer, "RecordNoticeReceipt", &receipted, &np_bundle)
             .await;
 
         // The enterprise and the portal get their own bundle: no ID number,
@@ -983,17 +811,7 @@ async fn notice_documents_showing_a_natural_persons_address_are_audited() {
         for who in [ent.who(), portal.for_enterprise(&code)] {
             let own = bundle(&mut n, &who, &lp.name, 0).await.expect("own bundle");
             assert_free(&own, &[KNOWN_ID, KNOWN_ID_2, HOME], &format!("{b}: own bundle"));
-            let list = n
-                .list_notice_bundles(call(
-                    pb::ListNoticeBundlesRequest {
-                        page_size: 1000,
-                        ..Default::default()
-                    },
-                    &who,
-                ))
-                .await
-                .expect("own list")
-                .into_inner();
+            let list = bundles(&mut n, &who).await;
             assert_eq!(list.notice_bundles.len(), 1, "{b}");
             assert_free(&list, &[KNOWN_ID, KNOWN_ID_2, HOME], &format!("{b}: own list"));
             let err = bundle(&mut n, &who, &np.name, 0).await.expect_err("not theirs");
@@ -1049,8 +867,7 @@ async fn without_its_audit_event_no_sensitive_response_goes_out() {
     for db in backends().await {
         let b = db.backend;
         let server = TestServer::start(&db.url, clock_at(TODAY)).await;
-        let officer = key(&server, Role::Officer, None).await;
-        let repairer = key(&server, Role::RepairReviewer, None).await;
+        let [officer, repairer] = keys(&server, [Role::Officer, Role::RepairReviewer]).await;
         let code = credit_code("91310115", 7401);
         let ent = key(&server, Role::Enterprise, Some(&code)).await;
         let mut enf = server.enforcement().await;
@@ -1066,11 +883,7 @@ async fn without_its_audit_event_no_sensitive_response_goes_out() {
         // Reads: an error instead of the data.
         let err = get(&mut enf, &officer, &np.name).await.expect_err("get without audit");
         assert!(!err.message().contains(KNOWN_ID), "{b}: {err:?}");
-        let err = r
-            .get_repair_application(req(
-                pb::GetRepairApplicationRequest { name: a.name.clone() },
-                &repairer.secret,
-            ))
+        let err = get_application(&mut r, &repairer.who(), &a.name)
             .await
             .expect_err("repair get without audit");
         assert!(!err.message().contains(PHONE), "{b}: {err:?}");
@@ -1078,31 +891,18 @@ async fn without_its_audit_event_no_sensitive_response_goes_out() {
             .await
             .expect_err("bundle without audit");
         // Mutations: neither the response nor the act.
-        enf.create_penalty_decision(req(
-            pb::CreatePenaltyDecisionRequest {
-                request_id: String::new(),
-                penalty_decision: Some(natural_person("沪徐应急罚〔2025〕断审3号")),
-            },
-            &officer.secret,
-        ))
-        .await
-        .expect_err("create without audit");
+        let p = natural_person("沪徐应急罚〔2025〕断审3号");
+        calls::create(&mut enf, &officer.secret, "", p)
+            .await
+            .expect_err("create without audit");
         assert_eq!(
             sql::count(&db.url, b, "SELECT COUNT(*) FROM penalty_decisions").await,
             decisions,
             "{b}: nothing recorded"
         );
-        enf.record_fulfillment(req(
-            pb::RecordFulfillmentRequest {
-                name: np.name.clone(),
-                fulfilled_on: FULFILLED.into(),
-                evidence: "罚款已缴".into(),
-                etag: String::new(),
-            },
-            &officer.secret,
-        ))
-        .await
-        .expect_err("fulfil without audit");
+        calls::fulfil(&mut enf, &officer.secret, &np.name, "", FULFILLED, "罚款已缴")
+            .await
+            .expect_err("fulfil without audit");
         act_with(&mut r, &repairer.who(), &ent.who(), RepairAction::Accept, &a.name, "")
             .await
             .expect_err("accept without audit");
@@ -1119,14 +919,7 @@ async fn without_its_audit_event_no_sensitive_response_goes_out() {
         let after = get(&mut enf, &officer, &np.name).await.expect("get");
         assert!(after.fulfillment.is_none(), "{b}: the fulfilment was not recorded");
         assert_eq!(after.etag, np.etag, "{b}: unchanged");
-        let after = r
-            .get_repair_application(call(
-                pb::GetRepairApplicationRequest { name: a.name.clone() },
-                &ent.who(),
-            ))
-            .await
-            .expect("get")
-            .into_inner();
+        let after = get_application(&mut r, &ent.who(), &a.name).await.expect("get");
         assert_eq!(after.state, pb::RepairState::Submitted as i32, "{b}: not accepted");
         assert_eq!(
             sql::count(&db.url, b, "SELECT COUNT(*) FROM penalty_decisions").await,
