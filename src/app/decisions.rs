@@ -70,7 +70,8 @@ pub fn etag(version: i64) -> String {
     format!("\"{version}\"")
 }
 
-fn check_etag(version: i64, given: &str) -> AppResult<()> {
+/// Refuses `given` unless it is empty or the etag of `version`.
+pub(super) fn check_etag(version: i64, given: &str) -> AppResult<()> {
     if given.is_empty() || given == etag(version) {
         Ok(())
     } else {
@@ -629,11 +630,7 @@ impl App {
         })
         .await?;
         self.audit_shown(&mut tx, caller, &row, shown_via, now).await?;
-        let fed = change.is_some();
-        if let Some(c) = change {
-            tx.append_change(&c).await?;
-        }
-        self.commit_fed(tx, fed).await?;
+        self.commit_with_change(tx, change).await?;
         Ok(row)
     }
 
@@ -731,11 +728,7 @@ impl App {
             document_sha256: change.iter().map(|c| c.content_sha256.clone()).collect(),
         })
         .await?;
-        let fed = change.is_some();
-        if let Some(c) = change {
-            tx.append_change(&c).await?;
-        }
-        self.commit_fed(tx, fed).await?;
+        self.commit_with_change(tx, change).await?;
         Ok(row)
     }
 
@@ -878,11 +871,7 @@ impl App {
         })
         .await?;
         self.audit_shown(&mut tx, caller, &row, shown_via, now).await?;
-        let fed = change.is_some();
-        if let Some(c) = change {
-            tx.append_change(&c).await?;
-        }
-        self.commit_fed(tx, fed).await?;
+        self.commit_with_change(tx, change).await?;
         Ok(row)
     }
 

@@ -146,6 +146,20 @@ impl App {
         }
         Ok(())
     }
+
+    /// Appends `change`, if any, as the transaction's last write, then
+    /// commits with [`App::commit_fed`].
+    async fn commit_with_change(
+        &self,
+        mut tx: Box<dyn crate::store::Tx>,
+        change: Option<crate::store::NewChange>,
+    ) -> AppResult<()> {
+        let fed = change.is_some();
+        if let Some(c) = change {
+            tx.append_change(&c).await?;
+        }
+        self.commit_fed(tx, fed).await
+    }
 }
 
 /// Server-assigned ids: ULIDs, URL-safe and time-sortable (API.md).

@@ -15,11 +15,11 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
-use super::decisions::{SensitiveRead, natural_person_address};
+use super::decisions::{SensitiveRead, check_etag, natural_person_address};
 use super::keys::Caller;
 use super::repair::may_see;
-use super::{App, AppError, AppResult, etag};
-use crate::domain::lifecycle::EventKind;
+use super::{App, AppError, AppResult};
+use crate::domain::lifecycle::{EventKind, Micros};
 use crate::domain::notice::{
     self, Delivery, DeliveryMethod, DeliveryState, DocumentKind, NoticeSettings, NoticeTemplates,
     PUBLIC_NOTICE_DEEMED_DAYS, Receipt, RenderedDocument,
@@ -27,7 +27,7 @@ use crate::domain::notice::{
 use crate::domain::policy::PublicationDecision;
 use crate::domain::record::{DecisionDoc, sha256_hex};
 use crate::render::{self, Pdf, RenderError};
-use crate::store::{BundleRow, NewEvent, PdfRow};
+use crate::store::{BundleRow, NewEvent, PdfRow, Tx};
 
 /// Templates and texts of the notices (configuration).
 #[derive(Debug, Clone)]
@@ -53,6 +53,21 @@ pub struct DeliveryInput {
     pub consent_ref: String,
     /// Witnesses (left at residence).
     pub witnesses: Vec<String>,
+}
+
+/// The latest bundle of a decision, locked for update; NOT_FOUND if none.
+async fn latest_for_update(tx: &mut Box<dyn Tx>, decision_id: &str) -> AppResult<BundleRow> {
+    tx.latest_bundle_for_update(decision_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(bundle_name(decision_id)))
+}
+
+/// Stores a bundle in delivery state `state`, as a new row version.
+async fn save_delivery(tx: &mut Box<dyn Tx>, row: &mut BundleRow, state: DeliveryState, now: Micros) -> AppResult<()> {
+    row.delivery_state = state;
+    row.row_version += 1;
+    row.update_time = now;
+    Ok(tx.update_bundle_delivery(row).await?)
 }
 
 fn bundle_name(decision_id: &str) -> String {
@@ -516,18 +531,11 @@ impl App {
         }
         let now = self.now_micros();
         let mut tx = self.store.begin().await?;
-        let mut row = tx
-            .latest_bundle_for_update(decision_id)
-            .await?
-            .ok_or_else(|| AppError::NotFound(bundle_name(decision_id)))?;
+        let mut row = latest_for_update(&mut tx, decision_id).await?;
         if row.version != current.version {
             return Err(AppError::Conflict);
         }
-        if !etag_given.is_empty() && etag_given != etag(row.row_version) {
-            return Err(AppError::EtagMismatch {
-                current: etag(row.row_version),
-            });
-        }
+        check_etag(row.row_version, etag_given)?;
         if row.delivery_state != DeliveryState::Pending {
             return Err(AppError::precondition(
                 "ALREADY_DELIVERED",
@@ -562,10 +570,7 @@ impl App {
             receipt: None,
             recorded_by: caller.actor(),
         });
-        row.delivery_state = DeliveryState::Delivered;
-        row.row_version += 1;
-        row.update_time = now;
-        tx.update_bundle_delivery(&row).await?;
+        save_delivery(&mut tx, &mut row, DeliveryState::Delivered, now).await?;
         tx.append_event(&NewEvent {
             decision_id: decision_id.to_string(),
             kind: EventKind::NoticeDelivered,
@@ -579,13 +584,7 @@ impl App {
             document_sha256: hashes,
         })
         .await?;
-        if let Some(via) = shown_via
-            && let Some(read) = bundle_read(&row, &decision.doc)
-        {
-            self.audit_in_tx(&mut tx, caller, &[read], via, now).await?;
-        }
-        tx.commit().await?;
-        Ok(row)
+        self.commit_shown(tx, caller, row, &decision.doc, shown_via, now).await
     }
 
     /// Records the 送达回证 of a delivered bundle.
@@ -608,15 +607,8 @@ impl App {
         }
         let now = self.now_micros();
         let mut tx = self.store.begin().await?;
-        let mut row = tx
-            .latest_bundle_for_update(decision_id)
-            .await?
-            .ok_or_else(|| AppError::NotFound(bundle_name(decision_id)))?;
-        if !etag_given.is_empty() && etag_given != etag(row.row_version) {
-            return Err(AppError::EtagMismatch {
-                current: etag(row.row_version),
-            });
-        }
+        let mut row = latest_for_update(&mut tx, decision_id).await?;
+        check_etag(row.row_version, etag_given)?;
         let Some(delivery) = row
             .delivery
             .as_mut()
@@ -654,10 +646,7 @@ impl App {
             signed_by: signed_by.to_string(),
             signed_at: signed,
         });
-        row.delivery_state = DeliveryState::Receipted;
-        row.row_version += 1;
-        row.update_time = now;
-        tx.update_bundle_delivery(&row).await?;
+        save_delivery(&mut tx, &mut row, DeliveryState::Receipted, now).await?;
         tx.append_event(&NewEvent {
             decision_id: decision_id.to_string(),
             kind: EventKind::NoticeReceipted,
@@ -668,8 +657,23 @@ impl App {
             document_sha256: vec![],
         })
         .await?;
+        self.commit_shown(tx, caller, row, &decision.doc, shown_via, now).await
+    }
+
+    /// Commits a delivery step of `row`; when `shown_via` names the RPC
+    /// whose response shows it, the read of the addresses it carries is
+    /// recorded in the same transaction first.
+    async fn commit_shown(
+        &self,
+        mut tx: Box<dyn Tx>,
+        caller: &Caller,
+        row: BundleRow,
+        doc: &DecisionDoc,
+        shown_via: Option<&str>,
+        now: Micros,
+    ) -> AppResult<BundleRow> {
         if let Some(via) = shown_via
-            && let Some(read) = bundle_read(&row, &decision.doc)
+            && let Some(read) = bundle_read(&row, doc)
         {
             self.audit_in_tx(&mut tx, caller, &[read], via, now).await?;
         }

@@ -428,11 +428,7 @@ impl App {
         if !may_see(caller, &row.applicant_code) {
             return Err(AppError::NotFound(application_name(id)));
         }
-        if !etag_given.is_empty() && etag_given != super::etag(row.version) {
-            return Err(AppError::EtagMismatch {
-                current: super::etag(row.version),
-            });
-        }
+        super::decisions::check_etag(row.version, etag_given)?;
         let from = row.state;
         let Some(to) = repair::transition(from, action) else {
             return Err(AppError::precondition(
@@ -508,11 +504,7 @@ impl App {
         {
             self.audit_in_tx(&mut tx, caller, &[read], via, now).await?;
         }
-        let fed = change.is_some();
-        if let Some(c) = change {
-            tx.append_change(&c).await?;
-        }
-        self.commit_fed(tx, fed).await?;
+        self.commit_with_change(tx, change).await?;
         Ok(row)
     }
 
