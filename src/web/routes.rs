@@ -139,6 +139,18 @@ pub(crate) fn plausible_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// A JSON answer: `msg` (the message `full_name`) in its proto3 JSON
+/// mapping, publicly cacheable.
+fn json_answer<M: prost::Message>(
+    headers: &HeaderMap,
+    status: StatusCode,
+    msg: &M,
+    full_name: &str,
+) -> Result<Response, ApiError> {
+    let body = to_json(msg, full_name)?;
+    Ok(respond(headers, status, JSON, CACHE_PUBLIC, body))
+}
+
 #[derive(Deserialize)]
 struct ListParams {
     page_size: Option<String>,
@@ -160,16 +172,11 @@ async fn list(
     let scope = format!("public|{term:?}");
     let after = page::position(&scope, p.page_token.as_deref().unwrap_or(""))?;
     let rows = web.app.public_disclosures(&term, &after, limit, false).await?;
-    let next = match rows.last() {
-        Some(last) if rows.len() as i64 == limit => page::token(&scope, &last.id),
-        _ => String::new(),
-    };
     let msg = pb::ListDisclosuresResponse {
+        next_page_token: page::next(&scope, &rows, limit, |r| r.id.clone()),
         disclosures: rows.into_iter().map(disclosure_out).collect(),
-        next_page_token: next,
     };
-    let body = to_json(&msg, "gongshi.v1.ListDisclosuresResponse")?;
-    Ok(respond(&headers, StatusCode::OK, JSON, CACHE_PUBLIC, body))
+    json_answer(&headers, StatusCode::OK, &msg, "gongshi.v1.ListDisclosuresResponse")
 }
 
 /// `GET /v1/disclosures/{id}`: the `Disclosure`; a removed record is `410
@@ -183,14 +190,18 @@ async fn get_one(
         return Err(AppError::NotFound("disclosures/…".into()).into());
     }
     match web.app.public_disclosure(&id, false).await? {
-        PublicLookup::Active { disclosure, .. } => {
-            let body = to_json(&disclosure_out(disclosure), "gongshi.v1.Disclosure")?;
-            Ok(respond(&headers, StatusCode::OK, JSON, CACHE_PUBLIC, body))
-        }
-        PublicLookup::Removed(change) => {
-            let body = to_json(&change_out(change), "gongshi.v1.DisclosureChange")?;
-            Ok(respond(&headers, StatusCode::GONE, JSON, CACHE_PUBLIC, body))
-        }
+        PublicLookup::Active { disclosure, .. } => json_answer(
+            &headers,
+            StatusCode::OK,
+            &disclosure_out(disclosure),
+            "gongshi.v1.Disclosure",
+        ),
+        PublicLookup::Removed(change) => json_answer(
+            &headers,
+            StatusCode::GONE,
+            &change_out(change),
+            "gongshi.v1.DisclosureChange",
+        ),
         PublicLookup::NotFound => Err(AppError::NotFound(format!("disclosures/{id}")).into()),
     }
 }
@@ -220,8 +231,12 @@ async fn changes(
         changes: changes.into_iter().map(change_out).collect(),
         last_sequence,
     };
-    let body = to_json(&msg, "gongshi.v1.ListDisclosureChangesResponse")?;
-    Ok(respond(&headers, StatusCode::OK, JSON, CACHE_PUBLIC, body))
+    json_answer(
+        &headers,
+        StatusCode::OK,
+        &msg,
+        "gongshi.v1.ListDisclosureChangesResponse",
+    )
 }
 
 /// Trailer: SHA-256 (hex) of the whole CSV, as `ExportChunk.sha256`.
