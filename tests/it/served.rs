@@ -15,6 +15,7 @@ use gongshi::domain::lifecycle::{DisclosureState, Role};
 use gongshi::store::DisclosureFilter;
 use prost::Message;
 
+use crate::support::kit::server_with_keys;
 use crate::support::{self, TestServer, clock_at, d, req, sql};
 
 /// The decoded path, in process, over the server's application.
@@ -580,8 +581,7 @@ async fn public_read_connections_plan_no_parallel_query() {
 async fn pages_read_ahead_are_served_until_the_feed_moves() {
     for db in support::backends().await {
         let b = db.backend;
-        let server = TestServer::start(&db.url, clock_at(TODAY)).await;
-        let [officer, discloser] = server.keys([Role::Officer, Role::Discloser]).await;
+        let (server, [officer, discloser]) = server_with_keys(&db, TODAY, [Role::Officer, Role::Discloser]).await;
         let mut enf = server.enforcement().await;
         let mut published = Vec::new();
         for n in 1..=6u64 {
