@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use gongshi::api::pb;
+use gongshi::app::App;
+use gongshi::app::keys::NewKey;
 use gongshi::domain::lifecycle::Role;
 use pb::disclosure_service_client::DisclosureServiceClient;
 use pb::enforcement_service_client::EnforcementServiceClient;
@@ -15,11 +18,11 @@ use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
 use crate::decisions::{decision, valid_id_2};
-use crate::support::calls::{self, all_decisions, events_of, list_disclosures, slip_correction};
+use crate::support::calls::{self, all_decisions, events_of, get_disclosure, list_disclosures, slip_correction};
 use crate::support::publish_sample;
 use crate::support::{
-    KNOWN_ID, ROLES, TestServer, backends, clock_at, create_and_publish, credit_code, d, full_checklist, reason, req,
-    set_personal_party,
+    KNOWN_ID, ROLES, TestDb, TestServer, backends, clock_at, create_and_publish, credit_code, d, full_checklist,
+    reason, req, set_personal_party,
 };
 
 type Enf = EnforcementServiceClient<Channel>;
@@ -154,6 +157,13 @@ struct Target {
 
 /// Makes one call; Ok(()) when the server answered OK.
 async fn call(rpc: Rpc, enf: &mut Enf, dis: &mut Dis, cred: &Cred, t: &Target, n: u64) -> Result<(), Status> {
+    let (name, disclosure, etag) = (t.decision.clone(), t.disclosure.clone(), t.etag.clone());
+    // `$client.$method($msg)` with the call's credentials, answered OK or not.
+    macro_rules! answered {
+        ($client:ident . $method:ident($msg:expr)) => {
+            $client.$method(cred.wrap($msg)).await.map(drop)
+        };
+    }
     match rpc {
         Rpc::CreatePenaltyDecision => {
             let p = decision(
@@ -161,92 +171,55 @@ async fn call(rpc: Rpc, enf: &mut Enf, dis: &mut Dis, cred: &Cred, t: &Target, n
                 DECIDED,
                 &credit_code("91310115", 9000 + n),
             );
-            enf.create_penalty_decision(cred.wrap(pb::CreatePenaltyDecisionRequest {
+            answered!(enf.create_penalty_decision(pb::CreatePenaltyDecisionRequest {
                 request_id: String::new(),
                 penalty_decision: Some(p),
             }))
-            .await
-            .map(drop)
         }
-        Rpc::GetPenaltyDecision => enf
-            .get_penalty_decision(cred.wrap(pb::GetPenaltyDecisionRequest {
-                name: t.decision.clone(),
-            }))
-            .await
-            .map(drop),
-        Rpc::ListPenaltyDecisions => enf
-            .list_penalty_decisions(cred.wrap(pb::ListPenaltyDecisionsRequest::default()))
-            .await
-            .map(drop),
-        Rpc::ReviewPenaltyDecision => enf
-            .review_penalty_decision(cred.wrap(pb::ReviewPenaltyDecisionRequest {
-                name: t.decision.clone(),
-                opinion: pb::ReviewOpinion::Approve as i32,
-                checklist: Some(full_checklist()),
-                comment: "同意".into(),
-                etag: t.etag.clone(),
-            }))
-            .await
-            .map(drop),
-        Rpc::PublishPenaltyDecision => enf
-            .publish_penalty_decision(cred.wrap(pb::PublishPenaltyDecisionRequest {
-                name: t.decision.clone(),
-                etag: t.etag.clone(),
-            }))
-            .await
-            .map(drop),
-        Rpc::CorrectPenaltyDecision => enf
-            .correct_penalty_decision(cred.wrap(slip_correction(&t.decision, "remarks", "更正", &t.etag)))
-            .await
-            .map(drop),
-        Rpc::WithdrawPenaltyDecision => enf
-            .withdraw_penalty_decision(cred.wrap(pb::WithdrawPenaltyDecisionRequest {
-                name: t.decision.clone(),
-                legal_event: pb::WithdrawalEvent::Revoked as i32,
-                public_reason: "撤销".into(),
-                etag: t.etag.clone(),
-                legal_event_on: String::new(),
-            }))
-            .await
-            .map(drop),
-        Rpc::RecordFulfillment => enf
-            .record_fulfillment(cred.wrap(pb::RecordFulfillmentRequest {
-                name: t.decision.clone(),
-                fulfilled_on: "2026-11-25".into(),
-                evidence: "缴款凭证".into(),
-                etag: t.etag.clone(),
-            }))
-            .await
-            .map(drop),
-        Rpc::ListPenaltyDecisionEvents => enf
-            .list_penalty_decision_events(cred.wrap(pb::ListPenaltyDecisionEventsRequest {
-                name: t.decision.clone(),
+        Rpc::GetPenaltyDecision => answered!(enf.get_penalty_decision(pb::GetPenaltyDecisionRequest { name })),
+        Rpc::ListPenaltyDecisions => answered!(enf.list_penalty_decisions(pb::ListPenaltyDecisionsRequest::default())),
+        Rpc::ReviewPenaltyDecision => answered!(enf.review_penalty_decision(pb::ReviewPenaltyDecisionRequest {
+            name,
+            opinion: pb::ReviewOpinion::Approve as i32,
+            checklist: Some(full_checklist()),
+            comment: "同意".into(),
+            etag,
+        })),
+        Rpc::PublishPenaltyDecision => {
+            answered!(enf.publish_penalty_decision(pb::PublishPenaltyDecisionRequest { name, etag }))
+        }
+        Rpc::CorrectPenaltyDecision => {
+            answered!(enf.correct_penalty_decision(slip_correction(&name, "remarks", "更正", &etag)))
+        }
+        Rpc::WithdrawPenaltyDecision => answered!(enf.withdraw_penalty_decision(pb::WithdrawPenaltyDecisionRequest {
+            name,
+            legal_event: pb::WithdrawalEvent::Revoked as i32,
+            public_reason: "撤销".into(),
+            etag,
+            legal_event_on: String::new(),
+        })),
+        Rpc::RecordFulfillment => answered!(enf.record_fulfillment(pb::RecordFulfillmentRequest {
+            name,
+            fulfilled_on: "2026-11-25".into(),
+            evidence: "缴款凭证".into(),
+            etag,
+        })),
+        Rpc::ListPenaltyDecisionEvents => {
+            answered!(enf.list_penalty_decision_events(pb::ListPenaltyDecisionEventsRequest {
+                name,
                 page_size: 0,
                 page_token: String::new(),
             }))
-            .await
-            .map(drop),
-        Rpc::GetDisclosure => dis
-            .get_disclosure(cred.wrap(pb::GetDisclosureRequest {
-                name: t.disclosure.clone(),
-            }))
-            .await
-            .map(drop),
-        Rpc::ListDisclosures => dis
-            .list_disclosures(cred.wrap(pb::ListDisclosuresRequest::default()))
-            .await
-            .map(drop),
-        Rpc::ListDisclosureChanges => dis
-            .list_disclosure_changes(cred.wrap(pb::ListDisclosureChangesRequest {
-                after_sequence: 0,
-                page_size: 0,
-            }))
-            .await
-            .map(drop),
-        Rpc::WatchDisclosureChanges => dis
-            .watch_disclosure_changes(cred.wrap(pb::WatchDisclosureChangesRequest { after_sequence: 0 }))
-            .await
-            .map(drop),
+        }
+        Rpc::GetDisclosure => answered!(dis.get_disclosure(pb::GetDisclosureRequest { name: disclosure })),
+        Rpc::ListDisclosures => answered!(dis.list_disclosures(pb::ListDisclosuresRequest::default())),
+        Rpc::ListDisclosureChanges => answered!(dis.list_disclosure_changes(pb::ListDisclosureChangesRequest {
+            after_sequence: 0,
+            page_size: 0,
+        })),
+        Rpc::WatchDisclosureChanges => {
+            answered!(dis.watch_disclosure_changes(pb::WatchDisclosureChangesRequest { after_sequence: 0 }))
+        }
         Rpc::ExportDisclosures => {
             let mut s = dis
                 .export_disclosures(cred.wrap(pb::ExportDisclosuresRequest {
@@ -276,29 +249,56 @@ fn check(r: Result<(), Status>, code: Code, why: &str, ctx: &str) {
     }
 }
 
+/// A server at noon of [`TODAY`] on a database, with a client of each service.
+async fn start(db: &TestDb) -> (TestServer, Enf, Dis) {
+    let server = TestServer::start(&db.url, clock_at(TODAY)).await;
+    let (enf, dis) = (server.enforcement().await, server.disclosures().await);
+    (server, enf, dis)
+}
+
+/// A new key of `role` labelled "`label` `role`", valid through `last_day`
+/// (`None`: no end), and how a call presents it: an enterprise key is bound
+/// to `enterprise`, a portal key acts for it.
+async fn role_key(app: &App, role: Role, label: &str, enterprise: &str, last_day: Option<NaiveDate>) -> (Cred, NewKey) {
+    let bound = (role == Role::Enterprise).then_some(enterprise);
+    let k = app
+        .create_key(role, &format!("{label} {role}"), bound, last_day)
+        .await
+        .expect("key");
+    let c = Cred {
+        key: Some(k.secret.clone()),
+        on_behalf_of: (role == Role::Portal).then(|| enterprise.to_string()),
+    };
+    (c, k)
+}
+
 #[tokio::test]
 async fn every_rpc_checks_authentication_then_role_before_existence() {
     for db in backends().await {
         let b = db.backend;
-        let server = TestServer::start(&db.url, clock_at(TODAY)).await;
-        let mut enf = server.enforcement().await;
-        let mut dis = server.disclosures().await;
+        let (server, mut enf, mut dis) = start(&db).await;
         let app = server.app.clone();
         let enterprise_code = credit_code("91310115", 8001);
 
-        // One key per role; portal calls name the enterprise they act for.
+        // One key per role, and revoked and expired keys of every role.
         let mut creds = Vec::new();
+        let mut revoked = Vec::new();
+        let mut expired = Vec::new();
+        let yesterday = d(TODAY).pred_opt().unwrap();
         for role in ROLES {
-            let bound = (role == Role::Enterprise).then_some(enterprise_code.as_str());
-            let k = app
-                .create_key(role, &format!("access {role}"), bound, None)
-                .await
-                .expect("key");
-            let mut c = Cred::key(&k.secret);
-            if role == Role::Portal {
-                c.on_behalf_of = Some(enterprise_code.clone());
-            }
-            creds.push((role, c));
+            creds.push((role, role_key(&app, role, "access", &enterprise_code, None).await.0));
+            let (c, k) = role_key(&app, role, "revoked", &enterprise_code, None).await;
+            assert!(
+                app.store.revoke_key(&k.row.id, app.now_micros()).await.expect("revoke"),
+                "{b}"
+            );
+            revoked.push((role, c));
+            expired.push((
+                role,
+                role_key(&app, role, "expired", &enterprise_code, Some(yesterday))
+                    .await
+                    .0,
+            ));
         }
         let cred_of = |role: Role| {
             creds
@@ -307,34 +307,6 @@ async fn every_rpc_checks_authentication_then_role_before_existence() {
                 .map(|(_, c)| c.clone())
                 .expect("cred")
         };
-
-        // Revoked and expired keys of every role.
-        let mut revoked = Vec::new();
-        let mut expired = Vec::new();
-        let yesterday = d(TODAY).pred_opt().unwrap();
-        for role in ROLES {
-            let bound = (role == Role::Enterprise).then_some(enterprise_code.as_str());
-            let k = app
-                .create_key(role, &format!("revoked {role}"), bound, None)
-                .await
-                .expect("key");
-            assert!(
-                app.store.revoke_key(&k.row.id, app.now_micros()).await.expect("revoke"),
-                "{b}"
-            );
-            let mut c = Cred::key(&k.secret);
-            let k = app
-                .create_key(role, &format!("expired {role}"), bound, Some(yesterday))
-                .await
-                .expect("key");
-            let mut e = Cred::key(&k.secret);
-            if role == Role::Portal {
-                c.on_behalf_of = Some(enterprise_code.clone());
-                e.on_behalf_of = Some(enterprise_code.clone());
-            }
-            revoked.push((role, c));
-            expired.push((role, e));
-        }
         // A key whose last day is today still works.
         let last_day = app
             .create_key(Role::Officer, "last day", None, Some(d(TODAY)))
@@ -370,62 +342,54 @@ async fn every_rpc_checks_authentication_then_role_before_existence() {
             etag: "\"999\"".into(),
         };
 
+        // Who is refused authentication: (a) no key, a malformed key, an
+        // unknown key; (b), (c) revoked and expired keys of every role,
+        // allowed ones included.
+        let forged = format!("gsk_{}_{}", "0".repeat(26), "0".repeat(64));
+        let mut unauthenticated = vec![
+            (
+                "no key".to_string(),
+                Cred::default(),
+                Code::Unauthenticated,
+                "UNAUTHENTICATED",
+            ),
+            (
+                "a malformed key".into(),
+                Cred::key("not-a-key"),
+                Code::Unauthenticated,
+                "UNAUTHENTICATED",
+            ),
+            (
+                "an unknown key".into(),
+                Cred::key(&forged),
+                Code::Unauthenticated,
+                "UNAUTHENTICATED",
+            ),
+        ];
+        let stale = |how: &str, keys: &[(Role, Cred)]| -> Vec<_> {
+            keys.iter()
+                .map(|(role, c)| (format!("{how} {role} key"), c.clone()))
+                .collect()
+        };
+        for (who, c) in stale("a revoked", &revoked) {
+            unauthenticated.push((who, c, Code::Unauthenticated, "UNAUTHENTICATED"));
+        }
+        for (who, c) in stale("an expired", &expired) {
+            unauthenticated.push((who, c, Code::Unauthenticated, "UNAUTHENTICATED"));
+        }
+
         let mut n = 0u64;
         for rpc in ALL_RPCS {
             let allowed = rpc.allowed();
             for (tname, t, is_existing) in [("missing", &missing, false), ("existing", &existing, true)] {
                 let ctx = |who: &str| format!("{b}: {rpc:?} on a {tname} resource by {who}");
-                // (a) no key, a malformed key, an unknown key.
-                n += 1;
-                check(
-                    call(rpc, &mut enf, &mut dis, &Cred::default(), t, n).await,
-                    Code::Unauthenticated,
-                    "UNAUTHENTICATED",
-                    &ctx("no key"),
-                );
-                n += 1;
-                check(
-                    call(rpc, &mut enf, &mut dis, &Cred::key("not-a-key"), t, n).await,
-                    Code::Unauthenticated,
-                    "UNAUTHENTICATED",
-                    &ctx("a malformed key"),
-                );
-                n += 1;
-                let forged = format!("gsk_{}_{}", "0".repeat(26), "0".repeat(64));
-                check(
-                    call(rpc, &mut enf, &mut dis, &Cred::key(&forged), t, n).await,
-                    Code::Unauthenticated,
-                    "UNAUTHENTICATED",
-                    &ctx("an unknown key"),
-                );
-                // (b), (c) revoked and expired keys of every role, allowed ones included.
-                for (role, c) in &revoked {
+                // (a), (b), (c); then (d) every role the table does not allow.
+                let not_allowed = creds.iter().filter(|(r, _)| !allowed.contains(r));
+                let denied = not_allowed
+                    .map(|(role, c)| (role.to_string(), c.clone(), Code::PermissionDenied, "ROLE_NOT_ALLOWED"));
+                for (who, c, code, why) in unauthenticated.iter().cloned().chain(denied) {
                     n += 1;
-                    check(
-                        call(rpc, &mut enf, &mut dis, c, t, n).await,
-                        Code::Unauthenticated,
-                        "UNAUTHENTICATED",
-                        &ctx(&format!("a revoked {role} key")),
-                    );
-                }
-                for (role, c) in &expired {
-                    n += 1;
-                    check(
-                        call(rpc, &mut enf, &mut dis, c, t, n).await,
-                        Code::Unauthenticated,
-                        "UNAUTHENTICATED",
-                        &ctx(&format!("an expired {role} key")),
-                    );
-                }
-                // (d) every role the table does not allow.
-                for (role, c) in creds.iter().filter(|(r, _)| !allowed.contains(r)) {
-                    n += 1;
-                    check(
-                        call(rpc, &mut enf, &mut dis, c, t, n).await,
-                        Code::PermissionDenied,
-                        "ROLE_NOT_ALLOWED",
-                        &ctx(&role.to_string()),
-                    );
+                    check(call(rpc, &mut enf, &mut dis, &c, t, n).await, code, why, &ctx(&who));
                 }
                 // (e) every allowed role gets past authentication and the role check.
                 for (role, c) in creds.iter().filter(|(r, _)| allowed.contains(r)) {
@@ -565,9 +529,7 @@ async fn sensitive_reads(enf: &mut Enf, key: &str, name: &str) -> Vec<pb::Actor>
 async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
     for db in backends().await {
         let b = db.backend;
-        let server = TestServer::start(&db.url, clock_at(TODAY)).await;
-        let mut enf = server.enforcement().await;
-        let mut dis = server.disclosures().await;
+        let (server, mut enf, mut dis) = start(&db).await;
         let app = server.app.clone();
         let officer_key = app.create_key(Role::Officer, "officer", None, None).await.expect("key");
         let officer = officer_key.secret.clone();
@@ -637,22 +599,15 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
 
         // Everything the disclosure side serves.
         let mut seen = Seen::default();
-        for name in [&business.disclosure, &lp.disclosure] {
-            let m = dis
-                .get_disclosure(req(pb::GetDisclosureRequest { name: name.clone() }, &discloser))
-                .await
-                .expect("get")
-                .into_inner();
-            seen.add(&m);
-        }
         let auditor = auditor_key.secret.clone();
-        for name in [&business.disclosure, &lp.disclosure, &gone.disclosure] {
-            let m = dis
-                .get_disclosure(req(pb::GetDisclosureRequest { name: name.clone() }, &auditor))
-                .await
-                .expect("get")
-                .into_inner();
-            seen.add(&m);
+        let (active, all) = (
+            [&business.disclosure, &lp.disclosure],
+            [&business.disclosure, &lp.disclosure, &gone.disclosure],
+        );
+        for (key, names) in [(&discloser, &active[..]), (&auditor, &all[..])] {
+            for name in names {
+                seen.add(&get_disclosure(&mut dis, key, name).await.expect("get"));
+            }
         }
         let listed = list_disclosures(&mut dis, &discloser).await;
         assert_eq!(listed.disclosures.len(), 2, "{b}");
@@ -671,26 +626,18 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
             .into_inner();
         assert_eq!(withdrawn.disclosures.len(), 1, "{b}");
         seen.add(&withdrawn);
-        let changes = dis
-            .list_disclosure_changes(req(
-                pb::ListDisclosureChangesRequest {
-                    after_sequence: 0,
-                    page_size: 1000,
-                },
-                &discloser,
-            ))
-            .await
-            .expect("changes")
-            .into_inner();
+        let changes = calls::feed(&mut dis, &discloser).await;
         // PUBLISHED ×3, CORRECTED, TERMINATED.
-        assert_eq!(changes.changes.len(), 5, "{b}");
-        seen.add(&changes);
+        assert_eq!(changes.len(), 5, "{b}");
+        for change in &changes {
+            seen.add(change);
+        }
         let mut watch = dis
             .watch_disclosure_changes(req(pb::WatchDisclosureChangesRequest { after_sequence: 0 }, &discloser))
             .await
             .expect("watch")
             .into_inner();
-        for _ in 0..changes.changes.len() {
+        for _ in 0..changes.len() {
             let m = tokio::time::timeout(Duration::from_secs(10), watch.next())
                 .await
                 .expect("watch delivers the backlog")
@@ -779,19 +726,9 @@ async fn id_numbers_never_leave_through_disclosures_feeds_or_exports() {
         // The record itself (events) never carries the ID numbers.
         let mut ev = Seen::default();
         for name in [&natural.name, &business.name, &lp.name, &gone.name] {
-            let r = enf
-                .list_penalty_decision_events(req(
-                    pb::ListPenaltyDecisionEventsRequest {
-                        name: name.clone(),
-                        page_size: 1000,
-                        page_token: String::new(),
-                    },
-                    &auditor,
-                ))
-                .await
-                .expect("events")
-                .into_inner();
-            ev.add(&r);
+            for e in calls::events(&mut enf, &auditor, name).await {
+                ev.add(&e);
+            }
         }
         for secret in [KNOWN_ID, &rep_id, home] {
             ev.assert_free_of(secret, &format!("{b}: decision events"));

@@ -15,6 +15,7 @@ use gongshi::domain::lifecycle::Role;
 use tonic::Code;
 
 use crate::repair_support::{Case, Env};
+use crate::support::kit::server_with_keys;
 use crate::support::{self, TestDb, TestServer, clock_at, reason, req};
 
 /// Decided and fulfilled in 2025: the disclosure is repairable and active
@@ -50,6 +51,14 @@ async fn lookup(env: &Env, case: &Case, a: &pb::RepairApplication) -> pb::Lookup
         .await
         .expect("receipt look-up")
         .into_inner()
+}
+
+/// The case's application, submitted on `date` (the clock set to it),
+/// which must be accepted.
+async fn submitted_on(env: &Env, date: &str, case: &Case) -> pb::RepairApplication {
+    env.set_date(date);
+    let submitted = env.submit(&case.ent, "", case.application()).await;
+    submitted.unwrap_or_else(|s| panic!("{}: submit on {date}: {s:?}", env.backend))
 }
 
 /// Runs the real binary on `db` with `args` (no other GONGSHI_ settings).
@@ -92,22 +101,14 @@ async fn past_the_official_calendar_submissions_are_accepted_with_provisional_da
         }
 
         // Within the official 2026: Tue 12-01 + 3 = Fri 12-04; + 10 = Tue 12-15.
-        env.set_date("2026-12-01");
-        let within = env
-            .submit(&cases[0].ent, "", cases[0].application())
-            .await
-            .expect("submit");
+        let within = submitted_on(&env, "2026-12-01", &cases[0]).await;
         assert_eq!(dues(&within), ("2026-12-04", "", "2026-12-15", false), "{b}");
         assert!(!lookup(&env, &cases[0], &within).await.due_dates_provisional, "{b}");
 
         // Mon 2026-12-28: accept by Thu 12-31 (still official); the overall
         // 10 working days run into the provisional 2027: 12-29, 30, 31,
         // (01-01 元旦, statutory), 01-04..08, (weekend), 01-11, 01-12.
-        env.set_date("2026-12-28");
-        let late = env
-            .submit(&cases[1].ent, "", cases[1].application())
-            .await
-            .expect("submit at 2026-12-28");
+        let late = submitted_on(&env, "2026-12-28", &cases[1]).await;
         assert_eq!(dues(&late), ("2026-12-31", "", "2027-01-12", true), "{b}");
         let got = env.get(&env.reviewer, &late.name).await.expect("get");
         assert!(got.due_dates_provisional, "{b}: GetRepairApplication");
@@ -153,11 +154,7 @@ async fn past_the_official_calendar_submissions_are_accepted_with_provisional_da
         assert_eq!(names, expected, "{b}: the overdue filter");
 
         // Mon 2027-03-01, wholly provisional: 03-02, 03, 04; + 10 = Mon 03-15.
-        env.set_date("2027-03-01");
-        let march = env
-            .submit(&cases[2].ent, "", cases[2].application())
-            .await
-            .expect("submit at 2027-03-01");
+        let march = submitted_on(&env, "2027-03-01", &cases[2]).await;
         assert_eq!(dues(&march), ("2027-03-04", "", "2027-03-15", true), "{b}");
         assert!(lookup(&env, &cases[2], &march).await.due_dates_provisional, "{b}");
         env.server.stop().await;
@@ -183,8 +180,7 @@ async fn only_a_deadline_after_2036_is_refused() {
         );
         assert!(!env.disclosure(&c.disclosure).await.repair_pending, "{b}");
         // Earlier in December 2036 the count ends inside 2036: accepted, provisional.
-        env.set_date("2036-12-01");
-        let ok = env.submit(&c.ent, "", c.application()).await.expect("submit in 2036");
+        let ok = submitted_on(&env, "2036-12-01", &c).await;
         assert!(ok.due_dates_provisional, "{b}");
         env.server.stop().await;
     }
@@ -201,11 +197,9 @@ async fn loading_an_official_year_recomputes_open_deadlines_once() {
         let closed = env.case(332, DECIDED, Some(FULFILLED)).await;
 
         // In official 2026, untouched by 2027: no event later.
-        env.set_date("2026-12-01");
-        let untouched = env.submit(&c.ent, "", c.application()).await.expect("submit");
+        let untouched = submitted_on(&env, "2026-12-01", &c).await;
         // Withdrawn (final) while provisional: never recomputed.
-        env.set_date("2027-01-25");
-        let gone = env.submit(&closed.ent, "", closed.application()).await.expect("submit");
+        let gone = submitted_on(&env, "2027-01-25", &closed).await;
         env.act(
             gongshi::domain::repair::RepairAction::Withdraw,
             &gone.name,
@@ -216,8 +210,7 @@ async fn loading_an_official_year_recomputes_open_deadlines_once() {
         .expect("withdraw");
         // Mon 2027-02-01, provisional: accept 02-04; overall 02-02, 03, 04,
         // (春节 02-05..10 statutory and 补假), 11, 12, 15, 16, 17, 18, 19.
-        env.set_date("2027-02-01");
-        let open = env.submit(&a.ent, "", a.application()).await.expect("submit");
+        let open = submitted_on(&env, "2027-02-01", &a).await;
         assert_eq!(dues(&open), ("2027-02-04", "", "2027-02-19", true), "{b}");
 
         // An official 2027 with 春节 02-05..12 and Sat 02-20 worked, loaded by
@@ -437,26 +430,17 @@ async fn a_second_instance_sees_the_loaded_year_without_restart() {
 async fn the_annual_report_counts_every_record_and_flags_provisional_figures() {
     for db in support::backends().await {
         let b = db.backend;
-        let server = TestServer::start(&db.url, clock_at("2027-03-01")).await;
-        let [officer, auditor] = server.keys([Role::Officer, Role::Auditor]).await;
+        let (server, [officer, auditor]) = server_with_keys(&db, "2027-03-01", [Role::Officer, Role::Auditor]).await;
         let mut enf = server.enforcement().await;
         // Decided Sat 2027-02-20, published Mon 03-01: 7 provisional working
-        // days end Tue 03-02 (02-22..26, 03-01, 03-02), so on time.
-        let code = support::credit_code("91310115", 77_001);
-        support::create_and_publish(
-            &mut enf,
-            &officer,
-            support::decision("沪应急罚〔2027〕历-1号", "2027-02-20", &code),
-        )
-        .await;
-        // Decided in mid-2026 and published now: late, counted on official days.
-        let code2 = support::credit_code("91310115", 77_002);
-        support::create_and_publish(
-            &mut enf,
-            &officer,
-            support::decision("沪应急罚〔2026〕历-2号", "2026-06-15", &code2),
-        )
-        .await;
+        // days end Tue 03-02 (02-22..26, 03-01, 03-02), so on time. Decided
+        // in mid-2026 and published now: late, counted on official days.
+        for (number, decided, n) in [
+            ("沪应急罚〔2027〕历-1号", "2027-02-20", 77_001),
+            ("沪应急罚〔2026〕历-2号", "2026-06-15", 77_002),
+        ] {
+            support::publish_sample(&mut enf, &officer, number, decided, n).await;
+        }
         let reports = pb::report_service_client::ReportServiceClient::new(server.channel().await);
         let report = |year: i32| {
             let mut c = reports.clone();

@@ -239,10 +239,10 @@ async fn run_backend(db: &TestDb) {
         "crash[{backend}]: request_id: {} in-doubt creates retried ({} had committed the first time), {} in-doubt \
          submits retried ({} had committed), {} replays after restarts returned the first result; {} decisions and \
          {} applications, one per request_id answered OK",
-        log_state.create_retries,
-        log_state.create_retries_first_committed,
-        log_state.submit_retries,
-        log_state.submit_retries_first_committed,
+        log_state.creates.retried,
+        log_state.creates.first_committed,
+        log_state.submits.retried,
+        log_state.submits.first_committed,
         log_state.replays,
         log_state.decision_keys.len(),
         log_state.repair_keys.len(),
@@ -466,6 +466,27 @@ enum Ack {
 }
 
 impl Ack {
+    /// A decision write as answered: `event` at the version it made.
+    fn decision(d: &pb::PenaltyDecision, event: &'static str, marker: Option<String>) -> Ack {
+        Ack::Decision {
+            id: id_of(&d.name),
+            version: etag_version(&d.etag),
+            state: decision_state(d.state),
+            event,
+            marker,
+        }
+    }
+
+    /// A submission or transition of an application as answered.
+    fn repair(a: &pb::RepairApplication, marker: Option<String>) -> Ack {
+        Ack::Repair {
+            id: id_of(&a.name),
+            version: etag_version(&a.etag),
+            state: repair_state(a.state),
+            marker,
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Ack::Decision { event, .. } => event,
@@ -489,15 +510,32 @@ struct Log {
     violations: Vec<String>,
     in_doubt: u64,
     conflicts: u64,
-    create_retries: u64,
-    create_retries_first_committed: u64,
-    submit_retries: u64,
-    submit_retries_first_committed: u64,
+    creates: Retries,
+    submits: Retries,
     replays: u64,
     /// `{officer key id}:{request_id}` of every create answered OK.
     decision_keys: BTreeSet<String>,
     /// `{portal key id}:{credit code}:{request_id}` of every submit answered OK.
     repair_keys: BTreeSet<String>,
+}
+
+/// In-doubt creates (or submits) retried with their `request_id`, and how
+/// often the first attempt had in fact committed.
+#[derive(Default)]
+struct Retries {
+    retried: u64,
+    first_committed: u64,
+}
+
+impl Retries {
+    /// Counts a create or submit answered after `doubts` attempts in doubt,
+    /// the answered one sent at `sent`, of a resource created at `created`.
+    fn count(&mut self, doubts: u32, sent: i64, created: &Option<prost_types::Timestamp>) {
+        if doubts > 0 {
+            self.retried += 1;
+            self.first_committed += u64::from(ts_micros(created) < sent);
+        }
+    }
 }
 
 /// The outcome of one call.
@@ -552,6 +590,54 @@ macro_rules! attempt {
     }};
 }
 
+/// A call sent until some server answered it.
+struct Answered<T> {
+    /// Acknowledged, or refused.
+    result: Result<T, Status>,
+    /// How many attempts before it were in doubt.
+    doubts: u32,
+    /// When the answered attempt was sent (µs since the epoch).
+    sent: i64,
+}
+
+/// Sends a call (as [`attempt!`]) until a server answers it, pausing and
+/// reconnecting while none does (`$what` names it if none answers for
+/// [`OUTAGE_LIMIT`]): an [`Answered`].
+macro_rules! answered {
+    ($w:expr, $what:expr, |$c:ident| $call:expr) => {{
+        let since = Instant::now();
+        let mut doubts = 0;
+        loop {
+            let sent = now_micros();
+            match attempt!($w, |$c| $call) {
+                Out::Ok(v) => {
+                    break Answered {
+                        result: Ok(v),
+                        doubts,
+                        sent,
+                    };
+                }
+                Out::No(s) => {
+                    break Answered {
+                        result: Err(s),
+                        doubts,
+                        sent,
+                    };
+                }
+                Out::Doubt => {
+                    doubts += 1;
+                    $w.pause(since, $what).await;
+                }
+            }
+        }
+    }};
+}
+
+/// A refusal as a violation names it: code, message and reason.
+fn refusal(s: &Status) -> String {
+    format!("{:?} {} ({})", s.code(), s.message(), support::reason(s))
+}
+
 #[derive(Clone)]
 struct Clients {
     enf: EnfClient,
@@ -570,6 +656,26 @@ impl Clients {
             rep: RepClient::new(ch.clone()),
             not: NotClient::new(ch),
         }
+    }
+
+    /// The etag of a decision as `key` reads it.
+    async fn decision_etag(&self, key: &str, id: &str) -> Result<String, Status> {
+        let name = format!("penaltyDecisions/{id}");
+        let mut enf = self.enf.clone();
+        let d = enf
+            .get_penalty_decision(req(pb::GetPenaltyDecisionRequest { name }, key))
+            .await?;
+        Ok(d.into_inner().etag)
+    }
+
+    /// The etag of a repair application as `key` reads it.
+    async fn application_etag(&self, key: &str, id: &str) -> Result<String, Status> {
+        let name = format!("repairApplications/{id}");
+        let mut rep = self.rep.clone();
+        let a = rep
+            .get_repair_application(req(pb::GetRepairApplicationRequest { name }, key))
+            .await?;
+        Ok(a.into_inner().etag)
     }
 }
 
@@ -729,11 +835,13 @@ impl Worker {
         self.log().violations.push(format!("client {}: {what}", self.t));
     }
 
-    /// Something was in doubt: after the next process answers, replay the
-    /// last acknowledged create and submit.
-    fn doubt(&mut self) {
-        self.log().in_doubt += 1;
-        self.need_replay = true;
+    /// `times` calls were in doubt: after the next process answers, replay
+    /// the last acknowledged create and submit.
+    fn doubt(&mut self, times: u32) {
+        if times > 0 {
+            self.log().in_doubt += u64::from(times);
+            self.need_replay = true;
+        }
     }
 
     /// Waits a little and reconnects; fails the test if no server has
@@ -754,12 +862,7 @@ impl Worker {
         if s.code() == Code::Aborted && support::reason(s) == "CONCURRENT_UPDATE" {
             self.log().conflicts += 1;
         } else {
-            self.violation(format!(
-                "{what} refused: {:?} {} ({})",
-                s.code(),
-                s.message(),
-                support::reason(s)
-            ));
+            self.violation(format!("{what} refused: {}", refusal(s)));
         }
     }
 
@@ -868,64 +971,59 @@ impl Worker {
                 &c.code,
             )),
         };
-        let since = Instant::now();
-        let mut doubted = false;
-        loop {
-            let sent = now_micros();
-            match attempt!(self, |k| k
-                .enf
-                .create_penalty_decision(req(request.clone(), &self.keys.officer.secret)))
-            {
-                Out::Ok(d) => {
-                    {
-                        let mut log = self.log();
-                        if doubted {
-                            log.create_retries += 1;
-                            if ts_micros(&d.create_time) < sent {
-                                log.create_retries_first_committed += 1;
-                            }
-                        }
-                        log.decision_keys
-                            .insert(format!("{}:{}", self.keys.officer.id, c.request_id));
-                    }
-                    self.ack(Ack::Decision {
-                        id: id_of(&d.name),
-                        version: etag_version(&d.etag),
-                        state: decision_state(d.state),
-                        event: "RECORDED",
-                        marker: None,
-                    });
-                    self.last_create = Some((request, d.name.clone()));
-                    c.dec = Some(d);
-                    return;
+        let officer = self.keys.officer.clone();
+        let a = answered!(self, "a create", |k| k
+            .enf
+            .create_penalty_decision(req(request.clone(), &officer.secret)));
+        self.doubt(a.doubts);
+        match a.result {
+            Ok(d) => {
+                {
+                    let mut log = self.log();
+                    log.creates.count(a.doubts, a.sent, &d.create_time);
+                    log.decision_keys.insert(format!("{}:{}", officer.id, c.request_id));
                 }
-                Out::Doubt => {
-                    doubted = true;
-                    self.doubt();
-                    self.pause(since, "a create").await;
-                }
-                Out::No(s) => {
-                    // Also a retry answered DUPLICATE_DECISION_NUMBER: the
-                    // first attempt committed and the retry did not find it.
-                    self.violation(format!(
-                        "create {} (retry: {doubted}) refused: {:?} {} ({})",
-                        c.request_id,
-                        s.code(),
-                        s.message(),
-                        support::reason(&s)
-                    ));
-                    return self.abandon(c);
-                }
+                self.ack(Ack::decision(&d, "RECORDED", None));
+                self.last_create = Some((request, d.name.clone()));
+                c.dec = Some(d);
             }
+            // Also a retry answered DUPLICATE_DECISION_NUMBER: the first
+            // attempt committed and the retry did not find it.
+            Err(s) => self.give_up(
+                c,
+                format!(
+                    "create {} (retry: {}) refused: {}",
+                    c.request_id,
+                    a.doubts > 0,
+                    refusal(&s)
+                ),
+            ),
         }
     }
 
-    /// Ends a case that cannot continue (after a recorded violation).
-    fn abandon(&mut self, c: &mut Case) {
+    /// Ends a case that cannot continue, recording why (a violation).
+    fn give_up(&mut self, c: &mut Case, why: String) {
+        self.violation(why);
         c.dec = Some(pb::PenaltyDecision {
             state: pb::DecisionState::Withdrawn as i32,
             ..Default::default()
         });
+    }
+
+    /// A write's answer when it was acknowledged; else `None` (the doubt or
+    /// the refusal of `what` recorded): the resource must be read again.
+    fn acknowledged<T>(&mut self, out: Out<T>, what: impl FnOnce() -> String) -> Option<T> {
+        match out {
+            Out::Ok(v) => Some(v),
+            Out::Doubt => {
+                self.doubt(1);
+                None
+            }
+            Out::No(s) => {
+                self.refused(&what(), &s);
+                None
+            }
+        }
     }
 
     async fn decision_write(&mut self, c: &mut Case, action: Action) {
@@ -983,44 +1081,24 @@ impl Worker {
             }
             other => unreachable!("{other:?} is not a decision write"),
         };
-        match out {
-            Out::Ok(nd) => {
-                self.ack(Ack::Decision {
-                    id: id_of(&nd.name),
-                    version: etag_version(&nd.etag),
-                    state: decision_state(nd.state),
-                    event,
-                    marker,
-                });
+        match self.acknowledged(out, || format!("{action:?} of {} at {}", d.name, d.etag)) {
+            Some(nd) => {
+                self.ack(Ack::decision(&nd, event, marker));
                 c.dec = Some(nd);
             }
-            Out::Doubt => {
-                self.doubt();
-                self.reread_decision(c).await;
-            }
-            Out::No(s) => {
-                self.refused(&format!("{action:?} of {} at {}", d.name, d.etag), &s);
-                self.reread_decision(c).await;
-            }
+            None => self.reread_decision(c).await,
         }
     }
 
     async fn reread_decision(&mut self, c: &mut Case) {
         let name = c.dec.as_ref().expect("decision").name.clone();
-        let since = Instant::now();
-        loop {
-            let r = pb::GetPenaltyDecisionRequest { name: name.clone() };
-            match attempt!(self, |k| k.enf.get_penalty_decision(req(r, &self.keys.officer.secret))) {
-                Out::Ok(d) => {
-                    c.dec = Some(d);
-                    return;
-                }
-                Out::Doubt => self.pause(since, "a decision read").await,
-                Out::No(s) => {
-                    self.violation(format!("GetPenaltyDecision {name} refused: {s:?}"));
-                    return self.abandon(c);
-                }
-            }
+        let r = pb::GetPenaltyDecisionRequest { name: name.clone() };
+        let a = answered!(self, "a decision read", |k| k
+            .enf
+            .get_penalty_decision(req(r.clone(), &self.keys.officer.secret)));
+        match a.result {
+            Ok(d) => c.dec = Some(d),
+            Err(s) => self.give_up(c, format!("GetPenaltyDecision {name} refused: {s:?}")),
         }
     }
 
@@ -1030,28 +1108,20 @@ impl Worker {
     /// simply retried until answered.
     async fn render(&mut self, c: &mut Case) {
         let d = c.dec.clone().expect("decision");
-        let since = Instant::now();
-        loop {
-            let r = notice_bundle(&d.name, 0);
-            match attempt!(self, |k| k.not.get_notice_bundle(req(r, &self.keys.officer.secret))) {
-                Out::Ok(b) => {
-                    self.ack(Ack::Render {
-                        decision: id_of(&b.name),
-                        version: i64::from(b.version),
-                        shas: b.documents.iter().map(|d| d.sha256.clone()).collect(),
-                    });
-                    c.bundle = Some(b);
-                    return;
-                }
-                Out::Doubt => {
-                    self.doubt();
-                    self.pause(since, "a bundle read").await;
-                }
-                Out::No(s) => {
-                    self.violation(format!("GetNoticeBundle of {} refused: {s:?}", d.name));
-                    return self.abandon(c);
-                }
+        let a = answered!(self, "a bundle read", |k| k
+            .not
+            .get_notice_bundle(req(notice_bundle(&d.name, 0), &self.keys.officer.secret)));
+        self.doubt(a.doubts);
+        match a.result {
+            Ok(b) => {
+                self.ack(Ack::Render {
+                    decision: id_of(&b.name),
+                    version: i64::from(b.version),
+                    shas: b.documents.iter().map(|d| d.sha256.clone()).collect(),
+                });
+                c.bundle = Some(b);
             }
+            Err(s) => self.give_up(c, format!("GetNoticeBundle of {} refused: {s:?}", d.name)),
         }
     }
 
@@ -1086,8 +1156,8 @@ impl Worker {
                 "DELIVERED",
             )
         };
-        match out {
-            Out::Ok(nb) => {
+        match self.acknowledged(out, || format!("{action:?} of {} at {}", b.name, b.etag)) {
+            Some(nb) => {
                 self.ack(Ack::Delivery {
                     decision: id_of(&nb.name),
                     version: i64::from(nb.version),
@@ -1100,14 +1170,7 @@ impl Worker {
                 }
                 c.bundle = Some(nb);
             }
-            Out::Doubt => {
-                self.doubt();
-                self.render(c).await;
-            }
-            Out::No(s) => {
-                self.refused(&format!("{action:?} of {} at {}", b.name, b.etag), &s);
-                self.render(c).await;
-            }
+            None => self.render(c).await,
         }
     }
 
@@ -1129,50 +1192,28 @@ impl Worker {
             repair_application: Some(application_for(&d.disclosure, &c.code)),
         };
         let who = self.applicant(c);
-        let since = Instant::now();
-        let mut doubted = false;
-        loop {
-            let sent = now_micros();
-            match attempt!(self, |k| k.rep.submit_repair_application(call(request.clone(), &who))) {
-                Out::Ok(a) => {
-                    {
-                        let mut log = self.log();
-                        if doubted {
-                            log.submit_retries += 1;
-                            if ts_micros(&a.create_time) < sent {
-                                log.submit_retries_first_committed += 1;
-                            }
-                        }
-                        log.repair_keys
-                            .insert(format!("{}:{}:{request_id}", self.keys.portal.id, c.code));
-                    }
-                    self.ack(Ack::Repair {
-                        id: id_of(&a.name),
-                        version: etag_version(&a.etag),
-                        state: repair_state(a.state),
-                        marker: None,
-                    });
-                    self.last_submit = Some((request, who, a.name.clone()));
-                    c.app = Some(a);
-                    return;
+        let a = answered!(self, "a submission", |k| k
+            .rep
+            .submit_repair_application(call(request.clone(), &who)));
+        self.doubt(a.doubts);
+        match a.result {
+            Ok(app) => {
+                {
+                    let mut log = self.log();
+                    log.submits.count(a.doubts, a.sent, &app.create_time);
+                    log.repair_keys
+                        .insert(format!("{}:{}:{request_id}", self.keys.portal.id, c.code));
                 }
-                Out::Doubt => {
-                    doubted = true;
-                    self.doubt();
-                    self.pause(since, "a submission").await;
-                }
-                Out::No(s) => {
-                    // Also APPLICATION_ALREADY_OPEN on a retry: the first
-                    // attempt committed and the retry did not find it.
-                    self.violation(format!(
-                        "submit {request_id} (retry: {doubted}) refused: {:?} {} ({})",
-                        s.code(),
-                        s.message(),
-                        support::reason(&s)
-                    ));
-                    return self.abandon(c);
-                }
+                self.ack(Ack::repair(&app, None));
+                self.last_submit = Some((request, who, app.name.clone()));
+                c.app = Some(app);
             }
+            // Also APPLICATION_ALREADY_OPEN on a retry: the first attempt
+            // committed and the retry did not find it.
+            Err(s) => self.give_up(
+                c,
+                format!("submit {request_id} (retry: {}) refused: {}", a.doubts > 0, refusal(&s)),
+            ),
         }
     }
 
@@ -1182,94 +1223,54 @@ impl Worker {
         let reviewer = self.keys.reviewer.clone();
         let applicant = self.applicant(c);
         let (name, etag) = (a.name.clone(), a.etag.clone());
-        let (out, marker) = match action {
+        // The transitions that take a text carry the marker in it.
+        let marked = |text: &str| format!("{text} {marker}");
+        let out = match action {
             Action::Accept => {
                 let r = pb::AcceptRepairApplicationRequest { name, etag };
-                (
-                    attempt!(self, |k| k.rep.accept_repair_application(call(r, &reviewer))),
-                    None,
-                )
+                attempt!(self, |k| k.rep.accept_repair_application(call(r, &reviewer)))
             }
             Action::Approve => {
-                let r = pb::ApproveRepairApplicationRequest {
-                    name,
-                    opinion: format!("符合修复条件，同意修复 {marker}"),
-                    etag,
-                };
-                (
-                    attempt!(self, |k| k.rep.approve_repair_application(call(r, &reviewer))),
-                    Some(marker),
-                )
+                let opinion = marked("符合修复条件，同意修复");
+                let r = pb::ApproveRepairApplicationRequest { name, opinion, etag };
+                attempt!(self, |k| k.rep.approve_repair_application(call(r, &reviewer)))
             }
             Action::Reject => {
-                let r = pb::RejectRepairApplicationRequest {
-                    name,
-                    reason: format!("整改不到位，驳回 {marker}"),
-                    etag,
-                };
-                (
-                    attempt!(self, |k| k.rep.reject_repair_application(call(r, &reviewer))),
-                    Some(marker),
-                )
+                let reason = marked("整改不到位，驳回");
+                let r = pb::RejectRepairApplicationRequest { name, reason, etag };
+                attempt!(self, |k| k.rep.reject_repair_application(call(r, &reviewer)))
             }
             Action::WithdrawApp => {
                 let r = pb::WithdrawRepairApplicationRequest { name, etag };
-                (
-                    attempt!(self, |k| k.rep.withdraw_repair_application(call(r, &applicant))),
-                    None,
-                )
+                attempt!(self, |k| k.rep.withdraw_repair_application(call(r, &applicant)))
             }
             Action::Revoke => {
-                let r = pb::RevokeRepairRequest {
-                    name,
-                    reason: format!("发现申请材料虚假，撤销修复 {marker}"),
-                    etag,
-                };
-                (
-                    attempt!(self, |k| k.rep.revoke_repair(call(r, &reviewer))),
-                    Some(marker),
-                )
+                let reason = marked("发现申请材料虚假，撤销修复");
+                let r = pb::RevokeRepairRequest { name, reason, etag };
+                attempt!(self, |k| k.rep.revoke_repair(call(r, &reviewer)))
             }
             other => unreachable!("{other:?} is not a repair transition"),
         };
-        match out {
-            Out::Ok(na) => {
-                self.ack(Ack::Repair {
-                    id: id_of(&na.name),
-                    version: etag_version(&na.etag),
-                    state: repair_state(na.state),
-                    marker,
-                });
+        let marker = matches!(action, Action::Approve | Action::Reject | Action::Revoke).then_some(marker);
+        match self.acknowledged(out, || format!("{action:?} of {} at {}", a.name, a.etag)) {
+            Some(na) => {
+                self.ack(Ack::repair(&na, marker));
                 c.app = Some(na);
             }
-            Out::Doubt => {
-                self.doubt();
-                self.reread_application(c).await;
-            }
-            Out::No(s) => {
-                self.refused(&format!("{action:?} of {} at {}", a.name, a.etag), &s);
-                self.reread_application(c).await;
-            }
+            None => self.reread_application(c).await,
         }
     }
 
     async fn reread_application(&mut self, c: &mut Case) {
         let name = c.app.as_ref().expect("application").name.clone();
+        let r = pb::GetRepairApplicationRequest { name: name.clone() };
         let reviewer = self.keys.reviewer.clone();
-        let since = Instant::now();
-        loop {
-            let r = pb::GetRepairApplicationRequest { name: name.clone() };
-            match attempt!(self, |k| k.rep.get_repair_application(call(r, &reviewer))) {
-                Out::Ok(a) => {
-                    c.app = Some(a);
-                    return;
-                }
-                Out::Doubt => self.pause(since, "an application read").await,
-                Out::No(s) => {
-                    self.violation(format!("GetRepairApplication {name} refused: {s:?}"));
-                    return self.abandon(c);
-                }
-            }
+        let a = answered!(self, "an application read", |k| k
+            .rep
+            .get_repair_application(call(r.clone(), &reviewer)));
+        match a.result {
+            Ok(app) => c.app = Some(app),
+            Err(s) => self.give_up(c, format!("GetRepairApplication {name} refused: {s:?}")),
         }
     }
 
@@ -1278,51 +1279,30 @@ impl Worker {
     /// resource (and create nothing: see the key-set check).
     async fn replay(&mut self) {
         if let Some((request, name)) = self.last_create.clone() {
-            let since = Instant::now();
-            loop {
-                match attempt!(self, |k| k
-                    .enf
-                    .create_penalty_decision(req(request.clone(), &self.keys.officer.secret)))
-                {
-                    Out::Ok(d) => {
-                        if d.name != name {
-                            self.violation(format!(
-                                "create {} replayed: {} instead of {name}",
-                                request.request_id, d.name
-                            ));
-                        }
-                        self.log().replays += 1;
-                        break;
-                    }
-                    Out::Doubt => self.pause(since, "a create replay").await,
-                    Out::No(s) => {
-                        self.violation(format!("create {} replayed: refused {s:?}", request.request_id));
-                        break;
-                    }
-                }
-            }
+            let a = answered!(self, "a create replay", |k| k
+                .enf
+                .create_penalty_decision(req(request.clone(), &self.keys.officer.secret)));
+            self.check_replay("create", &request.request_id, &name, a.result.map(|d| d.name));
         }
         if let Some((request, who, name)) = self.last_submit.clone() {
-            let since = Instant::now();
-            loop {
-                match attempt!(self, |k| k.rep.submit_repair_application(call(request.clone(), &who))) {
-                    Out::Ok(a) => {
-                        if a.name != name {
-                            self.violation(format!(
-                                "submit {} replayed: {} instead of {name}",
-                                request.request_id, a.name
-                            ));
-                        }
-                        self.log().replays += 1;
-                        break;
-                    }
-                    Out::Doubt => self.pause(since, "a submit replay").await,
-                    Out::No(s) => {
-                        self.violation(format!("submit {} replayed: refused {s:?}", request.request_id));
-                        break;
-                    }
+            let a = answered!(self, "a submit replay", |k| k
+                .rep
+                .submit_repair_application(call(request.clone(), &who)));
+            self.check_replay("submit", &request.request_id, &name, a.result.map(|a| a.name));
+        }
+    }
+
+    /// A replayed create or submit (`what`) must answer with the resource its
+    /// first answer named.
+    fn check_replay(&mut self, what: &str, request_id: &str, first: &str, got: Result<String, Status>) {
+        match got {
+            Ok(name) => {
+                if name != first {
+                    self.violation(format!("{what} {request_id} replayed: {name} instead of {first}"));
                 }
+                self.log().replays += 1;
             }
+            Err(s) => self.violation(format!("{what} {request_id} replayed: refused {s:?}")),
         }
     }
 }
@@ -1335,6 +1315,30 @@ struct BundleAcks<'a> {
     shas: Option<&'a [String]>,
     row_version: i64,
     markers: Vec<&'a str>,
+}
+
+/// Each acknowledged resource of a kind (`what`: id and the version
+/// acknowledged) read back by `etag_of`: a problem for each not at that
+/// version or later.
+async fn behind_acknowledged<'a, Fut>(
+    what: &str,
+    acked: &BTreeMap<&'a str, i64>,
+    etag_of: impl Fn(&'a str) -> Fut,
+) -> Vec<String>
+where
+    Fut: Future<Output = Result<String, Status>>,
+{
+    let mut problems = Vec::new();
+    for (id, acked) in acked {
+        match etag_of(id).await {
+            Ok(etag) if etag_version(&etag) >= *acked => {}
+            Ok(etag) => problems.push(format!(
+                "API: {what} {id} at etag {etag} but version {acked} was acknowledged"
+            )),
+            Err(s) => problems.push(format!("API: {what} {id}: {s:?}")),
+        }
+    }
+    problems
 }
 
 /// Every acknowledged resource read back with an auditor key: at the
@@ -1376,35 +1380,11 @@ async fn verify_api(addr: &str, keys: &AllKeys, acks: &[Ack]) -> (usize, Vec<Str
     let clients = Clients::new(addr);
     let auditor = &keys.auditor;
     let mut problems = Vec::new();
-    let mut checked = 0;
-    for (id, acked) in &decisions {
-        let r = pb::GetPenaltyDecisionRequest {
-            name: format!("penaltyDecisions/{id}"),
-        };
-        match clients.enf.clone().get_penalty_decision(req(r, auditor)).await {
-            Ok(d) if etag_version(&d.get_ref().etag) >= *acked => {}
-            Ok(d) => problems.push(format!(
-                "API: decision {id} at etag {} but version {acked} was acknowledged",
-                d.get_ref().etag
-            )),
-            Err(s) => problems.push(format!("API: decision {id}: {s:?}")),
-        }
-        checked += 1;
-    }
-    for (id, acked) in &apps {
-        let r = pb::GetRepairApplicationRequest {
-            name: format!("repairApplications/{id}"),
-        };
-        match clients.rep.clone().get_repair_application(req(r, auditor)).await {
-            Ok(a) if etag_version(&a.get_ref().etag) >= *acked => {}
-            Ok(a) => problems.push(format!(
-                "API: application {id} at etag {} but version {acked} was acknowledged",
-                a.get_ref().etag
-            )),
-            Err(s) => problems.push(format!("API: application {id}: {s:?}")),
-        }
-        checked += 1;
-    }
+    let mut checked = decisions.len() + apps.len();
+    let decision_etag = |id| clients.decision_etag(auditor, id);
+    problems.extend(behind_acknowledged("decision", &decisions, decision_etag).await);
+    let application_etag = |id| clients.application_etag(auditor, id);
+    problems.extend(behind_acknowledged("application", &apps, application_etag).await);
     for (
         (decision, version),
         BundleAcks {
@@ -1693,6 +1673,12 @@ impl<'a> Index<'a> {
         }
     }
 
+    /// Version `version` of a decision's bundle.
+    fn bundle(&self, decision: &str, version: i64) -> Option<&'a BundleSql> {
+        let versions = self.bundles.get(decision)?;
+        versions.iter().copied().find(|b| b.version == version)
+    }
+
     fn events(&self, decision: &str) -> &[&'a EventSql] {
         self.events.get(decision).map(Vec::as_slice).unwrap_or(&[])
     }
@@ -1737,6 +1723,55 @@ fn set(v: &Value, field: &str) -> bool {
     v.get(field).is_some_and(|x| !x.is_null())
 }
 
+/// What an acknowledged write made: its row (`what`) at `version` in
+/// `state`, and the event at that version, of kind `write`, carrying `marker`.
+struct Made<'x> {
+    what: String,
+    version: i64,
+    state: &'x str,
+    write: &'x str,
+    marker: &'x Option<String>,
+}
+
+impl Made<'_> {
+    /// Checks the stored row (`row`: its version and state) and the event
+    /// at the acknowledged version (`event`: its kind and text): false when
+    /// the row is missing or behind that version (a problem either way); at
+    /// exactly that version the row has the acknowledged state, and the
+    /// event is the acknowledged one with its marker.
+    fn check(&self, p: &mut Vec<String>, row: Option<(i64, &str)>, event: Option<(&str, &str)>) -> bool {
+        let Made {
+            what,
+            version,
+            state,
+            write,
+            marker,
+        } = self;
+        let Some((version_now, state_now)) = row else {
+            p.push(format!("acknowledged {what} is missing"));
+            return false;
+        };
+        if version_now < *version {
+            p.push(format!(
+                "{what}: version {version_now} but {write} at version {version} was acknowledged"
+            ));
+            return false;
+        }
+        if version_now == *version && state_now != *state {
+            p.push(format!(
+                "{what}: state {state_now} at the acknowledged version {version} ({state} acknowledged)"
+            ));
+        }
+        match event {
+            Some((kind, text)) if kind == *write && marker.as_ref().is_none_or(|m| text.contains(m)) => {}
+            other => p.push(format!(
+                "{what}: the event at version {version} is {other:?}, not the acknowledged {write} {marker:?}"
+            )),
+        }
+        true
+    }
+}
+
 /// Every acknowledged write, on the database.
 fn check_acks(ix: &Index, acks: &[Ack]) -> Vec<String> {
     let mut p = Vec::new();
@@ -1749,31 +1784,20 @@ fn check_acks(ix: &Index, acks: &[Ack]) -> Vec<String> {
                 event,
                 marker,
             } => {
-                let Some(d) = ix.decision.get(id.as_str()) else {
-                    p.push(format!("acknowledged decision {id} is missing"));
+                let made = Made {
+                    what: format!("decision {id}"),
+                    version: *version,
+                    state,
+                    write: event,
+                    marker,
+                };
+                let d = ix.decision.get(id.as_str()).copied();
+                let at_version = ix.versioned_events(id).get(*version as usize - 1).copied();
+                let row = d.map(|d| (d.version, d.state.as_str()));
+                let stored = at_version.map(|e| (e.kind.as_str(), e.details.as_str()));
+                let (Some(d), true) = (d, made.check(&mut p, row, stored)) else {
                     continue;
                 };
-                if d.version < *version {
-                    p.push(format!(
-                        "decision {id}: version {} but {event} at version {version} was acknowledged",
-                        d.version
-                    ));
-                    continue;
-                }
-                if d.version == *version && d.state != *state {
-                    p.push(format!(
-                        "decision {id}: state {} at the acknowledged version {version} ({state} acknowledged)",
-                        d.state
-                    ));
-                }
-                let versioned = ix.versioned_events(id);
-                match versioned.get(*version as usize - 1) {
-                    Some(e) if e.kind == *event && marker.as_ref().is_none_or(|m| e.details.contains(m)) => {}
-                    other => p.push(format!(
-                        "decision {id}: the event at version {version} is {:?}, not the acknowledged {event} {marker:?}",
-                        other.map(|e| (&e.kind, &e.details))
-                    )),
-                }
                 let m = marker.as_deref().unwrap_or("");
                 let disclosure = d.disclosure_id.as_deref().unwrap_or("");
                 if *event == "WITHDRAWN"
@@ -1806,42 +1830,26 @@ fn check_acks(ix: &Index, acks: &[Ack]) -> Vec<String> {
                 state,
                 marker,
             } => {
-                let Some(app) = ix.app.get(id.as_str()) else {
-                    p.push(format!("acknowledged application {id} is missing"));
-                    continue;
+                let made = Made {
+                    what: format!("application {id}"),
+                    version: *version,
+                    state,
+                    write: state,
+                    marker,
                 };
-                if app.version < *version {
-                    p.push(format!(
-                        "application {id}: version {} but {state} at version {version} was acknowledged",
-                        app.version
-                    ));
-                    continue;
-                }
-                if app.version == *version && app.state != *state {
-                    p.push(format!(
-                        "application {id}: state {} at the acknowledged version {version} ({state} acknowledged)",
-                        app.state
-                    ));
-                }
-                let events = ix.repair_events.get(id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-                match events.get(*version as usize - 1) {
-                    Some(e) if e.to_state == *state && marker.as_ref().is_none_or(|m| e.reason.contains(m)) => {}
-                    other => p.push(format!(
-                        "application {id}: transition {version} is {:?}, not the acknowledged {state} {marker:?}",
-                        other.map(|e| (&e.to_state, &e.reason))
-                    )),
-                }
+                let row = ix.app.get(id.as_str()).map(|a| (a.version, a.state.as_str()));
+                let transitions = ix.repair_events.get(id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                let stored = transitions
+                    .get(*version as usize - 1)
+                    .map(|e| (e.to_state.as_str(), e.reason.as_str()));
+                made.check(&mut p, row, stored);
             }
             Ack::Render {
                 decision,
                 version,
                 shas,
             } => {
-                let row = ix
-                    .bundles
-                    .get(decision.as_str())
-                    .and_then(|bs| bs.iter().find(|b| b.version == *version));
-                let Some(b) = row else {
+                let Some(b) = ix.bundle(decision, *version) else {
                     p.push(format!("acknowledged bundle {decision} v{version} is missing"));
                     continue;
                 };
@@ -1863,11 +1871,7 @@ fn check_acks(ix: &Index, acks: &[Ack]) -> Vec<String> {
                 state,
                 marker,
             } => {
-                let row = ix
-                    .bundles
-                    .get(decision.as_str())
-                    .and_then(|bs| bs.iter().find(|b| b.version == *version));
-                let Some(b) = row else {
+                let Some(b) = ix.bundle(decision, *version) else {
                     p.push(format!(
                         "bundle {decision} v{version} of an acknowledged {state} is missing"
                     ));
@@ -1939,6 +1943,28 @@ impl std::fmt::Display for Counts {
     }
 }
 
+/// The stored rows (`what`, with their request keys) are exactly one per
+/// create or submit (`writes`) answered OK, keyed as acknowledged.
+fn one_per_request_key<'a>(
+    p: &mut Vec<String>,
+    (what, keys): (&str, impl Iterator<Item = Option<&'a str>>),
+    (writes, acked): (&str, &BTreeSet<String>),
+) {
+    let keys: Vec<Option<&str>> = keys.collect();
+    let stored: BTreeSet<String> = keys.iter().flatten().map(|k| k.to_string()).collect();
+    if stored != *acked || stored.len() != keys.len() {
+        p.push(format!(
+            "{} {what} with {} request keys, but {} {writes} were answered OK; not acknowledged: {:?}, \
+             acknowledged but missing: {:?}",
+            keys.len(),
+            stored.len(),
+            acked.len(),
+            stored.difference(acked).collect::<Vec<_>>(),
+            acked.difference(&stored).collect::<Vec<_>>()
+        ));
+    }
+}
+
 /// Nothing half-written: every record agrees with the records its act wrote
 /// in the same transaction.
 fn check_database(s: &Snapshot, ix: &Index, x: &Expected) -> (Vec<String>, Counts) {
@@ -1959,30 +1985,10 @@ fn check_database(s: &Snapshot, ix: &Index, x: &Expected) -> (Vec<String>, Count
     };
 
     // --- exactly one decision and application per request_id answered OK
-    let decision_keys: BTreeSet<String> = s.decisions.iter().filter_map(|d| d.request_key.clone()).collect();
-    if decision_keys != *x.decision_keys || decision_keys.len() != s.decisions.len() {
-        p.push(format!(
-            "{} decisions with {} request keys, but {} creates were answered OK; not acknowledged: {:?}, \
-             acknowledged but missing: {:?}",
-            s.decisions.len(),
-            decision_keys.len(),
-            x.decision_keys.len(),
-            decision_keys.difference(x.decision_keys).collect::<Vec<_>>(),
-            x.decision_keys.difference(&decision_keys).collect::<Vec<_>>()
-        ));
-    }
-    let repair_keys: BTreeSet<String> = s.apps.iter().filter_map(|a| a.request_key.clone()).collect();
-    if repair_keys != *x.repair_keys || repair_keys.len() != s.apps.len() {
-        p.push(format!(
-            "{} applications with {} request keys, but {} submits were answered OK; not acknowledged: {:?}, \
-             acknowledged but missing: {:?}",
-            s.apps.len(),
-            repair_keys.len(),
-            x.repair_keys.len(),
-            repair_keys.difference(x.repair_keys).collect::<Vec<_>>(),
-            x.repair_keys.difference(&repair_keys).collect::<Vec<_>>()
-        ));
-    }
+    let decision_keys = s.decisions.iter().map(|d| d.request_key.as_deref());
+    one_per_request_key(&mut p, ("decisions", decision_keys), ("creates", x.decision_keys));
+    let repair_keys = s.apps.iter().map(|a| a.request_key.as_deref());
+    one_per_request_key(&mut p, ("applications", repair_keys), ("submits", x.repair_keys));
 
     // --- decisions and their events
     for d in &s.decisions {
@@ -2113,32 +2119,28 @@ fn check_database(s: &Snapshot, ix: &Index, x: &Expected) -> (Vec<String>, Count
                 other.map(|c| (&c.kind, c.version))
             )),
         }
+        // The state agrees with the last feed entry: an active disclosure's
+        // is its current version, a terminated one's its termination.
         let last = changes.last();
-        if dis.state == "ACTIVE" {
-            let ok = dis.terminated_at.is_none()
+        let agrees = if dis.state == "ACTIVE" {
+            dis.terminated_at.is_none()
                 && dis.termination_reason.is_none()
                 && last.is_some_and(|c| {
                     c.kind != "TERMINATED" && c.version == dis.version && c.content_sha256 == dis.content_sha256
-                });
-            if !ok {
-                p.push(format!(
-                    "disclosure {id}: ACTIVE v{} but last feed entry {:?}",
-                    dis.version,
-                    last.map(|c| (&c.kind, c.version))
-                ));
-            }
+                })
         } else {
-            let ok = dis.terminated_at.is_some()
+            dis.terminated_at.is_some()
                 && dis.termination_reason.as_deref() == Some(dis.state.as_str())
-                && last.is_some_and(|c| c.kind == "TERMINATED" && c.reason == dis.termination_reason);
-            if !ok {
-                p.push(format!(
-                    "disclosure {id}: {} ({:?}) but last feed entry {:?}",
-                    dis.state,
-                    dis.termination_reason,
-                    last.map(|c| (&c.kind, &c.reason))
-                ));
-            }
+                && last.is_some_and(|c| c.kind == "TERMINATED" && c.reason == dis.termination_reason)
+        };
+        if !agrees {
+            p.push(format!(
+                "disclosure {id}: {} v{} ({:?}) but last feed entry {:?}",
+                dis.state,
+                dis.version,
+                dis.termination_reason,
+                last.map(|c| (&c.kind, c.version, &c.reason))
+            ));
         }
         // Each feed entry with the event of the act that wrote it. (This load
         // withdraws only active disclosures, so every withdrawal of a

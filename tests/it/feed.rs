@@ -14,6 +14,7 @@ use gongshi::store::{NewChange, StoreOptions};
 use tonic::transport::Channel;
 
 use crate::support::calls::{self, patch_of};
+use crate::support::kit::server_with_keys;
 use crate::support::publish_sample;
 use crate::support::{self, TestServer, clock_at, create_and_publish, credit_code, decision, req};
 
@@ -82,6 +83,11 @@ pub(crate) fn assert_strictly_increasing(seqs: &[i64], what: &str) {
 /// A change's identity in the feed: (sequence, disclosure, kind).
 fn ident(c: &pb::DisclosureChange) -> (i64, String, i32) {
     (c.sequence, c.disclosure.clone(), c.kind)
+}
+
+/// The changes of one disclosure in a feed.
+fn changes_of<'a>(feed: &'a [pb::DisclosureChange], disclosure: &str) -> Vec<&'a pb::DisclosureChange> {
+    feed.iter().filter(|c| c.disclosure == disclosure).collect()
 }
 
 /// Corrects the violation facts of a decision through the API.
@@ -162,8 +168,8 @@ async fn concurrent_writers_reader_sees_every_change_once_in_order() {
     const WRITERS: u64 = 8;
     const PER_WRITER: u64 = 25;
     for db in support::backends().await {
-        let server = TestServer::start(&db.url, clock_at("2026-06-01")).await;
-        let [officer, discloser] = server.keys([Role::Officer, Role::Discloser]).await;
+        let (server, [officer, discloser]) =
+            server_with_keys(&db, "2026-06-01", [Role::Officer, Role::Discloser]).await;
 
         let done = Arc::new(AtomicBool::new(false));
         let reader = {
@@ -540,8 +546,8 @@ async fn watch_delivers_changes_written_by_another_instance() {
 #[tokio::test]
 async fn terminated_content_is_never_served_again() {
     for db in support::backends().await {
-        let server = TestServer::start(&db.url, clock_at("2026-06-01")).await;
-        let [officer, discloser, auditor] = server.keys([Role::Officer, Role::Discloser, Role::Auditor]).await;
+        let (server, [officer, discloser, auditor]) =
+            server_with_keys(&db, "2026-06-01", [Role::Officer, Role::Discloser, Role::Auditor]).await;
         let mut enf = server.enforcement().await;
         let mut dis = server.disclosures().await;
 
@@ -566,11 +572,7 @@ async fn terminated_content_is_never_served_again() {
 
         // While active, both versions of the withdrawn-to-be record are served.
         let before = whole_feed_one_pass(&mut dis, &discloser).await;
-        let gone_before: Vec<_> = before
-            .changes
-            .iter()
-            .filter(|c| c.disclosure == gone.disclosure)
-            .collect();
+        let gone_before = changes_of(&before.changes, &gone.disclosure);
         assert_eq!(gone_before.len(), 2);
         assert!(
             gone_before
@@ -585,11 +587,7 @@ async fn terminated_content_is_never_served_again() {
         withdraw(&mut enf, &officer, &gone, "该处罚决定已被行政复议机关撤销").await;
 
         let after = whole_feed_one_pass(&mut dis, &discloser).await;
-        let gone_after: Vec<_> = after
-            .changes
-            .iter()
-            .filter(|c| c.disclosure == gone.disclosure)
-            .collect();
+        let gone_after = changes_of(&after.changes, &gone.disclosure);
         let kinds: Vec<i32> = gone_after.iter().map(|c| c.kind).collect();
         assert_eq!(
             kinds,
@@ -624,11 +622,7 @@ async fn terminated_content_is_never_served_again() {
         drop(stream);
 
         // The unrelated, still active record keeps its content.
-        let kept_changes: Vec<_> = after
-            .changes
-            .iter()
-            .filter(|c| c.disclosure == kept.disclosure)
-            .collect();
+        let kept_changes = changes_of(&after.changes, &kept.disclosure);
         assert_eq!(kept_changes.len(), 1);
         assert_eq!(
             kept_changes[0].record.as_ref().map(|r| r.party_name.as_str()),

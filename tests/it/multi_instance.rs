@@ -150,6 +150,11 @@ impl Cluster {
         self.events(name).await.iter().filter(|e| e.kind == kind as i32).count()
     }
 
+    /// A decision has exactly one event of a kind (`what` names the case).
+    async fn assert_one_event(&self, name: &str, kind: pb::DecisionEventKind, what: &str) {
+        assert_eq!(self.count_events(name, kind).await, 1, "{what}: {kind:?} events");
+    }
+
     /// The feed entries of one disclosure, as a puller reads them.
     async fn feed_of(&self, disclosure: &str) -> Vec<pb::DisclosureChange> {
         let mut d = DisClient::new(self.servers[1].channel().await).max_decoding_message_size(16 * 1024 * 1024);
@@ -189,6 +194,21 @@ where
         out.push(t.await.expect("task"));
     }
     out
+}
+
+/// `$client.$method` called on every connection of `$chans` at once
+/// (released together, see [`race`]); the `$i`-th call sends what
+/// `$wrap($msg, $who)` makes of its message: [`req`] with a key, [`call`]
+/// as an [`As`].
+macro_rules! race_all {
+    ($chans:expr, $client:ident.$method:ident(|$i:ident| $wrap:ident($msg:expr, $who:expr))) => {
+        race($chans.len(), |$i| {
+            let mut client = $client::new($chans[$i].clone());
+            let m = $wrap($msg, $who);
+            async move { client.$method(m).await }
+        })
+        .await
+    };
 }
 
 /// Exactly one success; the losers refused as `losers` allows.
@@ -231,12 +251,10 @@ async fn one_request_id_creates_one_resource_across_instances() {
                 penalty_decision: Some(decision(&number, DECIDED, &party)),
             };
             let chans = c.connections(CONCURRENT).await;
-            let results = race(CONCURRENT, |i| {
-                let mut e = EnfClient::new(chans[i].clone());
-                let r = req(request.clone(), &c.officer);
-                async move { e.create_penalty_decision(r).await }
-            })
-            .await;
+            let results = race_all!(
+                chans,
+                EnfClient.create_penalty_decision(|i| req(request.clone(), &c.officer))
+            );
             let mut answers = BTreeSet::new();
             for r in results {
                 let d = r.unwrap_or_else(|s| panic!("{b}: round {round}: a concurrent create failed: {s:?}"));
@@ -245,14 +263,12 @@ async fn one_request_id_creates_one_resource_across_instances() {
             assert_eq!(answers.len(), 1, "{b}: round {round}: answers {answers:?}");
             let (name, created) = answers.pop_first().expect("one");
             // Retried on every instance afterwards: still the first result.
+            let first = request.penalty_decision.clone().expect("decision");
             for i in 0..INSTANCES {
-                let again = c
-                    .enf(i)
+                let mut on = c.enf(i).await;
+                let again = calls::create(&mut on, &c.officer, &request.request_id, first.clone())
                     .await
-                    .create_penalty_decision(req(request.clone(), &c.officer))
-                    .await
-                    .expect("retry")
-                    .into_inner();
+                    .expect("retry");
                 assert_eq!(
                     (&again.name, again.create_time.map(|t| (t.seconds, t.nanos))),
                     (&name, created),
@@ -290,12 +306,10 @@ async fn one_request_id_creates_one_resource_across_instances() {
                 repair_application: Some(application_for(&dec.disclosure, &code)),
             };
             let chans = c.connections(CONCURRENT).await;
-            let results = race(CONCURRENT, |i| {
-                let mut r = RepClient::new(chans[i].clone());
-                let m = call(request.clone(), &who);
-                async move { r.submit_repair_application(m).await }
-            })
-            .await;
+            let results = race_all!(
+                chans,
+                RepClient.submit_repair_application(|i| call(request.clone(), &who))
+            );
             let mut answers = BTreeSet::new();
             for r in results {
                 let a = r.unwrap_or_else(|s| panic!("{b}: round {round}: a concurrent submit failed: {s:?}"));
@@ -345,12 +359,10 @@ async fn one_request_id_creates_one_resource_across_instances() {
             ))
             .await
             .expect("reject");
-            let retries = race(INSTANCES * 2, |i| {
-                let mut r = RepClient::new(chans[i].clone());
-                let m = call(request.clone(), &who);
-                async move { r.submit_repair_application(m).await }
-            })
-            .await;
+            let retries = race_all!(
+                chans[..INSTANCES * 2],
+                RepClient.submit_repair_application(|i| call(request.clone(), &who))
+            );
             for a in retries {
                 let a = a.unwrap_or_else(|s| panic!("{b}: round {round}: a late retry failed: {s:?}"));
                 assert_eq!(a.name, name, "{b}: round {round}: a late retry made a new application");
@@ -427,25 +439,18 @@ async fn concurrent_transitions_have_one_winner_across_instances() {
         .await
         .expect("create");
         let chans = c.connections(CONCURRENT).await;
-        let results = race(CONCURRENT, |i| {
-            let mut e = EnfClient::new(chans[i].clone());
-            let r = req(
-                pb::PublishPenaltyDecisionRequest {
-                    name: recorded.name.clone(),
-                    etag: recorded.etag.clone(),
-                },
-                &officer,
-            );
-            async move { e.publish_penalty_decision(r).await }
-        })
-        .await;
+        let publish = |d: &pb::PenaltyDecision, etag: &str| pb::PublishPenaltyDecisionRequest {
+            name: d.name.clone(),
+            etag: etag.to_string(),
+        };
+        let results = race_all!(
+            chans,
+            EnfClient.publish_penalty_decision(|i| req(publish(&recorded, &recorded.etag), &officer))
+        );
         let published = one_winner(&format!("{b}: publish with one etag"), results, STALE);
         assert_eq!(published.state, pb::DecisionState::Published as i32);
-        assert_eq!(
-            c.count_events(&published.name, pb::DecisionEventKind::Published).await,
-            1,
-            "{b}"
-        );
+        c.assert_one_event(&published.name, pb::DecisionEventKind::Published, b)
+            .await;
         let feed = c.feed_of(&published.disclosure).await;
         assert_eq!(
             feed.iter().map(|f| f.kind).collect::<Vec<_>>(),
@@ -455,31 +460,14 @@ async fn concurrent_transitions_have_one_winner_across_instances() {
 
         // PublishPenaltyDecision without an etag: the state machine decides.
         let code2 = credit_code("91310115", 620_002);
-        let recorded2 = c
-            .enf(1)
+        let recorded2 = decision("沪应急罚〔2025〕多转-2号", DECIDED, &code2);
+        let recorded2 = calls::create(&mut c.enf(1).await, &officer, "", recorded2)
             .await
-            .create_penalty_decision(req(
-                pb::CreatePenaltyDecisionRequest {
-                    request_id: String::new(),
-                    penalty_decision: Some(decision("沪应急罚〔2025〕多转-2号", DECIDED, &code2)),
-                },
-                &officer,
-            ))
-            .await
-            .expect("create")
-            .into_inner();
-        let results = race(CONCURRENT, |i| {
-            let mut e = EnfClient::new(chans[i].clone());
-            let r = req(
-                pb::PublishPenaltyDecisionRequest {
-                    name: recorded2.name.clone(),
-                    etag: String::new(),
-                },
-                &officer,
-            );
-            async move { e.publish_penalty_decision(r).await }
-        })
-        .await;
+            .expect("create");
+        let results = race_all!(
+            chans,
+            EnfClient.publish_penalty_decision(|i| req(publish(&recorded2, ""), &officer))
+        );
         let published2 = one_winner(
             &format!("{b}: publish without etag"),
             results,
@@ -488,48 +476,31 @@ async fn concurrent_transitions_have_one_winner_across_instances() {
                 (Code::Aborted, "CONCURRENT_UPDATE"),
             ],
         );
-        assert_eq!(
-            c.count_events(&published2.name, pb::DecisionEventKind::Published).await,
-            1,
-            "{b}"
-        );
+        c.assert_one_event(&published2.name, pb::DecisionEventKind::Published, b)
+            .await;
         assert_eq!(c.feed_of(&published2.disclosure).await.len(), 1, "{b}");
 
         // CorrectPenaltyDecision with one etag, each with other content.
-        let results = race(CONCURRENT, |i| {
-            let mut e = EnfClient::new(chans[i].clone());
+        let draft = |i: usize| {
             let facts = patch_of("violation_facts", format!("经复核，更正后的违法事实（第{i}稿）。"));
-            let why = format!("笔误 {i}");
-            let r = req(
-                correction(&published.name, facts, &["violation_facts"], &why, &published.etag),
-                &officer,
-            );
-            async move { e.correct_penalty_decision(r).await }
-        })
-        .await;
+            correction(
+                &published.name,
+                facts,
+                &["violation_facts"],
+                &format!("笔误 {i}"),
+                &published.etag,
+            )
+        };
+        let results = race_all!(chans, EnfClient.correct_penalty_decision(|i| req(draft(i), &officer)));
         let corrected = one_winner(&format!("{b}: correct with one etag"), results, STALE);
-        let now = c
-            .enf(2)
-            .await
-            .get_penalty_decision(req(
-                pb::GetPenaltyDecisionRequest {
-                    name: published.name.clone(),
-                },
-                &officer,
-            ))
-            .await
-            .expect("get")
-            .into_inner();
+        let now = calls::get(&mut c.enf(2).await, &officer, &published.name).await;
         assert_eq!(
             (&now.etag, &now.violation_facts),
             (&corrected.etag, &corrected.violation_facts),
             "{b}: the stored decision is the winner's"
         );
-        assert_eq!(
-            c.count_events(&published.name, pb::DecisionEventKind::Corrected).await,
-            1,
-            "{b}"
-        );
+        c.assert_one_event(&published.name, pb::DecisionEventKind::Corrected, b)
+            .await;
         let feed = c.feed_of(&published.disclosure).await;
         assert_eq!(
             feed.iter().map(|f| f.kind).collect::<Vec<_>>(),
@@ -554,24 +525,17 @@ async fn concurrent_transitions_have_one_winner_across_instances() {
             seconds: c.servers[0].clock.now().timestamp(),
             nanos: 0,
         };
-        let results = race(CONCURRENT, |i| {
-            let mut n = NotClient::new(chans[i].clone());
-            let r = req(
-                pb::RecordNoticeDeliveryRequest {
-                    name: bundle.name.clone(),
-                    method: pb::DeliveryMethod::Direct as i32,
-                    recipient: format!("王五 {i}"),
-                    recipient_relation: "法定代表人".into(),
-                    delivered_at: Some(at),
-                    consent_ref: String::new(),
-                    witnesses: vec![],
-                    etag: String::new(),
-                },
-                &officer,
-            );
-            async move { n.record_notice_delivery(r).await }
-        })
-        .await;
+        let delivery = |i: usize| pb::RecordNoticeDeliveryRequest {
+            name: bundle.name.clone(),
+            method: pb::DeliveryMethod::Direct as i32,
+            recipient: format!("王五 {i}"),
+            recipient_relation: "法定代表人".into(),
+            delivered_at: Some(at),
+            consent_ref: String::new(),
+            witnesses: vec![],
+            etag: String::new(),
+        };
+        let results = race_all!(chans, NotClient.record_notice_delivery(|i| req(delivery(i), &officer)));
         let delivered = one_winner(
             &format!("{b}: record delivery"),
             results,
@@ -581,36 +545,25 @@ async fn concurrent_transitions_have_one_winner_across_instances() {
             ],
         );
         assert_eq!(delivered.delivery_state, pb::DeliveryState::Delivered as i32);
-        assert_eq!(
-            c.count_events(&published.name, pb::DecisionEventKind::NoticeDelivered)
-                .await,
-            1,
-            "{b}"
-        );
+        c.assert_one_event(&published.name, pb::DecisionEventKind::NoticeDelivered, b)
+            .await;
 
         // WithdrawPenaltyDecision with one etag.
-        let results = race(CONCURRENT, |i| {
-            let mut e = EnfClient::new(chans[i].clone());
-            let r = req(
-                pb::WithdrawPenaltyDecisionRequest {
-                    name: published.name.clone(),
-                    legal_event: pb::WithdrawalEvent::Revoked as i32,
-                    public_reason: format!("行政处罚决定已被撤销 {i}"),
-                    etag: corrected.etag.clone(),
-                    legal_event_on: String::new(),
-                },
-                &officer,
-            );
-            async move { e.withdraw_penalty_decision(r).await }
-        })
-        .await;
+        let withdrawal = |i: usize| pb::WithdrawPenaltyDecisionRequest {
+            name: published.name.clone(),
+            legal_event: pb::WithdrawalEvent::Revoked as i32,
+            public_reason: format!("行政处罚决定已被撤销 {i}"),
+            etag: corrected.etag.clone(),
+            legal_event_on: String::new(),
+        };
+        let results = race_all!(
+            chans,
+            EnfClient.withdraw_penalty_decision(|i| req(withdrawal(i), &officer))
+        );
         let withdrawn = one_winner(&format!("{b}: withdraw with one etag"), results, STALE);
         assert_eq!(withdrawn.state, pb::DecisionState::Withdrawn as i32);
-        assert_eq!(
-            c.count_events(&published.name, pb::DecisionEventKind::Withdrawn).await,
-            1,
-            "{b}"
-        );
+        c.assert_one_event(&published.name, pb::DecisionEventKind::Withdrawn, b)
+            .await;
         let feed = c.feed_of(&published.disclosure).await;
         let terminated = calls::terminated(&feed);
         assert_eq!(terminated.len(), 1, "{b}: TERMINATED entries {terminated:?}");
@@ -624,11 +577,10 @@ async fn notice_bundle_rendered_once_across_instances() {
     for db in support::backends().await {
         let c = Cluster::start(&db).await;
         let b = c.backend;
-        let officer = c.officer.clone();
         for round in 0..3u64 {
             let (dec, _) = c.published(round, "书").await;
             let chans = c.connections(CONCURRENT).await;
-            let first = render_all(&chans, &dec.name, &officer, b, round, 1).await;
+            let first = render_all(&chans, &dec.name, &c.officer, b, round, 1).await;
             assert_eq!(
                 c.count_events(&dec.name, pb::DecisionEventKind::NoticeRendered).await,
                 1,
@@ -647,11 +599,11 @@ async fn notice_bundle_rendered_once_across_instances() {
                         format!("经复核，更正后的违法事实（{round}）。"),
                         "",
                     ),
-                    &officer,
+                    &c.officer,
                 ))
                 .await
                 .expect("correct");
-            let second = render_all(&chans, &dec.name, &officer, b, round, 2).await;
+            let second = render_all(&chans, &dec.name, &c.officer, b, round, 2).await;
             assert_ne!(second.documents, first.documents, "{b}: the correction is rendered");
             assert_eq!(
                 c.count_events(&dec.name, pb::DecisionEventKind::NoticeRendered).await,
@@ -689,12 +641,10 @@ async fn render_all(
     round: u64,
     version: i32,
 ) -> pb::NoticeBundle {
-    let results = race(chans.len(), |i| {
-        let mut n = NotClient::new(chans[i].clone());
-        let r = req(notice_bundle(decision, 0), officer);
-        async move { n.get_notice_bundle(r).await }
-    })
-    .await;
+    let results = race_all!(
+        chans,
+        NotClient.get_notice_bundle(|i| req(notice_bundle(decision, 0), officer))
+    );
     let mut answers = Vec::new();
     for r in results {
         answers.push(r.unwrap_or_else(|s| panic!("{backend}: round {round}: a concurrent render failed: {s:?}")));

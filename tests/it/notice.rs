@@ -8,7 +8,7 @@ use gongshi::domain::lifecycle::Role;
 use pb::notice_service_client::NoticeServiceClient;
 use tonic::transport::Channel;
 
-use crate::support::calls::slip_correction;
+use crate::support::calls::{self, slip_correction};
 use crate::support::calls::{Enf, notice_bundle, notice_bundles};
 use crate::support::{self, TestServer, credit_code, req};
 
@@ -41,6 +41,21 @@ async fn publish_safety(e: &mut Enf, officer: &str, decided_on: &str, n: u32, pa
     let number = format!("沪浦应急罚〔{}〕{n}号", &decided_on[..4]);
     let d = safety(&number, decided_on, &credit_code("91310115", party));
     support::create_and_publish(e, officer, d).await
+}
+
+/// [`publish_safety`] of number and party `n`, and its notice bundle.
+async fn published_with_bundle(
+    e: &mut Enf,
+    n: &mut NoticeServiceClient<Channel>,
+    officer: &str,
+    decided_on: &str,
+    number: u32,
+) -> (pb::PenaltyDecision, pb::NoticeBundle) {
+    let d = publish_safety(e, officer, decided_on, number, number.into()).await;
+    let b = bundle(n, officer, &d.name, 0)
+        .await
+        .expect("the bundle of a published decision");
+    (d, b)
 }
 
 async fn bundle(
@@ -163,8 +178,7 @@ async fn repair_notice_states_the_computed_dates() {
         let (_server, officer, mut e, mut n) = at_may_10(&db.url).await;
 
         // 安全生产, general, decided 2025-06-10 (Shanghai under 令第58号: minimum 1 year, maximum 3 years).
-        let a = publish_safety(&mut e, &officer, "2025-06-10", 1, 1).await;
-        let b = bundle(&mut n, &officer, &a.name, 0).await.unwrap();
+        let (_, b) = published_with_bundle(&mut e, &mut n, &officer, "2025-06-10", 1).await;
         let notice = &doc(&b, pb::DocumentKind::CreditRepairNotice).body;
         assert!(
             notice.contains("自2026年6月11日起，你单位可以申请信用修复"),
@@ -179,8 +193,7 @@ async fn repair_notice_states_the_computed_dates() {
         assert!(notice.contains("一般失信信息"), "{notice}");
 
         // Decided 2026-05-06 under NDRC 令第36号: minimum 3 months, maximum 1 year.
-        let c = publish_safety(&mut e, &officer, "2026-05-06", 2, 2).await;
-        let b = bundle(&mut n, &officer, &c.name, 0).await.unwrap();
+        let (_, b) = published_with_bundle(&mut e, &mut n, &officer, "2026-05-06", 2).await;
         let notice = &doc(&b, pb::DocumentKind::CreditRepairNotice).body;
         assert!(notice.contains("自2026年8月7日起"), "{notice}");
         assert!(notice.contains("公示至2027年5月6日"), "{notice}");
@@ -211,8 +224,7 @@ async fn repair_notice_states_the_computed_dates() {
 async fn correction_makes_a_new_version_and_keeps_the_old() {
     for db in support::backends().await {
         let (_server, officer, mut e, mut n) = at_may_10(&db.url).await;
-        let d = publish_safety(&mut e, &officer, "2026-05-06", 9, 9).await;
-        let v1 = bundle(&mut n, &officer, &d.name, 0).await.unwrap();
+        let (d, v1) = published_with_bundle(&mut e, &mut n, &officer, "2026-05-06", 9).await;
         e.correct_penalty_decision(req(
             slip_correction(&d.name, "violation_facts", "经复核，更正后的违法事实。", ""),
             &officer,
@@ -246,14 +258,32 @@ fn delivery(name: &str, method: pb::DeliveryMethod, at: prost_types::Timestamp) 
     }
 }
 
+/// Records, as `key`, the delivery of a bundle by `method` at `at`.
+async fn deliver(
+    n: &mut NoticeServiceClient<Channel>,
+    key: &str,
+    bundle: &str,
+    method: pb::DeliveryMethod,
+    at: prost_types::Timestamp,
+) -> Result<pb::NoticeBundle, tonic::Status> {
+    let delivered = n.record_notice_delivery(req(delivery(bundle, method, at), key)).await;
+    delivered.map(|r| r.into_inner())
+}
+
+/// The receipt (送达回证) of a bundle, signed by `signed_by` at `at`.
+fn receipt(name: &str, signed_by: &str, at: prost_types::Timestamp, etag: &str) -> pb::RecordNoticeReceiptRequest {
+    pb::RecordNoticeReceiptRequest {
+        name: name.to_string(),
+        signed_by: signed_by.to_string(),
+        signed_at: Some(at),
+        etag: etag.to_string(),
+    }
+}
+
 #[tokio::test]
 async fn delivery_rules() {
     for db in support::backends().await {
-        let clock = support::clock_at("2026-05-10");
-        let server = TestServer::start(&db.url, clock.clone()).await;
-        let officer = server.key(Role::Officer, None).await;
-        let mut e = server.enforcement().await;
-        let mut n = notices(&server).await;
+        let (server, officer, mut e, mut n) = at_may_10(&db.url).await;
         let now = prost_types::Timestamp {
             seconds: clock_secs(&server),
             nanos: 0,
@@ -262,33 +292,22 @@ async fn delivery_rules() {
         // One delivery act covers every document.
         let a = publish_safety(&mut e, &officer, "2026-05-06", 21, 21).await;
         let name = format!("{}/noticeBundle", a.name);
-        let b = n
-            .record_notice_delivery(req(delivery(&name, pb::DeliveryMethod::Direct, now), &officer))
+        let b = deliver(&mut n, &officer, &name, pb::DeliveryMethod::Direct, now)
             .await
-            .expect("deliver")
-            .into_inner();
+            .expect("deliver");
         assert_eq!(b.delivery_state, pb::DeliveryState::Delivered as i32, "{}", db.backend);
         let dl = b.delivery.clone().unwrap();
         assert_eq!(dl.documents.len(), 3, "all three documents in the one act");
         assert!(dl.deemed_delivered_at.is_none());
         // A second delivery of a delivered bundle is refused.
-        let again = n
-            .record_notice_delivery(req(delivery(&name, pb::DeliveryMethod::Postal, now), &officer))
+        let again = deliver(&mut n, &officer, &name, pb::DeliveryMethod::Postal, now)
             .await
             .unwrap_err();
         assert_eq!(again.code(), tonic::Code::FailedPrecondition);
         assert_eq!(support::reason(&again), "ALREADY_DELIVERED");
         // The receipt (送达回证).
         let r = n
-            .record_notice_receipt(req(
-                pb::RecordNoticeReceiptRequest {
-                    name: name.clone(),
-                    signed_by: "王五".into(),
-                    signed_at: Some(now),
-                    etag: b.etag.clone(),
-                },
-                &officer,
-            ))
+            .record_notice_receipt(req(receipt(&name, "王五", now, &b.etag), &officer))
             .await
             .expect("receipt")
             .into_inner();
@@ -296,15 +315,7 @@ async fn delivery_rules() {
         assert_eq!(r.delivery.unwrap().receipt.unwrap().signed_by, "王五");
         // Stale etag.
         let stale = n
-            .record_notice_receipt(req(
-                pb::RecordNoticeReceiptRequest {
-                    name: name.clone(),
-                    signed_by: "x".into(),
-                    signed_at: Some(now),
-                    etag: b.etag.clone(),
-                },
-                &officer,
-            ))
+            .record_notice_receipt(req(receipt(&name, "x", now, &b.etag), &officer))
             .await
             .unwrap_err();
         assert_eq!(stale.code(), tonic::Code::Aborted);
@@ -312,8 +323,7 @@ async fn delivery_rules() {
         // ELECTRONIC needs consent_ref.
         let c = publish_safety(&mut e, &officer, "2026-05-06", 22, 22).await;
         let name_c = format!("{}/noticeBundle", c.name);
-        let err = n
-            .record_notice_delivery(req(delivery(&name_c, pb::DeliveryMethod::Electronic, now), &officer))
+        let err = deliver(&mut n, &officer, &name_c, pb::DeliveryMethod::Electronic, now)
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
@@ -328,42 +338,20 @@ async fn delivery_rules() {
         // PUBLIC_NOTICE: the decision alone, deemed delivered 30 days after publication; no 回证.
         let p = publish_safety(&mut e, &officer, "2026-05-06", 23, 23).await;
         let name_p = format!("{}/noticeBundle", p.name);
-        let b = n
-            .record_notice_delivery(req(delivery(&name_p, pb::DeliveryMethod::PublicNotice, now), &officer))
+        let b = deliver(&mut n, &officer, &name_p, pb::DeliveryMethod::PublicNotice, now)
             .await
-            .expect("public notice")
-            .into_inner();
+            .expect("public notice");
         let dl = b.delivery.unwrap();
         assert_eq!(dl.documents, [pb::DocumentKind::PenaltyDecision as i32]);
         assert_eq!(dl.deemed_delivered_at.unwrap().seconds - now.seconds, 30 * 86_400);
         let err = n
-            .record_notice_receipt(req(
-                pb::RecordNoticeReceiptRequest {
-                    name: name_p.clone(),
-                    signed_by: "x".into(),
-                    signed_at: Some(now),
-                    etag: String::new(),
-                },
-                &officer,
-            ))
+            .record_notice_receipt(req(receipt(&name_p, "x", now, ""), &officer))
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::FailedPrecondition);
 
         // Rendering, delivery and receipt are events of the decision.
-        let events = e
-            .list_penalty_decision_events(req(
-                pb::ListPenaltyDecisionEventsRequest {
-                    name: a.name.clone(),
-                    page_size: 100,
-                    page_token: String::new(),
-                },
-                &officer,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .events;
+        let events = calls::events(&mut e, &officer, &a.name).await;
         let kinds: Vec<i32> = events.iter().map(|e| e.kind).collect();
         for k in [
             pb::DecisionEventKind::NoticeRendered,
@@ -412,11 +400,9 @@ fn clock_secs(s: &TestServer) -> i64 {
 #[tokio::test]
 async fn portal_and_enterprise_see_only_their_own_bundles() {
     for db in support::backends().await {
-        let server = TestServer::start(&db.url, support::clock_at("2026-05-10")).await;
-        let officer = server.key(Role::Officer, None).await;
+        let (server, officer, mut e, mut n) = at_may_10(&db.url).await;
         let a_code = credit_code("91310115", 31);
         let b_code = credit_code("91310115", 32);
-        let mut e = server.enforcement().await;
         let a = support::create_and_publish(
             &mut e,
             &officer,
@@ -431,7 +417,6 @@ async fn portal_and_enterprise_see_only_their_own_bundles() {
         .await;
         let ent_a = server.key(Role::Enterprise, Some(&a_code)).await;
         let portal = server.key(Role::Portal, None).await;
-        let mut n = notices(&server).await;
 
         assert!(
             bundle(&mut n, &ent_a, &a.name, 0).await.is_ok(),
@@ -479,13 +464,15 @@ async fn portal_and_enterprise_see_only_their_own_bundles() {
             seconds: clock_secs(&server),
             nanos: 0,
         };
-        let err = n
-            .record_notice_delivery(req(
-                delivery(&format!("{}/noticeBundle", a.name), pb::DeliveryMethod::Direct, now),
-                &ent_a,
-            ))
-            .await
-            .unwrap_err();
+        let err = deliver(
+            &mut n,
+            &ent_a,
+            &format!("{}/noticeBundle", a.name),
+            pb::DeliveryMethod::Direct,
+            now,
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied);
         let discloser = server.key(Role::Discloser, None).await;
         let err = bundle(&mut n, &discloser, &a.name, 0).await.unwrap_err();

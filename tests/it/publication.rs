@@ -9,13 +9,15 @@ use tonic::Code;
 
 use crate::decisions::decision;
 use crate::support::calls::{self, Dis, Enf, event_of, events, feed, publish};
-use crate::support::{KNOWN_ID, TestServer, backends, clock_at, credit_code, d, reason, set_personal_party};
+use crate::support::kit::server_with_keys;
+use crate::support::{KNOWN_ID, TestDb, TestServer, backends, credit_code, d, reason, set_personal_party};
 
-/// A server at `today` and clients of both its services.
-async fn started(url: &str, today: &str) -> (TestServer, Enf, Dis) {
-    let server = TestServer::start(url, clock_at(today)).await;
+/// A server at `today`, clients of both its services, and a new key of each
+/// of `roles`, in order.
+async fn started<const N: usize>(db: &TestDb, today: &str, roles: [Role; N]) -> (TestServer, Enf, Dis, [String; N]) {
+    let (server, keys) = server_with_keys(db, today, roles).await;
     let (enf, dis) = (server.enforcement().await, server.disclosures().await);
-    (server, enf, dis)
+    (server, enf, dis, keys)
 }
 
 /// Moves the injected clock to noon CST of a date.
@@ -25,6 +27,20 @@ fn set_today(server: &TestServer, date: &str) {
 
 async fn create(c: &mut Enf, key: &str, p: pb::PenaltyDecision) -> pb::PenaltyDecision {
     calls::create(c, key, "", p).await.expect("create")
+}
+
+/// Records a decision and publishes it (the publish answered OK, whether it
+/// published or excluded it, else it fails `what`): the recorded and the
+/// published-or-excluded decision.
+async fn recorded_then_published(
+    enf: &mut Enf,
+    key: &str,
+    p: pb::PenaltyDecision,
+    what: &str,
+) -> (pb::PenaltyDecision, pb::PenaltyDecision) {
+    let created = create(enf, key, p).await;
+    let out = publish(enf, key, &created.name, &created.etag).await.expect(what);
+    (created, out)
 }
 
 async fn active(dis: &mut Dis, key: &str) -> Vec<pb::Disclosure> {
@@ -100,10 +116,8 @@ async fn periods_follow_the_rule_set_of_the_decision_date() {
     ];
     for db in backends().await {
         let b = db.backend;
-        let server = TestServer::start(&db.url, clock_at(cases[0].today)).await;
-        let mut enf = server.enforcement().await;
-        let mut dis = server.disclosures().await;
-        let [officer, discloser] = server.keys([Role::Officer, Role::Discloser]).await;
+        let roles = [Role::Officer, Role::Discloser];
+        let (server, mut enf, mut dis, [officer, discloser]) = started(&db, cases[0].today, roles).await;
         for (i, c) in cases.iter().enumerate() {
             let ctx = format!("{b}: case {i} ({} {:?} {:?})", c.decided_on, c.severity, c.sector);
             set_today(&server, c.today);
@@ -114,10 +128,7 @@ async fn periods_follow_the_rule_set_of_the_decision_date() {
             );
             p.severity = c.severity as i32;
             p.sector = c.sector as i32;
-            let created = create(&mut enf, &officer, p).await;
-            let published = publish(&mut enf, &officer, &created.name, &created.etag)
-                .await
-                .expect(&ctx);
+            let (created, published) = recorded_then_published(&mut enf, &officer, p, &ctx).await;
             assert_eq!(published.state, pb::DecisionState::Published as i32, "{ctx}");
             assert!(published.exclusion.is_none(), "{ctx}");
             assert!(published.publish_time.is_some(), "{ctx}");
@@ -182,39 +193,40 @@ async fn excluded_decisions_are_recorded_but_not_published() {
     use pb::PenaltyKind::{CirculatedCriticism, Fine, Warning};
     for db in backends().await {
         let b = db.backend;
-        let (server, mut enf, mut dis) = started(&db.url, "2026-11-29").await;
-        let [officer, discloser] = server.keys([Role::Officer, Role::Discloser]).await;
+        let roles = [Role::Officer, Role::Discloser];
+        let (server, mut enf, mut dis, [officer, discloser]) = started(&db, "2026-11-29", roles).await;
         let (party, mut n) = (credit_code("91310115", 500), 0);
         let mut next = || {
             n += 1;
             format!("沪浦应急罚〔2026〕5{n:02}号")
         };
 
+        // What a case is, when it was decided, how it differs from the sample
+        // decision, and the rule that keeps it from being published.
+        fn unfined(p: &mut pb::PenaltyDecision, kinds: &[pb::PenaltyKind]) {
+            p.penalty_kinds = kinds.iter().map(|k| *k as i32).collect();
+            p.fine_fen = 0;
+        }
+        fn minor(p: &mut pb::PenaltyDecision) {
+            p.severity = pb::Severity::Minor as i32;
+        }
+        type Edit = fn(&mut pb::PenaltyDecision);
+        #[rustfmt::skip]
+        let table: [(&str, &str, Edit, &str); 7] = [
+            ("simple procedure", "2026-11-20", |p| p.procedure = pb::Procedure::Simple as i32, "SIMPLE_PROCEDURE"),
+            ("warning only", "2026-11-20", |p| unfined(p, &[Warning]), "WARNING_OR_CRITICISM_ONLY"),
+            ("warning and criticism", "2026-11-20", |p| unfined(p, &[Warning, CirculatedCriticism]), "WARNING_OR_CRITICISM_ONLY"),
+            ("criticism only", "2026-11-20", |p| unfined(p, &[CirculatedCriticism]), "WARNING_OR_CRITICISM_ONLY"),
+            ("minor under NDRC_36", "2026-11-20", minor, "MINOR_NOT_PUBLISHED"),
+            ("minor under SH_NDRC_58", "2025-06-10", minor, "MINOR_NOT_PUBLISHED"),
+            ("minor under the 2019 rules", "2022-08-31", minor, "MINOR_NOT_PUBLISHED"),
+        ];
         let mut cases: Vec<(&str, pb::PenaltyDecision, &str)> = Vec::new();
-        let mut p = decision(&next(), "2026-11-20", &party);
-        p.procedure = pb::Procedure::Simple as i32;
-        cases.push(("simple procedure", p, "SIMPLE_PROCEDURE"));
-        let mut p = decision(&next(), "2026-11-20", &party);
-        p.penalty_kinds = vec![Warning as i32];
-        p.fine_fen = 0;
-        cases.push(("warning only", p, "WARNING_OR_CRITICISM_ONLY"));
-        let mut p = decision(&next(), "2026-11-20", &party);
-        p.penalty_kinds = vec![Warning as i32, CirculatedCriticism as i32];
-        p.fine_fen = 0;
-        cases.push(("warning and criticism", p, "WARNING_OR_CRITICISM_ONLY"));
-        let mut p = decision(&next(), "2026-11-20", &party);
-        p.penalty_kinds = vec![CirculatedCriticism as i32];
-        p.fine_fen = 0;
-        cases.push(("criticism only", p, "WARNING_OR_CRITICISM_ONLY"));
-        let mut p = decision(&next(), "2026-11-20", &party);
-        p.severity = pb::Severity::Minor as i32;
-        cases.push(("minor under NDRC_36", p, "MINOR_NOT_PUBLISHED"));
-        let mut p = decision(&next(), "2025-06-10", &party);
-        p.severity = pb::Severity::Minor as i32;
-        cases.push(("minor under SH_NDRC_58", p, "MINOR_NOT_PUBLISHED"));
-        let mut p = decision(&next(), "2022-08-31", &party);
-        p.severity = pb::Severity::Minor as i32;
-        cases.push(("minor under the 2019 rules", p, "MINOR_NOT_PUBLISHED"));
+        for (what, decided_on, edit, rule) in table {
+            let mut p = decision(&next(), decided_on, &party);
+            edit(&mut p);
+            cases.push((what, p, rule));
+        }
         let mut p = decision(&next(), "2026-11-20", "");
         set_personal_party(
             &mut p,
@@ -229,10 +241,7 @@ async fn excluded_decisions_are_recorded_but_not_published() {
         assert!(feed_before.is_empty(), "{b}");
         for (what, p, rule) in cases {
             let ctx = format!("{b}: {what}");
-            let created = create(&mut enf, &officer, p).await;
-            let out = publish(&mut enf, &officer, &created.name, &created.etag)
-                .await
-                .expect(&ctx);
+            let (created, out) = recorded_then_published(&mut enf, &officer, p, &ctx).await;
             assert_eq!(out.state, pb::DecisionState::NotPublished as i32, "{ctx}");
             assert!(out.disclosure.is_empty(), "{ctx}: no disclosure");
             assert!(out.publish_time.is_none(), "{ctx}");
@@ -273,10 +282,7 @@ async fn excluded_decisions_are_recorded_but_not_published() {
         // A warning with a fine is published.
         let mut p = decision(&next(), "2026-11-20", &party);
         p.penalty_kinds = vec![Warning as i32, Fine as i32];
-        let created = create(&mut enf, &officer, p).await;
-        let out = publish(&mut enf, &officer, &created.name, &created.etag)
-            .await
-            .expect("warning + fine");
+        let (_, out) = recorded_then_published(&mut enf, &officer, p, "warning + fine").await;
         assert_eq!(out.state, pb::DecisionState::Published as i32, "{b}");
         assert!(out.exclusion.is_none(), "{b}");
         let changes = feed(&mut dis, &discloser).await;
@@ -294,14 +300,11 @@ async fn a_decision_entered_after_its_publicity_ended_is_never_shared() {
     for db in backends().await {
         let b = db.backend;
         // Decided 2022-08-31, serious, 2019 rules: publicity ended 2025-08-31.
-        let (server, mut enf, mut dis) = started(&db.url, "2026-06-01").await;
-        let [officer, discloser, auditor] = server.keys([Role::Officer, Role::Discloser, Role::Auditor]).await;
+        let roles = [Role::Officer, Role::Discloser, Role::Auditor];
+        let (server, mut enf, mut dis, [officer, discloser, auditor]) = started(&db, "2026-06-01", roles).await;
         let mut p = decision("沪浦应急罚〔2022〕88号", "2022-08-31", &credit_code("91310115", 88));
         p.severity = pb::Severity::Serious as i32;
-        let created = create(&mut enf, &officer, p).await;
-        let out = publish(&mut enf, &officer, &created.name, &created.etag)
-            .await
-            .expect("publish late entry");
+        let (_, out) = recorded_then_published(&mut enf, &officer, p, "publish late entry").await;
         assert!(
             feed(&mut dis, &discloser).await.is_empty(),
             "{b}: pullers see no publication"

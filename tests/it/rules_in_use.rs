@@ -20,6 +20,7 @@ use tonic::transport::Channel;
 use crate::repair_support::{Case, EnfClient, Env};
 use crate::support::calls::notice_bundle;
 use crate::support::calls::{self, correction, patch_of};
+use crate::support::kit::server_with_keys;
 use crate::support::publish_sample;
 use crate::support::{
     self, TestServer, bad_fields, clock_at, create_and_publish, credit_code, d, full_checklist, reason, req,
@@ -159,8 +160,7 @@ async fn concurrent_corrections_of_two_fields_all_land() {
     const CONCURRENT: usize = 20;
     for db in support::backends().await {
         let b = db.backend;
-        let server = TestServer::start(&db.url, clock_at("2025-06-12")).await;
-        let [officer, auditor] = server.keys([Role::Officer, Role::Auditor]).await;
+        let (server, [officer, auditor]) = server_with_keys(&db, "2025-06-12", [Role::Officer, Role::Auditor]).await;
         let e = server.enforcement().await;
         let published = publish_sample(&mut e.clone(), &officer, "沪应急罚〔2025〕并-1号", "2025-06-10", 71_001).await;
         let name = published.name.clone();
@@ -248,10 +248,12 @@ async fn concurrent_corrections_of_two_fields_all_land() {
 async fn a_correction_crossing_the_major_threshold_waits_for_legal_review() {
     for db in support::backends().await {
         let b = db.backend;
-        let server = TestServer::start(&db.url, clock_at("2025-06-12")).await;
-        let [officer, lawyer, auditor, discloser] = server
-            .keys([Role::Officer, Role::LegalReviewer, Role::Auditor, Role::Discloser])
-            .await;
+        let (server, [officer, lawyer, auditor, discloser]) = server_with_keys(
+            &db,
+            "2025-06-12",
+            [Role::Officer, Role::LegalReviewer, Role::Auditor, Role::Discloser],
+        )
+        .await;
         let e = server.enforcement().await;
 
         // 20,000 元: not major (the threshold is 100,000 元). It was even
@@ -624,8 +626,8 @@ async fn imported_publication_dates_and_the_timeliness_rate() {
 
     for db in support::backends().await {
         let b = db.backend;
-        let server = TestServer::start(&db.url, clock_at("2025-01-10")).await;
-        let [officer, discloser] = server.keys([Role::Officer, Role::Discloser]).await;
+        let (server, [officer, discloser]) =
+            server_with_keys(&db, "2025-01-10", [Role::Officer, Role::Discloser]).await;
 
         let s = import_file(&server.app, &without, &ImportOptions::default())
             .await

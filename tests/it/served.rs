@@ -15,7 +15,8 @@ use gongshi::domain::lifecycle::{DisclosureState, Role};
 use gongshi::store::DisclosureFilter;
 use prost::Message;
 
-use crate::support::{self, TestServer, clock_at, d, req, sql};
+use crate::support::kit::server_with_keys;
+use crate::support::{self, TestServer, calls, clock_at, d, req, sql};
 
 /// The decoded path, in process, over the server's application.
 fn reference(server: &TestServer) -> DisclosureApi {
@@ -335,33 +336,26 @@ async fn a_plain_update_clears_the_encoding_and_answers_stay_equal() {
         let (pending, ended, touched) = (&active[0].id, &active[1].id, &active[2].id);
 
         // Seen once on the bytes path before the UPDATEs.
-        let mut client = server.disclosures().await;
-        let get = |name: &str| pb::GetDisclosureRequest {
-            name: format!("disclosures/{name}"),
-        };
-        let before = client
-            .get_disclosure(req(get(pending), &discloser))
-            .await
-            .expect("get")
-            .into_inner();
+        let named = |id: &str| format!("disclosures/{id}");
+        let before = get_one(&server, &discloser, &named(pending)).await;
         assert!(!before.repair_pending, "{b}");
 
-        sql::run_bound(&db.url, b, SET_PENDING, &[pending]).await;
-        sql::run_bound(
-            &db.url,
-            b,
-            "UPDATE disclosures SET state = 'WITHDRAWN', termination_reason = 'WITHDRAWN', \
-             terminated_at = update_time WHERE id = $1",
-            &[ended],
-        )
-        .await;
-        sql::run_bound(
-            &db.url,
-            b,
-            "UPDATE disclosures SET update_time = update_time + 1, search_name = search_name WHERE id = $1",
-            &[touched],
-        )
-        .await;
+        // A public column of one row changed, one row withdrawn, and a row
+        // touched only in columns the encoding does not show.
+        for (statement, id) in [
+            (SET_PENDING, pending),
+            (
+                "UPDATE disclosures SET state = 'WITHDRAWN', termination_reason = 'WITHDRAWN', \
+                 terminated_at = update_time WHERE id = $1",
+                ended,
+            ),
+            (
+                "UPDATE disclosures SET update_time = update_time + 1, search_name = search_name WHERE id = $1",
+                touched,
+            ),
+        ] {
+            sql::run_bound(&db.url, b, statement, &[id]).await;
+        }
         let mut cleared = vec![pending.clone(), ended.clone()];
         cleared.sort();
         assert_eq!(
@@ -371,11 +365,7 @@ async fn a_plain_update_clears_the_encoding_and_answers_stay_equal() {
         );
 
         // The bytes path serves the row as it is now.
-        let after = client
-            .get_disclosure(req(get(pending), &discloser))
-            .await
-            .expect("get")
-            .into_inner();
+        let after = get_one(&server, &discloser, &named(pending)).await;
         assert!(after.repair_pending, "{b}: repair_pending as updated");
         assert_eq!(
             after,
@@ -385,17 +375,16 @@ async fn a_plain_update_clears_the_encoding_and_answers_stay_equal() {
             },
             "{b}"
         );
-        let gone = client.get_disclosure(req(get(ended), &discloser)).await;
+        let mut client = server.disclosures().await;
+        let gone = calls::get_disclosure(&mut client, &discloser, &named(ended)).await;
         assert_eq!(
             gone.map(|_| ()).map_err(|s| s.code()),
             Err(tonic::Code::NotFound),
             "{b}"
         );
-        let withdrawn = client
-            .get_disclosure(req(get(ended), &auditor))
+        let withdrawn = calls::get_disclosure(&mut client, &auditor, &named(ended))
             .await
-            .expect("an auditor still sees it")
-            .into_inner();
+            .expect("an auditor still sees it");
         assert_eq!(withdrawn.state, pb::DisclosureState::Withdrawn as i32, "{b}");
 
         // Every answer (records, pages, the feed) equal on both paths, with
@@ -580,8 +569,7 @@ async fn public_read_connections_plan_no_parallel_query() {
 async fn pages_read_ahead_are_served_until_the_feed_moves() {
     for db in support::backends().await {
         let b = db.backend;
-        let server = TestServer::start(&db.url, clock_at(TODAY)).await;
-        let [officer, discloser] = server.keys([Role::Officer, Role::Discloser]).await;
+        let (server, [officer, discloser]) = server_with_keys(&db, TODAY, [Role::Officer, Role::Discloser]).await;
         let mut enf = server.enforcement().await;
         let mut published = Vec::new();
         for n in 1..=6u64 {

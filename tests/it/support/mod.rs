@@ -10,6 +10,7 @@ pub mod bulk_seed;
 pub mod calls;
 pub mod counting;
 pub mod http;
+pub mod kit;
 pub mod pg;
 pub mod raw;
 /// The sample decision shared with the benchmarks.
