@@ -22,14 +22,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use gongshi::api::pb;
 use gongshi::domain::clock::Clock;
 use gongshi::domain::lifecycle::Role;
+use gongshi::domain::repair::RepairAction;
 use prost::Message;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
-use crate::repair_support::{As, application_for, call, material};
+use crate::repair_support::{As, act_with, application_for, material, submit_with};
 use crate::support::calls::notice_bundle;
-use crate::support::calls::{self, slip_correction};
+use crate::support::calls::{
+    self, direct_delivery, fulfilment, publication, receipt, review_of, slip_correction, withdrawal,
+};
 use crate::support::raw::RawCodec;
 use crate::support::{
     ROLES, TestDb, TestServer, backends, clock_at, create_and_publish, credit_code, d, decision, full_checklist,
@@ -411,25 +414,20 @@ fn rows() -> Vec<Row> {
             &[LegalReviewer],
             STALE_ETAG,
             |t| {
-                msg(pb::ReviewPenaltyDecisionRequest {
-                    name: t.recorded.clone(),
-                    opinion: pb::ReviewOpinion::Approve as i32,
-                    checklist: Some(full_checklist()),
-                    comment: "同意".into(),
-                    etag: STALE.into(),
-                })
+                msg(review_of(
+                    &t.recorded,
+                    STALE,
+                    pb::ReviewOpinion::Approve,
+                    full_checklist(),
+                    "同意",
+                ))
             },
         ),
         Row::new(
             "gongshi.v1.EnforcementService/PublishPenaltyDecision",
             &[Officer],
             STALE_ETAG,
-            |t| {
-                msg(pb::PublishPenaltyDecisionRequest {
-                    name: t.recorded.clone(),
-                    etag: STALE.into(),
-                })
-            },
+            |t| msg(publication(&t.recorded, STALE)),
         ),
         Row::new(
             "gongshi.v1.EnforcementService/CorrectPenaltyDecision",
@@ -441,28 +439,13 @@ fn rows() -> Vec<Row> {
             "gongshi.v1.EnforcementService/WithdrawPenaltyDecision",
             &[Officer],
             STALE_ETAG,
-            |t| {
-                msg(pb::WithdrawPenaltyDecisionRequest {
-                    name: t.decision.clone(),
-                    legal_event: pb::WithdrawalEvent::Revoked as i32,
-                    public_reason: "复议撤销".into(),
-                    etag: STALE.into(),
-                    legal_event_on: String::new(),
-                })
-            },
+            |t| msg(withdrawal(&t.decision, STALE, pb::WithdrawalEvent::Revoked, "复议撤销")),
         ),
         Row::new(
             "gongshi.v1.EnforcementService/RecordFulfillment",
             &[Officer],
             STALE_ETAG,
-            |t| {
-                msg(pb::RecordFulfillmentRequest {
-                    name: t.recorded.clone(),
-                    fulfilled_on: FULFILLED.into(),
-                    evidence: "缴款凭证".into(),
-                    etag: STALE.into(),
-                })
-            },
+            |t| msg(fulfilment(&t.recorded, STALE, FULFILLED, "缴款凭证")),
         ),
         Row::new(
             "gongshi.v1.EnforcementService/ListPenaltyDecisionEvents",
@@ -728,31 +711,13 @@ fn rows() -> Vec<Row> {
             "gongshi.v1.NoticeService/RecordNoticeDelivery",
             &[Officer],
             STALE_ETAG,
-            |t| {
-                msg(pb::RecordNoticeDeliveryRequest {
-                    name: t.bundle(),
-                    method: pb::DeliveryMethod::Direct as i32,
-                    recipient: "张三".into(),
-                    recipient_relation: "法定代表人".into(),
-                    delivered_at: Some(t.now),
-                    consent_ref: String::new(),
-                    witnesses: Vec::new(),
-                    etag: STALE.into(),
-                })
-            },
+            |t| msg(direct_delivery(&t.bundle(), "张三", "法定代表人", t.now, STALE)),
         ),
         Row::new(
             "gongshi.v1.NoticeService/RecordNoticeReceipt",
             &[Officer],
             STALE_ETAG,
-            |t| {
-                msg(pb::RecordNoticeReceiptRequest {
-                    name: t.bundle(),
-                    signed_by: "张三".into(),
-                    signed_at: Some(t.now),
-                    etag: STALE.into(),
-                })
-            },
+            |t| msg(receipt(&t.bundle(), "张三", t.now, STALE)),
         ),
         // ReportService
         Row::new("gongshi.v1.ReportService/GetAnnualReport", &[Auditor], OK, |_| {
@@ -948,46 +913,26 @@ impl Fx {
         // Applications: A's first (by its key, then accepted), A's second (by
         // the portal), B's own.
         let mut repair = pb::credit_repair_service_client::CreditRepairServiceClient::new(ch.clone());
-        let submitter = repair.clone();
-        let submit = move |who: As, disclosure: String, code: String| {
-            let mut repair = submitter.clone();
-            async move {
-                repair
-                    .submit_repair_application(call(
-                        pb::SubmitRepairApplicationRequest {
-                            request_id: String::new(),
-                            repair_application: Some(application_for(&disclosure, &code)),
-                        },
-                        &who,
-                    ))
-                    .await
-                    .expect("submit")
-                    .into_inner()
-            }
-        };
-        let portal_for = |code: &str| As {
+        let ent_a = As::key(&keys[&Role::Enterprise]);
+        let portal_for_a = As {
             key: keys[&Role::Portal].clone(),
-            obo: Some(code.to_string()),
+            obo: Some(a.clone()),
         };
-        let first = submit(
-            As::key(&keys[&Role::Enterprise]),
-            published[0].disclosure.clone(),
-            a.clone(),
-        )
-        .await;
-        let first = repair
-            .accept_repair_application(call(
-                pb::AcceptRepairApplicationRequest {
-                    name: first.name.clone(),
-                    etag: first.etag.clone(),
-                },
-                &As::key(&keys[&Role::RepairReviewer]),
-            ))
+        let mut applications = Vec::new();
+        for (who, dec, code) in [
+            (&ent_a, &published[0], &a),
+            (&portal_for_a, &published[2], &a),
+            (&As::key(&ent_b), &published[3], &b),
+        ] {
+            let app = application_for(&dec.disclosure, code);
+            applications.push(submit_with(&mut repair, who, "", app).await.expect("submit"));
+        }
+        let reviewer = As::key(&keys[&Role::RepairReviewer]);
+        let (name, etag) = (&applications[0].name, &applications[0].etag);
+        let first = act_with(&mut repair, &reviewer, &ent_a, RepairAction::Accept, name, etag)
             .await
-            .expect("accept")
-            .into_inner();
-        let application2 = submit(portal_for(&a), published[2].disclosure.clone(), a.clone()).await;
-        submit(As::key(&ent_b), published[3].disclosure.clone(), b.clone()).await;
+            .expect("accept");
+        let application2 = applications.swap_remove(1);
 
         // Every published decision's notice bundle, rendered.
         let mut notice = pb::notice_service_client::NoticeServiceClient::new(ch.clone());
