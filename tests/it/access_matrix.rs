@@ -22,14 +22,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use gongshi::api::pb;
 use gongshi::domain::clock::Clock;
 use gongshi::domain::lifecycle::Role;
+use gongshi::domain::repair::RepairAction;
 use prost::Message;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
-use crate::repair_support::{As, application_for, call, material};
+use crate::repair_support::{As, act_with, application_for, material, submit_with};
 use crate::support::calls::notice_bundle;
-use crate::support::calls::{self, slip_correction};
+use crate::support::calls::{
+    self, direct_delivery, fulfilment, publication, receipt, review_of, slip_correction, withdrawal,
+};
 use crate::support::raw::RawCodec;
 use crate::support::{
     ROLES, TestDb, TestServer, backends, clock_at, create_and_publish, credit_code, d, decision, full_checklist,
@@ -48,16 +51,68 @@ const FULFILLED: &str = "2025-06-11";
 /// existence and etag") — and change nothing.
 const STALE: &str = "\"999\"";
 
-/// The RPCs that take a `page_token` (checked against the descriptor set);
-/// each has page-token cases in [`Fx::page_cases`].
-const PAGED: [&str; 6] = [
-    "gongshi.v1.EnforcementService/ListPenaltyDecisions",
-    "gongshi.v1.EnforcementService/ListPenaltyDecisionEvents",
-    "gongshi.v1.DisclosureService/ListDisclosures",
-    "gongshi.v1.CreditRepairService/ListRepairApplications",
-    "gongshi.v1.CreditRepairService/ListRepairApplicationEvents",
-    "gongshi.v1.NoticeService/ListNoticeBundles",
-];
+/// A listing request that takes a page token: its RPC, the listing of one
+/// subject, the one-item page at a token, and the next page token of its
+/// response.
+trait PageRequest: Message + Clone + Default + 'static {
+    const METHOD: &'static str;
+    /// The listing of one subject: an enterprise's data, or one resource's events.
+    fn of(subject: &str) -> Self;
+    /// This request for the page of `size` items at `token`.
+    fn page(&self, size: i32, token: &str) -> Self;
+    /// The `next_page_token` of an encoded response.
+    fn next_token(response: &[u8]) -> String;
+}
+
+/// The RPCs that take a `page_token` (`PAGED`, checked against the
+/// descriptor set), each with its request type (and the field naming its
+/// subject) and its response type; each has page-token cases in
+/// [`Fx::page_cases`].
+macro_rules! paged_rpcs {
+    ($($method:literal: $request:ident($subject:ident) => $response:ident,)*) => {
+        const PAGED: &[&str] = &[$($method),*];
+        $(impl PageRequest for pb::$request {
+            const METHOD: &'static str = $method;
+            fn of(subject: &str) -> Self {
+                pb::$request {
+                    $subject: subject.into(),
+                    ..Default::default()
+                }
+            }
+            fn page(&self, size: i32, token: &str) -> Self {
+                pb::$request {
+                    page_size: size,
+                    page_token: token.into(),
+                    ..self.clone()
+                }
+            }
+            fn next_token(response: &[u8]) -> String {
+                pb::$response::decode(response).expect("decode").next_page_token
+            }
+        })*
+    };
+}
+
+paged_rpcs! {
+    "gongshi.v1.EnforcementService/ListPenaltyDecisions":
+        ListPenaltyDecisionsRequest(party_credit_code) => ListPenaltyDecisionsResponse,
+    "gongshi.v1.EnforcementService/ListPenaltyDecisionEvents":
+        ListPenaltyDecisionEventsRequest(name) => ListPenaltyDecisionEventsResponse,
+    "gongshi.v1.DisclosureService/ListDisclosures": ListDisclosuresRequest(party_credit_code) => ListDisclosuresResponse,
+    "gongshi.v1.CreditRepairService/ListRepairApplications":
+        ListRepairApplicationsRequest(applicant_credit_code) => ListRepairApplicationsResponse,
+    "gongshi.v1.CreditRepairService/ListRepairApplicationEvents":
+        ListRepairApplicationEventsRequest(name) => ListRepairApplicationEventsResponse,
+    "gongshi.v1.NoticeService/ListNoticeBundles": ListNoticeBundlesRequest(party_credit_code) => ListNoticeBundlesResponse,
+}
+
+/// An RPC and an encoded request.
+type Call = (&'static str, Vec<u8>);
+
+/// A listing's RPC and its whole first page (of up to 1000) by `R`.
+fn whole_listing<R: PageRequest>() -> Call {
+    (R::METHOD, R::default().page(1000, "").encode_to_vec())
+}
 
 // ---------------------------------------------------------------------------
 // Calls: one generic client, encoded request messages, raw responses.
@@ -359,25 +414,20 @@ fn rows() -> Vec<Row> {
             &[LegalReviewer],
             STALE_ETAG,
             |t| {
-                msg(pb::ReviewPenaltyDecisionRequest {
-                    name: t.recorded.clone(),
-                    opinion: pb::ReviewOpinion::Approve as i32,
-                    checklist: Some(full_checklist()),
-                    comment: "同意".into(),
-                    etag: STALE.into(),
-                })
+                msg(review_of(
+                    &t.recorded,
+                    STALE,
+                    pb::ReviewOpinion::Approve,
+                    full_checklist(),
+                    "同意",
+                ))
             },
         ),
         Row::new(
             "gongshi.v1.EnforcementService/PublishPenaltyDecision",
             &[Officer],
             STALE_ETAG,
-            |t| {
-                msg(pb::PublishPenaltyDecisionRequest {
-                    name: t.recorded.clone(),
-                    etag: STALE.into(),
-                })
-            },
+            |t| msg(publication(&t.recorded, STALE)),
         ),
         Row::new(
             "gongshi.v1.EnforcementService/CorrectPenaltyDecision",
@@ -389,28 +439,13 @@ fn rows() -> Vec<Row> {
             "gongshi.v1.EnforcementService/WithdrawPenaltyDecision",
             &[Officer],
             STALE_ETAG,
-            |t| {
-                msg(pb::WithdrawPenaltyDecisionRequest {
-                    name: t.decision.clone(),
-                    legal_event: pb::WithdrawalEvent::Revoked as i32,
-                    public_reason: "复议撤销".into(),
-                    etag: STALE.into(),
-                    legal_event_on: String::new(),
-                })
-            },
+            |t| msg(withdrawal(&t.decision, STALE, pb::WithdrawalEvent::Revoked, "复议撤销")),
         ),
         Row::new(
             "gongshi.v1.EnforcementService/RecordFulfillment",
             &[Officer],
             STALE_ETAG,
-            |t| {
-                msg(pb::RecordFulfillmentRequest {
-                    name: t.recorded.clone(),
-                    fulfilled_on: FULFILLED.into(),
-                    evidence: "缴款凭证".into(),
-                    etag: STALE.into(),
-                })
-            },
+            |t| msg(fulfilment(&t.recorded, STALE, FULFILLED, "缴款凭证")),
         ),
         Row::new(
             "gongshi.v1.EnforcementService/ListPenaltyDecisionEvents",
@@ -676,31 +711,13 @@ fn rows() -> Vec<Row> {
             "gongshi.v1.NoticeService/RecordNoticeDelivery",
             &[Officer],
             STALE_ETAG,
-            |t| {
-                msg(pb::RecordNoticeDeliveryRequest {
-                    name: t.bundle(),
-                    method: pb::DeliveryMethod::Direct as i32,
-                    recipient: "张三".into(),
-                    recipient_relation: "法定代表人".into(),
-                    delivered_at: Some(t.now),
-                    consent_ref: String::new(),
-                    witnesses: Vec::new(),
-                    etag: STALE.into(),
-                })
-            },
+            |t| msg(direct_delivery(&t.bundle(), "张三", "法定代表人", t.now, STALE)),
         ),
         Row::new(
             "gongshi.v1.NoticeService/RecordNoticeReceipt",
             &[Officer],
             STALE_ETAG,
-            |t| {
-                msg(pb::RecordNoticeReceiptRequest {
-                    name: t.bundle(),
-                    signed_by: "张三".into(),
-                    signed_at: Some(t.now),
-                    etag: STALE.into(),
-                })
-            },
+            |t| msg(receipt(&t.bundle(), "张三", t.now, STALE)),
         ),
         // ReportService
         Row::new("gongshi.v1.ReportService/GetAnnualReport", &[Auditor], OK, |_| {
@@ -759,7 +776,7 @@ fn table_problems(methods: &BTreeMap<String, ProtoMethod>, rows: &[Row]) -> Vec<
         .filter(|(_, m)| m.paged)
         .map(|(n, _)| n.as_str())
         .collect();
-    let listed: BTreeSet<&str> = PAGED.into_iter().collect();
+    let listed: BTreeSet<&str> = PAGED.iter().copied().collect();
     for n in paged.difference(&listed) {
         problems.push(format!("{n}: takes a page_token but has no page-token cases (PAGED)"));
     }
@@ -896,46 +913,26 @@ impl Fx {
         // Applications: A's first (by its key, then accepted), A's second (by
         // the portal), B's own.
         let mut repair = pb::credit_repair_service_client::CreditRepairServiceClient::new(ch.clone());
-        let submitter = repair.clone();
-        let submit = move |who: As, disclosure: String, code: String| {
-            let mut repair = submitter.clone();
-            async move {
-                repair
-                    .submit_repair_application(call(
-                        pb::SubmitRepairApplicationRequest {
-                            request_id: String::new(),
-                            repair_application: Some(application_for(&disclosure, &code)),
-                        },
-                        &who,
-                    ))
-                    .await
-                    .expect("submit")
-                    .into_inner()
-            }
-        };
-        let portal_for = |code: &str| As {
+        let ent_a = As::key(&keys[&Role::Enterprise]);
+        let portal_for_a = As {
             key: keys[&Role::Portal].clone(),
-            obo: Some(code.to_string()),
+            obo: Some(a.clone()),
         };
-        let first = submit(
-            As::key(&keys[&Role::Enterprise]),
-            published[0].disclosure.clone(),
-            a.clone(),
-        )
-        .await;
-        let first = repair
-            .accept_repair_application(call(
-                pb::AcceptRepairApplicationRequest {
-                    name: first.name.clone(),
-                    etag: first.etag.clone(),
-                },
-                &As::key(&keys[&Role::RepairReviewer]),
-            ))
+        let mut applications = Vec::new();
+        for (who, dec, code) in [
+            (&ent_a, &published[0], &a),
+            (&portal_for_a, &published[2], &a),
+            (&As::key(&ent_b), &published[3], &b),
+        ] {
+            let app = application_for(&dec.disclosure, code);
+            applications.push(submit_with(&mut repair, who, "", app).await.expect("submit"));
+        }
+        let reviewer = As::key(&keys[&Role::RepairReviewer]);
+        let (name, etag) = (&applications[0].name, &applications[0].etag);
+        let first = act_with(&mut repair, &reviewer, &ent_a, RepairAction::Accept, name, etag)
             .await
-            .expect("accept")
-            .into_inner();
-        let application2 = submit(portal_for(&a), published[2].disclosure.clone(), a.clone()).await;
-        submit(As::key(&ent_b), published[3].disclosure.clone(), b.clone()).await;
+            .expect("accept");
+        let application2 = applications.swap_remove(1);
 
         // Every published decision's notice bundle, rendered.
         let mut notice = pb::notice_service_client::NoticeServiceClient::new(ch.clone());
@@ -1085,309 +1082,138 @@ impl Fx {
         v
     }
 
+    /// Callers other than `minter`'s key: a second key of its role, then a
+    /// key of each of `roles` but its own.
+    fn others(&self, minter: Role, roles: &[Role]) -> Vec<Who> {
+        let roles = roles.iter().filter(|r| **r != minter);
+        std::iter::once(self.second(minter))
+            .chain(roles.map(|r| self.role(*r)))
+            .collect()
+    }
+
+    /// `minter`'s token for the listing filtered by A, refused filtered by B
+    /// and to the [`Fx::others`] of `roles`.
+    fn filtered_by_a<R: PageRequest>(&self, minter: Role, roles: &[Role]) -> Paged {
+        Paged::new(
+            self.role(minter),
+            R::of(&self.a),
+            R::of(&self.b),
+            self.others(minter, roles),
+        )
+    }
+
     /// Page-token cases of every RPC that takes a page token.
     fn page_cases(&self) -> Vec<Paged> {
         use Role::*;
-        let bad = |who: Who| (who, Code::InvalidArgument, "INVALID_PAGE_TOKEN");
-        let (a, b) = (self.a.clone(), self.b.clone());
-        let mut v = Vec::new();
-
-        // ListPenaltyDecisions: officer, A's decisions.
-        let (a1, a2) = (a.clone(), a.clone());
-        v.push(Paged {
-            method: "gongshi.v1.EnforcementService/ListPenaltyDecisions",
-            minter: self.role(Officer),
-            same: Box::new(move |t| {
-                msg(pb::ListPenaltyDecisionsRequest {
-                    page_size: 1,
-                    page_token: t.into(),
-                    party_credit_code: a1.clone(),
-                    ..Default::default()
-                })
-            }),
-            other: Box::new(move |t| {
-                msg(pb::ListPenaltyDecisionsRequest {
-                    page_size: 1,
-                    page_token: t.into(),
-                    party_credit_code: a2.clone(),
+        let (a, b) = (self.a.as_str(), self.b.as_str());
+        let submitted = pb::ListRepairApplicationsRequest {
+            state: pb::RepairState::Submitted as i32,
+            ..Default::default()
+        };
+        let pending = pb::ListNoticeBundlesRequest {
+            delivery_state: pb::DeliveryState::Pending as i32,
+            ..Default::default()
+        };
+        let mut v = vec![
+            // ListPenaltyDecisions: officer, A's decisions.
+            Paged::new(
+                self.role(Officer),
+                pb::ListPenaltyDecisionsRequest::of(a),
+                pb::ListPenaltyDecisionsRequest {
                     state: pb::DecisionState::Published as i32,
-                    ..Default::default()
-                })
-            }),
-            strangers: vec![
-                bad(self.second(Officer)),
-                bad(self.role(Auditor)),
-                bad(self.role(LegalReviewer)),
-            ],
-            next: |b| {
-                pb::ListPenaltyDecisionsResponse::decode(b)
-                    .expect("decode")
-                    .next_page_token
-            },
-        });
-
+                    ..pb::ListPenaltyDecisionsRequest::of(a)
+                },
+                self.others(Officer, &[Auditor, LegalReviewer]),
+            ),
+        ];
         // ListPenaltyDecisionEvents: the officer's and the auditor's tokens.
         for minter in [Officer, Auditor] {
-            let (d1, d2) = (self.own.decision.clone(), self.decision2.clone());
-            let others = [Officer, Auditor].into_iter().filter(|r| *r != minter);
-            v.push(Paged {
-                method: "gongshi.v1.EnforcementService/ListPenaltyDecisionEvents",
-                minter: self.role(minter),
-                same: Box::new(move |t| {
-                    msg(pb::ListPenaltyDecisionEventsRequest {
-                        name: d1.clone(),
-                        page_size: 1,
-                        page_token: t.into(),
-                    })
-                }),
-                other: Box::new(move |t| {
-                    msg(pb::ListPenaltyDecisionEventsRequest {
-                        name: d2.clone(),
-                        page_size: 1,
-                        page_token: t.into(),
-                    })
-                }),
-                strangers: std::iter::once(bad(self.second(minter)))
-                    .chain(others.map(|r| bad(self.role(r))))
-                    .collect(),
-                next: |b| {
-                    pb::ListPenaltyDecisionEventsResponse::decode(b)
-                        .expect("decode")
-                        .next_page_token
-                },
-            });
+            v.push(Paged::new(
+                self.role(minter),
+                pb::ListPenaltyDecisionEventsRequest::of(&self.own.decision),
+                pb::ListPenaltyDecisionEventsRequest::of(&self.decision2),
+                self.others(minter, &[Officer, Auditor]),
+            ));
         }
-
-        // ListDisclosures: a discloser's unfiltered listing; an auditor's of A.
-        let a1 = a.clone();
-        v.push(Paged {
-            method: "gongshi.v1.DisclosureService/ListDisclosures",
-            minter: self.role(Discloser),
-            same: Box::new(|t| {
-                msg(pb::ListDisclosuresRequest {
-                    page_size: 1,
-                    page_token: t.into(),
-                    ..Default::default()
-                })
-            }),
-            other: Box::new(move |t| {
-                msg(pb::ListDisclosuresRequest {
-                    page_size: 1,
-                    page_token: t.into(),
-                    party_credit_code: a1.clone(),
-                    ..Default::default()
-                })
-            }),
-            strangers: vec![bad(self.second(Discloser)), bad(self.role(Auditor))],
-            next: |b| pb::ListDisclosuresResponse::decode(b).expect("decode").next_page_token,
-        });
-        let (a1, a2) = (a.clone(), a.clone());
-        v.push(Paged {
-            method: "gongshi.v1.DisclosureService/ListDisclosures",
-            minter: self.role(Auditor),
-            same: Box::new(move |t| {
-                msg(pb::ListDisclosuresRequest {
-                    page_size: 1,
-                    page_token: t.into(),
-                    party_credit_code: a1.clone(),
-                    ..Default::default()
-                })
-            }),
-            other: Box::new(move |t| {
-                msg(pb::ListDisclosuresRequest {
-                    page_size: 1,
-                    page_token: t.into(),
-                    party_credit_code: a2.clone(),
+        v.extend([
+            // ListDisclosures: a discloser's unfiltered listing; an auditor's of A.
+            Paged::new(
+                self.role(Discloser),
+                pb::ListDisclosuresRequest::default(),
+                pb::ListDisclosuresRequest::of(a),
+                self.others(Discloser, &[Auditor]),
+            ),
+            Paged::new(
+                self.role(Auditor),
+                pb::ListDisclosuresRequest::of(a),
+                pb::ListDisclosuresRequest {
                     decided_on_from: DECIDED.into(),
-                    ..Default::default()
-                })
-            }),
-            strangers: vec![bad(self.second(Auditor)), bad(self.role(Discloser))],
-            next: |b| pb::ListDisclosuresResponse::decode(b).expect("decode").next_page_token,
-        });
-
-        // ListRepairApplications: the portal for A (unfiltered: A's own);
-        // enterprise A; a reviewer filtering by A.
-        let unfiltered = |t: &str| {
-            msg(pb::ListRepairApplicationsRequest {
-                page_size: 1,
-                page_token: t.into(),
-                ..Default::default()
-            })
-        };
-        let by_state = |t: &str| {
-            msg(pb::ListRepairApplicationsRequest {
-                page_size: 1,
-                page_token: t.into(),
-                state: pb::RepairState::Submitted as i32,
-                ..Default::default()
-            })
-        };
-        let next_repairs = |b: &[u8]| {
-            pb::ListRepairApplicationsResponse::decode(b)
-                .expect("decode")
-                .next_page_token
-        };
-        v.push(Paged {
-            method: "gongshi.v1.CreditRepairService/ListRepairApplications",
-            minter: self.role(Portal),
-            same: Box::new(unfiltered),
-            other: Box::new(by_state),
-            strangers: vec![
-                bad(self.portal_for(&b, "the same portal key acting for B")),
-                bad(self.role(Enterprise)),
-                bad(self.second(Enterprise)),
-                bad(self.role(RepairReviewer)),
-                bad(self.role(Auditor)),
-            ],
-            next: next_repairs,
-        });
-        v.push(Paged {
-            method: "gongshi.v1.CreditRepairService/ListRepairApplications",
-            minter: self.role(Enterprise),
-            same: Box::new(unfiltered),
-            other: Box::new(by_state),
-            strangers: vec![
-                bad(self.second(Enterprise)),
-                bad(self.role(Portal)),
-                bad(self.enterprise_b()),
-                bad(self.role(RepairReviewer)),
-            ],
-            next: next_repairs,
-        });
-        let (a1, b1) = (a.clone(), b.clone());
-        v.push(Paged {
-            method: "gongshi.v1.CreditRepairService/ListRepairApplications",
-            minter: self.role(RepairReviewer),
-            same: Box::new(move |t| {
-                msg(pb::ListRepairApplicationsRequest {
-                    page_size: 1,
-                    page_token: t.into(),
-                    applicant_credit_code: a1.clone(),
-                    ..Default::default()
-                })
-            }),
-            other: Box::new(move |t| {
-                msg(pb::ListRepairApplicationsRequest {
-                    page_size: 1,
-                    page_token: t.into(),
-                    applicant_credit_code: b1.clone(),
-                    ..Default::default()
-                })
-            }),
-            strangers: vec![
-                bad(self.second(RepairReviewer)),
-                bad(self.role(Auditor)),
-                bad(self.role(Portal)),
-                bad(self.role(Enterprise)),
-            ],
-            next: next_repairs,
-        });
-
+                    ..pb::ListDisclosuresRequest::of(a)
+                },
+                self.others(Auditor, &[Discloser]),
+            ),
+            // ListRepairApplications: the portal for A (unfiltered: A's own);
+            // enterprise A; a reviewer filtering by A.
+            Paged::new(
+                self.role(Portal),
+                pb::ListRepairApplicationsRequest::default(),
+                submitted.clone(),
+                vec![
+                    self.portal_for(b, "the same portal key acting for B"),
+                    self.role(Enterprise),
+                    self.second(Enterprise),
+                    self.role(RepairReviewer),
+                    self.role(Auditor),
+                ],
+            ),
+            Paged::new(
+                self.role(Enterprise),
+                pb::ListRepairApplicationsRequest::default(),
+                submitted,
+                vec![
+                    self.second(Enterprise),
+                    self.role(Portal),
+                    self.enterprise_b(),
+                    self.role(RepairReviewer),
+                ],
+            ),
+            self.filtered_by_a::<pb::ListRepairApplicationsRequest>(RepairReviewer, &[Auditor, Portal, Enterprise]),
+        ]);
         // ListRepairApplicationEvents: the portal for A, and a reviewer.
         for minter in [Portal, RepairReviewer] {
-            let (n1, n2) = (self.own.application.clone(), self.application2.clone());
-            let mut strangers = vec![bad(self.second(minter))];
-            for r in [Portal, Enterprise, RepairReviewer, Auditor] {
-                if r != minter {
-                    strangers.push(bad(self.role(r)));
-                }
-            }
+            let case = Paged::new(
+                self.role(minter),
+                pb::ListRepairApplicationEventsRequest::of(&self.own.application),
+                pb::ListRepairApplicationEventsRequest::of(&self.application2),
+                self.others(minter, &[Portal, Enterprise, RepairReviewer, Auditor]),
+            );
             // B does not get as far as the token: A's application is not found.
-            strangers.push((
-                self.portal_for(&b, "the portal acting for B"),
-                Code::NotFound,
-                "NOT_FOUND",
-            ));
-            strangers.push((self.enterprise_b(), Code::NotFound, "NOT_FOUND"));
-            v.push(Paged {
-                method: "gongshi.v1.CreditRepairService/ListRepairApplicationEvents",
-                minter: self.role(minter),
-                same: Box::new(move |t| {
-                    msg(pb::ListRepairApplicationEventsRequest {
-                        name: n1.clone(),
-                        page_size: 1,
-                        page_token: t.into(),
-                    })
-                }),
-                other: Box::new(move |t| {
-                    msg(pb::ListRepairApplicationEventsRequest {
-                        name: n2.clone(),
-                        page_size: 1,
-                        page_token: t.into(),
-                    })
-                }),
-                strangers,
-                next: |b| {
-                    pb::ListRepairApplicationEventsResponse::decode(b)
-                        .expect("decode")
-                        .next_page_token
-                },
-            });
+            v.push(
+                case.also_refusing(
+                    self.portal_for(b, "the portal acting for B"),
+                    Code::NotFound,
+                    "NOT_FOUND",
+                )
+                .also_refusing(self.enterprise_b(), Code::NotFound, "NOT_FOUND"),
+            );
         }
-
-        // ListNoticeBundles: the portal for A (unfiltered: A's own); an
-        // officer filtering by A.
-        let next_bundles = |b: &[u8]| {
-            pb::ListNoticeBundlesResponse::decode(b)
-                .expect("decode")
-                .next_page_token
-        };
-        v.push(Paged {
-            method: "gongshi.v1.NoticeService/ListNoticeBundles",
-            minter: self.role(Portal),
-            same: Box::new(|t| {
-                msg(pb::ListNoticeBundlesRequest {
-                    page_size: 1,
-                    page_token: t.into(),
-                    ..Default::default()
-                })
-            }),
-            other: Box::new(|t| {
-                msg(pb::ListNoticeBundlesRequest {
-                    page_size: 1,
-                    page_token: t.into(),
-                    delivery_state: pb::DeliveryState::Pending as i32,
-                    ..Default::default()
-                })
-            }),
-            strangers: vec![
-                bad(self.portal_for(&b, "the same portal key acting for B")),
-                bad(self.role(Enterprise)),
-                bad(self.second(Portal)),
-                bad(self.role(Officer)),
-                bad(self.role(Auditor)),
-            ],
-            next: next_bundles,
-        });
-        let (a1, b1) = (a.clone(), b.clone());
-        v.push(Paged {
-            method: "gongshi.v1.NoticeService/ListNoticeBundles",
-            minter: self.role(Officer),
-            same: Box::new(move |t| {
-                msg(pb::ListNoticeBundlesRequest {
-                    page_size: 1,
-                    page_token: t.into(),
-                    party_credit_code: a1.clone(),
-                    ..Default::default()
-                })
-            }),
-            other: Box::new(move |t| {
-                msg(pb::ListNoticeBundlesRequest {
-                    page_size: 1,
-                    page_token: t.into(),
-                    party_credit_code: b1.clone(),
-                    ..Default::default()
-                })
-            }),
-            strangers: vec![
-                bad(self.second(Officer)),
-                bad(self.role(Auditor)),
-                bad(self.role(Portal)),
-                bad(self.role(Enterprise)),
-            ],
-            next: next_bundles,
-        });
+        v.extend([
+            // ListNoticeBundles: the portal for A (unfiltered: A's own); an
+            // officer filtering by A.
+            Paged::new(
+                self.role(Portal),
+                pb::ListNoticeBundlesRequest::default(),
+                pending,
+                vec![
+                    self.portal_for(b, "the same portal key acting for B"),
+                    self.role(Enterprise),
+                    self.second(Portal),
+                    self.role(Officer),
+                    self.role(Auditor),
+                ],
+            ),
+            self.filtered_by_a::<pb::ListNoticeBundlesRequest>(Officer, &[Auditor, Portal, Enterprise]),
+        ]);
         v
     }
 }
@@ -1433,6 +1259,29 @@ fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
+/// The credit codes an encoded listing response names (see [`applicants`]).
+type CodesOf = fn(&[u8]) -> Vec<String>;
+
+/// The applicants' credit codes of an encoded ListRepairApplicationsResponse.
+fn applicants(response: &[u8]) -> Vec<String> {
+    pb::ListRepairApplicationsResponse::decode(response)
+        .expect("decode")
+        .repair_applications
+        .into_iter()
+        .map(|x| x.applicant.unwrap_or_default().credit_code)
+        .collect()
+}
+
+/// The parties' credit codes of an encoded ListNoticeBundlesResponse.
+fn bundle_parties(response: &[u8]) -> Vec<String> {
+    pb::ListNoticeBundlesResponse::decode(response)
+        .expect("decode")
+        .notice_bundles
+        .into_iter()
+        .map(|x| x.party_credit_code)
+        .collect()
+}
+
 /// Page-token cases of one listing.
 struct Paged {
     method: &'static str,
@@ -1444,6 +1293,30 @@ struct Paged {
     /// Other callers presenting the token with the same request, and what they get.
     strangers: Vec<(Who, Code, &'static str)>,
     next: fn(&[u8]) -> String,
+}
+
+impl Paged {
+    /// `minter`'s token for the listing `same`, refused with `other` (another
+    /// filter or resource) and, as INVALID_PAGE_TOKEN, to `strangers`.
+    fn new<R: PageRequest>(minter: Who, same: R, other: R, strangers: Vec<Who>) -> Paged {
+        Paged {
+            method: R::METHOD,
+            minter,
+            same: Box::new(move |t| msg(same.page(1, t))),
+            other: Box::new(move |t| msg(other.page(1, t))),
+            strangers: strangers
+                .into_iter()
+                .map(|who| (who, Code::InvalidArgument, "INVALID_PAGE_TOKEN"))
+                .collect(),
+            next: R::next_token,
+        }
+    }
+
+    /// The same, and `who` presenting the token is refused with `code` and `why`.
+    fn also_refusing(mut self, who: Who, code: Code, why: &'static str) -> Paged {
+        self.strangers.push((who, code, why));
+        self
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1525,57 +1398,39 @@ async fn every_rpc_by_every_role_and_credential() {
         }
 
         // 3. B's own listings hold B's data only.
+        let listings: [(Call, &str, CodesOf); 2] = [
+            (
+                whole_listing::<pb::ListRepairApplicationsRequest>(),
+                "applicants",
+                applicants,
+            ),
+            (
+                whole_listing::<pb::ListNoticeBundlesRequest>(),
+                "parties",
+                bundle_parties,
+            ),
+        ];
         for who in [
             fx.enterprise_b(),
             fx.portal_for(&fx.b.clone(), "the portal acting for B"),
         ] {
-            let body = pb::ListRepairApplicationsRequest {
-                page_size: 1000,
-                ..Default::default()
-            }
-            .encode_to_vec();
-            let method = "gongshi.v1.CreditRepairService/ListRepairApplications";
-            match fx.call(method, false, &who, &body).await {
-                Ok(r) => {
-                    let apps = pb::ListRepairApplicationsResponse::decode(r.as_slice())
-                        .expect("decode")
-                        .repair_applications;
-                    let codes: Vec<String> = apps
-                        .iter()
-                        .map(|x| x.applicant.clone().unwrap_or_default().credit_code)
-                        .collect();
-                    if codes.is_empty() || codes.iter().any(|c| *c != fx.b) {
-                        failures.push(format!("{b}: {method} by {}: applicants {codes:?}", who.label));
+            for ((method, body), whose, codes_of) in &listings {
+                match fx.call(method, false, &who, body).await {
+                    Ok(r) => {
+                        let codes = codes_of(&r);
+                        if codes.is_empty() || codes.iter().any(|c| *c != fx.b) {
+                            failures.push(format!("{b}: {method} by {}: {whose} {codes:?}", who.label));
+                        }
                     }
+                    Err(s) => failures.push(format!("{b}: {method} by {}: {s:?}", who.label)),
                 }
-                Err(s) => failures.push(format!("{b}: {method} by {}: {s:?}", who.label)),
-            }
-            let body = pb::ListNoticeBundlesRequest {
-                page_size: 1000,
-                ..Default::default()
-            }
-            .encode_to_vec();
-            let method = "gongshi.v1.NoticeService/ListNoticeBundles";
-            match fx.call(method, false, &who, &body).await {
-                Ok(r) => {
-                    let codes: Vec<String> = pb::ListNoticeBundlesResponse::decode(r.as_slice())
-                        .expect("decode")
-                        .notice_bundles
-                        .into_iter()
-                        .map(|x| x.party_credit_code)
-                        .collect();
-                    if codes.is_empty() || codes.iter().any(|c| *c != fx.b) {
-                        failures.push(format!("{b}: {method} by {}: parties {codes:?}", who.label));
-                    }
-                }
-                Err(s) => failures.push(format!("{b}: {method} by {}: {s:?}", who.label)),
             }
         }
 
         // 4. Page tokens are bound to their caller and their filter.
         let cases = fx.page_cases();
         let covered: BTreeSet<&str> = cases.iter().map(|c| c.method).collect();
-        assert_eq!(covered, PAGED.into_iter().collect(), "{b}: page-token cases");
+        assert_eq!(covered, PAGED.iter().copied().collect(), "{b}: page-token cases");
         for case in &cases {
             let ctx = format!("{b}: {} page token of {}", case.method, case.minter.label);
             let first = match fx.call(case.method, false, &case.minter, &(case.same)("").bytes).await {

@@ -23,6 +23,7 @@ use gongshi::domain::lifecycle::Role;
 use http_body_util::BodyExt;
 use prost::Message;
 use prost::bytes::{BufMut, Bytes};
+use prost::encoding::{WireType, encode_key};
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorSet};
 use tonic::codegen::{Service, http};
@@ -117,19 +118,13 @@ impl Rng {
     }
 }
 
-const WIRE_VARINT: u32 = 0;
-const WIRE_I64: u32 = 1;
-const WIRE_LEN: u32 = 2;
-const WIRE_SGROUP: u32 = 3;
-const WIRE_EGROUP: u32 = 4;
-const WIRE_I32: u32 = 5;
-
-fn key(out: &mut Vec<u8>, field: u32, wire: u32) {
+/// A field key with a wire type number no field has (6 or 7).
+fn invalid_key(out: &mut Vec<u8>, field: u32, wire: u32) {
     prost::encoding::encode_varint(u64::from(field << 3 | wire), out);
 }
 
 fn len_delimited(out: &mut Vec<u8>, field: u32, payload: &[u8]) {
-    key(out, field, WIRE_LEN);
+    encode_key(field, WireType::LengthDelimited, out);
     prost::encoding::encode_varint(payload.len() as u64, out);
     out.extend_from_slice(payload);
 }
@@ -255,15 +250,15 @@ impl Gen<'_> {
             }
             Type::Message | Type::Group => {}
             Type::Double | Type::Fixed64 | Type::Sfixed64 => {
-                key(out, num, WIRE_I64);
+                encode_key(num, WireType::SixtyFourBit, out);
                 out.put_u64_le(self.rng.next());
             }
             Type::Float | Type::Fixed32 | Type::Sfixed32 => {
-                key(out, num, WIRE_I32);
+                encode_key(num, WireType::ThirtyTwoBit, out);
                 out.put_u32_le(self.rng.next() as u32);
             }
             _ => {
-                key(out, num, WIRE_VARINT);
+                encode_key(num, WireType::Varint, out);
                 let v = self.int();
                 prost::encoding::encode_varint(v, out);
             }
@@ -275,21 +270,21 @@ impl Gen<'_> {
         let fields = self.fields(type_name);
         let mut out = valid.to_vec();
         let Some(f) = fields.get(self.rng.below(fields.len())) else {
-            key(&mut out, 1, 7);
+            invalid_key(&mut out, 1, 7);
             return out;
         };
         let num = f.number() as u32;
         match f.r#type() {
             Type::String | Type::Bytes | Type::Message => {
-                key(&mut out, num, WIRE_VARINT);
+                encode_key(num, WireType::Varint, &mut out);
                 out.push(1);
             }
             Type::Double | Type::Fixed64 | Type::Sfixed64 | Type::Float | Type::Fixed32 | Type::Sfixed32 => {
-                key(&mut out, num, WIRE_VARINT);
+                encode_key(num, WireType::Varint, &mut out);
                 out.push(1);
             }
             _ => {
-                key(&mut out, num, WIRE_I32);
+                encode_key(num, WireType::ThirtyTwoBit, &mut out);
                 out.put_u32_le(1);
             }
         }
@@ -303,11 +298,11 @@ impl Gen<'_> {
             let num = 1000 + self.rng.below(1 << 20) as u32;
             match self.rng.below(5) {
                 0 => {
-                    key(&mut out, num, WIRE_VARINT);
+                    encode_key(num, WireType::Varint, &mut out);
                     prost::encoding::encode_varint(self.rng.next(), &mut out);
                 }
                 1 => {
-                    key(&mut out, num, WIRE_I64);
+                    encode_key(num, WireType::SixtyFourBit, &mut out);
                     out.put_u64_le(self.rng.next());
                 }
                 2 => {
@@ -316,14 +311,14 @@ impl Gen<'_> {
                     len_delimited(&mut out, num, &b);
                 }
                 3 => {
-                    key(&mut out, num, WIRE_I32);
+                    encode_key(num, WireType::ThirtyTwoBit, &mut out);
                     out.put_u32_le(self.rng.next() as u32);
                 }
                 _ => {
-                    key(&mut out, num, WIRE_SGROUP);
-                    key(&mut out, num + 1, WIRE_VARINT);
+                    encode_key(num, WireType::StartGroup, &mut out);
+                    encode_key(num + 1, WireType::Varint, &mut out);
                     out.push(7);
-                    key(&mut out, num, WIRE_EGROUP);
+                    encode_key(num, WireType::EndGroup, &mut out);
                 }
             }
         }
@@ -335,11 +330,11 @@ impl Gen<'_> {
         let depth = 101 + self.rng.below(400);
         let mut out = Vec::new();
         for _ in 0..depth {
-            key(&mut out, 19_999, WIRE_SGROUP);
+            encode_key(19_999, WireType::StartGroup, &mut out);
         }
         if self.rng.chance(50) {
             for _ in 0..depth {
-                key(&mut out, 19_999, WIRE_EGROUP);
+                encode_key(19_999, WireType::EndGroup, &mut out);
             }
         }
         out
@@ -356,7 +351,7 @@ impl Gen<'_> {
             .filter(|_| self.rng.chance(50))
             .map(|f| f.number() as u32)
             .unwrap_or(4242);
-        key(&mut out, num, WIRE_LEN);
+        encode_key(num, WireType::LengthDelimited, &mut out);
         let len = [u64::MAX, i64::MAX as u64, u32::MAX as u64, 1 << 31, LIMIT as u64 * 4][self.rng.below(5)];
         prost::encoding::encode_varint(len, &mut out);
         let tail = self.rng.below(16);
@@ -464,8 +459,8 @@ impl Gen<'_> {
                 let mut b = valid;
                 match self.rng.below(3) {
                     0 => b.extend([0x00, 0x01]),
-                    1 => key(&mut b, 7, 6),
-                    _ => key(&mut b, 4244, 7),
+                    1 => invalid_key(&mut b, 7, 6),
+                    _ => invalid_key(&mut b, 4244, 7),
                 }
                 plan("invalid-tag", Payload::Message(b), Expect::Malformed)
             }

@@ -392,7 +392,21 @@ pub async fn submit_with(
     .map(|r| r.into_inner())
 }
 
-/// One transition RPC on a given client.
+/// The reason (or opinion) the tests give with a transition; "" for those
+/// that carry none.
+pub fn reason_for(action: RepairAction) -> &'static str {
+    match action {
+        RepairAction::Decline => "不属于受理范围，不予受理",
+        RepairAction::RequestSupplement => "请补充缴款凭证原件扫描件",
+        RepairAction::Approve => "符合修复条件，同意修复",
+        RepairAction::Reject => "整改不到位，驳回",
+        RepairAction::Revoke => "发现申请材料虚假，撤销修复",
+        RepairAction::Accept | RepairAction::Supplement | RepairAction::Withdraw => "",
+    }
+}
+
+/// One transition RPC on a given client: with the reason of [`reason_for`];
+/// a supplement adds one proof of fulfilment.
 pub async fn act_with(
     c: &mut RepairClient,
     reviewer: &As,
@@ -401,86 +415,48 @@ pub async fn act_with(
     name: &str,
     etag: &str,
 ) -> Result<pb::RepairApplication, Status> {
-    let name = name.to_string();
-    let etag = etag.to_string();
+    let (name, etag, reason) = (name.to_string(), etag.to_string(), reason_for(action).to_string());
     let r = match action {
         RepairAction::Accept => {
             c.accept_repair_application(call(pb::AcceptRepairApplicationRequest { name, etag }, reviewer))
                 .await
         }
         RepairAction::Decline => {
-            c.decline_repair_application(call(
-                pb::DeclineRepairApplicationRequest {
-                    name,
-                    reason: "不属于受理范围，不予受理".into(),
-                    etag,
-                },
-                reviewer,
-            ))
-            .await
+            let r = pb::DeclineRepairApplicationRequest { name, reason, etag };
+            c.decline_repair_application(call(r, reviewer)).await
         }
         RepairAction::RequestSupplement => {
-            c.request_supplement(call(
-                pb::RequestSupplementRequest {
-                    name,
-                    reason: "请补充缴款凭证原件扫描件".into(),
-                    etag,
-                },
-                reviewer,
-            ))
-            .await
+            c.request_supplement(call(pb::RequestSupplementRequest { name, reason, etag }, reviewer))
+                .await
         }
         RepairAction::Supplement => {
-            c.supplement_repair_application(call(
-                pb::SupplementRepairApplicationRequest {
-                    name,
-                    materials: vec![material(
-                        pb::MaterialKind::FulfillmentProof,
-                        "补充材料.pdf",
-                        b"%PDF-1.4 supplement".to_vec(),
-                    )],
-                    etag,
-                },
-                applicant,
-            ))
-            .await
+            let materials = vec![material(
+                pb::MaterialKind::FulfillmentProof,
+                "补充材料.pdf",
+                b"%PDF-1.4 supplement".to_vec(),
+            )];
+            let r = pb::SupplementRepairApplicationRequest { name, materials, etag };
+            c.supplement_repair_application(call(r, applicant)).await
         }
         RepairAction::Approve => {
-            c.approve_repair_application(call(
-                pb::ApproveRepairApplicationRequest {
-                    name,
-                    opinion: "符合修复条件，同意修复".into(),
-                    etag,
-                },
-                reviewer,
-            ))
-            .await
+            let r = pb::ApproveRepairApplicationRequest {
+                name,
+                opinion: reason,
+                etag,
+            };
+            c.approve_repair_application(call(r, reviewer)).await
         }
         RepairAction::Reject => {
-            c.reject_repair_application(call(
-                pb::RejectRepairApplicationRequest {
-                    name,
-                    reason: "整改不到位，驳回".into(),
-                    etag,
-                },
-                reviewer,
-            ))
-            .await
+            let r = pb::RejectRepairApplicationRequest { name, reason, etag };
+            c.reject_repair_application(call(r, reviewer)).await
         }
         RepairAction::Withdraw => {
             c.withdraw_repair_application(call(pb::WithdrawRepairApplicationRequest { name, etag }, applicant))
                 .await
         }
         RepairAction::Revoke => {
-            c.revoke_repair(call(
-                pb::RevokeRepairRequest {
-                    name,
-                    reason: "发现申请材料虚假，撤销修复".into(),
-                    etag,
-                },
-                reviewer,
-            ))
-            .await
+            c.revoke_repair(call(pb::RevokeRepairRequest { name, reason, etag }, reviewer))
+                .await
         }
     };
     r.map(|r| r.into_inner())

@@ -22,7 +22,7 @@ use crate::repair_support::{
 };
 use crate::support::calls::{self, Enf, notice_bundle, slip_correction};
 use crate::support::{
-    KNOWN_ID, KNOWN_ID_2, TestServer, backends, clock_at, credit_code, decision, full_checklist, req,
+    KNOWN_ID, KNOWN_ID_2, TestDb, TestServer, backends, clock_at, credit_code, decision, full_checklist, req,
     set_personal_party, sql,
 };
 
@@ -56,13 +56,15 @@ async fn key(s: &TestServer, role: Role, code: Option<&str>) -> Key {
     }
 }
 
-/// One key (bound to no enterprise) per role, in order.
-async fn keys<const N: usize>(s: &TestServer, roles: [Role; N]) -> [Key; N] {
+/// A server on TODAY, and one key (bound to no enterprise) per role, in order.
+async fn server_with<const N: usize>(db: &TestDb, roles: [Role; N]) -> (TestServer, [Key; N]) {
+    let server = TestServer::start(&db.url, clock_at(TODAY)).await;
     let mut keys = Vec::with_capacity(N);
     for role in roles {
-        keys.push(key(s, role, None).await);
+        keys.push(key(&server, role, None).await);
     }
-    keys.try_into().unwrap_or_else(|_| unreachable!("one key per role"))
+    let keys = keys.try_into().unwrap_or_else(|_| unreachable!("one key per role"));
+    (server, keys)
 }
 
 impl Key {
@@ -289,9 +291,8 @@ fn rep_id(d: &pb::PenaltyDecision) -> String {
 async fn enforcement_responses_showing_id_numbers_are_audited() {
     for db in backends().await {
         let b = db.backend;
-        let server = TestServer::start(&db.url, clock_at(TODAY)).await;
         let staff = [Role::Officer, Role::LegalReviewer, Role::Auditor, Role::Discloser];
-        let [officer, reviewer, auditor, discloser] = keys(&server, staff).await;
+        let (server, [officer, reviewer, auditor, discloser]) = server_with(&db, staff).await;
         let mut enf = server.enforcement().await;
         let mut trail = Trail::new(&server, &auditor, b).await;
 
@@ -526,9 +527,8 @@ async fn repairable(enf: &mut Enf, officer: &Key, number: &str, code: &str) -> (
 async fn repair_contacts_shown_to_staff_are_audited() {
     for db in backends().await {
         let b = db.backend;
-        let server = TestServer::start(&db.url, clock_at(TODAY)).await;
         let roles = [Role::Officer, Role::Auditor, Role::RepairReviewer, Role::Portal];
-        let [officer, auditor, repairer, portal] = keys(&server, roles).await;
+        let (server, [officer, auditor, repairer, portal]) = server_with(&db, roles).await;
         let code = credit_code("91310115", 7201);
         let other_code = credit_code("91310115", 7202);
         let ent = key(&server, Role::Enterprise, Some(&code)).await;
@@ -695,8 +695,7 @@ async fn bundles(n: &mut Notices, who: &As) -> pb::ListNoticeBundlesResponse {
 async fn notice_documents_showing_a_natural_persons_address_are_audited() {
     for db in backends().await {
         let b = db.backend;
-        let server = TestServer::start(&db.url, clock_at(TODAY)).await;
-        let [officer, auditor, portal] = keys(&server, [Role::Officer, Role::Auditor, Role::Portal]).await;
+        let (server, [officer, auditor, portal]) = server_with(&db, [Role::Officer, Role::Auditor, Role::Portal]).await;
         let code = credit_code("91310115", 7301);
         let ent = key(&server, Role::Enterprise, Some(&code)).await;
         let mut enf = server.enforcement().await;
@@ -773,35 +772,11 @@ async fn notice_documents_showing_a_natural_persons_address_are_audited() {
             seconds: server.clock.now().timestamp(),
             nanos: 0,
         };
-        let delivery = pb::RecordNoticeDeliveryRequest {
-            name: np_bundle.1.clone(),
-            method: pb::DeliveryMethod::Direct as i32,
-            recipient: "王五".into(),
-            recipient_relation: "本人".into(),
-            delivered_at: Some(now),
-            consent_ref: String::new(),
-            witnesses: vec![],
-            etag: String::new(),
-        };
-        let delivered = n
-            .record_notice_delivery(req(delivery, &officer.secret))
-            .await
-            .expect("deliver")
-            .into_inner();
+        let delivered = calls::deliver_in_person(&mut n, &officer.secret, &np_bundle.1, "王五", "本人", now).await;
         trail
             .expect_address_shown("delivery", &officer, "RecordNoticeDelivery", &delivered, &np_bundle)
             .await;
-        let receipt = pb::RecordNoticeReceiptRequest {
-            name: np_bundle.1.clone(),
-            signed_by: "王五".into(),
-            signed_at: Some(now),
-            etag: String::new(),
-        };
-        let receipted = n
-            .record_notice_receipt(req(receipt, &officer.secret))
-            .await
-            .expect("receipt")
-            .into_inner();
+        let receipted = calls::sign_receipt(&mut n, &officer.secret, &np_bundle.1, "王五", now).await;
         trail
             .expect_address_shown("receipt", &officer, "RecordNoticeReceipt", &receipted, &np_bundle)
             .await;
@@ -866,8 +841,7 @@ async fn mend_audit(url: &str, backend: &str) {
 async fn without_its_audit_event_no_sensitive_response_goes_out() {
     for db in backends().await {
         let b = db.backend;
-        let server = TestServer::start(&db.url, clock_at(TODAY)).await;
-        let [officer, repairer] = keys(&server, [Role::Officer, Role::RepairReviewer]).await;
+        let (server, [officer, repairer]) = server_with(&db, [Role::Officer, Role::RepairReviewer]).await;
         let code = credit_code("91310115", 7401);
         let ent = key(&server, Role::Enterprise, Some(&code)).await;
         let mut enf = server.enforcement().await;

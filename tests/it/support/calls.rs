@@ -12,6 +12,7 @@ use super::req;
 
 pub type Enf = EnforcementServiceClient<Channel>;
 pub type Dis = DisclosureServiceClient<Channel>;
+pub type Notices = pb::notice_service_client::NoticeServiceClient<Channel>;
 
 /// Records a decision under a request id ("" for none).
 pub async fn create(
@@ -41,15 +42,17 @@ pub async fn get(c: &mut Enf, key: &str, name: &str) -> pb::PenaltyDecision {
 
 /// Publishes a decision at an etag.
 pub async fn publish(c: &mut Enf, key: &str, name: &str, etag: &str) -> Result<pb::PenaltyDecision, Status> {
-    c.publish_penalty_decision(req(
-        pb::PublishPenaltyDecisionRequest {
-            name: name.to_string(),
-            etag: etag.to_string(),
-        },
-        key,
-    ))
-    .await
-    .map(|r| r.into_inner())
+    c.publish_penalty_decision(req(publication(name, etag), key))
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// A publication request at `etag` ("" for none).
+pub fn publication(name: &str, etag: &str) -> pb::PublishPenaltyDecisionRequest {
+    pb::PublishPenaltyDecisionRequest {
+        name: name.to_string(),
+        etag: etag.to_string(),
+    }
 }
 
 /// Reviews a decision.
@@ -62,18 +65,27 @@ pub async fn review(
     checklist: pb::ReviewChecklist,
     comment: &str,
 ) -> Result<pb::PenaltyDecision, Status> {
-    c.review_penalty_decision(req(
-        pb::ReviewPenaltyDecisionRequest {
-            name: name.to_string(),
-            opinion: opinion as i32,
-            checklist: Some(checklist),
-            comment: comment.to_string(),
-            etag: etag.to_string(),
-        },
-        key,
-    ))
-    .await
-    .map(|r| r.into_inner())
+    c.review_penalty_decision(req(review_of(name, etag, opinion, checklist, comment), key))
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// A legal review's request: `opinion` with `checklist` and `comment`, at
+/// `etag` ("" for none).
+pub fn review_of(
+    name: &str,
+    etag: &str,
+    opinion: pb::ReviewOpinion,
+    checklist: pb::ReviewChecklist,
+    comment: &str,
+) -> pb::ReviewPenaltyDecisionRequest {
+    pb::ReviewPenaltyDecisionRequest {
+        name: name.to_string(),
+        opinion: opinion as i32,
+        checklist: Some(checklist),
+        comment: comment.to_string(),
+        etag: etag.to_string(),
+    }
 }
 
 /// Corrects the fields named by `paths` to those of `patch`.
@@ -142,18 +154,25 @@ pub async fn withdraw(
     event: pb::WithdrawalEvent,
     public_reason: &str,
 ) -> Result<pb::PenaltyDecision, Status> {
-    c.withdraw_penalty_decision(req(
-        pb::WithdrawPenaltyDecisionRequest {
-            name: name.to_string(),
-            legal_event: event as i32,
-            public_reason: public_reason.to_string(),
-            etag: etag.to_string(),
-            legal_event_on: String::new(),
-        },
-        key,
-    ))
-    .await
-    .map(|r| r.into_inner())
+    c.withdraw_penalty_decision(req(withdrawal(name, etag, event, public_reason), key))
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// A withdrawal for a legal event (its date not given), at `etag` ("" for none).
+pub fn withdrawal(
+    name: &str,
+    etag: &str,
+    event: pb::WithdrawalEvent,
+    public_reason: &str,
+) -> pb::WithdrawPenaltyDecisionRequest {
+    pb::WithdrawPenaltyDecisionRequest {
+        name: name.to_string(),
+        legal_event: event as i32,
+        public_reason: public_reason.to_string(),
+        etag: etag.to_string(),
+        legal_event_on: String::new(),
+    }
 }
 
 /// Records the fulfilment of a decision.
@@ -165,17 +184,19 @@ pub async fn fulfil(
     on: &str,
     evidence: &str,
 ) -> Result<pb::PenaltyDecision, Status> {
-    c.record_fulfillment(req(
-        pb::RecordFulfillmentRequest {
-            name: name.to_string(),
-            fulfilled_on: on.to_string(),
-            evidence: evidence.to_string(),
-            etag: etag.to_string(),
-        },
-        key,
-    ))
-    .await
-    .map(|r| r.into_inner())
+    c.record_fulfillment(req(fulfilment(name, etag, on, evidence), key))
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// A fulfilment record: fulfilled `on` a date with `evidence`, at `etag` ("" for none).
+pub fn fulfilment(name: &str, etag: &str, on: &str, evidence: &str) -> pb::RecordFulfillmentRequest {
+    pb::RecordFulfillmentRequest {
+        name: name.to_string(),
+        fulfilled_on: on.to_string(),
+        evidence: evidence.to_string(),
+        etag: etag.to_string(),
+    }
 }
 
 /// Every event of a decision (one big page).
@@ -251,11 +272,75 @@ pub fn notice_bundle(decision: &str, version: i32) -> pb::GetNoticeBundleRequest
     }
 }
 
-/// The first page of notice bundles a key may list (all of a test's).
-pub async fn notice_bundles(
-    n: &mut pb::notice_service_client::NoticeServiceClient<Channel>,
+/// A notice bundle's delivery in person (直接送达) to `recipient`, of
+/// `relation` to the party, at `at`, at `etag` ("" for none).
+pub fn direct_delivery(
+    bundle: &str,
+    recipient: &str,
+    relation: &str,
+    at: prost_types::Timestamp,
+    etag: &str,
+) -> pb::RecordNoticeDeliveryRequest {
+    pb::RecordNoticeDeliveryRequest {
+        name: bundle.to_string(),
+        method: pb::DeliveryMethod::Direct as i32,
+        recipient: recipient.to_string(),
+        recipient_relation: relation.to_string(),
+        delivered_at: Some(at),
+        consent_ref: String::new(),
+        witnesses: Vec::new(),
+        etag: etag.to_string(),
+    }
+}
+
+/// A notice bundle's receipt signed by `signed_by` at `at`, at `etag` ("" for none).
+pub fn receipt(
+    bundle: &str,
+    signed_by: &str,
+    at: prost_types::Timestamp,
+    etag: &str,
+) -> pb::RecordNoticeReceiptRequest {
+    pb::RecordNoticeReceiptRequest {
+        name: bundle.to_string(),
+        signed_by: signed_by.to_string(),
+        signed_at: Some(at),
+        etag: etag.to_string(),
+    }
+}
+
+/// Records a notice bundle's delivery in person (see [`direct_delivery`]),
+/// which must be accepted; answers the bundle.
+pub async fn deliver_in_person(
+    n: &mut Notices,
     key: &str,
-) -> pb::ListNoticeBundlesResponse {
+    bundle: &str,
+    recipient: &str,
+    relation: &str,
+    at: prost_types::Timestamp,
+) -> pb::NoticeBundle {
+    n.record_notice_delivery(req(direct_delivery(bundle, recipient, relation, at, ""), key))
+        .await
+        .expect("RecordNoticeDelivery")
+        .into_inner()
+}
+
+/// Records a notice bundle's receipt (see [`receipt`]), which must be
+/// accepted; answers the bundle.
+pub async fn sign_receipt(
+    n: &mut Notices,
+    key: &str,
+    bundle: &str,
+    signed_by: &str,
+    at: prost_types::Timestamp,
+) -> pb::NoticeBundle {
+    n.record_notice_receipt(req(receipt(bundle, signed_by, at, ""), key))
+        .await
+        .expect("RecordNoticeReceipt")
+        .into_inner()
+}
+
+/// The first page of notice bundles a key may list (all of a test's).
+pub async fn notice_bundles(n: &mut Notices, key: &str) -> pb::ListNoticeBundlesResponse {
     n.list_notice_bundles(req(pb::ListNoticeBundlesRequest::default(), key))
         .await
         .expect("ListNoticeBundles")
