@@ -221,7 +221,7 @@ async fn excess_calls_are_shed_health_is_not_and_slow_calls_hit_the_deadline() {
                         .await
                         .map(|_| ())
                 } else {
-                    c.publish_penalty_decision(req(pb::PublishPenaltyDecisionRequest { name, etag }, &officer))
+                    c.publish_penalty_decision(req(crate::support::calls::publication(&name, &etag), &officer))
                         .await
                         .map(|_| ())
                 };

@@ -403,28 +403,10 @@ pub async fn create_and_publish(
     officer: &str,
     decision: pb::PenaltyDecision,
 ) -> pb::PenaltyDecision {
-    let created = client
-        .create_penalty_decision(req(
-            pb::CreatePenaltyDecisionRequest {
-                request_id: String::new(),
-                penalty_decision: Some(decision),
-            },
-            officer,
-        ))
-        .await
-        .expect("create")
-        .into_inner();
-    client
-        .publish_penalty_decision(req(
-            pb::PublishPenaltyDecisionRequest {
-                name: created.name.clone(),
-                etag: created.etag.clone(),
-            },
-            officer,
-        ))
+    let created = calls::create(client, officer, "", decision).await.expect("create");
+    calls::publish(client, officer, &created.name, &created.etag)
         .await
         .expect("publish")
-        .into_inner()
 }
 
 /// Records and publishes the sample [`decision`] numbered `number`, of the
