@@ -173,6 +173,9 @@ pub struct Metrics {
     pub overload_shed: Counter,
     /// `gongshi_metrics_refresh_errors_total`: refreshes of the queried gauges that failed.
     pub refresh_errors: Counter,
+    /// Held by a refresh of the queried gauges from reading the date until
+    /// the gauges are set, so an older refresh never overwrites a newer one.
+    refresh_lock: tokio::sync::Mutex<()>,
 }
 
 impl Default for Metrics {
@@ -332,6 +335,7 @@ impl Metrics {
             rate_limited,
             overload_shed,
             refresh_errors,
+            refresh_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -483,9 +487,11 @@ impl App {
     /// Refreshes the gauges that need a query: feed head, active
     /// disclosures, open and overdue repair applications; and the calendar
     /// year. The server calls it every [`REFRESH_EVERY`]; on an error the
-    /// gauges keep their last values.
+    /// gauges keep their last values. Refreshes take turns: one that read
+    /// the date later always sets the gauges later.
     pub async fn refresh_gauges(&self) -> AppResult<()> {
         let m = &self.metrics;
+        let _turn = m.refresh_lock.lock().await;
         m.calendar_official_through_year
             .set(i64::from(self.calendar_official_through_year()));
         let f = match self.store.operational_figures(self.clock.today_cst()).await {
