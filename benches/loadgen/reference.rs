@@ -13,7 +13,7 @@
 //! `Pool` is also here: a sqlx pool like the server's, for `submit-sql`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use gongshi::config::Config;
 
@@ -43,25 +43,14 @@ impl Pool {
     pub async fn open(url: &str) -> Result<Pool, String> {
         let size = pool_size();
         if url.starts_with("sqlite:") {
-            let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
-                .map_err(|e| e.to_string())?
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(30))
-                .foreign_keys(true);
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(size)
-                .test_before_acquire(false)
-                .before_acquire(gongshi::store::check_if_idle)
+            let options = gongshi::store::sqlite_connect_options(url).map_err(|e| e.to_string())?;
+            let pool = gongshi::store::pool_options(size)
                 .connect_with(options)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(Pool::Sqlite(pool))
         } else {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(size)
-                .test_before_acquire(false)
-                .before_acquire(gongshi::store::check_if_idle)
+            let pool = gongshi::store::pool_options(size)
                 .connect(url)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -107,12 +96,7 @@ impl Conns {
             idle.push(if url.starts_with("sqlite:") {
                 // As the server's read connections are set (store::readers).
                 let options = gongshi::store::sqlite_read_options(
-                    <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
-                        .map_err(|e| e.to_string())?
-                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                        .busy_timeout(Duration::from_secs(30))
-                        .foreign_keys(true),
+                    gongshi::store::sqlite_connect_options(url).map_err(|e| e.to_string())?,
                 );
                 Conn::Sqlite(
                     sqlx::SqliteConnection::connect_with(&options)

@@ -528,16 +528,8 @@ impl App {
                 })
                 .await?;
                 if !already_over {
-                    tx.append_change(&NewChange {
-                        disclosure_id: disclosure.id.clone(),
-                        kind: ChangeKind::Published,
-                        reason: None,
-                        version: 1,
-                        content_sha256: sha,
-                        public_reason: None,
-                        effective_time: now,
-                    })
-                    .await?;
+                    tx.append_change(&disclosure.change(ChangeKind::Published, None, now))
+                        .await?;
                 }
                 Ok((row, !already_over))
             }
@@ -670,15 +662,7 @@ impl App {
         d.content_sha256 = sha.clone();
         d.update_time = now;
         tx.update_disclosure(d, true).await?;
-        Ok((d.state == DisclosureState::Active).then(|| NewChange {
-            disclosure_id: d.id.clone(),
-            kind: ChangeKind::Corrected,
-            reason: None,
-            version: d.version,
-            content_sha256: sha,
-            public_reason: None,
-            effective_time: now,
-        }))
+        Ok((d.state == DisclosureState::Active).then(|| d.change(ChangeKind::Corrected, None, now)))
     }
 
     /// Publishes a correction that made the decision major, once a legal
@@ -825,20 +809,9 @@ impl App {
                     now,
                 )
                 .await?;
-            d.state = DisclosureState::Withdrawn;
-            d.terminated_at = Some(now);
-            d.termination_reason = Some(TerminationReason::Withdrawn);
-            d.update_time = now;
+            d.terminate(DisclosureState::Withdrawn, TerminationReason::Withdrawn, now);
             tx.update_disclosure(&d, false).await?;
-            change = Some(NewChange {
-                disclosure_id: d.id.clone(),
-                kind: ChangeKind::Terminated,
-                reason: Some(TerminationReason::Withdrawn),
-                version: d.version,
-                content_sha256: d.content_sha256.clone(),
-                public_reason: Some(public_reason.to_string()),
-                effective_time: now,
-            });
+            change = Some(d.change(ChangeKind::Terminated, Some(public_reason.to_string()), now));
         }
         row.state = DecisionState::Withdrawn;
         row.meta.withdrawal = Some(Withdrawal {

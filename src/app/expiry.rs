@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{App, AppError, AppResult};
 use crate::domain::lifecycle::{Actor, ChangeKind, DisclosureState, EventKind, TerminationReason};
 use crate::domain::repair::ClosureCause;
-use crate::store::{NewChange, NewEvent};
+use crate::store::NewEvent;
 
 impl App {
     /// Terminates every active disclosure whose publicity period has ended
@@ -73,10 +73,7 @@ impl App {
         let closed = self
             .close_repair_in_tx(&mut tx, open, &mut d, ClosureCause::DisclosureExpired, &actor, now)
             .await?;
-        d.state = DisclosureState::Expired;
-        d.terminated_at = Some(now);
-        d.termination_reason = Some(TerminationReason::Expired);
-        d.update_time = now;
+        d.terminate(DisclosureState::Expired, TerminationReason::Expired, now);
         tx.update_disclosure(&d, false).await?;
         let mut details = json!({"disclosure": format!("disclosures/{}", d.id), "publicity_ends_on": d.content.publicity_ends_on.to_string()});
         if let (Some(name), Some(m)) = (&closed, details.as_object_mut()) {
@@ -99,16 +96,7 @@ impl App {
             document_sha256: vec![d.content_sha256.clone()],
         })
         .await?;
-        tx.append_change(&NewChange {
-            disclosure_id: d.id.clone(),
-            kind: ChangeKind::Terminated,
-            reason: Some(TerminationReason::Expired),
-            version: d.version,
-            content_sha256: d.content_sha256.clone(),
-            public_reason: None,
-            effective_time: now,
-        })
-        .await?;
+        tx.append_change(&d.change(ChangeKind::Terminated, None, now)).await?;
         self.commit_fed(tx, true).await?;
         self.metrics.expiry_terminated.inc();
         tracing::info!(disclosure = %d.id, "disclosure expired");

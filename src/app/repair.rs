@@ -543,18 +543,8 @@ impl App {
                         }],
                     ));
                 }
-                d.state = DisclosureState::Repaired;
-                d.terminated_at = Some(now);
-                d.termination_reason = Some(TerminationReason::Repaired);
-                change = Some(NewChange {
-                    disclosure_id: d.id.clone(),
-                    kind: ChangeKind::Terminated,
-                    reason: Some(TerminationReason::Repaired),
-                    version: d.version,
-                    content_sha256: d.content_sha256.clone(),
-                    public_reason: None,
-                    effective_time: now,
-                });
+                d.terminate(DisclosureState::Repaired, TerminationReason::Repaired, now);
+                change = Some(d.change(ChangeKind::Terminated, None, now));
                 event = Some((
                     EventKind::DisclosureRepaired,
                     "credit repair approved: disclosure taken down".to_string(),
@@ -568,9 +558,7 @@ impl App {
                         .as_ref()
                         .is_some_and(|dec| dec.state == DecisionState::Withdrawn);
                 if withdrawn {
-                    d.state = DisclosureState::Withdrawn;
-                    d.terminated_at = Some(now);
-                    d.termination_reason = Some(TerminationReason::Withdrawn);
+                    d.terminate(DisclosureState::Withdrawn, TerminationReason::Withdrawn, now);
                     event = Some((
                         EventKind::DisclosureRestored,
                         "credit repair revoked; the decision was withdrawn: not published again".to_string(),
@@ -585,15 +573,7 @@ impl App {
                         DisclosureState::Active
                     };
                     if !over {
-                        change = Some(NewChange {
-                            disclosure_id: d.id.clone(),
-                            kind: ChangeKind::Published,
-                            reason: None,
-                            version: d.version,
-                            content_sha256: d.content_sha256.clone(),
-                            public_reason: None,
-                            effective_time: now,
-                        });
+                        change = Some(d.change(ChangeKind::Published, None, now));
                     }
                     event = Some((
                         EventKind::DisclosureRestored,

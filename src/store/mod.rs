@@ -42,7 +42,28 @@ pub use public::PublicStore;
 pub(crate) use readers::{Gets, Readers};
 pub use repair::{NewRepairEvent, RepairEventRow, RepairFilter, RepairRow, RepairStore, RepairTx};
 pub use sql::{FEED_PAGE_ONE_ROW_SQL, FEED_PAGE_SQL, LIST_PAGE_ONE_ROW_SQL, LIST_PAGE_SQL, OneRowFeedPage, OneRowPage};
-pub use sqlite::{SqliteStore, read_options as sqlite_read_options};
+pub use sqlite::{SqliteStore, connect_options as sqlite_connect_options, read_options as sqlite_read_options};
+
+/// One backend's store, [`PgStore`] or [`SqliteStore`]: the write pool,
+/// the public reads' own connections, the gathered gets and the health
+/// probe's connection. Each backend's `connect` fills it and `sql_backend!`
+/// gives it its SQL.
+pub struct SqlStore<DB: sqlx::Database> {
+    pool: sqlx::Pool<DB>,
+    /// Told how long each acquire waited (see `StoreOptions::on_acquire`).
+    on_acquire: Option<AcquireObserver>,
+    /// The public reads' own connections (issue 18): the feed's pages and
+    /// the list pages narrowed by party, authority or date.
+    readers: Arc<Readers<DB>>,
+    /// The gathered gets' and the list pages' walked in id order: on
+    /// PostgreSQL with one plan kept per statement
+    /// (`postgres_page_read_options`), on SQLite the same as `readers`.
+    page_readers: Arc<Readers<DB>>,
+    /// `GetDisclosure`'s reads, gathered (on `page_readers`).
+    gets: Gets<DB>,
+    /// The health probe's own connection (see `Store::ping`).
+    probe: tokio::sync::Mutex<Option<DB::Connection>>,
+}
 
 /// A storage failure, classified so the API can answer with the right code.
 /// The message is for logs only: it may contain SQL details and is never
@@ -139,6 +160,36 @@ pub struct DisclosureRow {
     pub termination_reason: Option<TerminationReason>,
     /// Last changed.
     pub update_time: Micros,
+}
+
+impl DisclosureRow {
+    /// Takes the disclosure down at `now`: `state` (one of the terminal
+    /// states) for `reason`.
+    pub fn terminate(&mut self, state: DisclosureState, reason: TerminationReason, now: Micros) {
+        self.state = state;
+        self.terminated_at = Some(now);
+        self.termination_reason = Some(reason);
+        self.update_time = now;
+    }
+
+    /// The feed entry of `kind` for this disclosure's current version, in
+    /// effect from `now`: a TERMINATED one carries the row's termination
+    /// reason. `public_reason` is only for withdrawals.
+    pub fn change(&self, kind: ChangeKind, public_reason: Option<String>, now: Micros) -> NewChange {
+        NewChange {
+            disclosure_id: self.id.clone(),
+            kind,
+            reason: if kind == ChangeKind::Terminated {
+                self.termination_reason
+            } else {
+                None
+            },
+            version: self.version,
+            content_sha256: self.content_sha256.clone(),
+            public_reason,
+            effective_time: now,
+        }
+    }
 }
 
 /// A change to append to the feed.
@@ -568,6 +619,16 @@ pub fn check_if_idle<C: sqlx::Connection>(
         }
         Ok(true)
     })
+}
+
+/// The settings of every pool the store opens, `max_connections` at most:
+/// no ping on acquire, [`check_if_idle`] instead. (The load generator's
+/// references use it, so they measure the same pool.)
+pub fn pool_options<DB: sqlx::Database>(max_connections: u32) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
+        .before_acquire(check_if_idle)
 }
 
 /// Opens the store the URL names: `postgres://…` / `postgresql://…` or

@@ -1,33 +1,11 @@
 //! PostgreSQL backend.
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 
-use super::calendar_sql::{RawCalendarDay, RawCalendarLoad, RawCalendarYear, calendar_snapshot_on, sql_calendar};
-use super::notice_sql::{RawBundle, RawPdf, attach_pdfs, sql_notice};
-use super::public_sql::sql_public;
-use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
-use super::sql::{
-    RawChange, RawDecision, RawDisclosure, RawEncodedChange, RawEvent, RawKey, date_str, json, parse_enum, sql_store,
-    to_json,
-};
-use super::{Result, StoreOptions, classify, redact_url};
+use super::{Result, SqlStore, StoreOptions, classify, redact_url};
 
 /// PostgreSQL store: for production and for several instances on one database.
-pub struct PgStore {
-    pool: PgPool,
-    /// Told how long each acquire waited (see `StoreOptions::on_acquire`).
-    on_acquire: Option<super::AcquireObserver>,
-    /// The public reads' own connections (issue 18): the feed's pages and
-    /// the list pages narrowed by party, authority or date.
-    readers: std::sync::Arc<super::Readers<sqlx::Postgres>>,
-    /// The same, keeping one plan per statement (`page_read_options`): the
-    /// gathered gets and the list pages walked in id order.
-    page_readers: std::sync::Arc<super::Readers<sqlx::Postgres>>,
-    /// `GetDisclosure`'s reads, gathered (on `page_readers`).
-    gets: super::Gets<sqlx::Postgres>,
-    /// The health probe's own connection (see `Store::ping`).
-    probe: tokio::sync::Mutex<Option<sqlx::PgConnection>>,
-}
+pub type PgStore = SqlStore<sqlx::Postgres>;
 
 impl PgStore {
     const BACKEND: &'static str = "postgres";
@@ -35,10 +13,7 @@ impl PgStore {
     /// Connects a pool. Connections are made lazily, so a server can start
     /// while the database is down and serve once it returns.
     pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(opts.max_connections)
-            .test_before_acquire(false)
-            .before_acquire(super::check_if_idle)
+        let pool = super::pool_options::<sqlx::Postgres>(opts.max_connections)
             .acquire_timeout(opts.acquire_timeout)
             .connect(url)
             .await
@@ -57,7 +32,7 @@ impl PgStore {
         };
         let readers = readers_with(read_options((*pool.connect_options()).clone()));
         let page_readers = readers_with(page_read_options((*pool.connect_options()).clone()));
-        Ok(PgStore {
+        Ok(SqlStore {
             gets: super::Gets::new(page_readers.clone(), Self::read_encoded),
             readers,
             page_readers,
@@ -98,7 +73,7 @@ pub fn page_read_options(options: PgConnectOptions) -> PgConnectOptions {
     read_options(options).options([("plan_cache_mode", "force_generic_plan")])
 }
 
-sql_store!(
+super::sql::sql_backend!(
     store = PgStore,
     tx = PgTx,
     db = sqlx::Postgres,
@@ -113,31 +88,8 @@ sql_store!(
     expiry_index = "",
     // Rows arrive in one buffer from the server; nothing to gain.
     page_as_one_row = false,
-);
-
-sql_repair!(
-    store = PgStore,
-    tx = PgTx,
-    db = sqlx::Postgres,
-    for_update = "FOR NO KEY UPDATE"
-);
-sql_notice!(
-    store = PgStore,
-    tx = PgTx,
-    db = sqlx::Postgres,
-    for_update = "FOR NO KEY UPDATE"
-);
-sql_calendar!(
-    store = PgStore,
-    tx = PgTx,
-    db = sqlx::Postgres,
-    for_share = "FOR SHARE",
-    for_update = "FOR UPDATE",
-);
-sql_public!(
-    store = PgStore,
-    tx = PgTx,
-    db = sqlx::Postgres,
+    calendar_for_share = "FOR SHARE",
+    calendar_for_update = "FOR UPDATE",
     contains = "strpos",
     distinct = "IS DISTINCT FROM",
     unindexed_index = "",

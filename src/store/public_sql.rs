@@ -6,6 +6,22 @@
 //! records in id order, testing the normalised name for the whole query: the
 //! work is bounded by the rarest bigram, not by the register.
 
+/// A search page's statement: the columns `$columns` from `$from_where`
+/// (ending in `AND `), walking `$key` after the cursor bound at
+/// `$cursor` in ascending order or, newest first, before it in descending
+/// order, `$limit` rows at most.
+macro_rules! walk_sql {
+    ($newest_first:expr, [$($columns:tt)+], [$($from_where:tt)+], $key:literal, $cursor:literal, $limit:literal) => {
+        if $newest_first {
+            concat!("SELECT ", $($columns)+, $($from_where)+, $key, " < ", $cursor, " ORDER BY ", $key, " DESC LIMIT CAST(", $limit, " AS BIGINT)")
+        } else {
+            concat!("SELECT ", $($columns)+, $($from_where)+, $key, " > ", $cursor, " ORDER BY ", $key, " LIMIT CAST(", $limit, " AS BIGINT)")
+        }
+    };
+}
+
+pub(crate) use walk_sql;
+
 /// Implements [`super::public::PublicStore`] for one backend, the index
 /// upkeep `index_for_search` on its transaction (called by every insert and
 /// update of a disclosure in `sql.rs`), and `backfill_search` on its store
@@ -44,15 +60,12 @@ macro_rules! sql_public {
                 let mut conn = self.pool.acquire().await.map_err(classify)?;
                 let rows = match term {
                     SearchTerm::All => {
-                        let sql = if newest_first {
-                            "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
-                             published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
-                             WHERE state = 'ACTIVE' AND id < $1 ORDER BY id DESC LIMIT CAST($2 AS BIGINT)"
-                        } else {
-                            "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
-                             published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
-                             WHERE state = 'ACTIVE' AND id > $1 ORDER BY id LIMIT CAST($2 AS BIGINT)"
-                        };
+                        let sql = $crate::store::public_sql::walk_sql!(
+                            newest_first,
+                            [$crate::store::sql::disclosure_columns!()],
+                            [" FROM disclosures WHERE state = 'ACTIVE' AND "],
+                            "id", "$1", "$2"
+                        );
                         sqlx::query_as::<$db, RawDisclosure>(sql)
                             .bind(cursor)
                             .bind(limit)
@@ -60,15 +73,12 @@ macro_rules! sql_public {
                             .await
                     }
                     SearchTerm::CreditCode(code) => {
-                        let sql = if newest_first {
-                            "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
-                             published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
-                             WHERE party_credit_code = $1 AND state = 'ACTIVE' AND id < $2 ORDER BY id DESC LIMIT CAST($3 AS BIGINT)"
-                        } else {
-                            "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
-                             published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
-                             WHERE party_credit_code = $1 AND state = 'ACTIVE' AND id > $2 ORDER BY id LIMIT CAST($3 AS BIGINT)"
-                        };
+                        let sql = $crate::store::public_sql::walk_sql!(
+                            newest_first,
+                            [$crate::store::sql::disclosure_columns!()],
+                            [" FROM disclosures WHERE party_credit_code = $1 AND state = 'ACTIVE' AND "],
+                            "id", "$2", "$3"
+                        );
                         sqlx::query_as::<$db, RawDisclosure>(sql)
                             .bind(code)
                             .bind(cursor)
@@ -99,25 +109,21 @@ macro_rules! sql_public {
                         let Some((_, gram)) = driver else {
                             return Ok(Vec::new());
                         };
-                        let sql = if newest_first {
-                            concat!(
-                                "SELECT d.id, d.decision_id, d.state, d.version, d.content, d.content_sha256, \
-                                 d.repair_pending, d.published_at, d.published_at_known, d.terminated_at, d.termination_reason, d.update_time \
-                                 FROM disclosure_grams g JOIN disclosures d ON d.id = g.disclosure_id \
-                                 WHERE g.gram = $1 AND g.disclosure_id < $2 AND d.state = 'ACTIVE' AND ",
+                        let sql = $crate::store::public_sql::walk_sql!(
+                            newest_first,
+                            [
+                                "d.id, d.decision_id, d.state, d.version, d.content, d.content_sha256, \
+                                 d.repair_pending, d.published_at, d.published_at_known, d.terminated_at, \
+                                 d.termination_reason, d.update_time"
+                            ],
+                            [
+                                " FROM disclosure_grams g JOIN disclosures d ON d.id = g.disclosure_id \
+                                 WHERE g.gram = $1 AND d.state = 'ACTIVE' AND ",
                                 $contains,
-                                "(d.search_name, $3) > 0 ORDER BY g.disclosure_id DESC LIMIT CAST($4 AS BIGINT)"
-                            )
-                        } else {
-                            concat!(
-                                "SELECT d.id, d.decision_id, d.state, d.version, d.content, d.content_sha256, \
-                                 d.repair_pending, d.published_at, d.published_at_known, d.terminated_at, d.termination_reason, d.update_time \
-                                 FROM disclosure_grams g JOIN disclosures d ON d.id = g.disclosure_id \
-                                 WHERE g.gram = $1 AND g.disclosure_id > $2 AND d.state = 'ACTIVE' AND ",
-                                $contains,
-                                "(d.search_name, $3) > 0 ORDER BY g.disclosure_id LIMIT CAST($4 AS BIGINT)"
-                            )
-                        };
+                                "(d.search_name, $3) > 0 AND "
+                            ],
+                            "g.disclosure_id", "$2", "$4"
+                        );
                         sqlx::query_as::<$db, RawDisclosure>(sql)
                             .bind(&gram)
                             .bind(cursor)
@@ -206,24 +212,64 @@ macro_rules! sql_public {
             /// The search index's backfill statement: the next 500 active
             /// disclosures not yet indexed for search.
             pub const UNINDEXED_SQL: &'static str = concat!(
-                "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
-                 published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures ",
+                "SELECT ",
+                $crate::store::sql::disclosure_columns!(),
+                " FROM disclosures ",
                 $unindexed_index,
                 " WHERE search_name IS NULL AND state = 'ACTIVE' ORDER BY id LIMIT 500"
             );
 
             /// Indexes active disclosures written before the search index
-            /// existed (migration 0007), in batches; returns how many.
+            /// existed (migration 0007); returns how many.
             async fn backfill_search(&self) -> $crate::store::Result<u64> {
-                let mut done = 0;
+                self.backfill(Self::UNINDEXED_SQL, "search index built", |tx, row| {
+                    Box::pin(async move { tx.index_for_search(&row).await })
+                })
+                .await
+            }
+
+            /// Stores the `Disclosure` encoding of disclosures written before
+            /// it was kept (migration 0008); returns how many. A row an act
+            /// rewrote meanwhile already has its encoding and is left alone.
+            async fn backfill_encoded(&self) -> $crate::store::Result<u64> {
+                const SQL: &str = concat!(
+                    "SELECT ",
+                    $crate::store::sql::disclosure_columns!(),
+                    " FROM disclosures WHERE encoded IS NULL ORDER BY id LIMIT 500"
+                );
+                self.backfill(SQL, "encodings stored", |tx, row| {
+                    Box::pin(async move {
+                        sqlx::query("UPDATE disclosures SET encoded = $2 WHERE id = $1 AND encoded IS NULL")
+                            .bind(&row.id)
+                            .bind($crate::store::encode_disclosure(&row))
+                            .execute(&mut *tx.tx)
+                            .await
+                            .map_err(classify)?;
+                        Ok(())
+                    })
+                })
+                .await
+            }
+
+            /// Runs `each` over the disclosures `sql` selects (at most 500 a
+            /// batch, each batch in one transaction) until it selects none,
+            /// with progress in the log every 10,000; returns how many.
+            async fn backfill<F>(&self, sql: &'static str, what: &'static str, mut each: F) -> $crate::store::Result<u64>
+            where
+                F: for<'t> FnMut(
+                    &'t mut $tx,
+                    $crate::store::DisclosureRow,
+                ) -> futures::future::BoxFuture<'t, $crate::store::Result<()>>,
+            {
+                let mut done: u64 = 0;
                 loop {
-                    let rows = sqlx::query_as::<$db, RawDisclosure>(Self::UNINDEXED_SQL)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(classify)?;
+                    let rows = sqlx::query_as::<$db, RawDisclosure>(sql)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(classify)?;
                     if rows.is_empty() {
                         if done > 0 {
-                            tracing::info!(disclosures = done, "search index built for existing disclosures");
+                            tracing::info!(disclosures = done, "{what} for existing disclosures");
                         }
                         return Ok(done);
                     }
@@ -231,51 +277,13 @@ macro_rules! sql_public {
                         tx: self.pool.begin().await.map_err(classify)?,
                     };
                     for raw in rows {
-                        tx.index_for_search(&raw.into_row()?).await?;
+                        each(&mut tx, raw.into_row()?).await?;
                         done += 1;
+                        if done % 10_000 == 0 {
+                            tracing::info!(disclosures = done, "{what} for existing disclosures, so far");
+                        }
                     }
                     tx.tx.commit().await.map_err(classify)?;
-                }
-            }
-        }
-
-        impl $store {
-            /// Stores the `Disclosure` encoding of disclosures written before
-            /// it was kept (migration 0008), in batches of 500 with progress
-            /// in the log; returns how many. A row an act rewrote meanwhile
-            /// already has its encoding and is left alone.
-            async fn backfill_encoded(&self) -> $crate::store::Result<u64> {
-                let mut done = 0;
-                loop {
-                    let rows = sqlx::query_as::<$db, RawDisclosure>(
-                        "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
-                         published_at, published_at_known, terminated_at, termination_reason, update_time FROM disclosures \
-                         WHERE encoded IS NULL ORDER BY id LIMIT 500",
-                    )
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(classify)?;
-                    if rows.is_empty() {
-                        if done > 0 {
-                            tracing::info!(disclosures = done, "encodings stored for existing disclosures");
-                        }
-                        return Ok(done);
-                    }
-                    let mut tx = self.pool.begin().await.map_err(classify)?;
-                    for raw in rows {
-                        let row = raw.into_row()?;
-                        sqlx::query("UPDATE disclosures SET encoded = $2 WHERE id = $1 AND encoded IS NULL")
-                            .bind(&row.id)
-                            .bind($crate::store::encode_disclosure(&row))
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(classify)?;
-                        done += 1;
-                    }
-                    tx.commit().await.map_err(classify)?;
-                    if done % 10_000 == 0 {
-                        tracing::info!(disclosures = done, "storing encodings of existing disclosures");
-                    }
                 }
             }
         }

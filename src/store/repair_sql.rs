@@ -5,6 +5,15 @@ use super::sql::{json, to_json};
 use super::{Result, StoreError};
 use crate::domain::repair::RepairState;
 
+/// `SELECT` of the columns a [`RawRepair`] reads `FROM repair_applications`, as a
+/// literal for `concat!`.
+macro_rules! select_repairs {
+    () => {
+        "SELECT id, disclosure_id, applicant_code, state, receipt_code, accept_due_on, decide_due_on, \
+         overall_due_on, doc, version, create_time, update_time FROM repair_applications"
+    };
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct RawRepair {
     id: String,
@@ -92,8 +101,7 @@ macro_rules! sql_repair {
         impl $crate::store::RepairStore for $store {
             async fn get_repair(&self, id: &str) -> $crate::store::Result<Option<$crate::store::RepairRow>> {
                 let raw = sqlx::query_as::<$db, RawRepair>(
-                    "SELECT id, disclosure_id, applicant_code, state, receipt_code, accept_due_on, decide_due_on, \
-                     overall_due_on, doc, version, create_time, update_time FROM repair_applications WHERE id = $1",
+                    concat!($crate::store::repair_sql::select_repairs!(), " WHERE id = $1"),
                 )
                 .bind(id)
                 .fetch_optional(&mut *self.conn().await?)
@@ -109,12 +117,11 @@ macro_rules! sql_repair {
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::RepairRow>> {
                 let rows = sqlx::query_as::<$db, RawRepair>(
-                    "SELECT id, disclosure_id, applicant_code, state, receipt_code, accept_due_on, decide_due_on, \
-                     overall_due_on, doc, version, create_time, update_time FROM repair_applications \
+                    concat!($crate::store::repair_sql::select_repairs!(), " \
                      WHERE id > $1 AND ($2 = '' OR state = $2) AND ($3 = '' OR applicant_code = $3) \
                        AND ($4 = '' OR (state = 'SUBMITTED' AND (accept_due_on < $4 OR overall_due_on < $4)) \
                                     OR (state = 'ACCEPTED' AND (decide_due_on < $4 OR overall_due_on < $4))) \
-                     ORDER BY id LIMIT CAST($5 AS BIGINT)",
+                     ORDER BY id LIMIT CAST($5 AS BIGINT)"),
                 )
                 .bind(after_id)
                 .bind(f.state.map(|s| s.as_str()).unwrap_or(""))
@@ -152,9 +159,8 @@ macro_rules! sql_repair {
                 applicant_code: &str,
             ) -> $crate::store::Result<Option<$crate::store::RepairRow>> {
                 let raw = sqlx::query_as::<$db, RawRepair>(
-                    "SELECT id, disclosure_id, applicant_code, state, receipt_code, accept_due_on, decide_due_on, \
-                     overall_due_on, doc, version, create_time, update_time FROM repair_applications \
-                     WHERE receipt_code = $1 AND applicant_code = $2",
+                    concat!($crate::store::repair_sql::select_repairs!(), " \
+                     WHERE receipt_code = $1 AND applicant_code = $2"),
                 )
                 .bind(receipt_code)
                 .bind(applicant_code)
@@ -207,8 +213,7 @@ macro_rules! sql_repair {
 
             async fn repair_by_request_key(&mut self, key: &str) -> $crate::store::Result<Option<$crate::store::RepairRow>> {
                 let raw = sqlx::query_as::<$db, RawRepair>(
-                    "SELECT id, disclosure_id, applicant_code, state, receipt_code, accept_due_on, decide_due_on, \
-                     overall_due_on, doc, version, create_time, update_time FROM repair_applications WHERE request_key = $1",
+                    concat!($crate::store::repair_sql::select_repairs!(), " WHERE request_key = $1"),
                 )
                 .bind(key)
                 .fetch_optional(&mut *self.tx)
@@ -219,8 +224,8 @@ macro_rules! sql_repair {
 
             async fn repair_for_update(&mut self, id: &str) -> $crate::store::Result<Option<$crate::store::RepairRow>> {
                 let raw = sqlx::query_as::<$db, RawRepair>(concat!(
-                    "SELECT id, disclosure_id, applicant_code, state, receipt_code, accept_due_on, decide_due_on, \
-                     overall_due_on, doc, version, create_time, update_time FROM repair_applications WHERE id = $1 ",
+                    $crate::store::repair_sql::select_repairs!(),
+                    " WHERE id = $1 ",
                     $fu
                 ))
                 .bind(id)
@@ -332,4 +337,4 @@ macro_rules! sql_repair {
     };
 }
 
-pub(crate) use sql_repair;
+pub(crate) use {select_repairs, sql_repair};

@@ -28,6 +28,14 @@ pub(crate) fn date_str(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
 
+/// `SELECT` of the columns a [`RawDecision`] reads `FROM penalty_decisions`, as a
+/// literal for `concat!`.
+macro_rules! select_decisions {
+    () => {
+        "SELECT id, state, disclosure_id, version, doc, meta, create_time, update_time FROM penalty_decisions"
+    };
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct RawDecision {
     id: String,
@@ -328,6 +336,14 @@ impl RawEvent {
     }
 }
 
+/// `SELECT` of the columns a [`RawKey`] reads `FROM api_keys`, as a
+/// literal for `concat!`.
+macro_rules! select_keys {
+    () => {
+        "SELECT id, secret_hash, role, label, credit_code, expires_on, created_at, revoked_at FROM api_keys"
+    };
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct RawKey {
     id: String,
@@ -358,14 +374,22 @@ impl RawKey {
     }
 }
 
+/// The columns a [`RawDisclosure`] reads, as a literal for `concat!`.
+macro_rules! disclosure_columns {
+    () => {
+        "id, decision_id, state, version, content, content_sha256, repair_pending, \
+         published_at, published_at_known, terminated_at, termination_reason, update_time"
+    };
+}
+
 /// A page of disclosures in id order with the given columns: the one filter
 /// (`DisclosureFilter`, binds $1 after-id .. $7 limit) of the decoded and the
 /// encoded list, so both select the same rows.
 macro_rules! disclosure_page_sql {
-    ($columns:literal) => {
+    ($($columns:tt)+) => {
         concat!(
             "SELECT ",
-            $columns,
+            $($columns)+,
             " FROM disclosures \
              WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR authority_code = $3) \
                AND ($4 = '' OR state = $4) AND ($5 = '' OR decided_on >= $5) AND ($6 = '' OR decided_on <= $6) \
@@ -464,7 +488,7 @@ macro_rules! sql_store {
             /// `(id, state, encoded)` of the disclosures whose ids the JSON
             /// array `ids` holds: the gathered `GetDisclosure` reads'
             /// statement (`store::readers::Gets`).
-            fn read_encoded(
+            pub(crate) fn read_encoded(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 ids: String,
             ) -> futures::future::BoxFuture<'_, std::result::Result<Vec<$crate::store::readers::StoredRow>, sqlx::Error>> {
@@ -543,8 +567,7 @@ macro_rules! sql_store {
 
             async fn get_decision(&self, id: &str) -> $crate::store::Result<Option<$crate::store::DecisionRow>> {
                 let raw = sqlx::query_as::<$db, RawDecision>(
-                    "SELECT id, state, disclosure_id, version, doc, meta, create_time, update_time \
-                     FROM penalty_decisions WHERE id = $1",
+                    concat!($crate::store::sql::select_decisions!(), " WHERE id = $1"),
                 )
                 .bind(id)
                 .fetch_optional(&mut *self.conn().await?)
@@ -558,8 +581,8 @@ macro_rules! sql_store {
                     return Ok(Vec::new());
                 }
                 let rows = sqlx::query_as::<$db, RawDecision>(concat!(
-                    "SELECT id, state, disclosure_id, version, doc, meta, create_time, update_time \
-                     FROM penalty_decisions WHERE id IN ",
+                    $crate::store::sql::select_decisions!(),
+                    " WHERE id IN ",
                     $id_list,
                     " ORDER BY id"
                 ))
@@ -595,12 +618,11 @@ macro_rules! sql_store {
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::DecisionRow>> {
                 let rows = sqlx::query_as::<$db, RawDecision>(
-                    "SELECT id, state, disclosure_id, version, doc, meta, create_time, update_time \
-                     FROM penalty_decisions \
+                    concat!($crate::store::sql::select_decisions!(), " \
                      WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR state = $3) \
                        AND ($4 = '' OR decided_on >= $4) AND ($5 = '' OR decided_on <= $5) \
                        AND ($6 = '' OR authority_code = $6) \
-                     ORDER BY id LIMIT CAST($7 AS BIGINT)",
+                     ORDER BY id LIMIT CAST($7 AS BIGINT)"),
                 )
                 .bind(after_id)
                 .bind(&f.party_credit_code)
@@ -635,11 +657,11 @@ macro_rules! sql_store {
             }
 
             async fn get_disclosure(&self, id: &str) -> $crate::store::Result<Option<$crate::store::DisclosureRow>> {
-                let raw = sqlx::query_as::<$db, RawDisclosure>(
-                    "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
-                     published_at, published_at_known, terminated_at, termination_reason, update_time \
-                     FROM disclosures WHERE id = $1",
-                )
+                let raw = sqlx::query_as::<$db, RawDisclosure>(concat!(
+                    "SELECT ",
+                    $crate::store::sql::disclosure_columns!(),
+                    " FROM disclosures WHERE id = $1"
+                ))
                 .bind(id)
                 .fetch_optional(&mut *self.conn().await?)
                 .await
@@ -655,8 +677,7 @@ macro_rules! sql_store {
             ) -> $crate::store::Result<Vec<$crate::store::DisclosureRow>> {
                 let rows = $crate::store::sql::bind_disclosure_page!(
                     sqlx::query_as::<$db, RawDisclosure>($crate::store::sql::disclosure_page_sql!(
-                        "id, decision_id, state, version, content, content_sha256, repair_pending, \
-                         published_at, published_at_known, terminated_at, termination_reason, update_time"
+                        $crate::store::sql::disclosure_columns!()
                     )),
                     f,
                     after_id,
@@ -876,8 +897,7 @@ macro_rules! sql_store {
 
             async fn get_key(&self, id: &str) -> $crate::store::Result<Option<$crate::store::KeyRow>> {
                 let raw = sqlx::query_as::<$db, RawKey>(
-                    "SELECT id, secret_hash, role, label, credit_code, expires_on, created_at, revoked_at \
-                     FROM api_keys WHERE id = $1",
+                    concat!($crate::store::sql::select_keys!(), " WHERE id = $1"),
                 )
                 .bind(id)
                 .fetch_optional(&mut *self.conn().await?)
@@ -888,8 +908,7 @@ macro_rules! sql_store {
 
             async fn list_keys(&self) -> $crate::store::Result<Vec<$crate::store::KeyRow>> {
                 let rows = sqlx::query_as::<$db, RawKey>(
-                    "SELECT id, secret_hash, role, label, credit_code, expires_on, created_at, revoked_at \
-                     FROM api_keys ORDER BY created_at, id",
+                    concat!($crate::store::sql::select_keys!(), " ORDER BY created_at, id"),
                 )
                 .fetch_all(&mut *self.conn().await?)
                 .await
@@ -1030,8 +1049,8 @@ macro_rules! sql_store {
         impl $crate::store::Tx for $tx {
             async fn decision_for_update(&mut self, id: &str) -> $crate::store::Result<Option<$crate::store::DecisionRow>> {
                 let raw = sqlx::query_as::<$db, RawDecision>(concat!(
-                    "SELECT id, state, disclosure_id, version, doc, meta, create_time, update_time \
-                     FROM penalty_decisions WHERE id = $1 ",
+                    $crate::store::sql::select_decisions!(),
+                    " WHERE id = $1 ",
                     $fu
                 ))
                 .bind(id)
@@ -1043,8 +1062,7 @@ macro_rules! sql_store {
 
             async fn decision_by_request_key(&mut self, key: &str) -> $crate::store::Result<Option<$crate::store::DecisionRow>> {
                 let raw = sqlx::query_as::<$db, RawDecision>(
-                    "SELECT id, state, disclosure_id, version, doc, meta, create_time, update_time \
-                     FROM penalty_decisions WHERE request_key = $1",
+                    concat!($crate::store::sql::select_decisions!(), " WHERE request_key = $1"),
                 )
                 .bind(key)
                 .fetch_optional(&mut *self.tx)
@@ -1107,9 +1125,9 @@ macro_rules! sql_store {
 
             async fn disclosure_for_update(&mut self, id: &str) -> $crate::store::Result<Option<$crate::store::DisclosureRow>> {
                 let raw = sqlx::query_as::<$db, RawDisclosure>(concat!(
-                    "SELECT id, decision_id, state, version, content, content_sha256, repair_pending, \
-                     published_at, published_at_known, terminated_at, termination_reason, update_time \
-                     FROM disclosures WHERE id = $1 ",
+                    "SELECT ",
+                    $crate::store::sql::disclosure_columns!(),
+                    " FROM disclosures WHERE id = $1 ",
                     $fu
                 ))
                 .bind(id)
@@ -1255,7 +1273,70 @@ macro_rules! sql_store {
     };
 }
 
-pub(crate) use {bind_disclosure_page, disclosure_page_sql, sql_store};
+/// Gives one backend (`store`, an alias of [`super::SqlStore`]) all its SQL:
+/// `sql_store!`, `sql_repair!`, `sql_notice!`, `sql_calendar!` and
+/// `sql_public!` with the dialect's parameters (each macro says what its
+/// parameters mean; `for_update` serves the first three, `calendar_for_*`
+/// the calendar's). They expand in a module of their own, which sees the
+/// backend's file through `use super::*`.
+macro_rules! sql_backend {
+    (
+        store = $store:ident, tx = $tx:ident, db = $db:ty,
+        migrations = $migrations:literal, begin = $begin:literal, for_update = $fu:literal,
+        feed_lock = $feed_lock:literal, export_begin = $export_begin:literal,
+        id_list = $id_list:literal, expiry_index = $expiry_index:literal,
+        page_as_one_row = $page_as_one_row:literal,
+        calendar_for_share = $calendar_for_share:literal, calendar_for_update = $calendar_for_update:literal,
+        contains = $contains:literal, distinct = $distinct:literal, unindexed_index = $unindexed_index:literal $(,)?
+    ) => {
+        mod sql_impl {
+            use super::*;
+            use $crate::store::calendar_sql::{RawCalendarDay, RawCalendarLoad, RawCalendarYear, calendar_snapshot_on};
+            use $crate::store::notice_sql::{RawBundle, RawPdf, attach_pdfs};
+            use $crate::store::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date};
+            use $crate::store::sql::{
+                RawChange, RawDecision, RawDisclosure, RawEncodedChange, RawEvent, RawKey, date_str, json, parse_enum,
+                to_json,
+            };
+
+            $crate::store::sql::sql_store!(
+                store = $store,
+                tx = $tx,
+                db = $db,
+                migrations = $migrations,
+                begin = $begin,
+                for_update = $fu,
+                feed_lock = $feed_lock,
+                export_begin = $export_begin,
+                id_list = $id_list,
+                expiry_index = $expiry_index,
+                page_as_one_row = $page_as_one_row,
+            );
+            $crate::store::repair_sql::sql_repair!(store = $store, tx = $tx, db = $db, for_update = $fu);
+            $crate::store::notice_sql::sql_notice!(store = $store, tx = $tx, db = $db, for_update = $fu);
+            $crate::store::calendar_sql::sql_calendar!(
+                store = $store,
+                tx = $tx,
+                db = $db,
+                for_share = $calendar_for_share,
+                for_update = $calendar_for_update,
+            );
+            $crate::store::public_sql::sql_public!(
+                store = $store,
+                tx = $tx,
+                db = $db,
+                contains = $contains,
+                distinct = $distinct,
+                unindexed_index = $unindexed_index,
+            );
+        }
+    };
+}
+
+pub(crate) use {
+    bind_disclosure_page, disclosure_columns, disclosure_page_sql, select_decisions, select_keys, sql_backend,
+    sql_store,
+};
 
 /// A list page read as one row: `(rows, rows with an encoding, ids joined by
 /// commas, the encodings' lengths joined by commas, the encodings

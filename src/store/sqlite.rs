@@ -2,57 +2,27 @@
 
 use std::str::FromStr;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
-use super::calendar_sql::{RawCalendarDay, RawCalendarLoad, RawCalendarYear, calendar_snapshot_on, sql_calendar};
-use super::notice_sql::{RawBundle, RawPdf, attach_pdfs, sql_notice};
-use super::public_sql::sql_public;
-use super::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date, sql_repair};
-use super::sql::{
-    RawChange, RawDecision, RawDisclosure, RawEncodedChange, RawEvent, RawKey, date_str, json, parse_enum, sql_store,
-    to_json,
-};
-use super::{Result, StoreError, StoreOptions, classify};
+use super::{Result, SqlStore, StoreError, StoreOptions, classify};
 
 /// SQLite store. One writer at a time (`BEGIN IMMEDIATE`), so commit order is
 /// sequence order; WAL lets readers and an export run beside the writer.
-pub struct SqliteStore {
-    pool: SqlitePool,
-    /// Told how long each acquire waited (see `StoreOptions::on_acquire`).
-    on_acquire: Option<super::AcquireObserver>,
-    /// The public reads' own connections (issue 18).
-    readers: std::sync::Arc<super::Readers<sqlx::Sqlite>>,
-    /// The same connections (PostgreSQL's plan settings do not apply).
-    page_readers: std::sync::Arc<super::Readers<sqlx::Sqlite>>,
-    /// `GetDisclosure`'s reads, gathered (on `readers`).
-    gets: super::Gets<sqlx::Sqlite>,
-    /// The health probe's own connection (see `Store::ping`).
-    probe: tokio::sync::Mutex<Option<sqlx::SqliteConnection>>,
-}
+pub type SqliteStore = SqlStore<sqlx::Sqlite>;
 
 impl SqliteStore {
     const BACKEND: &'static str = "sqlite";
 
     /// Opens (creating if missing) the database file and its directory.
     pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Other(format!("bad SQLite URL: {e}")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL in WAL mode: a process crash loses nothing committed.
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(std::time::Duration::from_secs(30))
-            .foreign_keys(true);
+        let options = connect_options(url)?;
         if let Some(dir) = options.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Other(format!("cannot create database directory {}: {e}", dir.display())))?;
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(opts.max_connections.clamp(1, 64))
-            .test_before_acquire(false)
-            .before_acquire(super::check_if_idle)
+        let pool = super::pool_options::<sqlx::Sqlite>(opts.max_connections.clamp(1, 64))
             .acquire_timeout(opts.acquire_timeout)
             .connect_with(options.clone())
             .await
@@ -63,7 +33,7 @@ impl SqliteStore {
             opts.on_acquire.clone(),
             opts.acquire_timeout,
         ));
-        Ok(SqliteStore {
+        Ok(SqlStore {
             gets: super::Gets::new(readers.clone(), Self::read_encoded),
             page_readers: readers.clone(),
             readers,
@@ -72,6 +42,20 @@ impl SqliteStore {
             probe: tokio::sync::Mutex::new(None),
         })
     }
+}
+
+/// The settings of every SQLite connection the store opens (the load
+/// generator's references use them too): the file created if missing, WAL,
+/// `synchronous = NORMAL`, a 30 s busy timeout, foreign keys on.
+pub fn connect_options(url: &str) -> Result<SqliteConnectOptions> {
+    Ok(SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Other(format!("bad SQLite URL: {e}")))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // NORMAL in WAL mode: a process crash loses nothing committed.
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(std::time::Duration::from_secs(30))
+        .foreign_keys(true))
 }
 
 /// The options of the public reads' connections (`store::readers`): the
@@ -84,7 +68,7 @@ pub fn read_options(options: SqliteConnectOptions) -> SqliteConnectOptions {
     options.row_buffer_size(1024)
 }
 
-sql_store!(
+super::sql::sql_backend!(
     store = SqliteStore,
     tx = SqliteTx,
     db = sqlx::Sqlite,
@@ -100,21 +84,8 @@ sql_store!(
     // One hand-off between the connection's thread and the caller per list
     // page, not one per record (see `sql_store!`).
     page_as_one_row = true,
-);
-
-sql_repair!(store = SqliteStore, tx = SqliteTx, db = sqlx::Sqlite, for_update = "");
-sql_notice!(store = SqliteStore, tx = SqliteTx, db = sqlx::Sqlite, for_update = "");
-sql_calendar!(
-    store = SqliteStore,
-    tx = SqliteTx,
-    db = sqlx::Sqlite,
-    for_share = "",
-    for_update = "",
-);
-sql_public!(
-    store = SqliteStore,
-    tx = SqliteTx,
-    db = sqlx::Sqlite,
+    calendar_for_share = "",
+    calendar_for_update = "",
     contains = "instr",
     distinct = "IS NOT",
     // As `expiry_index`: the partial index of the rows still to index.
