@@ -79,13 +79,11 @@ impl DisclosureApi {
         let r = req.into_inner();
         let limit = page::size(r.page_size)?;
         let mut v = Violations::default();
-        let state = match r.state {
-            0 => DisclosureState::Active,
-            s => enum_in!(pb::DisclosureState, "DISCLOSURE_STATE_", DisclosureState, s).unwrap_or_else(|| {
-                v.add("INVALID_ENUM", "state", "unknown value");
-                DisclosureState::Active
-            }),
-        };
+        let state = v
+            .enum_filter("state", r.state, |s| {
+                enum_in!(pb::DisclosureState, "DISCLOSURE_STATE_", DisclosureState, s)
+            })
+            .unwrap_or(DisclosureState::Active);
         let filter = DisclosureFilter {
             party_credit_code: v.credit_code("party_credit_code", &r.party_credit_code, false),
             authority_code: v.credit_code("authority_credit_code", &r.authority_credit_code, false),

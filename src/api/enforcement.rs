@@ -196,16 +196,9 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         let mut v = Violations::default();
         let filter = DecisionFilter {
             party_credit_code: v.credit_code("party_credit_code", &r.party_credit_code, false),
-            state: match r.state {
-                0 => None,
-                s => match enum_in!(pb::DecisionState, "DECISION_STATE_", DecisionState, s) {
-                    Some(s) => Some(s),
-                    None => {
-                        v.add("INVALID_ENUM", "state", "unknown value");
-                        None
-                    }
-                },
-            },
+            state: v.enum_filter("state", r.state, |s| {
+                enum_in!(pb::DecisionState, "DECISION_STATE_", DecisionState, s)
+            }),
             decided_from: v.date("decided_on_from", &r.decided_on_from, false),
             decided_to: v.date("decided_on_to", &r.decided_on_to, false),
             authority_code: v.credit_code("authority_credit_code", &r.authority_credit_code, false),

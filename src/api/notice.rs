@@ -132,29 +132,12 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
         let r = req.into_inner();
         let limit = page::size(r.page_size)?;
         let mut v = Violations::default();
-        let mut party = v.credit_code("party_credit_code", &r.party_credit_code, false);
-        let state = match r.delivery_state {
-            0 => None,
-            s => {
-                let st = enum_in!(pb::DeliveryState, "DELIVERY_STATE_", DeliveryState, s);
-                if st.is_none() {
-                    v.add("INVALID_ENUM", "delivery_state", "unknown value");
-                }
-                st
-            }
-        };
+        let party = v.credit_code("party_credit_code", &r.party_credit_code, false);
+        let state = v.enum_filter("delivery_state", r.delivery_state, |s| {
+            enum_in!(pb::DeliveryState, "DELIVERY_STATE_", DeliveryState, s)
+        });
         v.finish()?;
-        if matches!(caller.role, Role::Portal | Role::Enterprise) {
-            let own = caller.enterprise.clone().unwrap_or_default();
-            if !party.is_empty() && party != own {
-                return Err(AppError::PermissionDenied {
-                    reason: "ENTERPRISE_MISMATCH",
-                    message: "a key acting for an enterprise lists only that enterprise's bundles".into(),
-                }
-                .into());
-            }
-            party = own;
-        }
+        let party = caller.list_scope(party, "bundles")?;
         let filter = BundleFilter {
             delivery_state: state,
             party_credit_code: party,

@@ -449,29 +449,12 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         let r = req.into_inner();
         let limit = page::size(r.page_size)?;
         let mut v = Violations::default();
-        let mut applicant = v.credit_code("applicant_credit_code", &r.applicant_credit_code, false);
-        let state = match r.state {
-            0 => None,
-            s => {
-                let st = enum_in!(pb::RepairState, "REPAIR_STATE_", RepairState, s);
-                if st.is_none() {
-                    v.add("INVALID_ENUM", "state", "unknown value");
-                }
-                st
-            }
-        };
+        let applicant = v.credit_code("applicant_credit_code", &r.applicant_credit_code, false);
+        let state = v.enum_filter("state", r.state, |s| {
+            enum_in!(pb::RepairState, "REPAIR_STATE_", RepairState, s)
+        });
         v.finish()?;
-        if matches!(caller.role, Role::Portal | Role::Enterprise) {
-            let own = caller.enterprise.clone().unwrap_or_default();
-            if !applicant.is_empty() && applicant != own {
-                return Err(AppError::PermissionDenied {
-                    reason: "ENTERPRISE_MISMATCH",
-                    message: "a key acting for an enterprise lists only that enterprise's applications".into(),
-                }
-                .into());
-            }
-            applicant = own;
-        }
+        let applicant = caller.list_scope(applicant, "applications")?;
         let filter = RepairFilter {
             state,
             applicant_code: applicant,

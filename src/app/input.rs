@@ -151,6 +151,19 @@ impl Violations {
         ));
     }
 
+    /// An optional enum of a list filter: `None` for 0 (unspecified) and,
+    /// with an `INVALID_ENUM` violation, for a value `parse` does not know.
+    pub fn enum_filter<T>(&mut self, field: &str, value: i32, parse: impl FnOnce(i32) -> Option<T>) -> Option<T> {
+        if value == 0 {
+            return None;
+        }
+        let parsed = parse(value);
+        if parsed.is_none() {
+            self.add("INVALID_ENUM", field, "unknown value");
+        }
+        parsed
+    }
+
     /// Whether none were found.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()

@@ -41,6 +41,24 @@ impl Caller {
             },
         }
     }
+
+    /// The credit code a list of `what` is narrowed to: a key acting for an
+    /// enterprise (portal, enterprise) lists only that enterprise's, and
+    /// asking for another's is `ENTERPRISE_MISMATCH`; staff get what they
+    /// asked (empty: every party's).
+    pub fn list_scope(&self, asked: String, what: &str) -> AppResult<String> {
+        if !matches!(self.role, Role::Portal | Role::Enterprise) {
+            return Ok(asked);
+        }
+        let own = self.enterprise.clone().unwrap_or_default();
+        if !asked.is_empty() && asked != own {
+            return Err(AppError::PermissionDenied {
+                reason: "ENTERPRISE_MISMATCH",
+                message: format!("a key acting for an enterprise lists only that enterprise's {what}"),
+            });
+        }
+        Ok(own)
+    }
 }
 
 /// A freshly created key: `secret` is the whole key string, shown once.
