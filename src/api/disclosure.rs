@@ -341,7 +341,7 @@ impl pb::disclosure_service_server::DisclosureService for DisclosureApi {
     ) -> Result<Response<pb::ListDisclosuresResponse>, Status> {
         let (filter, scope, after, limit) = self.list_request(req).await?;
         let rows = self.app.list_disclosures(&filter, &after, limit).await?;
-        let next = page::next(&scope, &rows, limit, |r| r.id.clone());
+        let next = page::next(&scope, &rows, limit, |r| &r.id);
         Ok(Response::new(pb::ListDisclosuresResponse {
             disclosures: rows.into_iter().map(disclosure_out).collect(),
             next_page_token: next,

@@ -208,7 +208,7 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         let after = page::position(&scope, &r.page_token)?;
         let rows = self.app.list_decisions(&filter, &after, limit).await?;
         self.audit_read(&caller, &rows, "ListPenaltyDecisions").await?;
-        let next = page::next(&scope, &rows, limit, |r| r.id.clone());
+        let next = page::next(&scope, &rows, limit, |r| &r.id);
         let sensitive = sees_sensitive(caller.role);
         Ok(Response::new(pb::ListPenaltyDecisionsResponse {
             penalty_decisions: rows.iter().map(|r| decision_out(r, sensitive)).collect(),
@@ -370,7 +370,7 @@ impl pb::enforcement_service_server::EnforcementService for EnforcementApi {
         // name fields, never values), so this read is not audited.
         self.app.get_decision(id).await?;
         let rows = self.app.list_events(id, after, limit).await?;
-        let next = page::next(&scope, &rows, limit, |r| r.id);
+        let next = page::next(&scope, &rows, limit, |r| &r.id);
         Ok(Response::new(pb::ListPenaltyDecisionEventsResponse {
             events: rows
                 .iter()

@@ -146,7 +146,7 @@ impl pb::notice_service_server::NoticeService for NoticeApi {
         let after = page::position(&scope, &r.page_token)?;
         let rows = self.app.list_bundles(&filter, &after, limit).await?;
         self.audit_read(&caller, &rows, "ListNoticeBundles").await?;
-        let next = page::next(&scope, &rows, limit, |r| r.decision_id.clone());
+        let next = page::next(&scope, &rows, limit, |r| &r.decision_id);
         Ok(Response::new(pb::ListNoticeBundlesResponse {
             notice_bundles: rows.iter().map(bundle_out).collect(),
             next_page_token: next,

@@ -73,7 +73,7 @@ pub fn sequence_position(scope: &str, token: &str) -> Result<i64, AppError> {
 
 /// The token of the page after `rows`, positioned at the last row's `key`;
 /// empty when the page was not full (the list has ended).
-pub fn next<T, K: std::fmt::Display>(scope: &str, rows: &[T], limit: i64, key: impl Fn(&T) -> K) -> String {
+pub fn next<T, K: std::fmt::Display + ?Sized>(scope: &str, rows: &[T], limit: i64, key: impl Fn(&T) -> &K) -> String {
     match rows.last() {
         Some(last) if rows.len() as i64 == limit => token(scope, &key(last).to_string()),
         _ => String::new(),

@@ -464,7 +464,7 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         let after = page::position(&scope, &r.page_token)?;
         let rows = self.app.list_repairs(&filter, &after, limit).await?;
         self.audit_read(&caller, &rows, "ListRepairApplications").await?;
-        let next = page::next(&scope, &rows, limit, |r| r.id.clone());
+        let next = page::next(&scope, &rows, limit, |r| &r.id);
         let today = self.app.clock.today_cst();
         let show = shows_contact(caller.role);
         Ok(Response::new(pb::ListRepairApplicationsResponse {
@@ -590,7 +590,7 @@ impl pb::credit_repair_service_server::CreditRepairService for CreditRepairApi {
         let scope = format!("repair-events|{}|{:?}|{}", caller.key_id, caller.enterprise, id);
         let after = page::sequence_position(&scope, &r.page_token)?;
         let rows = self.app.list_repair_events(id, after, limit).await?;
-        let next = page::next(&scope, &rows, limit, |r| r.id);
+        let next = page::next(&scope, &rows, limit, |r| &r.id);
         Ok(Response::new(pb::ListRepairApplicationEventsResponse {
             events: rows
                 .iter()

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::keys::Caller;
-use super::{App, AppError, AppResult, FieldViolation, new_id};
+use super::{App, AppError, AppResult, FieldViolation, check_etag, new_id};
 use crate::domain::clock::cst_midnight;
 use crate::domain::lifecycle::{
     Actor, ChangeKind, DecisionState, DisclosureState, EventKind, Exclusion, Fulfillment, LegalReview, Micros,
@@ -63,20 +63,6 @@ pub(super) enum Published {
     On(NaiveDate),
     /// Unknown (imported history without one).
     Unknown,
-}
-
-/// The etag of a row version.
-pub fn etag(version: i64) -> String {
-    format!("\"{version}\"")
-}
-
-/// Refuses `given` unless it is empty or the etag of `version`.
-pub(super) fn check_etag(version: i64, given: &str) -> AppResult<()> {
-    if given.is_empty() || given == etag(version) {
-        Ok(())
-    } else {
-        Err(AppError::EtagMismatch { current: etag(version) })
-    }
 }
 
 /// Provenance added to the event of an act done for another reason than an

@@ -96,8 +96,8 @@ impl App {
             document_sha256: vec![d.content_sha256.clone()],
         })
         .await?;
-        tx.append_change(&d.change(ChangeKind::Terminated, None, now)).await?;
-        self.commit_fed(tx, true).await?;
+        self.commit_with_change(tx, Some(d.change(ChangeKind::Terminated, None, now)))
+            .await?;
         self.metrics.expiry_terminated.inc();
         tracing::info!(disclosure = %d.id, "disclosure expired");
         Ok(true)

@@ -27,7 +27,7 @@ use crate::domain::lifecycle::Micros;
 use crate::domain::policy::{PenaltyKind, PublicityPolicy};
 use crate::store::Store;
 
-pub use decisions::{CorrectionPatch, ReviewInput, etag, has_sensitive};
+pub use decisions::{CorrectionPatch, ReviewInput, has_sensitive};
 pub use error::{AppError, AppResult, FieldViolation, PreconditionViolation};
 
 /// Which decisions count as major (重大执法决定), needing an approving legal
@@ -159,6 +159,20 @@ impl App {
             tx.append_change(&c).await?;
         }
         self.commit_fed(tx, fed).await
+    }
+}
+
+/// The etag of a row version (decisions, bundles, repair applications).
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// Refuses `given` unless it is empty or the etag of `version`.
+fn check_etag(version: i64, given: &str) -> AppResult<()> {
+    if given.is_empty() || given == etag(version) {
+        Ok(())
+    } else {
+        Err(AppError::EtagMismatch { current: etag(version) })
     }
 }
 

@@ -15,10 +15,10 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
-use super::decisions::{SensitiveRead, check_etag, natural_person_address};
+use super::decisions::{SensitiveRead, natural_person_address};
 use super::keys::Caller;
 use super::repair::may_see;
-use super::{App, AppError, AppResult};
+use super::{App, AppError, AppResult, check_etag};
 use crate::domain::lifecycle::{EventKind, Micros};
 use crate::domain::notice::{
     self, Delivery, DeliveryMethod, DeliveryState, DocumentKind, NoticeSettings, NoticeTemplates,

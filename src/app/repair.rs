@@ -428,7 +428,7 @@ impl App {
         if !may_see(caller, &row.applicant_code) {
             return Err(AppError::NotFound(application_name(id)));
         }
-        super::decisions::check_etag(row.version, etag_given)?;
+        super::check_etag(row.version, etag_given)?;
         let from = row.state;
         let Some(to) = repair::transition(from, action) else {
             return Err(AppError::precondition(
@@ -564,25 +564,17 @@ impl App {
                         "credit repair revoked; the decision was withdrawn: not published again".to_string(),
                     ));
                 } else if d.state == DisclosureState::Repaired {
-                    let over = d.content.publicity_ends_on < today;
-                    d.terminated_at = over.then_some(now);
-                    d.termination_reason = over.then_some(TerminationReason::Expired);
-                    d.state = if over {
-                        DisclosureState::Expired
+                    let summary = if d.content.publicity_ends_on < today {
+                        d.terminate(DisclosureState::Expired, TerminationReason::Expired, now);
+                        "credit repair revoked; publicity period already over: recorded as expired"
                     } else {
-                        DisclosureState::Active
-                    };
-                    if !over {
+                        d.state = DisclosureState::Active;
+                        d.terminated_at = None;
+                        d.termination_reason = None;
                         change = Some(d.change(ChangeKind::Published, None, now));
-                    }
-                    event = Some((
-                        EventKind::DisclosureRestored,
-                        if over {
-                            "credit repair revoked; publicity period already over: recorded as expired".to_string()
-                        } else {
-                            "credit repair revoked: disclosure published again".to_string()
-                        },
-                    ));
+                        "credit repair revoked: disclosure published again"
+                    };
+                    event = Some((EventKind::DisclosureRestored, summary.to_string()));
                 }
             }
             _ => {}

@@ -173,7 +173,7 @@ async fn list(
     let after = page::position(&scope, p.page_token.as_deref().unwrap_or(""))?;
     let rows = web.app.public_disclosures(&term, &after, limit, false).await?;
     let msg = pb::ListDisclosuresResponse {
-        next_page_token: page::next(&scope, &rows, limit, |r| r.id.clone()),
+        next_page_token: page::next(&scope, &rows, limit, |r| &r.id),
         disclosures: rows.into_iter().map(disclosure_out).collect(),
     };
     json_answer(&headers, StatusCode::OK, &msg, "gongshi.v1.ListDisclosuresResponse")
