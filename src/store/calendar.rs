@@ -12,7 +12,7 @@ use crate::domain::calendar::DayKind;
 use crate::domain::lifecycle::Micros;
 
 /// An official year as stored: when, by whom and from which file it was loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CalendarYearRow {
     /// The calendar year.
     pub year: i32,
@@ -51,7 +51,7 @@ pub struct CalendarSnapshot {
 }
 
 /// The record of one `calendar load` (or of the seed): kept for ever.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CalendarLoadRow {
     /// Id, increasing.
     pub id: i64,

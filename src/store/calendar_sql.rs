@@ -1,29 +1,9 @@
 //! SQL of the calendar tables, shared by both backends like `sql.rs`.
 
-use super::calendar::{CalendarDayRow, CalendarLoadRow, CalendarYearRow};
+use super::calendar::CalendarDayRow;
+use super::sql::IntoRow;
 use super::{Result, StoreError};
 use crate::domain::calendar::DayKind;
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct RawCalendarYear {
-    year: i32,
-    loaded_at: i64,
-    loaded_by: String,
-    source: String,
-    sha256: String,
-}
-
-impl RawCalendarYear {
-    pub(crate) fn into_row(self) -> CalendarYearRow {
-        CalendarYearRow {
-            year: self.year,
-            loaded_at: self.loaded_at,
-            loaded_by: self.loaded_by,
-            source: self.source,
-            sha256: self.sha256,
-        }
-    }
-}
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RawCalendarDay {
@@ -33,8 +13,9 @@ pub(crate) struct RawCalendarDay {
     name: String,
 }
 
-impl RawCalendarDay {
-    pub(crate) fn into_row(self) -> Result<CalendarDayRow> {
+impl IntoRow for RawCalendarDay {
+    type Row = CalendarDayRow;
+    fn into_row(self) -> Result<CalendarDayRow> {
         Ok(CalendarDayRow {
             year: self.year,
             date: self
@@ -45,33 +26,6 @@ impl RawCalendarDay {
                 .ok_or_else(|| StoreError::Corrupt(format!("calendar day kind {:?}", self.kind)))?,
             name: self.name,
         })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct RawCalendarLoad {
-    id: i64,
-    at: i64,
-    loaded_by: String,
-    source: String,
-    sha256: String,
-    years: String,
-    replaced: String,
-    version: i64,
-}
-
-impl RawCalendarLoad {
-    pub(crate) fn into_row(self) -> CalendarLoadRow {
-        CalendarLoadRow {
-            id: self.id,
-            at: self.at,
-            loaded_by: self.loaded_by,
-            source: self.source,
-            sha256: self.sha256,
-            years: self.years,
-            replaced: self.replaced,
-            version: self.version,
-        }
     }
 }
 
@@ -101,15 +55,14 @@ macro_rules! sql_calendar {
                 &self,
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::CalendarLoadRow>> {
-                let rows = sqlx::query_as::<$db, RawCalendarLoad>(
+                sqlx::query_as::<$db, $crate::store::CalendarLoadRow>(
                     "SELECT id, at, loaded_by, source, sha256, years, replaced, version \
                      FROM calendar_loads ORDER BY id DESC LIMIT CAST($1 AS BIGINT)",
                 )
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await
-                .map_err(classify)?;
-                Ok(rows.into_iter().map(RawCalendarLoad::into_row).collect())
+                .map_err(classify)
             }
         }
 
@@ -203,7 +156,7 @@ macro_rules! calendar_snapshot_on {
             .fetch_one($conn)
             .await
             .map_err(classify)?;
-        let years = sqlx::query_as::<$db, RawCalendarYear>(
+        let years = sqlx::query_as::<$db, $crate::store::CalendarYearRow>(
             "SELECT year, loaded_at, loaded_by, source, sha256 FROM calendar_years ORDER BY year",
         )
         .fetch_all($conn)
@@ -213,15 +166,8 @@ macro_rules! calendar_snapshot_on {
             sqlx::query_as::<$db, RawCalendarDay>("SELECT year, day, kind, name FROM calendar_days ORDER BY year, day")
                 .fetch_all($conn)
                 .await
-                .map_err(classify)?;
-        $crate::store::CalendarSnapshot {
-            version,
-            years: years.into_iter().map(RawCalendarYear::into_row).collect(),
-            days: days
-                .into_iter()
-                .map(RawCalendarDay::into_row)
-                .collect::<$crate::store::Result<Vec<_>>>()?,
-        }
+                .into_rows()?;
+        $crate::store::CalendarSnapshot { version, years, days }
     }};
 }
 

@@ -1,7 +1,7 @@
 //! SQL of notice bundles, shared by both backends like `sql.rs`.
 
 use super::notice::{BundleRow, PdfRow};
-use super::sql::json;
+use super::sql::{IntoRow, json};
 use super::{Result, StoreError};
 use crate::domain::notice::{DeliveryState, DocumentKind};
 
@@ -19,8 +19,9 @@ pub(crate) struct RawBundle {
     update_time: i64,
 }
 
-impl RawBundle {
-    pub(crate) fn into_row(self) -> Result<BundleRow> {
+impl IntoRow for RawBundle {
+    type Row = BundleRow;
+    fn into_row(self) -> Result<BundleRow> {
         Ok(BundleRow {
             documents: json("bundle documents", &self.documents)?,
             delivery_state: DeliveryState::parse(&self.delivery_state)
@@ -54,8 +55,9 @@ pub(crate) struct RawPdf {
     rendered_at: i64,
 }
 
-impl RawPdf {
-    pub(crate) fn into_row(self) -> Result<PdfRow> {
+impl IntoRow for RawPdf {
+    type Row = PdfRow;
+    fn into_row(self) -> Result<PdfRow> {
         Ok(PdfRow {
             kind: DocumentKind::parse(&self.kind)
                 .ok_or_else(|| StoreError::Corrupt(format!("document kind {:?}", self.kind)))?,
@@ -118,15 +120,15 @@ macro_rules! sql_notice {
                 decision_id: &str,
                 version: Option<i64>,
             ) -> $crate::store::Result<Option<$crate::store::BundleRow>> {
-                let raw = sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
+                let Some(mut row) = sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
                     "WHERE decision_id = $1 AND (($2 = 0 AND is_latest) OR version = $2)"
                 ))
                 .bind(decision_id)
                 .bind(version.unwrap_or(0))
                 .fetch_optional(&mut *self.conn().await?)
                 .await
-                .map_err(classify)?;
-                let Some(mut row) = raw.map(RawBundle::into_row).transpose()? else {
+                .into_rows()?
+                else {
                     return Ok(None);
                 };
                 let pdfs = sqlx::query_as::<$db, RawPdf>($crate::store::notice_sql::PDFS_OF_VERSION_SQL)
@@ -145,7 +147,7 @@ macro_rules! sql_notice {
                 after: &str,
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::BundleRow>> {
-                let rows = sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
+                let mut rows: Vec<$crate::store::BundleRow> = sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
                     "WHERE is_latest AND decision_id > $1 AND ($2 = '' OR delivery_state = $2) \
                        AND ($3 = '' OR party_credit_code = $3) ORDER BY decision_id LIMIT CAST($4 AS BIGINT)",
                 ))
@@ -155,8 +157,7 @@ macro_rules! sql_notice {
                 .bind(limit)
                 .fetch_all(&mut *self.conn().await?)
                 .await
-                .map_err(classify)?;
-                let mut rows = rows.into_iter().map(RawBundle::into_row).collect::<$crate::store::Result<Vec<_>>>()?;
+                .into_rows()?;
                 if let Some(last) = rows.last().map(|r| r.decision_id.clone()) {
                     // The PDFs of exactly this page's bundles: the same filter over the same key range.
                     let pdfs = sqlx::query_as::<$db, RawPdf>(
@@ -209,15 +210,15 @@ macro_rules! sql_notice {
                 &mut self,
                 decision_id: &str,
             ) -> $crate::store::Result<Option<$crate::store::BundleRow>> {
-                let raw = sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
+                let Some(mut row) = sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
                     "WHERE decision_id = $1 AND is_latest ",
                     $fu
                 ))
                 .bind(decision_id)
                 .fetch_optional(&mut *self.tx)
                 .await
-                .map_err(classify)?;
-                let Some(mut row) = raw.map(RawBundle::into_row).transpose()? else {
+                .into_rows()?
+                else {
                     return Ok(None);
                 };
                 let pdfs = sqlx::query_as::<$db, RawPdf>($crate::store::notice_sql::PDFS_OF_VERSION_SQL)

@@ -58,7 +58,7 @@ macro_rules! sql_public {
                     _ => cursor,
                 };
                 let mut conn = self.pool.acquire().await.map_err(classify)?;
-                let rows = match term {
+                match term {
                     SearchTerm::All => {
                         let sql = $crate::store::public_sql::walk_sql!(
                             newest_first,
@@ -133,8 +133,7 @@ macro_rules! sql_public {
                             .await
                     }
                 }
-                .map_err(classify)?;
-                rows.into_iter().map(RawDisclosure::into_row).collect()
+                .into_rows()
             }
 
             async fn changes_of(&self, disclosure_id: &str) -> $crate::store::Result<Vec<$crate::store::ChangeView>> {

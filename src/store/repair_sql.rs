@@ -1,7 +1,7 @@
 //! SQL of the repair tables, shared by both backends like `sql.rs`.
 
 use super::repair::{NewRepairEvent, RepairEventRow, RepairRow};
-use super::sql::{json, to_json};
+use super::sql::{IntoRow, json, to_json};
 use super::{Result, StoreError};
 use crate::domain::repair::RepairState;
 
@@ -40,8 +40,9 @@ fn state(s: &str) -> Result<RepairState> {
     RepairState::parse(s).ok_or_else(|| StoreError::Corrupt(format!("repair state {s:?}")))
 }
 
-impl RawRepair {
-    pub(crate) fn into_row(self) -> Result<RepairRow> {
+impl IntoRow for RawRepair {
+    type Row = RepairRow;
+    fn into_row(self) -> Result<RepairRow> {
         Ok(RepairRow {
             state: state(&self.state)?,
             accept_due_on: date("accept_due_on", self.accept_due_on)?,
@@ -70,8 +71,9 @@ pub(crate) struct RawRepairEvent {
     reason: String,
 }
 
-impl RawRepairEvent {
-    pub(crate) fn into_row(self) -> Result<RepairEventRow> {
+impl IntoRow for RawRepairEvent {
+    type Row = RepairEventRow;
+    fn into_row(self) -> Result<RepairEventRow> {
         Ok(RepairEventRow {
             id: self.id,
             event: NewRepairEvent {
@@ -100,14 +102,13 @@ macro_rules! sql_repair {
         #[async_trait::async_trait]
         impl $crate::store::RepairStore for $store {
             async fn get_repair(&self, id: &str) -> $crate::store::Result<Option<$crate::store::RepairRow>> {
-                let raw = sqlx::query_as::<$db, RawRepair>(
+                sqlx::query_as::<$db, RawRepair>(
                     concat!($crate::store::repair_sql::select_repairs!(), " WHERE id = $1"),
                 )
                 .bind(id)
                 .fetch_optional(&mut *self.conn().await?)
                 .await
-                .map_err(classify)?;
-                raw.map(RawRepair::into_row).transpose()
+                .into_rows()
             }
 
             async fn list_repairs(
@@ -116,7 +117,7 @@ macro_rules! sql_repair {
                 after_id: &str,
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::RepairRow>> {
-                let rows = sqlx::query_as::<$db, RawRepair>(
+                sqlx::query_as::<$db, RawRepair>(
                     concat!($crate::store::repair_sql::select_repairs!(), " \
                      WHERE id > $1 AND ($2 = '' OR state = $2) AND ($3 = '' OR applicant_code = $3) \
                        AND ($4 = '' OR (state = 'SUBMITTED' AND (accept_due_on < $4 OR overall_due_on < $4)) \
@@ -130,8 +131,7 @@ macro_rules! sql_repair {
                 .bind(limit)
                 .fetch_all(&mut *self.conn().await?)
                 .await
-                .map_err(classify)?;
-                rows.into_iter().map(RawRepair::into_row).collect()
+                .into_rows()
             }
 
             async fn list_repair_events(
@@ -140,7 +140,7 @@ macro_rules! sql_repair {
                 after_id: i64,
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::RepairEventRow>> {
-                let rows = sqlx::query_as::<$db, RawRepairEvent>(
+                sqlx::query_as::<$db, RawRepairEvent>(
                     "SELECT id, application_id, actor, at, from_state, to_state, reason FROM repair_events \
                      WHERE application_id = $1 AND id > $2 ORDER BY id LIMIT CAST($3 AS BIGINT)",
                 )
@@ -149,8 +149,7 @@ macro_rules! sql_repair {
                 .bind(limit)
                 .fetch_all(&mut *self.conn().await?)
                 .await
-                .map_err(classify)?;
-                rows.into_iter().map(RawRepairEvent::into_row).collect()
+                .into_rows()
             }
 
             async fn lookup_repair(
@@ -158,7 +157,7 @@ macro_rules! sql_repair {
                 receipt_code: &str,
                 applicant_code: &str,
             ) -> $crate::store::Result<Option<$crate::store::RepairRow>> {
-                let raw = sqlx::query_as::<$db, RawRepair>(
+                sqlx::query_as::<$db, RawRepair>(
                     concat!($crate::store::repair_sql::select_repairs!(), " \
                      WHERE receipt_code = $1 AND applicant_code = $2"),
                 )
@@ -166,8 +165,7 @@ macro_rules! sql_repair {
                 .bind(applicant_code)
                 .fetch_optional(&mut *self.conn().await?)
                 .await
-                .map_err(classify)?;
-                raw.map(RawRepair::into_row).transpose()
+                .into_rows()
             }
 
             async fn open_repair(&self, disclosure_id: &str) -> $crate::store::Result<Option<String>> {
@@ -212,18 +210,17 @@ macro_rules! sql_repair {
             }
 
             async fn repair_by_request_key(&mut self, key: &str) -> $crate::store::Result<Option<$crate::store::RepairRow>> {
-                let raw = sqlx::query_as::<$db, RawRepair>(
+                sqlx::query_as::<$db, RawRepair>(
                     concat!($crate::store::repair_sql::select_repairs!(), " WHERE request_key = $1"),
                 )
                 .bind(key)
                 .fetch_optional(&mut *self.tx)
                 .await
-                .map_err(classify)?;
-                raw.map(RawRepair::into_row).transpose()
+                .into_rows()
             }
 
             async fn repair_for_update(&mut self, id: &str) -> $crate::store::Result<Option<$crate::store::RepairRow>> {
-                let raw = sqlx::query_as::<$db, RawRepair>(concat!(
+                sqlx::query_as::<$db, RawRepair>(concat!(
                     $crate::store::repair_sql::select_repairs!(),
                     " WHERE id = $1 ",
                     $fu
@@ -231,8 +228,7 @@ macro_rules! sql_repair {
                 .bind(id)
                 .fetch_optional(&mut *self.tx)
                 .await
-                .map_err(classify)?;
-                raw.map(RawRepair::into_row).transpose()
+                .into_rows()
             }
 
             async fn open_repair_in_tx(&mut self, disclosure_id: &str) -> $crate::store::Result<Option<String>> {

@@ -28,6 +28,40 @@ pub(crate) fn date_str(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
 
+/// A row as sqlx reads it (`Raw*`: text and integers), turned into the
+/// store's typed row; fails with [`StoreError::Corrupt`] on a stored value
+/// the code does not know.
+pub(crate) trait IntoRow {
+    /// The typed row.
+    type Row;
+    /// Converts.
+    fn into_row(self) -> Result<Self::Row>;
+}
+
+/// What `fetch_all` or `fetch_optional` of raw rows answers, made the
+/// store's answer in one step: the error classified ([`super::classify`]),
+/// each row converted ([`IntoRow`]).
+pub(crate) trait IntoRows {
+    /// `Vec` or `Option` of typed rows.
+    type Rows;
+    /// Classifies and converts.
+    fn into_rows(self) -> Result<Self::Rows>;
+}
+
+impl<R: IntoRow> IntoRows for std::result::Result<Vec<R>, sqlx::Error> {
+    type Rows = Vec<R::Row>;
+    fn into_rows(self) -> Result<Self::Rows> {
+        self.map_err(super::classify)?.into_iter().map(R::into_row).collect()
+    }
+}
+
+impl<R: IntoRow> IntoRows for std::result::Result<Option<R>, sqlx::Error> {
+    type Rows = Option<R::Row>;
+    fn into_rows(self) -> Result<Self::Rows> {
+        self.map_err(super::classify)?.map(R::into_row).transpose()
+    }
+}
+
 /// `SELECT` of the columns a [`RawDecision`] reads `FROM penalty_decisions`, as a
 /// literal for `concat!`.
 macro_rules! select_decisions {
@@ -48,8 +82,9 @@ pub(crate) struct RawDecision {
     update_time: i64,
 }
 
-impl RawDecision {
-    pub(crate) fn into_row(self) -> Result<DecisionRow> {
+impl IntoRow for RawDecision {
+    type Row = DecisionRow;
+    fn into_row(self) -> Result<DecisionRow> {
         Ok(DecisionRow {
             state: parse_enum("decision state", &self.state, DecisionState::parse)?,
             doc: json("decision doc", &self.doc)?,
@@ -79,8 +114,9 @@ pub(crate) struct RawDisclosure {
     update_time: i64,
 }
 
-impl RawDisclosure {
-    pub(crate) fn into_row(self) -> Result<DisclosureRow> {
+impl IntoRow for RawDisclosure {
+    type Row = DisclosureRow;
+    fn into_row(self) -> Result<DisclosureRow> {
         Ok(DisclosureRow {
             state: parse_enum("disclosure state", &self.state, DisclosureState::parse)?,
             content: json("disclosure content", &self.content)?,
@@ -321,8 +357,9 @@ pub(crate) struct RawEvent {
     hashes: String,
 }
 
-impl RawEvent {
-    pub(crate) fn into_row(self) -> Result<EventRow> {
+impl IntoRow for RawEvent {
+    type Row = EventRow;
+    fn into_row(self) -> Result<EventRow> {
         Ok(EventRow {
             kind: parse_enum("event kind", &self.kind, EventKind::parse)?,
             actor: json("event actor", &self.actor)?,
@@ -356,8 +393,9 @@ pub(crate) struct RawKey {
     revoked_at: Option<i64>,
 }
 
-impl RawKey {
-    pub(crate) fn into_row(self) -> Result<KeyRow> {
+impl IntoRow for RawKey {
+    type Row = KeyRow;
+    fn into_row(self) -> Result<KeyRow> {
         Ok(KeyRow {
             role: parse_enum("key role", &self.role, Role::parse)?,
             expires_on: match self.expires_on.as_deref() {
@@ -566,21 +604,20 @@ macro_rules! sql_store {
             }
 
             async fn get_decision(&self, id: &str) -> $crate::store::Result<Option<$crate::store::DecisionRow>> {
-                let raw = sqlx::query_as::<$db, RawDecision>(
+                sqlx::query_as::<$db, RawDecision>(
                     concat!($crate::store::sql::select_decisions!(), " WHERE id = $1"),
                 )
                 .bind(id)
                 .fetch_optional(&mut *self.conn().await?)
                 .await
-                .map_err(classify)?;
-                raw.map(RawDecision::into_row).transpose()
+                .into_rows()
             }
 
             async fn get_decisions(&self, ids: &[String]) -> $crate::store::Result<Vec<$crate::store::DecisionRow>> {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
-                let rows = sqlx::query_as::<$db, RawDecision>(concat!(
+                sqlx::query_as::<$db, RawDecision>(concat!(
                     $crate::store::sql::select_decisions!(),
                     " WHERE id IN ",
                     $id_list,
@@ -589,8 +626,7 @@ macro_rules! sql_store {
                 .bind(to_json(&ids)?)
                 .fetch_all(&self.pool)
                 .await
-                .map_err(classify)?;
-                rows.into_iter().map(RawDecision::into_row).collect()
+                .into_rows()
             }
 
             async fn decisions_of_disclosures(
@@ -617,7 +653,7 @@ macro_rules! sql_store {
                 after_id: &str,
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::DecisionRow>> {
-                let rows = sqlx::query_as::<$db, RawDecision>(
+                sqlx::query_as::<$db, RawDecision>(
                     concat!($crate::store::sql::select_decisions!(), " \
                      WHERE id > $1 AND ($2 = '' OR party_credit_code = $2) AND ($3 = '' OR state = $3) \
                        AND ($4 = '' OR decided_on >= $4) AND ($5 = '' OR decided_on <= $5) \
@@ -633,8 +669,7 @@ macro_rules! sql_store {
                 .bind(limit)
                 .fetch_all(&mut *self.conn().await?)
                 .await
-                .map_err(classify)?;
-                rows.into_iter().map(RawDecision::into_row).collect()
+                .into_rows()
             }
 
             async fn list_events(
@@ -643,7 +678,7 @@ macro_rules! sql_store {
                 after_id: i64,
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::EventRow>> {
-                let rows = sqlx::query_as::<$db, RawEvent>(
+                sqlx::query_as::<$db, RawEvent>(
                     "SELECT id, decision_id, kind, actor, at, summary, details, hashes \
                      FROM decision_events WHERE decision_id = $1 AND id > $2 ORDER BY id LIMIT CAST($3 AS BIGINT)",
                 )
@@ -652,12 +687,11 @@ macro_rules! sql_store {
                 .bind(limit)
                 .fetch_all(&mut *self.conn().await?)
                 .await
-                .map_err(classify)?;
-                rows.into_iter().map(RawEvent::into_row).collect()
+                .into_rows()
             }
 
             async fn get_disclosure(&self, id: &str) -> $crate::store::Result<Option<$crate::store::DisclosureRow>> {
-                let raw = sqlx::query_as::<$db, RawDisclosure>(concat!(
+                sqlx::query_as::<$db, RawDisclosure>(concat!(
                     "SELECT ",
                     $crate::store::sql::disclosure_columns!(),
                     " FROM disclosures WHERE id = $1"
@@ -665,8 +699,7 @@ macro_rules! sql_store {
                 .bind(id)
                 .fetch_optional(&mut *self.conn().await?)
                 .await
-                .map_err(classify)?;
-                raw.map(RawDisclosure::into_row).transpose()
+                .into_rows()
             }
 
             async fn list_disclosures(
@@ -675,7 +708,7 @@ macro_rules! sql_store {
                 after_id: &str,
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::DisclosureRow>> {
-                let rows = $crate::store::sql::bind_disclosure_page!(
+                $crate::store::sql::bind_disclosure_page!(
                     sqlx::query_as::<$db, RawDisclosure>($crate::store::sql::disclosure_page_sql!(
                         $crate::store::sql::disclosure_columns!()
                     )),
@@ -685,8 +718,7 @@ macro_rules! sql_store {
                 )
                 .fetch_all(&mut *self.conn().await?)
                 .await
-                .map_err(classify)?;
-                rows.into_iter().map(RawDisclosure::into_row).collect()
+                .into_rows()
             }
 
             async fn get_disclosure_encoded(
@@ -896,24 +928,22 @@ macro_rules! sql_store {
             }
 
             async fn get_key(&self, id: &str) -> $crate::store::Result<Option<$crate::store::KeyRow>> {
-                let raw = sqlx::query_as::<$db, RawKey>(
+                sqlx::query_as::<$db, RawKey>(
                     concat!($crate::store::sql::select_keys!(), " WHERE id = $1"),
                 )
                 .bind(id)
                 .fetch_optional(&mut *self.conn().await?)
                 .await
-                .map_err(classify)?;
-                raw.map(RawKey::into_row).transpose()
+                .into_rows()
             }
 
             async fn list_keys(&self) -> $crate::store::Result<Vec<$crate::store::KeyRow>> {
-                let rows = sqlx::query_as::<$db, RawKey>(
+                sqlx::query_as::<$db, RawKey>(
                     concat!($crate::store::sql::select_keys!(), " ORDER BY created_at, id"),
                 )
                 .fetch_all(&mut *self.conn().await?)
                 .await
-                .map_err(classify)?;
-                rows.into_iter().map(RawKey::into_row).collect()
+                .into_rows()
             }
 
             async fn revoke_key(&self, id: &str, at: i64) -> $crate::store::Result<bool> {
@@ -1048,7 +1078,7 @@ macro_rules! sql_store {
         #[async_trait::async_trait]
         impl $crate::store::Tx for $tx {
             async fn decision_for_update(&mut self, id: &str) -> $crate::store::Result<Option<$crate::store::DecisionRow>> {
-                let raw = sqlx::query_as::<$db, RawDecision>(concat!(
+                sqlx::query_as::<$db, RawDecision>(concat!(
                     $crate::store::sql::select_decisions!(),
                     " WHERE id = $1 ",
                     $fu
@@ -1056,19 +1086,17 @@ macro_rules! sql_store {
                 .bind(id)
                 .fetch_optional(&mut *self.tx)
                 .await
-                .map_err(classify)?;
-                raw.map(RawDecision::into_row).transpose()
+                .into_rows()
             }
 
             async fn decision_by_request_key(&mut self, key: &str) -> $crate::store::Result<Option<$crate::store::DecisionRow>> {
-                let raw = sqlx::query_as::<$db, RawDecision>(
+                sqlx::query_as::<$db, RawDecision>(
                     concat!($crate::store::sql::select_decisions!(), " WHERE request_key = $1"),
                 )
                 .bind(key)
                 .fetch_optional(&mut *self.tx)
                 .await
-                .map_err(classify)?;
-                raw.map(RawDecision::into_row).transpose()
+                .into_rows()
             }
 
             async fn insert_decision(
@@ -1124,7 +1152,7 @@ macro_rules! sql_store {
             }
 
             async fn disclosure_for_update(&mut self, id: &str) -> $crate::store::Result<Option<$crate::store::DisclosureRow>> {
-                let raw = sqlx::query_as::<$db, RawDisclosure>(concat!(
+                sqlx::query_as::<$db, RawDisclosure>(concat!(
                     "SELECT ",
                     $crate::store::sql::disclosure_columns!(),
                     " FROM disclosures WHERE id = $1 ",
@@ -1133,8 +1161,7 @@ macro_rules! sql_store {
                 .bind(id)
                 .fetch_optional(&mut *self.tx)
                 .await
-                .map_err(classify)?;
-                raw.map(RawDisclosure::into_row).transpose()
+                .into_rows()
             }
 
             async fn insert_disclosure(&mut self, row: &$crate::store::DisclosureRow) -> $crate::store::Result<()> {
@@ -1291,12 +1318,12 @@ macro_rules! sql_backend {
     ) => {
         mod sql_impl {
             use super::*;
-            use $crate::store::calendar_sql::{RawCalendarDay, RawCalendarLoad, RawCalendarYear, calendar_snapshot_on};
+            use $crate::store::calendar_sql::{RawCalendarDay, calendar_snapshot_on};
             use $crate::store::notice_sql::{RawBundle, RawPdf, attach_pdfs};
             use $crate::store::repair_sql::{RawRepair, RawRepairEvent, encode_doc, opt_date};
             use $crate::store::sql::{
-                RawChange, RawDecision, RawDisclosure, RawEncodedChange, RawEvent, RawKey, date_str, json, parse_enum,
-                to_json,
+                IntoRow, IntoRows, RawChange, RawDecision, RawDisclosure, RawEncodedChange, RawEvent, RawKey, date_str,
+                json, parse_enum, to_json,
             };
 
             $crate::store::sql::sql_store!(
