@@ -89,9 +89,38 @@ pub(crate) fn attach_pdfs(bundles: &mut [BundleRow], pdfs: Vec<RawPdf>) -> Resul
     Ok(())
 }
 
-/// The PDFs of one bundle version (`$1` decision, `$2` version), as [`RawPdf`]s.
-pub(crate) const PDFS_OF_VERSION_SQL: &str = "SELECT p.decision_id, p.version, p.kind, p.sha256, p.page_count, \
-     p.size_bytes, p.renderer, p.rendered_at FROM notice_pdfs p WHERE p.decision_id = $1 AND p.version = $2";
+/// The columns a [`RawPdf`] reads `FROM notice_pdfs p`, as a literal for
+/// `concat!`.
+macro_rules! pdf_columns {
+    () => {
+        "p.decision_id, p.version, p.kind, p.sha256, p.page_count, p.size_bytes, p.renderer, p.rendered_at"
+    };
+}
+pub(crate) use pdf_columns;
+
+/// The records of one bundle version's PDFs (`$1` decision, `$2` version).
+pub(crate) const PDFS_OF_VERSION_SQL: &str = concat!(
+    "SELECT ",
+    pdf_columns!(),
+    " FROM notice_pdfs p WHERE p.decision_id = $1 AND p.version = $2"
+);
+
+/// `$row` (a [`BundleRow`] just read) with its version's PDF records, read
+/// on `$conn`: the same for a read of the pool and one in a transaction.
+macro_rules! with_version_pdfs {
+    ($db:ty, $row:expr, $conn:expr) => {{
+        let mut row: $crate::store::BundleRow = $row;
+        let pdfs = sqlx::query_as::<$db, RawPdf>($crate::store::notice_sql::PDFS_OF_VERSION_SQL)
+            .bind(&row.decision_id)
+            .bind(row.version)
+            .fetch_all($conn)
+            .await
+            .map_err(classify)?;
+        attach_pdfs(std::slice::from_mut(&mut row), pdfs)?;
+        row
+    }};
+}
+pub(crate) use with_version_pdfs;
 
 /// A bundle's delivery record as stored (JSON), if it has one.
 pub(crate) fn delivery_json(row: &BundleRow) -> Result<Option<String>> {
@@ -120,7 +149,7 @@ macro_rules! sql_notice {
                 decision_id: &str,
                 version: Option<i64>,
             ) -> $crate::store::Result<Option<$crate::store::BundleRow>> {
-                let Some(mut row) = sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
+                let Some(row) = sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
                     "WHERE decision_id = $1 AND (($2 = 0 AND is_latest) OR version = $2)"
                 ))
                 .bind(decision_id)
@@ -131,14 +160,9 @@ macro_rules! sql_notice {
                 else {
                     return Ok(None);
                 };
-                let pdfs = sqlx::query_as::<$db, RawPdf>($crate::store::notice_sql::PDFS_OF_VERSION_SQL)
-                .bind(&row.decision_id)
-                .bind(row.version)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(classify)?;
-                attach_pdfs(std::slice::from_mut(&mut row), pdfs)?;
-                Ok(Some(row))
+                Ok(Some($crate::store::notice_sql::with_version_pdfs!(
+                    $db, row, &self.pool
+                )))
             }
 
             async fn list_bundles(
@@ -147,25 +171,28 @@ macro_rules! sql_notice {
                 after: &str,
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::BundleRow>> {
-                let mut rows: Vec<$crate::store::BundleRow> = sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
-                    "WHERE is_latest AND decision_id > $1 AND ($2 = '' OR delivery_state = $2) \
+                let mut rows: Vec<$crate::store::BundleRow> =
+                    sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
+                        "WHERE is_latest AND decision_id > $1 AND ($2 = '' OR delivery_state = $2) \
                        AND ($3 = '' OR party_credit_code = $3) ORDER BY decision_id LIMIT CAST($4 AS BIGINT)",
-                ))
-                .bind(after)
-                .bind(f.delivery_state.map(|s| s.as_str()).unwrap_or(""))
-                .bind(&f.party_credit_code)
-                .bind(limit)
-                .fetch_all(&mut *self.conn().await?)
-                .await
-                .into_rows()?;
+                    ))
+                    .bind(after)
+                    .bind(f.delivery_state.map(|s| s.as_str()).unwrap_or(""))
+                    .bind(&f.party_credit_code)
+                    .bind(limit)
+                    .fetch_all(&mut *self.conn().await?)
+                    .await
+                    .into_rows()?;
                 if let Some(last) = rows.last().map(|r| r.decision_id.clone()) {
                     // The PDFs of exactly this page's bundles: the same filter over the same key range.
-                    let pdfs = sqlx::query_as::<$db, RawPdf>(
-                        "SELECT p.decision_id, p.version, p.kind, p.sha256, p.page_count, p.size_bytes, p.renderer, p.rendered_at FROM notice_pdfs p JOIN notice_bundles b \
+                    let pdfs = sqlx::query_as::<$db, RawPdf>(concat!(
+                        "SELECT ",
+                        $crate::store::notice_sql::pdf_columns!(),
+                        " FROM notice_pdfs p JOIN notice_bundles b \
                          ON b.decision_id = p.decision_id AND b.version = p.version \
                          WHERE b.is_latest AND b.decision_id > $1 AND b.decision_id <= $2 \
-                           AND ($3 = '' OR b.delivery_state = $3) AND ($4 = '' OR b.party_credit_code = $4)",
-                    )
+                           AND ($3 = '' OR b.delivery_state = $3) AND ($4 = '' OR b.party_credit_code = $4)"
+                    ))
                     .bind(after)
                     .bind(&last)
                     .bind(f.delivery_state.map(|s| s.as_str()).unwrap_or(""))
@@ -190,10 +217,12 @@ macro_rules! sql_notice {
                     pdf: RawPdf,
                     content: Vec<u8>,
                 }
-                let raw = sqlx::query_as::<$db, WithContent>(
-                    "SELECT p.decision_id, p.version, p.kind, p.sha256, p.page_count, p.size_bytes, p.renderer, p.rendered_at, p.content FROM notice_pdfs p \
-                     WHERE p.decision_id = $1 AND p.version = $2 AND p.kind = $3",
-                )
+                let raw = sqlx::query_as::<$db, WithContent>(concat!(
+                    "SELECT ",
+                    $crate::store::notice_sql::pdf_columns!(),
+                    ", p.content FROM notice_pdfs p \
+                     WHERE p.decision_id = $1 AND p.version = $2 AND p.kind = $3"
+                ))
                 .bind(decision_id)
                 .bind(version)
                 .bind(kind.as_str())
@@ -210,7 +239,7 @@ macro_rules! sql_notice {
                 &mut self,
                 decision_id: &str,
             ) -> $crate::store::Result<Option<$crate::store::BundleRow>> {
-                let Some(mut row) = sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
+                let Some(row) = sqlx::query_as::<$db, RawBundle>($crate::store::notice_sql::bundle_sql!(
                     "WHERE decision_id = $1 AND is_latest ",
                     $fu
                 ))
@@ -221,14 +250,11 @@ macro_rules! sql_notice {
                 else {
                     return Ok(None);
                 };
-                let pdfs = sqlx::query_as::<$db, RawPdf>($crate::store::notice_sql::PDFS_OF_VERSION_SQL)
-                .bind(&row.decision_id)
-                .bind(row.version)
-                .fetch_all(&mut *self.tx)
-                .await
-                .map_err(classify)?;
-                attach_pdfs(std::slice::from_mut(&mut row), pdfs)?;
-                Ok(Some(row))
+                Ok(Some($crate::store::notice_sql::with_version_pdfs!(
+                    $db,
+                    row,
+                    &mut *self.tx
+                )))
             }
 
             async fn insert_bundle(&mut self, row: &$crate::store::BundleRow) -> $crate::store::Result<()> {
@@ -275,11 +301,7 @@ macro_rules! sql_notice {
                 Ok(())
             }
 
-            async fn insert_pdf(
-                &mut self,
-                row: &$crate::store::PdfRow,
-                content: &[u8],
-            ) -> $crate::store::Result<()> {
+            async fn insert_pdf(&mut self, row: &$crate::store::PdfRow, content: &[u8]) -> $crate::store::Result<()> {
                 sqlx::query(
                     "INSERT INTO notice_pdfs (decision_id, version, kind, sha256, page_count, size_bytes, renderer, \
                        content, rendered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
