@@ -139,6 +139,22 @@ macro_rules! bundle_sql {
 }
 pub(crate) use bundle_sql;
 
+/// Binds what a bundle's `INSERT` and its delivery's `UPDATE` both write,
+/// in this order: `$1` decision_id and `$2` version (the key), `$3`
+/// delivery_state, `$4` delivery, `$5` row_version, `$6` update_time.
+macro_rules! bind_delivery {
+    ($query:expr, $row:expr) => {
+        $query
+            .bind(&$row.decision_id)
+            .bind($row.version)
+            .bind($row.delivery_state.as_str())
+            .bind($crate::store::notice_sql::delivery_json($row)?)
+            .bind($row.row_version)
+            .bind($row.update_time)
+    };
+}
+pub(crate) use bind_delivery;
+
 /// Implements [`super::NoticeStore`] and [`super::NoticeTx`] for one backend.
 macro_rules! sql_notice {
     (store = $store:ident, tx = $tx:ident, db = $db:ty, for_update = $fu:literal $(,)?) => {
@@ -263,21 +279,18 @@ macro_rules! sql_notice {
                     .execute(&mut *self.tx)
                     .await
                     .map_err(classify)?;
-                sqlx::query(
-                    "INSERT INTO notice_bundles (decision_id, version, is_latest, context_sha256, party_credit_code, \
-                       documents, rendered_at, delivery_state, delivery, row_version, update_time) \
-                     VALUES ($1, $2, TRUE, $3, $4, $5, $6, $7, $8, $9, $10)",
+                $crate::store::notice_sql::bind_delivery!(
+                    sqlx::query(
+                        "INSERT INTO notice_bundles (decision_id, version, delivery_state, delivery, row_version, \
+                           update_time, is_latest, context_sha256, party_credit_code, documents, rendered_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $8, $9, $10)",
+                    ),
+                    row
                 )
-                .bind(&row.decision_id)
-                .bind(row.version)
                 .bind(&row.context_sha256)
                 .bind(&row.party_credit_code)
                 .bind($crate::store::sql::to_json(&row.documents)?)
                 .bind(row.rendered_at)
-                .bind(row.delivery_state.as_str())
-                .bind($crate::store::notice_sql::delivery_json(row)?)
-                .bind(row.row_version)
-                .bind(row.update_time)
                 .execute(&mut *self.tx)
                 .await
                 .map_err(classify)?;
@@ -285,16 +298,13 @@ macro_rules! sql_notice {
             }
 
             async fn update_bundle_delivery(&mut self, row: &$crate::store::BundleRow) -> $crate::store::Result<()> {
-                sqlx::query(
-                    "UPDATE notice_bundles SET delivery_state = $3, delivery = $4, row_version = $5, update_time = $6 \
-                     WHERE decision_id = $1 AND version = $2",
+                $crate::store::notice_sql::bind_delivery!(
+                    sqlx::query(
+                        "UPDATE notice_bundles SET delivery_state = $3, delivery = $4, row_version = $5, update_time = $6 \
+                         WHERE decision_id = $1 AND version = $2",
+                    ),
+                    row
                 )
-                .bind(&row.decision_id)
-                .bind(row.version)
-                .bind(row.delivery_state.as_str())
-                .bind($crate::store::notice_sql::delivery_json(row)?)
-                .bind(row.row_version)
-                .bind(row.update_time)
                 .execute(&mut *self.tx)
                 .await
                 .map_err(classify)?;

@@ -96,6 +96,26 @@ pub(crate) fn encode_doc(row: &RepairRow) -> Result<String> {
     to_json(&row.doc)
 }
 
+/// Binds what an application's `INSERT` and `UPDATE` both write, in this
+/// order: `$1` id, `$2` state, `$3` open_disclosure_id (the disclosure while
+/// the application is open, so that only one can be), `$4` accept_due_on,
+/// `$5` decide_due_on, `$6` overall_due_on, `$7` doc, `$8` version, `$9`
+/// update_time.
+macro_rules! bind_repair {
+    ($query:expr, $row:expr) => {
+        $query
+            .bind(&$row.id)
+            .bind($row.state.as_str())
+            .bind($row.state.is_open().then_some(&$row.disclosure_id))
+            .bind(opt_date($row.accept_due_on))
+            .bind(opt_date($row.decide_due_on))
+            .bind(opt_date($row.overall_due_on))
+            .bind(encode_doc($row)?)
+            .bind($row.version)
+            .bind($row.update_time)
+    };
+}
+
 /// Implements [`super::RepairStore`] and [`super::RepairTx`] for one backend.
 macro_rules! sql_repair {
     (store = $store:ident, tx = $tx:ident, db = $db:ty, for_update = $fu:literal $(,)?) => {
@@ -184,25 +204,20 @@ macro_rules! sql_repair {
                 row: &$crate::store::RepairRow,
                 request_key: Option<&str>,
             ) -> $crate::store::Result<bool> {
-                let r = sqlx::query(
-                    "INSERT INTO repair_applications (id, disclosure_id, applicant_code, state, receipt_code, request_key, \
-                       open_disclosure_id, accept_due_on, decide_due_on, overall_due_on, doc, version, create_time, update_time) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
+                let r = $crate::store::repair_sql::bind_repair!(
+                    sqlx::query(
+                        "INSERT INTO repair_applications (id, state, open_disclosure_id, accept_due_on, decide_due_on, \
+                           overall_due_on, doc, version, update_time, disclosure_id, applicant_code, receipt_code, \
+                           request_key, create_time) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
+                    ),
+                    row
                 )
-                .bind(&row.id)
                 .bind(&row.disclosure_id)
                 .bind(&row.applicant_code)
-                .bind(row.state.as_str())
                 .bind(&row.receipt_code)
                 .bind(request_key)
-                .bind(row.state.is_open().then_some(&row.disclosure_id))
-                .bind(opt_date(row.accept_due_on))
-                .bind(opt_date(row.decide_due_on))
-                .bind(opt_date(row.overall_due_on))
-                .bind(encode_doc(row)?)
-                .bind(row.version)
                 .bind(row.create_time)
-                .bind(row.update_time)
                 .execute(&mut *self.tx)
                 .await
                 .map_err(classify)?;
@@ -240,19 +255,13 @@ macro_rules! sql_repair {
             }
 
             async fn update_repair(&mut self, row: &$crate::store::RepairRow) -> $crate::store::Result<()> {
-                sqlx::query(
-                    "UPDATE repair_applications SET state = $2, open_disclosure_id = $3, accept_due_on = $4, \
-                       decide_due_on = $5, overall_due_on = $6, doc = $7, version = $8, update_time = $9 WHERE id = $1",
+                $crate::store::repair_sql::bind_repair!(
+                    sqlx::query(
+                        "UPDATE repair_applications SET state = $2, open_disclosure_id = $3, accept_due_on = $4, \
+                           decide_due_on = $5, overall_due_on = $6, doc = $7, version = $8, update_time = $9 WHERE id = $1",
+                    ),
+                    row
                 )
-                .bind(&row.id)
-                .bind(row.state.as_str())
-                .bind(row.state.is_open().then_some(&row.disclosure_id))
-                .bind(opt_date(row.accept_due_on))
-                .bind(opt_date(row.decide_due_on))
-                .bind(opt_date(row.overall_due_on))
-                .bind(encode_doc(row)?)
-                .bind(row.version)
-                .bind(row.update_time)
                 .execute(&mut *self.tx)
                 .await
                 .map_err(classify)?;
@@ -333,4 +342,4 @@ macro_rules! sql_repair {
     };
 }
 
-pub(crate) use {select_repairs, sql_repair};
+pub(crate) use {bind_repair, select_repairs, sql_repair};

@@ -412,6 +412,57 @@ impl IntoRow for RawKey {
     }
 }
 
+/// Binds what a decision's `INSERT` and `UPDATE` both write, in this order:
+/// `$1` id, `$2` authority_code, `$3` decision_number, `$4`
+/// party_credit_code, `$5` state, `$6` decided_on, `$7` disclosure_id, `$8`
+/// version, `$9` doc, `$10` meta, `$11` update_time. The columns taken from
+/// the document are taken here once, so an insert and an update cannot
+/// derive them differently.
+macro_rules! bind_decision {
+    ($query:expr, $row:expr) => {
+        $query
+            .bind(&$row.id)
+            .bind(&$row.doc.authority.credit_code)
+            .bind(&$row.doc.decision_number)
+            .bind(&$row.doc.party.credit_code)
+            .bind($row.state.as_str())
+            .bind($row.doc.decided_on.to_string())
+            .bind(&$row.disclosure_id)
+            .bind($row.version)
+            .bind($crate::store::sql::to_json(&$row.doc)?)
+            .bind($crate::store::sql::to_json(&$row.meta)?)
+            .bind($row.update_time)
+    };
+}
+
+/// Binds what a disclosure's `INSERT` and `UPDATE` both write, in this
+/// order: `$1` id, `$2` state, `$3` version, `$4` content (`$content`, its
+/// JSON), `$5` content_sha256, `$6` party_credit_code, `$7` authority_code,
+/// `$8` decided_on, `$9` publicity_ends_on, `$10` repair_eligible_on, `$11`
+/// repair_pending, `$12` terminated_at, `$13` termination_reason, `$14`
+/// update_time, `$15` encoded. As [`bind_decision!`]: the searchable columns
+/// are taken from the content once for both.
+macro_rules! bind_disclosure {
+    ($query:expr, $row:expr, $content:expr) => {
+        $query
+            .bind(&$row.id)
+            .bind($row.state.as_str())
+            .bind($row.version)
+            .bind($content)
+            .bind(&$row.content_sha256)
+            .bind(&$row.content.party_credit_code)
+            .bind(&$row.content.authority.credit_code)
+            .bind($row.content.decided_on.to_string())
+            .bind($row.content.publicity_ends_on.to_string())
+            .bind($row.content.repair_eligible_on.to_string())
+            .bind($row.repair_pending)
+            .bind($row.terminated_at)
+            .bind($row.termination_reason.map(|r| r.as_str()))
+            .bind($row.update_time)
+            .bind($crate::store::encode_disclosure($row))
+    };
+}
+
 /// The columns a [`RawDisclosure`] reads, as a literal for `concat!`.
 macro_rules! disclosure_columns {
     () => {
@@ -1104,24 +1155,16 @@ macro_rules! sql_store {
                 row: &$crate::store::DecisionRow,
                 request_key: Option<&str>,
             ) -> $crate::store::Result<bool> {
-                let r = sqlx::query(
-                    "INSERT INTO penalty_decisions (id, authority_code, decision_number, request_key, \
-                       party_credit_code, state, decided_on, disclosure_id, version, doc, meta, create_time, update_time) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+                let r = $crate::store::sql::bind_decision!(
+                    sqlx::query(
+                        "INSERT INTO penalty_decisions (id, authority_code, decision_number, party_credit_code, \
+                           state, decided_on, disclosure_id, version, doc, meta, update_time, request_key, create_time) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+                    ),
+                    row
                 )
-                .bind(&row.id)
-                .bind(&row.doc.authority.credit_code)
-                .bind(&row.doc.decision_number)
                 .bind(request_key)
-                .bind(&row.doc.party.credit_code)
-                .bind(row.state.as_str())
-                .bind(row.doc.decided_on.to_string())
-                .bind(&row.disclosure_id)
-                .bind(row.version)
-                .bind(to_json(&row.doc)?)
-                .bind(to_json(&row.meta)?)
                 .bind(row.create_time)
-                .bind(row.update_time)
                 .execute(&mut *self.tx)
                 .await
                 .map_err(classify)?;
@@ -1129,22 +1172,14 @@ macro_rules! sql_store {
             }
 
             async fn update_decision(&mut self, row: &$crate::store::DecisionRow) -> $crate::store::Result<()> {
-                sqlx::query(
-                    "UPDATE penalty_decisions SET authority_code = $2, decision_number = $3, party_credit_code = $4, \
-                       state = $5, decided_on = $6, disclosure_id = $7, version = $8, doc = $9, meta = $10, update_time = $11 \
-                     WHERE id = $1",
+                $crate::store::sql::bind_decision!(
+                    sqlx::query(
+                        "UPDATE penalty_decisions SET authority_code = $2, decision_number = $3, party_credit_code = $4, \
+                           state = $5, decided_on = $6, disclosure_id = $7, version = $8, doc = $9, meta = $10, update_time = $11 \
+                         WHERE id = $1",
+                    ),
+                    row
                 )
-                .bind(&row.id)
-                .bind(&row.doc.authority.credit_code)
-                .bind(&row.doc.decision_number)
-                .bind(&row.doc.party.credit_code)
-                .bind(row.state.as_str())
-                .bind(row.doc.decided_on.to_string())
-                .bind(&row.disclosure_id)
-                .bind(row.version)
-                .bind(to_json(&row.doc)?)
-                .bind(to_json(&row.meta)?)
-                .bind(row.update_time)
                 .execute(&mut *self.tx)
                 .await
                 .map_err(classify)?;
@@ -1166,32 +1201,22 @@ macro_rules! sql_store {
 
             async fn insert_disclosure(&mut self, row: &$crate::store::DisclosureRow) -> $crate::store::Result<()> {
                 let content = to_json(&row.content)?;
-                sqlx::query(
-                    "INSERT INTO disclosures (id, decision_id, state, version, content, content_sha256, \
-                       party_credit_code, authority_code, decided_on, publicity_ends_on, repair_eligible_on, \
-                       repair_pending, published_at, published_at_known, terminated_at, termination_reason, update_time, encoded) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                $crate::store::sql::bind_disclosure!(
+                    sqlx::query(
+                        "INSERT INTO disclosures (id, state, version, content, content_sha256, party_credit_code, \
+                           authority_code, decided_on, publicity_ends_on, repair_eligible_on, repair_pending, \
+                           terminated_at, termination_reason, update_time, encoded, decision_id, published_at, \
+                           published_at_known) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                    ),
+                    row,
+                    &content
                 )
-                .bind(&row.id)
                 .bind(&row.decision_id)
-                .bind(row.state.as_str())
-                .bind(row.version)
-                .bind(&content)
-                .bind(&row.content_sha256)
-                .bind(&row.content.party_credit_code)
-                .bind(&row.content.authority.credit_code)
-                .bind(row.content.decided_on.to_string())
-                .bind(row.content.publicity_ends_on.to_string())
-                .bind(row.content.repair_eligible_on.to_string())
-                .bind(row.repair_pending)
                 // Unknown (imported history without 公示日期): the column keeps
                 // when it was recorded, and the flag says it is not the date.
                 .bind(row.published_at.unwrap_or(row.update_time))
                 .bind(row.published_at.is_some())
-                .bind(row.terminated_at)
-                .bind(row.termination_reason.map(|r| r.as_str()))
-                .bind(row.update_time)
-                .bind($crate::store::encode_disclosure(row))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(classify)?;
@@ -1205,28 +1230,17 @@ macro_rules! sql_store {
                 new_version: bool,
             ) -> $crate::store::Result<()> {
                 let content = to_json(&row.content)?;
-                sqlx::query(
-                    "UPDATE disclosures SET state = $2, version = $3, content = $4, content_sha256 = $5, \
-                       party_credit_code = $6, authority_code = $7, decided_on = $8, publicity_ends_on = $9, \
-                       repair_eligible_on = $10, repair_pending = $11, terminated_at = $12, \
-                       termination_reason = $13, update_time = $14, encoded = $15 \
-                     WHERE id = $1",
+                $crate::store::sql::bind_disclosure!(
+                    sqlx::query(
+                        "UPDATE disclosures SET state = $2, version = $3, content = $4, content_sha256 = $5, \
+                           party_credit_code = $6, authority_code = $7, decided_on = $8, publicity_ends_on = $9, \
+                           repair_eligible_on = $10, repair_pending = $11, terminated_at = $12, \
+                           termination_reason = $13, update_time = $14, encoded = $15 \
+                         WHERE id = $1",
+                    ),
+                    row,
+                    &content
                 )
-                .bind(&row.id)
-                .bind(row.state.as_str())
-                .bind(row.version)
-                .bind(&content)
-                .bind(&row.content_sha256)
-                .bind(&row.content.party_credit_code)
-                .bind(&row.content.authority.credit_code)
-                .bind(row.content.decided_on.to_string())
-                .bind(row.content.publicity_ends_on.to_string())
-                .bind(row.content.repair_eligible_on.to_string())
-                .bind(row.repair_pending)
-                .bind(row.terminated_at)
-                .bind(row.termination_reason.map(|r| r.as_str()))
-                .bind(row.update_time)
-                .bind($crate::store::encode_disclosure(row))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(classify)?;
@@ -1361,8 +1375,8 @@ macro_rules! sql_backend {
 }
 
 pub(crate) use {
-    bind_disclosure_page, disclosure_columns, disclosure_page_sql, select_decisions, select_keys, sql_backend,
-    sql_store,
+    bind_decision, bind_disclosure, bind_disclosure_page, disclosure_columns, disclosure_page_sql, select_decisions,
+    select_keys, sql_backend, sql_store,
 };
 
 /// A list page read as one row: `(rows, rows with an encoding, ids joined by
