@@ -523,7 +523,13 @@ impl RuleSet {
         if severity == Severity::Minor && !self.publish_minor {
             return None;
         }
-        let mut p = self.base(severity)?;
+        Some(self.lengthened(self.base(severity)?, severity, sector))
+    }
+
+    /// `base` lengthened by the overrides of this class and sector: the
+    /// longest minimum and the longest maximum win.
+    fn lengthened(&self, base: Periods, severity: Severity, sector: Sector) -> Periods {
+        let mut p = base;
         for o in self
             .overrides
             .iter()
@@ -532,7 +538,7 @@ impl RuleSet {
             p.min_months = p.min_months.max(o.min_months.unwrap_or(0));
             p.max_months = p.max_months.max(o.max_months.unwrap_or(0));
         }
-        Some(p)
+        p
     }
 
     /// Checks that every class and sector combination that can be published has sane periods.
@@ -556,16 +562,7 @@ impl RuleSet {
             };
             self.check(severity, None, base)?;
             for &sector in Sector::ALL {
-                let mut p = base;
-                for o in self
-                    .overrides
-                    .iter()
-                    .filter(|o| o.severity == severity && o.sectors.contains(&sector))
-                {
-                    p.min_months = p.min_months.max(o.min_months.unwrap_or(0));
-                    p.max_months = p.max_months.max(o.max_months.unwrap_or(0));
-                }
-                self.check(severity, Some(sector), p)?;
+                self.check(severity, Some(sector), self.lengthened(base, severity, sector))?;
             }
         }
         Ok(())
