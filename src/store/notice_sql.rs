@@ -73,9 +73,8 @@ impl IntoRow for RawPdf {
 }
 
 /// Gives each bundle its stored PDFs.
-pub(crate) fn attach_pdfs(bundles: &mut [BundleRow], pdfs: Vec<RawPdf>) -> Result<()> {
-    for raw in pdfs {
-        let pdf = raw.into_row()?;
+pub(crate) fn attach_pdfs(bundles: &mut [BundleRow], pdfs: Vec<PdfRow>) {
+    for pdf in pdfs {
         if let Some(b) = bundles
             .iter_mut()
             .find(|b| b.decision_id == pdf.decision_id && b.version == pdf.version)
@@ -86,7 +85,6 @@ pub(crate) fn attach_pdfs(bundles: &mut [BundleRow], pdfs: Vec<RawPdf>) -> Resul
     for b in bundles {
         b.pdfs.sort_by_key(|p| p.kind);
     }
-    Ok(())
 }
 
 /// The columns a [`RawPdf`] reads `FROM notice_pdfs p`, as a literal for
@@ -115,8 +113,8 @@ macro_rules! with_version_pdfs {
             .bind(row.version)
             .fetch_all($conn)
             .await
-            .map_err(classify)?;
-        attach_pdfs(std::slice::from_mut(&mut row), pdfs)?;
+            .into_rows()?;
+        attach_pdfs(std::slice::from_mut(&mut row), pdfs);
         row
     }};
 }
@@ -215,8 +213,8 @@ macro_rules! sql_notice {
                     .bind(&f.party_credit_code)
                     .fetch_all(&self.pool)
                     .await
-                    .map_err(classify)?;
-                    attach_pdfs(&mut rows, pdfs)?;
+                    .into_rows()?;
+                    attach_pdfs(&mut rows, pdfs);
                 }
                 Ok(rows)
             }

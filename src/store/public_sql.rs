@@ -111,11 +111,8 @@ macro_rules! sql_public {
                         };
                         let sql = $crate::store::public_sql::walk_sql!(
                             newest_first,
-                            [
-                                "d.id, d.decision_id, d.state, d.version, d.content, d.content_sha256, \
-                                 d.repair_pending, d.published_at, d.published_at_known, d.terminated_at, \
-                                 d.termination_reason, d.update_time"
-                            ],
+                            // Unqualified: disclosure_grams has none of these columns.
+                            [$crate::store::sql::disclosure_columns!()],
                             [
                                 " FROM disclosure_grams g JOIN disclosures d ON d.id = g.disclosure_id \
                                  WHERE g.gram = $1 AND d.state = 'ACTIVE' AND ",
@@ -265,7 +262,7 @@ macro_rules! sql_public {
                     let rows = sqlx::query_as::<$db, RawDisclosure>(sql)
                         .fetch_all(&self.pool)
                         .await
-                        .map_err(classify)?;
+                        .into_rows()?;
                     if rows.is_empty() {
                         if done > 0 {
                             tracing::info!(disclosures = done, "{what} for existing disclosures");
@@ -275,8 +272,8 @@ macro_rules! sql_public {
                     let mut tx = $tx {
                         tx: self.pool.begin().await.map_err(classify)?,
                     };
-                    for raw in rows {
-                        each(&mut tx, raw.into_row()?).await?;
+                    for row in rows {
+                        each(&mut tx, row).await?;
                         done += 1;
                         if done % 10_000 == 0 {
                             tracing::info!(disclosures = done, "{what} for existing disclosures, so far");
