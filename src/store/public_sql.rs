@@ -134,14 +134,13 @@ macro_rules! sql_public {
             }
 
             async fn changes_of(&self, disclosure_id: &str) -> $crate::store::Result<Vec<$crate::store::ChangeView>> {
-                let rows = sqlx::query_as::<$db, RawChange>($crate::store::sql::change_view_sql!(
+                sqlx::query_as::<$db, RawChange>($crate::store::sql::change_view_sql!(
                     "WHERE c.disclosure_id = $1 ORDER BY c.sequence"
                 ))
                 .bind(disclosure_id)
                 .fetch_all(&self.pool)
                 .await
-                .map_err(classify)?;
-                rows.into_iter().map(RawChange::into_view).collect()
+                .into_rows()
             }
 
             async fn list_changes_before(
@@ -149,15 +148,14 @@ macro_rules! sql_public {
                 before: i64,
                 limit: i64,
             ) -> $crate::store::Result<Vec<$crate::store::ChangeView>> {
-                let rows = sqlx::query_as::<$db, RawChange>($crate::store::sql::change_view_sql!(
+                sqlx::query_as::<$db, RawChange>($crate::store::sql::change_view_sql!(
                     "WHERE c.sequence < $1 ORDER BY c.sequence DESC LIMIT CAST($2 AS BIGINT)"
                 ))
                 .bind(before)
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await
-                .map_err(classify)?;
-                rows.into_iter().map(RawChange::into_view).collect()
+                .into_rows()
             }
         }
 

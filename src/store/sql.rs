@@ -321,8 +321,9 @@ impl RawEncodedChange {
     }
 }
 
-impl RawChange {
-    pub(crate) fn into_view(self) -> Result<ChangeView> {
+impl IntoRow for RawChange {
+    type Row = ChangeView;
+    fn into_row(self) -> Result<ChangeView> {
         let (kind, reason) = self.head.kind_and_reason()?;
         let h = self.head;
         Ok(ChangeView {
@@ -900,15 +901,14 @@ macro_rules! sql_store {
             }
 
             async fn list_changes(&self, after: i64, limit: i64) -> $crate::store::Result<Vec<$crate::store::ChangeView>> {
-                let rows = sqlx::query_as::<$db, RawChange>($crate::store::sql::change_view_sql!(
+                sqlx::query_as::<$db, RawChange>($crate::store::sql::change_view_sql!(
                     "WHERE c.sequence > $1 ORDER BY c.sequence LIMIT CAST($2 AS BIGINT)"
                 ))
                 .bind(after)
                 .bind(limit)
                 .fetch_all(&mut *self.conn().await?)
                 .await
-                .map_err(classify)?;
-                rows.into_iter().map(RawChange::into_view).collect()
+                .into_rows()
             }
 
             async fn export_active(
