@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::{App, AppError, AppResult};
 use crate::domain::lifecycle::{ChangeKind, DisclosureState};
-use crate::domain::record::CSV_HEADER;
+use crate::domain::record::{CSV_HEADER, PublicRecord};
 use crate::domain::search::QueryError;
 use crate::store::ExportItem;
 
@@ -137,13 +137,13 @@ impl App {
             let mut hasher = Sha256::new();
             let mut rows: i64 = 0;
             let mut as_of = 0;
-            let mut buf = Vec::with_capacity(chunk_bytes + 4096);
-            match csv_bytes(std::iter::once(CSV_HEADER.map(String::from))) {
-                Ok(b) => buf.extend_from_slice(&b),
-                Err(e) => {
-                    let _ = out_tx.send(Err(e)).await;
-                    return;
-                }
+            // One writer and one buffer for the whole export: each record's
+            // fields are written straight into it, whole chunks are cut off by
+            // offset (one copy each), and the tail stays for the next batch.
+            let mut csv = CsvOut::new(chunk_bytes);
+            if let Err(e) = csv.header() {
+                let _ = out_tx.send(Err(e)).await;
+                return;
             }
             while let Some(item) = items_rx.recv().await {
                 match item {
@@ -155,12 +155,9 @@ impl App {
                     }
                     Ok(ExportItem::Rows(records)) => {
                         rows += records.len() as i64;
-                        match csv_bytes(records.iter().map(|r| r.csv_fields())) {
-                            Ok(b) => buf.extend_from_slice(&b),
-                            Err(e) => {
-                                let _ = out_tx.send(Err(e)).await;
-                                return;
-                            }
+                        if let Err(e) = csv.records(&records) {
+                            let _ = out_tx.send(Err(e)).await;
+                            return;
                         }
                     }
                     Err(e) => {
@@ -168,22 +165,18 @@ impl App {
                         return;
                     }
                 }
-                // Send whole chunks by offset (one copy each), keep the tail.
-                let mut start = 0;
-                while buf.len() - start >= chunk_bytes {
-                    let data = buf[start..start + chunk_bytes].to_vec();
-                    start += chunk_bytes;
+                for data in csv.whole_chunks() {
                     hasher.update(&data);
                     if out_tx.send(Ok(ExportPiece::Data(data))).await.is_err() {
                         return;
                     }
                 }
-                buf.drain(..start);
             }
-            hasher.update(&buf);
+            let data = csv.finish();
+            hasher.update(&data);
             let _ = out_tx
                 .send(Ok(ExportPiece::End {
-                    data: buf,
+                    data,
                     row_count: rows,
                     as_of_sequence: as_of,
                     sha256: hex::encode(hasher.finalize()),
@@ -194,20 +187,59 @@ impl App {
     }
 }
 
-/// CSV (RFC 4180, CRLF line ends) of some rows.
-fn csv_bytes<I, R>(rows: I) -> Result<Vec<u8>, AppError>
-where
-    I: IntoIterator<Item = R>,
-    R: IntoIterator,
-    R::Item: AsRef<[u8]>,
-{
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    for r in rows {
-        w.write_record(r).map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+/// The export's CSV (RFC 4180, CRLF line ends), written into one buffer
+/// that is cut into chunks of `chunk_bytes` as it fills.
+struct CsvOut {
+    buf: Vec<u8>,
+    chunk_bytes: usize,
+}
+
+impl CsvOut {
+    fn new(chunk_bytes: usize) -> Self {
+        CsvOut {
+            buf: Vec::with_capacity(chunk_bytes.saturating_mul(2)),
+            chunk_bytes: chunk_bytes.max(1),
+        }
     }
-    w.into_inner().map_err(|e| AppError::Internal(format!("csv: {e}")))
+
+    /// The header line.
+    fn header(&mut self) -> AppResult<()> {
+        self.write(|w| w.write_record(CSV_HEADER))
+    }
+
+    /// A line a record, its fields written straight from the record.
+    fn records(&mut self, records: &[PublicRecord]) -> AppResult<()> {
+        self.write(|w| {
+            records
+                .iter()
+                .try_for_each(|r| w.write_record(r.csv_fields().iter().map(|f| f.as_bytes())))
+        })
+    }
+
+    fn write(&mut self, f: impl FnOnce(&mut csv::Writer<&mut Vec<u8>>) -> csv::Result<()>) -> AppResult<()> {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(&mut self.buf);
+        f(&mut w).map_err(csv_error)?;
+        w.flush().map_err(|e| csv_error(e.into()))
+    }
+
+    /// The whole chunks written so far (one copy each); the tail stays.
+    fn whole_chunks(&mut self) -> Vec<Vec<u8>> {
+        let whole = self.buf.len() - self.buf.len() % self.chunk_bytes;
+        let chunks = self.buf[..whole].chunks(self.chunk_bytes).map(<[u8]>::to_vec).collect();
+        self.buf.drain(..whole);
+        chunks
+    }
+
+    /// The rest, after the last whole chunk.
+    fn finish(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+fn csv_error(e: csv::Error) -> AppError {
+    AppError::Internal(format!("csv: {e}"))
 }
 
 pub use crate::store::EncodedChange;
@@ -257,5 +289,25 @@ impl App {
             items: rows.into_iter().map(|(_, b)| b).collect(),
             next_after,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_out_cuts_whole_chunks_and_keeps_the_tail() {
+        let expected = CSV_HEADER.join(",") + "\r\n";
+        let mut csv = CsvOut::new(100);
+        csv.header().unwrap();
+        let chunks = csv.whole_chunks();
+        assert_eq!(chunks.len(), expected.len() / 100);
+        assert!(chunks.iter().all(|c| c.len() == 100), "whole chunks only");
+        // Nothing written since: no chunk, the tail stays.
+        assert!(csv.whole_chunks().is_empty());
+        let tail = csv.finish();
+        assert_eq!(tail.len(), expected.len() % 100);
+        assert_eq!([chunks.concat(), tail].concat(), expected.as_bytes());
     }
 }

@@ -6,6 +6,8 @@
 //! ID numbers and natural persons' addresses left out by construction, so no
 //! code path can leak them into a feed or an export.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -318,40 +320,41 @@ impl PublicRecord {
     }
 
     /// The 30 columns of the national export, in order (DOMAIN.md §3). The two
-    /// ID-number columns are always empty.
-    pub fn csv_fields(&self) -> [String; 30] {
+    /// ID-number columns are always empty. Text fields are borrowed, not
+    /// copied: the export writes 30 of them for every active record.
+    pub fn csv_fields(&self) -> [Cow<'_, str>; 30] {
         let kinds: Vec<&str> = self.penalty_kinds.iter().map(|k| k.label_zh()).collect();
         [
-            self.party_name.clone(),
-            self.party_kind.label_zh().to_string(),
-            self.party_credit_code.clone(),
-            self.business_registration_number.clone(),
-            self.organization_code.clone(),
-            self.tax_registration_number.clone(),
-            self.public_institution_certificate.clone(),
-            self.social_organization_certificate.clone(),
-            self.legal_representative_name.clone(),
-            self.legal_representative_id_type.label_zh().to_string(),
-            String::new(), // CF_FR_ZJHM: never published
-            self.party_id_type.label_zh().to_string(),
-            String::new(), // CF_XDR_ZJHM: never published
-            self.decision_number.clone(),
-            self.violation_type.clone(),
-            self.violation_facts.clone(),
-            self.legal_basis.clone(),
-            kinds.join(";"),
-            self.penalty_content.clone(),
-            fen_to_wanyuan(self.fine_fen),
-            fen_to_wanyuan(self.confiscation_fen),
-            self.license_action.clone(),
-            self.decided_on.to_string(),
-            self.effective_until.map(|d| d.to_string()).unwrap_or_default(),
-            self.publicity_ends_on.to_string(),
-            self.authority.name.clone(),
-            self.authority.credit_code.clone(),
-            self.data_source.name.clone(),
-            self.data_source.credit_code.clone(),
-            self.remarks.clone(),
+            (&self.party_name).into(),
+            self.party_kind.label_zh().into(),
+            (&self.party_credit_code).into(),
+            (&self.business_registration_number).into(),
+            (&self.organization_code).into(),
+            (&self.tax_registration_number).into(),
+            (&self.public_institution_certificate).into(),
+            (&self.social_organization_certificate).into(),
+            (&self.legal_representative_name).into(),
+            self.legal_representative_id_type.label_zh().into(),
+            "".into(), // CF_FR_ZJHM: never published
+            self.party_id_type.label_zh().into(),
+            "".into(), // CF_XDR_ZJHM: never published
+            (&self.decision_number).into(),
+            (&self.violation_type).into(),
+            (&self.violation_facts).into(),
+            (&self.legal_basis).into(),
+            kinds.join(";").into(),
+            (&self.penalty_content).into(),
+            fen_to_wanyuan(self.fine_fen).into(),
+            fen_to_wanyuan(self.confiscation_fen).into(),
+            (&self.license_action).into(),
+            self.decided_on.to_string().into(),
+            self.effective_until.map(|d| d.to_string()).unwrap_or_default().into(),
+            self.publicity_ends_on.to_string().into(),
+            (&self.authority.name).into(),
+            (&self.authority.credit_code).into(),
+            (&self.data_source.name).into(),
+            (&self.data_source.credit_code).into(),
+            (&self.remarks).into(),
         ]
     }
 }
