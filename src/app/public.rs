@@ -125,7 +125,7 @@ impl App {
     /// store reads one batch ahead of the consumer, so memory stays flat
     /// however large the export. Dropping the receiver stops the work.
     pub fn export_csv(&self, batch: i64, chunk_bytes: usize) -> mpsc::Receiver<AppResult<ExportPiece>> {
-        let (items_tx, mut items_rx) = mpsc::channel(2);
+        let (items_tx, items_rx) = mpsc::channel(2);
         let (out_tx, out_rx) = mpsc::channel(4);
         let store = self.store.clone();
         tokio::spawn(async move {
@@ -134,57 +134,61 @@ impl App {
             }
         });
         tokio::spawn(async move {
-            let mut hasher = Sha256::new();
-            let mut rows: i64 = 0;
-            let mut as_of = 0;
-            // One writer and one buffer for the whole export: each record's
-            // fields are written straight into it, whole chunks are cut off by
-            // offset (one copy each), and the tail stays for the next batch.
-            let mut csv = CsvOut::new(chunk_bytes);
-            if let Err(e) = csv.header() {
+            if let Err(e) = encode_export(items_rx, &out_tx, chunk_bytes).await {
                 let _ = out_tx.send(Err(e)).await;
-                return;
             }
-            while let Some(item) = items_rx.recv().await {
-                match item {
-                    Ok(ExportItem::Start { as_of_sequence }) => {
-                        as_of = as_of_sequence;
-                        if out_tx.send(Ok(ExportPiece::Start { as_of_sequence })).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(ExportItem::Rows(records)) => {
-                        rows += records.len() as i64;
-                        if let Err(e) = csv.records(&records) {
-                            let _ = out_tx.send(Err(e)).await;
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = out_tx.send(Err(AppError::from(e))).await;
-                        return;
-                    }
-                }
-                for data in csv.whole_chunks() {
-                    hasher.update(&data);
-                    if out_tx.send(Ok(ExportPiece::Data(data))).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            let data = csv.finish();
-            hasher.update(&data);
-            let _ = out_tx
-                .send(Ok(ExportPiece::End {
-                    data,
-                    row_count: rows,
-                    as_of_sequence: as_of,
-                    sha256: hex::encode(hasher.finalize()),
-                }))
-                .await;
         });
         out_rx
     }
+}
+
+/// Turns the store's export items into pieces: the CSV cut into chunks, then
+/// the end with the count and the checksum. `Ok` too when the receiver went
+/// away (the work just stops); an error is the caller's to send.
+async fn encode_export(
+    mut items: mpsc::Receiver<crate::store::Result<ExportItem>>,
+    out: &mpsc::Sender<AppResult<ExportPiece>>,
+    chunk_bytes: usize,
+) -> AppResult<()> {
+    let mut hasher = Sha256::new();
+    let mut rows: i64 = 0;
+    let mut as_of = 0;
+    // One buffer for the whole export: each record's fields are written
+    // straight into it, whole chunks are cut off by offset (one copy each),
+    // and the tail stays for the next batch.
+    let mut csv = CsvOut::new(chunk_bytes);
+    csv.header()?;
+    while let Some(item) = items.recv().await {
+        match item? {
+            ExportItem::Start { as_of_sequence } => {
+                as_of = as_of_sequence;
+                if out.send(Ok(ExportPiece::Start { as_of_sequence })).await.is_err() {
+                    return Ok(());
+                }
+            }
+            ExportItem::Rows(records) => {
+                rows += records.len() as i64;
+                csv.records(&records)?;
+            }
+        }
+        for data in csv.whole_chunks() {
+            hasher.update(&data);
+            if out.send(Ok(ExportPiece::Data(data))).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    let data = csv.finish();
+    hasher.update(&data);
+    let _ = out
+        .send(Ok(ExportPiece::End {
+            data,
+            row_count: rows,
+            as_of_sequence: as_of,
+            sha256: hex::encode(hasher.finalize()),
+        }))
+        .await;
+    Ok(())
 }
 
 /// The export's CSV (RFC 4180, CRLF line ends), written into one buffer
