@@ -231,7 +231,13 @@ macro_rules! sql_notice {
                     pdf: RawPdf,
                     content: Vec<u8>,
                 }
-                let raw = sqlx::query_as::<$db, WithContent>(concat!(
+                impl IntoRow for WithContent {
+                    type Row = ($crate::store::PdfRow, Vec<u8>);
+                    fn into_row(self) -> $crate::store::Result<Self::Row> {
+                        Ok((self.pdf.into_row()?, self.content))
+                    }
+                }
+                sqlx::query_as::<$db, WithContent>(concat!(
                     "SELECT ",
                     $crate::store::notice_sql::pdf_columns!(),
                     ", p.content FROM notice_pdfs p \
@@ -242,8 +248,7 @@ macro_rules! sql_notice {
                 .bind(kind.as_str())
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(classify)?;
-                raw.map(|r| Ok((r.pdf.into_row()?, r.content))).transpose()
+                .into_rows()
             }
         }
 
